@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# Hotel cancellation platform: one entry point for every task. `./cli.sh help` lists them.
+#
+# A thin dispatcher: each command is a function `cmd_<name>` preceded by a `#: ` line (its usage
+# and one-line description, which `help` prints). Paths come from this script's location, never
+# from the current directory; relative paths a user passes are taken from where they called us.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+CALLER_PWD="$PWD"
+VENV="$ROOT/.venv"
+PY="$VENV/bin/python"
+export UV_PROJECT_ENVIRONMENT="$VENV"
+export DVC_NO_ANALYTICS=1
+COMPONENTS=(api data_science data_engineering streamlit_apps infra scripts)
+
+die() { echo "cli.sh: $*" >&2; exit 1; }
+usage_error() {
+  echo "cli.sh: $1" >&2
+  echo "usage: ./cli.sh COMMAND [ARGS...]   (./cli.sh help lists the commands)" >&2
+  exit 2
+}
+abspath() { case "$1" in /* | http://* | https://*) echo "$1" ;; *) echo "$CALLER_PWD/$1" ;; esac; }
+
+# ------------------------------------------------------------------ environment
+ensure_uv() {
+  if command -v uv >/dev/null 2>&1; then
+    UV="$(command -v uv)"
+  elif [ -x "$ROOT/.tools/uv/bin/uv" ]; then
+    UV="$ROOT/.tools/uv/bin/uv"
+  else
+    echo "cli.sh: installing uv (once) into .tools/uv" >&2
+    python3 -m venv "$ROOT/.tools/uv" || die "python3 -m venv failed: install Python 3.11 with venv"
+    "$ROOT/.tools/uv/bin/pip" install --quiet --disable-pip-version-check uv || die "pip install uv failed"
+    UV="$ROOT/.tools/uv/bin/uv"
+  fi
+}
+
+# Create or update .venv from uv.lock (a no-op taking ~0.1 s when nothing changed).
+ensure_env() {
+  [ "${HOTEL_SKIP_SYNC:-0}" = 1 ] && [ -x "$PY" ] && return 0
+  ensure_uv
+  (cd "$ROOT" && "$UV" sync --locked --quiet --python 3.11) || die "uv sync failed (is uv.lock in step with pyproject.toml?)"
+}
+
+# `--env ENV` selects the database recorded by `setup-db ENV`; it becomes APP_ENV for Python.
+take_env_flag() {
+  ARGS=()
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --env) [ $# -ge 2 ] || usage_error "--env needs a value (prod, local or test)"; export APP_ENV="$2"; shift 2 ;;
+      --env=*) export APP_ENV="${1#--env=}"; shift ;;
+      *) ARGS+=("$1"); shift ;;
+    esac
+  done
+  case "${APP_ENV:-}" in "" | prod | local | test) ;; *) usage_error "unknown environment '$APP_ENV' (expected prod, local or test)" ;; esac
+}
+
+# A relative HOTEL_BOOKINGS_SOURCE means "relative to where I am", as for any path argument.
+absolutize_source() {
+  if [ -n "${HOTEL_BOOKINGS_SOURCE:-}" ]; then
+    HOTEL_BOOKINGS_SOURCE="$(abspath "$HOTEL_BOOKINGS_SOURCE")"
+    export HOTEL_BOOKINGS_SOURCE
+  fi
+}
+
+# ------------------------------------------------------------------ commands
+#: help | list the commands
+cmd_help() {
+  echo "usage: ./cli.sh COMMAND [ARGS...]"
+  echo
+  echo "commands:"
+  sed -n 's/^#: \(.*\) | \(.*\)$/\1\t\2/p' "${BASH_SOURCE[0]}" \
+    | awk -F'\t' '{ printf "  %-58s %s\n", $1, $2 }'
+  echo
+  echo "Details, arguments and exit codes: CLI_DOCS.md"
+}
+
+#: sync | create or update the Python environment (.venv) from uv.lock
+cmd_sync() {
+  [ $# -eq 0 ] || usage_error "sync takes no arguments"
+  ensure_env
+  echo "environment ready: $VENV ($("$PY" --version))"
+}
+
+#: setup-db [prod|local|test] [start|stop|status] | start PostgreSQL for an environment (prints DATABASE_URL=...)
+cmd_setup_db() {
+  [ $# -le 2 ] || usage_error "setup-db takes at most 2 arguments"
+  bash "$ROOT/scripts/setup_db.sh" "$@"
+}
+
+#: teardown-db [prod|local|test] | stop an environment's PostgreSQL (its data is kept)
+cmd_teardown_db() {
+  [ $# -le 1 ] || usage_error "teardown-db takes at most 1 argument"
+  bash "$ROOT/scripts/setup_db.sh" "${1:-local}" stop
+}
+
+#: initialize-data [VERSION] [csv|db] [--env ENV] | ingest, validate, transform and write the bookings
+cmd_initialize_data() {
+  take_env_flag "$@"
+  absolutize_source
+  ensure_env
+  "$PY" -m data_engineering.src.initialize_data ${ARGS[@]+"${ARGS[@]}"}
+}
+
+#: lint [api|data_science|data_engineering|streamlit_apps|infra|scripts|all] | ruff check + ruff format --check
+cmd_lint() {
+  [ $# -le 1 ] || usage_error "lint takes at most 1 argument"
+  local target="${1:-all}" paths=()
+  if [ "$target" = all ]; then
+    paths=("${COMPONENTS[@]}")
+  else
+    [[ " ${COMPONENTS[*]} " == *" $target "* ]] || usage_error "unknown component '$target' (expected: ${COMPONENTS[*]} or all)"
+    paths=("$target")
+  fi
+  ensure_env
+  cd "$ROOT"
+  local status=0
+  "$VENV/bin/ruff" check "${paths[@]}" || status=1
+  "$VENV/bin/ruff" format --check "${paths[@]}" || status=1
+  bash -n "$ROOT/cli.sh" "$ROOT"/scripts/*.sh || status=1
+  [ "$status" -eq 0 ] && echo "lint: ${paths[*]} clean"
+  return "$status"
+}
+
+#: test [api|data_science|data_engineering|streamlit_apps|infra|scripts|all] [PYTEST_ARGS...] | run the tests
+cmd_test() {
+  local target="${1:-all}"
+  [ $# -gt 0 ] && shift
+  local paths=()
+  if [ "$target" = all ]; then
+    for c in "${COMPONENTS[@]}"; do [ -d "$ROOT/$c/tests" ] && paths+=("$c/tests"); done
+  else
+    [[ " ${COMPONENTS[*]} " == *" $target "* ]] || usage_error "unknown component '$target' (expected: ${COMPONENTS[*]} or all)"
+    [ -d "$ROOT/$target/tests" ] || die "$target has no tests folder"
+    paths=("$target/tests")
+  fi
+  ensure_env
+  # Tests that need PostgreSQL use the real server: start the test cluster (idempotent, ~1 s)
+  # unless a test database was given. Without one they skip locally and fail under CI.
+  if [ -z "${TEST_DATABASE_URL:-}" ] && [[ "$target" =~ ^(all|api|data_engineering|streamlit_apps)$ ]]; then
+    bash "$ROOT/scripts/setup_db.sh" test start >/dev/null \
+      || echo "cli.sh: could not start the test database; PostgreSQL tests will skip (fail under CI)" >&2
+  fi
+  cd "$ROOT"
+  "$VENV/bin/pytest" "${paths[@]}" "$@"
+}
+
+#: bench-db-load [--env ENV] | time initialize-data v1 db against psql \copy of the same file
+cmd_bench_db_load() {
+  take_env_flag "$@"
+  absolutize_source
+  ensure_env
+  "$PY" "$ROOT/scripts/bench_db_load.py" ${ARGS[@]+"${ARGS[@]}"}
+}
+
+# ------------------------------------------------------------------ dispatch
+main() {
+  local command="${1:-help}"
+  [ $# -gt 0 ] && shift
+  case "$command" in -h | --help) command=help ;; esac
+  local fn="cmd_${command//-/_}"
+  if [[ "$command" =~ ^[a-z][a-z0-9-]*$ ]] && declare -F "$fn" >/dev/null; then
+    "$fn" "$@"
+  else
+    usage_error "unknown command '$command'"
+  fi
+}
+
+main "$@"

@@ -1,0 +1,87 @@
+"""Fixtures shared by every component's tests."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from data_engineering.src.paths import REPO_ROOT
+from data_engineering.src.settings import env_file, read_env_file
+
+SHARED_DATA = REPO_ROOT.parent / "shared" / "data" / "hotel_bookings.csv.gz"
+
+
+def _unavailable(reason: str) -> None:
+    """Under CI a missing service is a failure, never a silent skip."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (CI must start it: ./cli.sh setup-db test)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> str:
+    """URL of the test PostgreSQL started by ``./cli.sh setup-db test``."""
+    import sqlalchemy as sa
+
+    url = os.environ.get("TEST_DATABASE_URL")
+    if not url and env_file("test").exists():
+        url = read_env_file(env_file("test")).get("DATABASE_URL")
+    if not url:
+        _unavailable("no test database: run ./cli.sh setup-db test")
+    try:
+        engine = sa.create_engine(url)
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+        engine.dispose()
+    except sa.exc.OperationalError as exc:
+        _unavailable(f"test database not reachable: {str(exc).splitlines()[0]}")
+    return url
+
+
+@pytest.fixture(scope="session")
+def pg_readonly_url(pg_url: str) -> str:
+    url = os.environ.get("TEST_DATABASE_URL_READONLY")
+    if not url and env_file("test").exists():
+        url = read_env_file(env_file("test")).get("DATABASE_URL_READONLY")
+    if not url:
+        _unavailable("no read-only URL for the test database")
+    return url
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty workspace: commands run in subprocesses write their data here, not in the repo."""
+    monkeypatch.setenv("HOTEL_WORKSPACE", str(tmp_path))
+    for name in ("DATABASE_URL", "DATABASE_URL_READONLY", "APP_ENV", "HOTEL_BOOKINGS_SHA256"):
+        monkeypatch.delenv(name, raising=False)
+    return tmp_path
+
+
+@pytest.fixture
+def run_module():
+    """Run ``python -m module args`` the way cli.sh does (from the repo root), capturing output."""
+
+    def run(module: str, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", module, *args],
+            cwd=REPO_ROOT,
+            env={**os.environ, **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The real 103,505-row extract, when it sits beside the repo (never committed)."""
+    if not SHARED_DATA.exists():
+        pytest.skip(f"real dataset not found at {SHARED_DATA}")
+    return SHARED_DATA

@@ -1,0 +1,1 @@
+"""Data engineering: ingest, validation, versioned transformations and loading."""

@@ -1,0 +1,1 @@
+"""Ingest, validation and loading of the raw hotel bookings."""

@@ -1,0 +1,45 @@
+"""Every project path, resolved from the repository root (never from the current directory).
+
+Commands run from any folder (cron, Airflow, a user's shell in a sub-folder) must read and write
+the same files, so nothing here depends on ``os.getcwd()``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+# Where generated state lives (data, reports, models, the embedded databases). The repo root,
+# unless HOTEL_WORKSPACE points elsewhere: tests use that to run the real commands in isolation.
+WORKSPACE = Path(os.environ.get("HOTEL_WORKSPACE") or REPO_ROOT).resolve()
+
+PARAMS_FILE = REPO_ROOT / "params.yaml"
+DATA_DIR = WORKSPACE / "data"
+RAW_DIR = DATA_DIR / "raw"
+RAW_FILE = RAW_DIR / "hotel_bookings.csv"
+REJECTED_DIR = DATA_DIR / "rejected"
+REJECTED_FILE = REJECTED_DIR / "hotel_bookings_rejected.csv"
+PROCESSED_DIR = DATA_DIR / "processed"
+REPORTS_DIR = WORKSPACE / "reports"
+VALIDATION_REPORT = REPORTS_DIR / "data_validation.json"
+MODELS_DIR = WORKSPACE / "models"
+SQLITE_DEFAULT = DATA_DIR / "hotel_cancellation.sqlite"
+MLFLOW_DB_DEFAULT = WORKSPACE / "mlflow.db"
+MLFLOW_ARTIFACTS_DEFAULT = WORKSPACE / "mlartifacts"
+
+
+def processed_file(version: str) -> Path:
+    """CSV destination of one transformation version."""
+    return PROCESSED_DIR / f"bookings_{version}.csv"
+
+
+def resolve_user_path(value: str | Path) -> Path:
+    """A path from params.yaml or the environment: relative paths are taken from the repo root."""
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else REPO_ROOT / path
+
+
+def display_path(path: Path) -> str:
+    """A path as users should read it: relative to the workspace when inside it."""
+    return str(path.relative_to(WORKSPACE)) if path.is_relative_to(WORKSPACE) else str(path)

@@ -1,0 +1,100 @@
+"""Table loads: transactional, idempotent, COPY on PostgreSQL; read-only role can only read."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from data_engineering.src import db
+
+COLUMNS = {"booking_id": "int", "hotel": "text", "adr": "float", "arrival_date": "date", "nights": "int"}
+
+
+def _frame(n: int, offset: int = 0) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "booking_id": range(offset, offset + n),
+            "hotel": ['City Hotel, "quoted"', "Resort Hotel"] * (n // 2) + ["City Hotel"] * (n % 2),
+            "adr": [99.5] * n,
+            "arrival_date": [pd.Timestamp("2017-05-01").date()] * n,
+            "nights": pd.array([3] * (n - 1) + [None], dtype="Int64"),
+        }
+    )
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def engine(request: pytest.FixtureRequest, tmp_path) -> Engine:
+    if request.param == "sqlite":
+        return db.make_engine(f"sqlite:///{tmp_path / 'test.sqlite'}")
+    return db.make_engine(request.getfixturevalue("pg_url"))
+
+
+def _rows(engine: Engine, table: str) -> list[tuple]:
+    with engine.connect() as conn:
+        return conn.exec_driver_sql(f"SELECT * FROM {table} ORDER BY booking_id").all()
+
+
+def test_load_twice_gives_the_same_table(engine: Engine) -> None:
+    load = db.TableLoad("test_bookings", _frame(101), COLUMNS)
+    db.replace_tables(engine, [load])
+    first = _rows(engine, "test_bookings")
+    db.replace_tables(engine, [load])
+    assert _rows(engine, "test_bookings") == first
+    assert len(first) == 101
+    assert first[0][1] == 'City Hotel, "quoted"'
+    assert first[-1][4] is None
+    assert str(first[0][3]) == "2017-05-01"
+
+
+def test_failed_load_leaves_previous_tables_intact(engine: Engine) -> None:
+    db.replace_tables(
+        engine,
+        [db.TableLoad("test_bookings", _frame(10), COLUMNS), db.TableLoad("test_other", _frame(5), COLUMNS)],
+    )
+    before = (_rows(engine, "test_bookings"), _rows(engine, "test_other"))
+    duplicated = pd.concat([_frame(50, 1000), _frame(1, 1000)])  # duplicate key fails the load
+    with pytest.raises(sa.exc.IntegrityError):
+        db.replace_tables(
+            engine,
+            [
+                db.TableLoad("test_other", _frame(7, 500), COLUMNS),
+                db.TableLoad("test_bookings", duplicated, COLUMNS),
+            ],
+        )
+    assert (_rows(engine, "test_bookings"), _rows(engine, "test_other")) == before
+    with engine.connect() as conn:
+        tables = sa.inspect(conn).get_table_names()
+    assert not [t for t in tables if t.endswith("__staging")]
+
+
+def test_failure_during_the_swap_rolls_everything_back(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db.replace_tables(engine, [db.TableLoad("test_bookings", _frame(10), COLUMNS)])
+    original = db.Connection.exec_driver_sql
+
+    def explode_on_rename(self, statement, *args, **kwargs):
+        if "RENAME TO" in statement:
+            raise RuntimeError("simulated crash during swap")
+        return original(self, statement, *args, **kwargs)
+
+    monkeypatch.setattr(db.Connection, "exec_driver_sql", explode_on_rename)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        db.replace_tables(engine, [db.TableLoad("test_bookings", _frame(30, 100), COLUMNS)])
+    monkeypatch.undo()
+    assert len(_rows(engine, "test_bookings")) == 10
+
+
+@pytest.mark.postgres
+def test_readonly_role_reads_new_tables_but_cannot_write(pg_url: str, pg_readonly_url: str) -> None:
+    db.replace_tables(db.make_engine(pg_url), [db.TableLoad("test_bookings", _frame(4), COLUMNS)])
+    readonly = sa.create_engine(pg_readonly_url)
+    with readonly.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM test_bookings").scalar_one() == 4
+    with (
+        pytest.raises(sa.exc.DBAPIError, match=r"read-only transaction|permission denied"),
+        readonly.begin() as conn,
+    ):
+        conn.exec_driver_sql("DELETE FROM test_bookings")

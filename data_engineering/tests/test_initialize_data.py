@@ -1,0 +1,133 @@
+"""``initialize-data`` end to end, as users run it (a subprocess in an isolated workspace)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from data_engineering.src.io import read_processed
+from data_engineering.src.synthetic import make_bookings
+
+MODULE = "data_engineering.src.initialize_data"
+
+
+def _write(frame: pd.DataFrame, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture
+def broken_source(tmp_path: Path) -> Path:
+    frame = make_bookings(400, seed=4)
+    frame.loc[5, "arrival_date_month"] = "Smarch"
+    frame.loc[6, "adults"] = "-1"
+    frame.loc[7, "lead_time"] = "a week"
+    frame.loc[8, "hotel"] = ""
+    frame.loc[9, ["arrival_date_month", "arrival_date_day_of_month"]] = ["February", "30"]
+    return _write(frame, tmp_path / "source" / "broken.csv")
+
+
+def test_broken_rows_are_rejected_and_the_rest_loaded(
+    workspace: Path, broken_source: Path, run_module
+) -> None:
+    result = run_module(MODULE, "v2", "csv", env={"HOTEL_BOOKINGS_SOURCE": str(broken_source)})
+    assert result.returncode == 0, result.stderr
+    assert "400 rows in, 395 loaded, 5 rejected" in result.stdout
+    report = json.loads((workspace / "reports" / "data_validation.json").read_text())
+    assert report["rows_in"] == report["rows_loaded"] + report["rows_rejected"] == 400
+    assert report["rejection_reasons"] == {
+        "adults: must be >= 0": 1,
+        "arrival date does not exist": 1,
+        "arrival_date_month: must be one of: January, February, March, April, May, June, July, August, "
+        "September, October, November, December": 1,
+        "hotel: missing value": 1,
+        "lead_time: not a whole number": 1,
+    }
+    rejected = pd.read_csv(workspace / "data" / "rejected" / "hotel_bookings_rejected.csv")
+    assert sorted(rejected["source_line"]) == [7, 8, 9, 10, 11]
+    processed = read_processed("v2", workspace / "data" / "processed" / "bookings_v2.csv")
+    assert len(processed) == 395
+    assert processed["booking_id"].is_unique
+
+
+def test_missing_column_stops_and_writes_nothing(workspace: Path, tmp_path: Path, run_module) -> None:
+    source = _write(make_bookings(50).drop(columns=["deposit_type"]), tmp_path / "source" / "short.csv")
+    result = run_module(MODULE, "v2", "csv", env={"HOTEL_BOOKINGS_SOURCE": str(source)})
+    assert result.returncode == 1
+    assert "missing column(s): deposit_type" in result.stderr
+    assert "nothing was written" in result.stderr
+    written = [p for p in workspace.rglob("*") if p.is_file() and p != source]
+    assert written == []
+
+
+def test_unknown_version_is_a_usage_error(workspace: Path, run_module) -> None:
+    result = run_module(MODULE, "v7", "csv")
+    assert result.returncode == 2
+    assert "known versions: v1, v2" in result.stderr
+
+
+def test_bad_argument_is_a_usage_error(workspace: Path, run_module) -> None:
+    result = run_module(MODULE, "v1", "csv", "parquet")
+    assert result.returncode == 2
+    assert "unexpected argument 'parquet'" in result.stderr
+
+
+def test_db_destination_defaults_to_embedded_sqlite(workspace: Path, broken_source: Path, run_module) -> None:
+    env = {"HOTEL_BOOKINGS_SOURCE": str(broken_source)}
+    for _ in range(2):  # twice: same tables, no duplicates
+        result = run_module(MODULE, "db", env=env)  # version from params.yaml (v2)
+        assert result.returncode == 0, result.stderr
+    engine = sa.create_engine(f"sqlite:///{workspace / 'data' / 'hotel_cancellation.sqlite'}")
+    with engine.connect() as conn:
+        counts = {
+            t: conn.exec_driver_sql(f"SELECT count(*), count(DISTINCT booking_id) FROM {t}").one()
+            for t in ("bookings_v2", "bookings_raw", "bookings_rejected")
+        }
+    assert counts == {"bookings_v2": (395, 395), "bookings_raw": (400, 400), "bookings_rejected": (5, 5)}
+
+
+def test_unknown_environment_explains_setup(workspace: Path, broken_source: Path, run_module) -> None:
+    result = run_module(
+        MODULE, "v2", "db", env={"HOTEL_BOOKINGS_SOURCE": str(broken_source), "APP_ENV": "staging"}
+    )
+    assert result.returncode == 1
+    assert "unknown environment 'staging'" in result.stderr
+
+
+@pytest.mark.postgres
+def test_postgres_destination(workspace: Path, broken_source: Path, pg_url: str, run_module) -> None:
+    env = {"HOTEL_BOOKINGS_SOURCE": str(broken_source), "DATABASE_URL": pg_url}
+    for _ in range(2):
+        result = run_module(MODULE, "v2", "db", env=env)
+        assert result.returncode == 0, result.stderr
+        assert "***@" in result.stdout  # the password is never printed
+    engine = sa.create_engine(pg_url)
+    with engine.connect() as conn:
+        count, distinct = conn.exec_driver_sql(
+            "SELECT count(*), count(DISTINCT booking_id) FROM bookings_v2"
+        ).one()
+        types = dict(
+            conn.exec_driver_sql(
+                "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'bookings_v2'"
+            ).all()
+        )
+    assert count == distinct == 395
+    assert types["booking_id"] == "bigint"
+    assert types["arrival_date"] == "date"
+    assert types["adr"] == "double precision"
+    assert types["hotel"] == "text"
+
+
+@pytest.mark.slow
+def test_real_extract_reconciles_exactly(workspace: Path, shared_data: Path, run_module) -> None:
+    result = run_module(MODULE, "v2", "csv", env={"HOTEL_BOOKINGS_SOURCE": str(shared_data)})
+    assert result.returncode == 0, result.stderr
+    report = json.loads((workspace / "reports" / "data_validation.json").read_text())
+    assert report["rows_in"] == 103_505
+    assert report["rows_in"] == report["rows_loaded"] + report["rows_rejected"]
+    assert report["exact_duplicate_rows"] > 25_000

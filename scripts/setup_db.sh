@@ -1,0 +1,229 @@
+#!/usr/bin/env bash
+# PostgreSQL for one environment: ./cli.sh setup-db [prod|local|test] [start|stop|status]
+#
+# - With a Docker engine: the `postgres` service of infra/docker-compose.yml (one compose project
+#   per environment). Without one: a cluster of the installed server binaries (>= 15) under the
+#   git-ignored .local/postgres/ENV, listening on 127.0.0.1 only, one port per environment.
+# - Idempotent: an existing cluster is reused, a stopped one started; the bootstrap (database,
+#   application role, read-only role for dashboards) runs every time and changes nothing twice.
+# - Records the URLs in the git-ignored .env.ENV; the last line printed is DATABASE_URL=<url>.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+ENV_NAME="${1:-local}"
+ACTION="${2:-start}"
+
+die() { echo "setup-db: $*" >&2; exit 1; }
+usage() { echo "usage: ./cli.sh setup-db [prod|local|test] [start|stop|status]" >&2; exit 2; }
+
+case "$ENV_NAME" in
+  prod) DEFAULT_PORT=55434 ;;
+  local) DEFAULT_PORT=55432 ;;
+  test) DEFAULT_PORT=55433 ;;
+  *) echo "setup-db: unknown environment '$ENV_NAME' (expected prod, local or test)" >&2; usage ;;
+esac
+case "$ACTION" in start|stop|status) ;; *) echo "setup-db: unknown action '$ACTION'" >&2; usage ;; esac
+
+ENV_FILE="$ROOT/.env.$ENV_NAME"
+PORT="${POSTGRES_PORT:-$DEFAULT_PORT}"
+DB_NAME="${POSTGRES_DB:-hotel}"
+APP_USER="${POSTGRES_APP_USER:-hotel_app}"
+RO_USER="${POSTGRES_READONLY_USER:-hotel_readonly}"
+COMPOSE_FILE="$ROOT/infra/docker-compose.yml"
+
+# A value recorded by an earlier run, so passwords stay stable across runs.
+recorded() {
+  [ -f "$ENV_FILE" ] || return 0
+  sed -n "s/^$1=//p" "$ENV_FILE" | tail -n 1
+}
+new_password() { python3 -c 'import secrets; print(secrets.token_urlsafe(24))'; }
+urlquote() { python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "$1"; }
+
+use_docker() {
+  [ "${SETUP_DB_BACKEND:-auto}" != "local" ] && command -v docker >/dev/null 2>&1 \
+    && timeout 10 docker info >/dev/null 2>&1
+}
+
+# ---------------------------------------------------------------- local cluster helpers
+find_pg_bin() {
+  local candidate version
+  if [ -n "${PG_BIN:-}" ]; then echo "$PG_BIN"; return; fi
+  for candidate in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V -r) "$(dirname "$(command -v pg_ctl 2>/dev/null || echo /nonexistent/x)")"; do
+    [ -x "$candidate/pg_ctl" ] || continue
+    version="$("$candidate/pg_ctl" --version | sed -E 's/.* ([0-9]+)(\.[0-9]+)?.*/\1/')"
+    if [ "$version" -ge 15 ]; then echo "$candidate"; return; fi
+  done
+  die "no PostgreSQL >= 15 server binaries found (looked in /usr/lib/postgresql/*/bin and PATH); install postgresql-15 or set PG_BIN"
+}
+
+# The server refuses to run as root: as root it runs as the `postgres` OS user.
+as_pg() {
+  if [ "$(id -u)" -eq 0 ]; then
+    id postgres >/dev/null 2>&1 || die "running as root needs an OS user 'postgres' to own the server"
+    runuser -u postgres -- "$@"
+  else
+    "$@"
+  fi
+}
+
+cluster_dir() {
+  local dir="${POSTGRES_DATA_DIR:-$ROOT/.local/postgres/$ENV_NAME}"
+  if [ "$(id -u)" -eq 0 ] && [ -z "${POSTGRES_DATA_DIR:-}" ]; then
+    mkdir -p "$dir"
+    chown postgres:postgres "$dir"
+    if ! runuser -u postgres -- test -w "$dir"; then
+      # The repo sits where the postgres user cannot reach (e.g. under /root): keep the cluster
+      # in a folder it can, and leave a link in .local/ so it is easy to find.
+      local fallback="/var/tmp/hotel-cancellation-postgres/$(printf '%s' "$ROOT" | cksum | cut -d' ' -f1)/$ENV_NAME"
+      mkdir -p "$fallback" && chown postgres:postgres "$fallback" "$(dirname "$fallback")"
+      chmod 755 "$(dirname "$(dirname "$fallback")")" "$(dirname "$fallback")"
+      rmdir "$dir" 2>/dev/null || true
+      ln -sfn "$fallback" "$dir"
+      dir="$fallback"
+    fi
+  else
+    mkdir -p "$dir"
+  fi
+  echo "$dir"
+}
+
+local_start() {
+  local bin dir
+  bin="$(find_pg_bin)"
+  dir="$(cluster_dir)"
+  [ "${#dir}" -lt 90 ] || die "cluster folder path too long for a Unix socket: $dir (set POSTGRES_DATA_DIR)"
+  if [ ! -f "$dir/data/PG_VERSION" ]; then
+    echo "setup-db: creating a PostgreSQL $("$bin/pg_ctl" --version | awk '{print $3}') cluster in $dir"
+    as_pg "$bin/initdb" -D "$dir/data" -U postgres -E UTF8 --no-locale \
+      --auth-local=trust --auth-host=scram-sha-256 >"$dir/initdb.log" 2>&1 \
+      || { cat "$dir/initdb.log" >&2; die "initdb failed"; }
+  fi
+  if as_pg "$bin/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
+    echo "setup-db: server already running ($dir)"
+  else
+    # Loopback only; the socket lives in the cluster folder, which only the server's user can open.
+    # Single-node dev/test clusters: wal_level=minimal lets a table created and loaded in one
+    # transaction skip WAL (PostgreSQL's documented bulk-load setting). prod keeps the default
+    # (replica) so that WAL archiving and standbys remain possible.
+    local options="-p $PORT -k $dir -c listen_addresses=127.0.0.1"
+    [ "$ENV_NAME" = prod ] || options="$options -c wal_level=minimal -c max_wal_senders=0"
+    as_pg "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 -o "$options" start >/dev/null \
+      || { tail -n 20 "$dir/server.log" >&2; die "the server did not start (log: $dir/server.log)"; }
+  fi
+  local tries=0
+  until "$bin/pg_isready" -q -h 127.0.0.1 -p "$PORT"; do
+    tries=$((tries + 1))
+    [ "$tries" -lt 60 ] || die "server not accepting connections on 127.0.0.1:$PORT after 30s"
+    sleep 0.5
+  done
+  PSQL=("$bin/psql" -X -q -h "$dir" -p "$PORT" -U postgres -d postgres)
+  bootstrap() { as_pg "${PSQL[@]}" "$@"; }
+}
+
+local_stop() {
+  local bin dir
+  bin="$(find_pg_bin)"
+  dir="${POSTGRES_DATA_DIR:-$ROOT/.local/postgres/$ENV_NAME}"
+  if [ -f "$dir/data/PG_VERSION" ] && as_pg "$bin/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
+    as_pg "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null
+    echo "setup-db: $ENV_NAME server stopped (data kept in $dir)"
+  else
+    echo "setup-db: $ENV_NAME server is not running"
+  fi
+}
+
+local_status() {
+  local bin dir
+  bin="$(find_pg_bin)"
+  dir="${POSTGRES_DATA_DIR:-$ROOT/.local/postgres/$ENV_NAME}"
+  if [ -f "$dir/data/PG_VERSION" ] && as_pg "$bin/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
+    echo "setup-db: $ENV_NAME server running on 127.0.0.1:$PORT ($dir)"
+  else
+    echo "setup-db: $ENV_NAME server not running"
+    return 3
+  fi
+}
+
+# ---------------------------------------------------------------- docker compose helpers
+compose() {
+  docker compose -f "$COMPOSE_FILE" -p "hotel-$ENV_NAME" --env-file "$ENV_FILE" "$@"
+}
+
+docker_start() {
+  POSTGRES_PORT="$PORT" compose up -d --wait postgres
+  bootstrap() { compose exec -T postgres psql -X -q -U postgres -d postgres "$@"; }
+}
+
+# ---------------------------------------------------------------- main
+if [ "$ACTION" != "start" ]; then
+  if use_docker; then
+    [ -f "$ENV_FILE" ] || die "$ENV_NAME was never set up ($ENV_FILE missing)"
+    if [ "$ACTION" = stop ]; then compose stop postgres; else compose ps postgres; fi
+  elif [ "$ACTION" = stop ]; then
+    local_stop
+  else
+    local_status
+  fi
+  exit 0
+fi
+
+if [ "$ENV_NAME" = prod ]; then
+  APP_PASSWORD="${POSTGRES_PASSWORD:-}"
+  RO_PASSWORD="${POSTGRES_READONLY_PASSWORD:-}"
+  [ -n "$APP_PASSWORD" ] && [ -n "$RO_PASSWORD" ] || die \
+    "prod needs its passwords from the environment: set POSTGRES_PASSWORD (application role) and POSTGRES_READONLY_PASSWORD (dashboards' read-only role)"
+else
+  APP_PASSWORD="${POSTGRES_PASSWORD:-$(recorded POSTGRES_APP_PASSWORD)}"
+  RO_PASSWORD="${POSTGRES_READONLY_PASSWORD:-$(recorded POSTGRES_READONLY_PASSWORD)}"
+  [ -n "$APP_PASSWORD" ] || APP_PASSWORD="$(new_password)"
+  [ -n "$RO_PASSWORD" ] || RO_PASSWORD="$(new_password)"
+fi
+SUPER_PASSWORD="$(recorded POSTGRES_SUPERUSER_PASSWORD)"
+[ -n "$SUPER_PASSWORD" ] || SUPER_PASSWORD="$(new_password)"
+
+APP_URL="postgresql+psycopg://$APP_USER:$(urlquote "$APP_PASSWORD")@127.0.0.1:$PORT/$DB_NAME"
+RO_URL="postgresql+psycopg://$RO_USER:$(urlquote "$RO_PASSWORD")@127.0.0.1:$PORT/$DB_NAME"
+
+write_env_file() {
+  local tmp
+  tmp="$(mktemp "$ROOT/.env.$ENV_NAME.XXXXXX")"
+  chmod 600 "$tmp"
+  {
+    echo "# Written by ./cli.sh setup-db $ENV_NAME. Git-ignored: it holds passwords."
+    echo "APP_ENV=$ENV_NAME"
+    echo "POSTGRES_PORT=$PORT"
+    echo "POSTGRES_DB=$DB_NAME"
+    echo "POSTGRES_SUPERUSER_PASSWORD=$SUPER_PASSWORD"
+    echo "POSTGRES_APP_USER=$APP_USER"
+    echo "POSTGRES_APP_PASSWORD=$APP_PASSWORD"
+    echo "POSTGRES_READONLY_USER=$RO_USER"
+    echo "POSTGRES_READONLY_PASSWORD=$RO_PASSWORD"
+    echo "DATABASE_URL=$APP_URL"
+    echo "DATABASE_URL_READONLY=$RO_URL"
+  } >"$tmp"
+  mv "$tmp" "$ENV_FILE"
+}
+# compose reads the passwords from this file, so it is written before the server starts.
+write_env_file
+
+if use_docker; then
+  echo "setup-db: Docker engine found: starting the postgres service of infra/docker-compose.yml"
+  docker_start
+else
+  local_start
+fi
+
+# Variables go in on stdin (\set), not as arguments: passwords never show up in `ps`.
+psql_vars() {
+  local pair value
+  for pair in "db=$DB_NAME" "app_user=$APP_USER" "app_password=$APP_PASSWORD" \
+    "ro_user=$RO_USER" "ro_password=$RO_PASSWORD"; do
+    value="${pair#*=}"
+    printf "\\set %s '%s'\n" "${pair%%=*}" "${value//\'/\'\'}"
+  done
+}
+{ psql_vars; cat "$ROOT/infra/postgres/bootstrap.sql"; } | bootstrap >/dev/null \
+  || die "bootstrap of database '$DB_NAME' failed"
+
+echo "setup-db: $ENV_NAME ready on 127.0.0.1:$PORT: database '$DB_NAME', roles '$APP_USER' (read-write) and '$RO_USER' (read-only); URLs in .env.$ENV_NAME"
+echo "DATABASE_URL=$APP_URL"
