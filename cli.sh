@@ -103,6 +103,56 @@ cmd_initialize_data() {
   "$PY" -m data_engineering.src.initialize_data ${ARGS[@]+"${ARGS[@]}"}
 }
 
+#: dvc-init-pipeline | the main job: sync, dvc init if needed, dvc repro, print metrics and the champion
+cmd_dvc_init_pipeline() {
+  [ $# -eq 0 ] || usage_error "dvc-init-pipeline takes no arguments (configure it in params.yaml)"
+  absolutize_source
+  ensure_env
+  cd "$ROOT"
+  export PATH="$VENV/bin:$PATH"  # dvc.yaml runs `python -m ...` from this environment
+  if [ ! -f "$ROOT/.dvc/config" ]; then
+    dvc init --quiet $( [ -d "$ROOT/.git" ] || echo --no-scm )
+    dvc config core.analytics false
+  fi
+  local started=$SECONDS
+  dvc repro || die "dvc repro failed (see the stage output above)"
+  echo
+  echo "== pipeline finished in $((SECONDS - started))s =="
+  "$PY" -m data_science.summary
+}
+
+#: predict-batch INPUT.csv OUTPUT.csv [--model-uri URI] | score a CSV of bookings with the champion (or URI)
+cmd_predict_batch() {
+  [ $# -ge 2 ] || usage_error "predict-batch needs INPUT.csv and OUTPUT.csv"
+  local input output
+  input="$(abspath "$1")"
+  output="$(abspath "$2")"
+  shift 2
+  ensure_env
+  "$PY" -m data_science.predict_batch "$input" "$output" "$@"
+}
+
+#: start-mlflow-ui [--port P] | MLflow UI on 127.0.0.1:5000 over the pipeline's tracking store
+cmd_start_mlflow_ui() {
+  local port=5000
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --port) [ $# -ge 2 ] || usage_error "--port needs a value"; port="$2"; shift 2 ;;
+      *) usage_error "unknown argument '$1' for start-mlflow-ui" ;;
+    esac
+  done
+  [[ "$port" =~ ^[0-9]+$ ]] || usage_error "--port must be a number"
+  ensure_env
+  local backend="${MLFLOW_TRACKING_URI:-sqlite:///${HOTEL_WORKSPACE:-$ROOT}/mlflow.db}"
+  case "$backend" in
+    http://* | https://*) die "MLFLOW_TRACKING_URI points at a server ($backend): open it in a browser instead" ;;
+  esac
+  echo "MLflow UI on http://127.0.0.1:$port (backend $backend); Ctrl-C stops it"
+  exec "$VENV/bin/mlflow" server --backend-store-uri "$backend" \
+    --default-artifact-root "${HOTEL_WORKSPACE:-$ROOT}/mlartifacts" \
+    --host 127.0.0.1 --port "$port" --workers 1
+}
+
 #: lint [api|data_science|data_engineering|streamlit_apps|infra|scripts|all] | ruff check + ruff format --check
 cmd_lint() {
   [ $# -le 1 ] || usage_error "lint takes at most 1 argument"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -85,3 +86,47 @@ def shared_data() -> Path:
     if not SHARED_DATA.exists():
         pytest.skip(f"real dataset not found at {SHARED_DATA}")
     return SHARED_DATA
+
+
+@dataclass(frozen=True)
+class TrainedWorkspace:
+    """A workspace where the real pipeline ran on synthetic bookings and registered a champion."""
+
+    root: Path
+    source: Path  # the synthetic raw CSV it was trained on
+    tracking_uri: str
+
+    def env(self) -> dict[str, str]:
+        return {"HOTEL_WORKSPACE": str(self.root), "MLFLOW_TRACKING_URI": self.tracking_uri}
+
+
+@pytest.fixture(scope="session")
+def trained_workspace(tmp_path_factory: pytest.TempPathFactory) -> TrainedWorkspace:
+    """Runs initialize-data, train and evaluate as subprocesses (as DVC would) once per session."""
+    from data_engineering.src.synthetic import write_bookings
+
+    root = tmp_path_factory.mktemp("trained")
+    source = write_bookings(root / "source" / "bookings.csv", 6000, seed=11)
+    workspace = TrainedWorkspace(root, source, f"sqlite:///{root / 'mlflow.db'}")
+    env = {
+        **os.environ,
+        **workspace.env(),
+        "HOTEL_BOOKINGS_SOURCE": str(source),
+        "DATABASE_URL": f"sqlite:///{root / 'data.sqlite'}",
+    }
+    for module, *args in (
+        ("data_engineering.src.initialize_data", "v2", "csv"),
+        ("data_science.train",),
+        ("data_science.evaluate",),
+    ):
+        result = subprocess.run(
+            [sys.executable, "-m", module, *args],
+            cwd=REPO_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        assert result.returncode == 0, f"{module} failed:\n{result.stdout}\n{result.stderr}"
+    return workspace

@@ -195,13 +195,14 @@ class ColumnsError(ValueError):
 def check_columns(columns: list[str], *, scoring: bool = False) -> tuple[str, ...]:
     """Return the dataset columns present, or raise ColumnsError naming every problem.
 
-    Training data needs every column. Scoring input may omit the target and the
-    outcome/post-booking columns, which are ignored anyway.
+    Training data needs exactly the dataset's columns. Scoring input may omit the target and the
+    outcome/post-booking columns, and may carry columns of its own (a hotel's booking reference),
+    which scoring ignores and passes through.
     """
     present = set(columns)
     required = [c for c in RAW_COLUMN_NAMES if not (scoring and c in NON_BOOKING_COLUMNS)]
     missing = [c for c in required if c not in present]
-    unexpected = [c for c in columns if c not in COLUMNS_BY_NAME]
+    unexpected = [] if scoring else [c for c in columns if c not in COLUMNS_BY_NAME]
     duplicated = sorted({c for c in columns if columns.count(c) > 1})
     if missing or unexpected or duplicated:
         raise ColumnsError(missing, unexpected + [f"{c} (repeated)" for c in duplicated])

@@ -118,7 +118,8 @@ def _schema_failures(typed: pd.DataFrame, columns: tuple[str, ...]) -> dict[int,
             if row.schema_context == "DataFrameSchema":
                 message = check  # a row-level rule: reported once, not once per column
             else:
-                message = f"{row.column}: {check} (got {row.failure_case!r})"
+                value = row.failure_case.item() if hasattr(row.failure_case, "item") else row.failure_case
+                message = f"{row.column}: {check} (got {value!r})"
             bucket = reasons.setdefault(int(row.index), [])
             if message not in bucket:
                 bucket.append(message)

@@ -1,0 +1,118 @@
+"""MLflow conventions of the platform: where tracking lives, names, and loading a registered model.
+
+Tracking URI: ``MLFLOW_TRACKING_URI``, else the embedded SQLite file ``mlflow.db`` in the workspace
+(MLflow 3 deprecates the plain file store). Artifacts of the local store go to ``mlartifacts/``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from data_engineering.src.paths import MLFLOW_ARTIFACTS_DEFAULT, MLFLOW_DB_DEFAULT
+
+EXPERIMENT = "hotel-cancellation"
+MODEL_NAME = "hotel-cancellation"
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+MODEL_ARTIFACT = "model"  # name of the pyfunc inside a run
+BUNDLE_ARTIFACT = "cancellation_model"  # the CancellationModel folder inside the pyfunc
+
+
+class NoModelError(RuntimeError):
+    """No registered model matches the requested URI."""
+
+
+def tracking_uri() -> str:
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{MLFLOW_DB_DEFAULT}"
+
+
+def default_model_uri() -> str:
+    return os.environ.get("MODEL_URI") or f"models:/{MODEL_NAME}@{CHAMPION}"
+
+
+def configure() -> None:
+    import mlflow
+
+    mlflow.set_tracking_uri(tracking_uri())
+    mlflow.set_registry_uri(tracking_uri())
+
+
+def ensure_experiment() -> str:
+    """The experiment's id; created with its artifacts in ``mlartifacts/`` for the local store."""
+    import mlflow
+
+    configure()
+    experiment = mlflow.get_experiment_by_name(EXPERIMENT)
+    if experiment is not None:
+        return experiment.experiment_id
+    location = None
+    if tracking_uri().startswith("sqlite:"):
+        MLFLOW_ARTIFACTS_DEFAULT.mkdir(parents=True, exist_ok=True)
+        location = MLFLOW_ARTIFACTS_DEFAULT.as_uri()
+    return mlflow.create_experiment(EXPERIMENT, artifact_location=location)
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    uri: str
+    name: str | None
+    version: str | None
+    aliases: tuple[str, ...]
+    run_id: str | None
+    local_dir: Path  # the CancellationModel folder, downloaded
+    metrics: dict[str, float]
+
+
+def resolve(uri: str | None = None, *, dst: Path | None = None) -> ResolvedModel:
+    """Resolve ``models:/NAME@ALIAS`` (or any model URI) and download its bundle.
+
+    Raises NoModelError, with what to run, when nothing is registered under that URI.
+    """
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    configure()
+    uri = uri or default_model_uri()
+    client = mlflow.MlflowClient()
+    name = version = run_id = None
+    aliases: tuple[str, ...] = ()
+    metrics: dict[str, float] = {}
+    try:
+        if uri.startswith("models:/"):
+            ref = uri.removeprefix("models:/")
+            if "@" in ref:
+                name, alias = ref.split("@", 1)
+                mv = client.get_model_version_by_alias(name, alias)
+            else:
+                name, number = ref.split("/", 1)
+                mv = client.get_model_version(name, number)
+            version, run_id, aliases = mv.version, mv.run_id, tuple(mv.aliases)
+            if run_id:
+                metrics = dict(client.get_run(run_id).data.metrics)
+        local = mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(dst) if dst else None)
+    except MlflowException as exc:
+        raise NoModelError(
+            f"no model found at {uri} (tracking: {tracking_uri()}): {exc.message.splitlines()[0]}. "
+            "Run ./cli.sh dvc-init-pipeline to train and register one."
+        ) from exc
+    from mlflow.models import Model
+
+    flavor = Model.load(local).flavors.get("python_function", {})
+    relative = flavor.get("artifacts", {}).get(BUNDLE_ARTIFACT, {}).get("path")
+    if not relative or not (Path(local) / relative).is_dir():
+        raise NoModelError(f"{uri} is not a hotel-cancellation model (no {BUNDLE_ARTIFACT} artifact)")
+    bundle = Path(local) / relative
+    return ResolvedModel(uri, name, version, aliases, run_id, bundle, metrics)
+
+
+def describe(resolved: ResolvedModel) -> dict[str, Any]:
+    return {
+        "uri": resolved.uri,
+        "name": resolved.name,
+        "version": resolved.version,
+        "aliases": list(resolved.aliases),
+        "run_id": resolved.run_id,
+    }
