@@ -37,7 +37,8 @@ def main() -> int:
         champion = client.get_model_version_by_alias(MODEL_NAME, CHAMPION)
     except MlflowException as exc:
         raise NoModelError(f"no registered {MODEL_NAME}@{CHAMPION}: {exc.message}") from exc
-    latest = max(versions, key=lambda v: int(v.version))
+    # search results do not carry aliases: fetch the newest version itself.
+    latest = client.get_model_version(MODEL_NAME, max(int(v.version) for v in versions))
     aliases = ", ".join(latest.aliases) or "no alias"
     print(
         f"registry:   {MODEL_NAME} version {latest.version} ({aliases}); "
