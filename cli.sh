@@ -43,6 +43,24 @@ ensure_env() {
   (cd "$ROOT" && "$UV" sync --locked --quiet --python 3.11) || die "uv sync failed (is uv.lock in step with pyproject.toml?)"
 }
 
+# Airflow lives in its own environment: it pins versions the API stack must not share.
+AIRFLOW_VENV="$ROOT/.venv-airflow"
+ensure_airflow_env() {
+  [ "${HOTEL_SKIP_SYNC:-0}" = 1 ] && [ -x "$AIRFLOW_VENV/bin/airflow" ] && return 0
+  ensure_uv
+  (cd "$ROOT" && UV_PROJECT_ENVIRONMENT="$AIRFLOW_VENV" "$UV" sync --locked --quiet --python 3.11 --project infra/airflow) \
+    || die "uv sync of the Airflow environment failed (infra/airflow/uv.lock)"
+}
+
+# Local Airflow: state under .local/airflow, DAGs from infra/airflow/dags, SQLite, no examples.
+airflow_env() {
+  export AIRFLOW_HOME="${AIRFLOW_HOME:-$ROOT/.local/airflow}"
+  export AIRFLOW__CORE__DAGS_FOLDER="$ROOT/infra/airflow/dags"
+  export AIRFLOW__CORE__LOAD_EXAMPLES=False
+  export HOTEL_REPO="$ROOT"
+  mkdir -p "$AIRFLOW_HOME"
+}
+
 # `--env ENV` selects the database recorded by `setup-db ENV`; it becomes APP_ENV for Python.
 take_env_flag() {
   ARGS=()
@@ -76,11 +94,15 @@ cmd_help() {
   echo "Details, arguments and exit codes: CLI_DOCS.md"
 }
 
-#: sync | create or update the Python environment (.venv) from uv.lock
+#: sync [--airflow] | create or update .venv from uv.lock (and .venv-airflow from infra/airflow/uv.lock)
 cmd_sync() {
-  [ $# -eq 0 ] || usage_error "sync takes no arguments"
+  case "${1:-}" in "" | --airflow) ;; *) usage_error "unknown argument '$1' for sync" ;; esac
   ensure_env
   echo "environment ready: $VENV ($("$PY" --version))"
+  if [ "${1:-}" = --airflow ]; then
+    ensure_airflow_env
+    echo "Airflow environment ready: $AIRFLOW_VENV ($("$AIRFLOW_VENV/bin/airflow" version 2>/dev/null | tail -n 1))"
+  fi
 }
 
 #: setup-db [prod|local|test] [start|stop|status] | start PostgreSQL for an environment (prints DATABASE_URL=...)
@@ -121,6 +143,35 @@ cmd_dvc_init_pipeline() {
   "$PY" -m data_science.summary
 }
 
+#: dvc-repro [STAGE] | run one pipeline stage alone (what Airflow's tasks call), or the whole pipeline
+cmd_dvc_repro() {
+  [ $# -le 1 ] || usage_error "dvc-repro takes at most one stage"
+  local stages
+  stages="$(sed -n 's/^  \([a-z_]*\):$/\1/p' "$ROOT/dvc.yaml" | tr '\n' ' ')"
+  if [ $# -eq 1 ] && [[ " $stages " != *" $1 "* ]]; then
+    usage_error "unknown stage '$1' (stages: $stages)"
+  fi
+  absolutize_source
+  ensure_env
+  cd "$ROOT"
+  export PATH="$VENV/bin:$PATH"
+  if [ $# -eq 1 ]; then dvc repro --single-item "$1"; else dvc repro; fi
+}
+
+#: pipeline-summary | print the latest metrics and which registered version is champion
+cmd_pipeline_summary() {
+  [ $# -eq 0 ] || usage_error "pipeline-summary takes no arguments"
+  ensure_env
+  "$PY" -m data_science.summary
+}
+
+#: score-db [--env ENV] [--model-uri URI] | score loaded bookings not yet scored; append to booking_scores
+cmd_score_db() {
+  take_env_flag "$@"
+  ensure_env
+  "$PY" -m data_science.score_db ${ARGS[@]+"${ARGS[@]}"}
+}
+
 #: predict-batch INPUT.csv OUTPUT.csv [--model-uri URI] | score a CSV of bookings with the champion (or URI)
 cmd_predict_batch() {
   [ $# -ge 2 ] || usage_error "predict-batch needs INPUT.csv and OUTPUT.csv"
@@ -151,6 +202,32 @@ cmd_start_mlflow_ui() {
   exec "$VENV/bin/mlflow" server --backend-store-uri "$backend" \
     --default-artifact-root "${HOTEL_WORKSPACE:-$ROOT}/mlartifacts" \
     --host 127.0.0.1 --port "$port" --workers 1
+}
+
+#: start-airflow [--port P] | Airflow 3 standalone on 127.0.0.1 (own environment, DAGs from infra/airflow/dags)
+cmd_start_airflow() {
+  local port=8080
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --port) [ $# -ge 2 ] || usage_error "--port needs a value"; port="$2"; shift 2 ;;
+      *) usage_error "unknown argument '$1' for start-airflow" ;;
+    esac
+  done
+  [[ "$port" =~ ^[0-9]+$ ]] || usage_error "--port must be a number"
+  ensure_env
+  ensure_airflow_env
+  airflow_env
+  export AIRFLOW__API__HOST=127.0.0.1 AIRFLOW__API__PORT="$port"
+  echo "Airflow on http://127.0.0.1:$port (state in $AIRFLOW_HOME; the admin password is printed below and saved there)"
+  exec "$AIRFLOW_VENV/bin/airflow" standalone
+}
+
+#: airflow [ARGS...] | run the airflow CLI in its environment (e.g. airflow dags test hotel_retrain)
+cmd_airflow() {
+  ensure_env
+  ensure_airflow_env
+  airflow_env
+  "$AIRFLOW_VENV/bin/airflow" "$@"
 }
 
 #: lint [api|data_science|data_engineering|streamlit_apps|infra|scripts|all] | ruff check + ruff format --check

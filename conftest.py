@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -130,3 +131,58 @@ def trained_workspace(tmp_path_factory: pytest.TempPathFactory) -> TrainedWorksp
         )
         assert result.returncode == 0, f"{module} failed:\n{result.stdout}\n{result.stderr}"
     return workspace
+
+
+@pytest.fixture(scope="module")
+def repo_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of this checkout's files (tracked or not ignored) sharing its .venv environments.
+
+    End-to-end tests run the real commands there, so they never touch this checkout's data,
+    models or MLflow store.
+    """
+    target = tmp_path_factory.mktemp("repo") / "hotel"
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
+    for name in filter(None, listed.split("\0")):
+        source = REPO_ROOT / name
+        if source.is_file():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / name)
+    for venv in (".venv", ".venv-airflow"):
+        if (REPO_ROOT / venv).exists():
+            (target / venv).symlink_to(REPO_ROOT / venv)
+    subprocess.run(["git", "init", "-q"], cwd=target, check=True)
+    return target
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """The environment minus anything that would point a subprocess at this checkout's state."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k
+        not in ("HOTEL_WORKSPACE", "MLFLOW_TRACKING_URI", "DATABASE_URL", "DATABASE_URL_READONLY", "APP_ENV")
+    }
+    return env | {"HOTEL_SKIP_SYNC": "1"} | extra
+
+
+@pytest.fixture(scope="module")
+def repo_cli():
+    """Run ``cli.sh`` of a repository copy with a clean environment plus ``env``."""
+
+    def run(repo: Path, *args: str, env: dict[str, str] | None = None, timeout: int = 900):
+        return subprocess.run(
+            ["bash", str(repo / "cli.sh"), *args],
+            cwd=repo,
+            env=clean_env(**(env or {})),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+    return run

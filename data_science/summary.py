@@ -40,10 +40,11 @@ def main() -> int:
     # search results do not carry aliases: fetch the newest version itself.
     latest = client.get_model_version(MODEL_NAME, max(int(v.version) for v in versions))
     aliases = ", ".join(latest.aliases) or "no alias"
-    print(
-        f"registry:   {MODEL_NAME} version {latest.version} ({aliases}); "
-        f"champion is version {champion.version}  [{tracking_uri()}]"
-    )
+    print(f"registry:   {MODEL_NAME} version {latest.version} ({aliases})  [{tracking_uri()}]")
+    if champion.version == latest.version:
+        print(f"champion:   version {champion.version}, the newest model")
+    else:
+        print(f"champion:   unchanged, version {champion.version} (the newest version did not beat it)")
     print("next:       ./cli.sh predict-batch IN.csv OUT.csv | ./cli.sh start-mlflow-ui | dvc metrics show")
     return 0
 

@@ -77,10 +77,12 @@ def _quote(conn: Connection, name: str) -> str:
     return conn.dialect.identifier_preparer.quote(name)
 
 
-def _copy_postgres(conn: Connection, table: str, frame: pd.DataFrame) -> None:
+def _copy_postgres(conn: Connection, table: str, frame: pd.DataFrame, *, freeze: bool = True) -> None:
+    """COPY the frame; ``freeze`` only for a table created in this same transaction."""
     columns = ", ".join(_quote(conn, c) for c in frame.columns)
     payload = frame_to_csv_bytes(frame, header=False)
-    statement = f"COPY {_quote(conn, table)} ({columns}) FROM STDIN (FORMAT csv, FREEZE)"
+    options = "FORMAT csv, FREEZE" if freeze else "FORMAT csv"
+    statement = f"COPY {_quote(conn, table)} ({columns}) FROM STDIN ({options})"
     cursor = conn.connection.driver_connection.cursor()
     try:
         with cursor.copy(statement) as copy:
@@ -91,6 +93,8 @@ def _copy_postgres(conn: Connection, table: str, frame: pd.DataFrame) -> None:
 
 
 def _insert_sqlite(conn: Connection, table: str, frame: pd.DataFrame) -> None:
+    if frame.empty:
+        return  # an empty parameter list would run the INSERT once, without parameters
     # sqlite3 binds only Python scalars: convert column by column (NA -> None, dates -> ISO text).
     values = []
     for name in frame.columns:
@@ -175,6 +179,22 @@ def replace_tables(engine: Engine, loads: Sequence[TableLoad]) -> float:
             conn.exec_driver_sql(f"DROP TABLE IF EXISTS {_quote(conn, load.name)}")
             conn.exec_driver_sql(f"ALTER TABLE {_quote(conn, staging)} RENAME TO {_quote(conn, load.name)}")
     return time.perf_counter() - started
+
+
+def create_table_if_missing(
+    engine: Engine, name: str, columns: Mapping[str, str], primary_key: str | None = "booking_id"
+) -> None:
+    with engine.begin() as conn:
+        table_definition(name, columns, primary_key).create(conn, checkfirst=True)
+
+
+def append_rows(engine: Engine, name: str, frame: pd.DataFrame, columns: Mapping[str, str]) -> None:
+    """Append rows in one transaction (COPY on PostgreSQL): all of them or none."""
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            _copy_postgres(conn, name, frame[list(columns)], freeze=False)
+        else:
+            _insert_sqlite(conn, name, frame[list(columns)])
 
 
 def row_count(engine: Engine, table: str) -> int:

@@ -98,3 +98,8 @@ def test_readonly_role_reads_new_tables_but_cannot_write(pg_url: str, pg_readonl
         readonly.begin() as conn,
     ):
         conn.exec_driver_sql("DELETE FROM test_bookings")
+
+
+def test_empty_table_is_loaded_as_an_empty_table(engine: Engine) -> None:
+    db.replace_tables(engine, [db.TableLoad("test_empty", _frame(3).iloc[:0], COLUMNS)])
+    assert _rows(engine, "test_empty") == []

@@ -6,75 +6,38 @@ without touching this checkout's data, models or MLflow store).
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 
-from data_engineering.src.paths import REPO_ROOT
 from data_engineering.src.synthetic import write_bookings
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def repo_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    target = tmp_path_factory.mktemp("repo") / "hotel"
-    listed = (
-        subprocess.run(
-            ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-            cwd=REPO_ROOT,
-            capture_output=True,
-            check=True,
-        )
-        .stdout.decode()
-        .split("\0")
-    )
-    for name in filter(None, listed):
-        source = REPO_ROOT / name
-        if source.is_file():
-            (target / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target / name)
-    (target / ".venv").symlink_to(REPO_ROOT / ".venv")
-    subprocess.run(["git", "init", "-q"], cwd=target, check=True)
-    return target
+@pytest.fixture
+def cli(repo_copy: Path, repo_cli):
+    def run(source: Path, *args: str):
+        return repo_cli(repo_copy, *args, env={"HOTEL_BOOKINGS_SOURCE": str(source)})
+
+    return run
 
 
-def _cli(repo: Path, source: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("HOTEL_WORKSPACE", "MLFLOW_TRACKING_URI", "DATABASE_URL")
-    }
-    env |= {"HOTEL_BOOKINGS_SOURCE": str(source), "HOTEL_SKIP_SYNC": "1"}
-    return subprocess.run(
-        ["bash", str(repo / "cli.sh"), *args],
-        cwd=repo,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
-
-
-def test_dvc_init_pipeline_end_to_end(repo_copy: Path, tmp_path: Path) -> None:
+def test_dvc_init_pipeline_end_to_end(repo_copy: Path, cli, tmp_path: Path) -> None:
     source = write_bookings(tmp_path / "bookings.csv.gz", 4000, seed=21)
-    first = _cli(repo_copy, source, "dvc-init-pipeline")
+    first = cli(source, "dvc-init-pipeline")
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
     for stage in ("ingest", "transform", "train", "evaluate"):
         assert f"Running stage '{stage}'" in first.stdout
     assert "registered hotel-cancellation version 1 as champion" in first.stdout
     assert re.search(r"metrics:\s+ROC AUC 0\.\d{4}", first.stdout)
-    assert "champion is version 1" in first.stdout
+    assert "champion:   version 1, the newest model" in first.stdout
     for figure in ("confusion_matrix", "roc_curve", "feature_importance", "calibration", "precision_recall"):
         assert (repo_copy / "reports" / "figures" / f"{figure}.png").stat().st_size > 10_000
 
-    again = _cli(repo_copy, source, "dvc-init-pipeline")
+    again = cli(source, "dvc-init-pipeline")
     assert again.returncode == 0, again.stderr
     for stage in ("transform", "train", "evaluate"):
         assert f"Stage '{stage}' didn't change, skipping" in again.stdout
@@ -83,7 +46,7 @@ def test_dvc_init_pipeline_end_to_end(repo_copy: Path, tmp_path: Path) -> None:
     params = yaml.safe_load((repo_copy / "params.yaml").read_text())
     params["train"]["learning_rate"] = 0.1
     (repo_copy / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    tuned = _cli(repo_copy, source, "dvc-init-pipeline")
+    tuned = cli(source, "dvc-init-pipeline")
     assert tuned.returncode == 0, tuned.stderr
     assert "Stage 'transform' didn't change, skipping" in tuned.stdout
     assert "Running stage 'train'" in tuned.stdout
@@ -91,7 +54,7 @@ def test_dvc_init_pipeline_end_to_end(repo_copy: Path, tmp_path: Path) -> None:
     assert "registered hotel-cancellation version 2" in tuned.stdout
 
 
-def test_missing_source_is_a_clear_error(repo_copy: Path, tmp_path: Path) -> None:
-    result = _cli(repo_copy, tmp_path / "nowhere.csv", "dvc-init-pipeline")
+def test_missing_source_is_a_clear_error(cli, tmp_path: Path) -> None:
+    result = cli(tmp_path / "nowhere.csv", "dvc-init-pipeline")
     assert result.returncode == 1
     assert "does not exist (from HOTEL_BOOKINGS_SOURCE)" in result.stderr + result.stdout

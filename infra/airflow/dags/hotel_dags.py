@@ -1,0 +1,87 @@
+"""The platform's Airflow DAGs: weekly retraining and daily batch scoring.
+
+Tasks never copy pipeline logic: each one runs the same ``./cli.sh`` command a user would, so a
+DAG run and a manual run cannot drift apart. Both DAGs live in this one file so they share the
+few settings below without relying on the DAGs folder being importable.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+import pendulum
+from airflow.providers.standard.operators.bash import BashOperator
+from airflow.sdk import dag
+
+# infra/airflow/dags/_common.py -> the repository root, unless the deployment says otherwise.
+REPO = Path(os.environ.get("HOTEL_REPO") or Path(__file__).resolve().parents[3])
+CLI = REPO / "cli.sh"
+START = pendulum.datetime(2026, 1, 1, tz="UTC")
+TAGS = ["hotel-cancellation"]
+
+DEFAULT_ARGS = {
+    "owner": "mlops",
+    "retries": 2,
+    "retry_delay": timedelta(minutes=1),
+    "retry_exponential_backoff": True,
+    "max_retry_delay": timedelta(minutes=20),
+}
+
+
+def cli(*args: str) -> str:
+    """A bash command running ``cli.sh`` with ``args`` (a trailing space keeps Airflow from
+    treating a command ending in ``.sh`` as a Jinja template file)."""
+    return " ".join([f"bash {CLI}", *args]) + " "
+
+
+STAGES = ("ingest", "transform", "train", "evaluate")
+
+
+@dag(
+    dag_id="hotel_retrain",
+    schedule="@weekly",
+    start_date=START,
+    catchup=False,
+    max_active_runs=1,  # DVC locks the repository: one run at a time
+    default_args=DEFAULT_ARGS,
+    tags=TAGS,
+    doc_md="""Weekly retraining: ingest → transform → train → evaluate, then report the outcome.
+
+Each task runs one DVC stage with `./cli.sh dvc-repro STAGE` (`dvc repro --single-item`), the exact
+stages of `dvc.yaml`; unchanged stages are skipped by DVC as they are for users. `evaluate`
+registers the new model and moves `champion` only if it beats the current one; `report` prints
+the metrics and whether the champion moved.""",
+)
+def hotel_retrain() -> None:
+    previous = None
+    for stage in STAGES:
+        task = BashOperator(task_id=stage, bash_command=cli("dvc-repro", stage), cwd=str(REPO))
+        if previous is not None:
+            previous >> task
+        previous = task
+    report = BashOperator(task_id="report", bash_command=cli("pipeline-summary"), cwd=str(REPO), retries=0)
+    previous >> report
+
+
+@dag(
+    dag_id="hotel_score_bookings",
+    schedule="@daily",
+    start_date=START,
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    tags=TAGS,
+    doc_md="""Daily batch scoring of bookings loaded into the database and not scored yet.
+
+Runs `./cli.sh score-db` (database from the workers' `APP_ENV`/`DATABASE_URL`): unscored rows of
+`bookings_raw` are validated and scored exactly like `predict-batch` and appended to
+`booking_scores`. Idempotent: a rerun scores nothing twice.""",
+)
+def hotel_score_bookings() -> None:
+    BashOperator(task_id="score_new_bookings", bash_command=cli("score-db"), cwd=str(REPO))
+
+
+hotel_retrain()
+hotel_score_bookings()
