@@ -230,6 +230,24 @@ cmd_airflow() {
   "$AIRFLOW_VENV/bin/airflow" "$@"
 }
 
+#: stack [up|down|ps|logs] [ARGS...] | the docker compose stack (infra/docker-compose.yml, variables from infra/.env)
+cmd_stack() {
+  local action="${1:-up}"
+  [ $# -gt 0 ] && shift
+  case "$action" in up | down | ps | logs) ;; *) usage_error "unknown stack action '$action' (expected up, down, ps or logs)" ;; esac
+  local env_file="$ROOT/infra/.env"
+  [ -f "$env_file" ] || die "infra/.env is missing: cp infra/.env.example infra/.env and replace every change-me (infra/README.md)"
+  if grep -q '=change-me$' "$env_file"; then die "infra/.env still holds change-me placeholders"; fi
+  command -v docker >/dev/null 2>&1 || die "docker is not installed"
+  local compose=(docker compose -f "$ROOT/infra/docker-compose.yml" --env-file "$env_file")
+  case "$action" in
+    up) "${compose[@]}" up -d "$@" ;;
+    down) "${compose[@]}" down "$@" ;;
+    ps) "${compose[@]}" ps --all "$@" ;;
+    logs) "${compose[@]}" logs "$@" ;;
+  esac
+}
+
 #: lint [api|data_science|data_engineering|streamlit_apps|infra|scripts|all] | ruff check + ruff format --check
 cmd_lint() {
   [ $# -le 1 ] || usage_error "lint takes at most 1 argument"

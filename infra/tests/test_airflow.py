@@ -124,12 +124,17 @@ def test_airflow_dags_test_end_to_end(
         env.pop(name, None)
     airflow = [str(airflow_python.parent / "airflow")]
     migrate = subprocess.run(
-        [*airflow, "db", "migrate"], env=env, capture_output=True, text=True, timeout=300
+        [*airflow, "db", "migrate"], env=env, capture_output=True, text=True, timeout=300, check=False
     )
     assert migrate.returncode == 0, migrate.stderr[-2000:]
 
     retrain = subprocess.run(
-        [*airflow, "dags", "test", "hotel_retrain"], env=env, capture_output=True, text=True, timeout=900
+        [*airflow, "dags", "test", "hotel_retrain"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
     )
     log = retrain.stdout + retrain.stderr
     assert retrain.returncode == 0, log[-4000:]
@@ -145,6 +150,7 @@ def test_airflow_dags_test_end_to_end(
         capture_output=True,
         text=True,
         timeout=600,
+        check=False,
     )
     log = scoring.stdout + scoring.stderr
     assert scoring.returncode == 0, log[-4000:]

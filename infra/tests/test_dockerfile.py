@@ -1,0 +1,325 @@
+"""infra/Dockerfile and .dockerignore: lint (hadolint), structure, and the service selector.
+
+No image is built here (no Docker engine): the selector script, which the Dockerfile writes with
+printf, is extracted from the Dockerfile and run against stub servers.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DOCKERFILE = REPO_ROOT / "infra" / "Dockerfile"
+DOCKERIGNORE = REPO_ROOT / ".dockerignore"
+
+
+def instructions(text: str) -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) pairs, continuation lines joined, comments dropped."""
+    result: list[tuple[str, str]] = []
+    pending = ""
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not pending and (not stripped or stripped.startswith("#")):
+            continue
+        if stripped.startswith("#"):
+            continue
+        if stripped.endswith("\\"):
+            pending += stripped[:-1] + " "
+            continue
+        full = pending + stripped
+        pending = ""
+        keyword, _, arguments = full.partition(" ")
+        result.append((keyword.upper(), arguments.strip()))
+    return result
+
+
+def stages(text: str) -> dict[str, list[tuple[str, str]]]:
+    result: dict[str, list[tuple[str, str]]] = {}
+    current = None
+    for keyword, arguments in instructions(text):
+        if keyword == "FROM":
+            current = arguments.split()[-1]
+            result[current] = []
+        if current is not None:
+            result[current].append((keyword, arguments))
+    return result
+
+
+def selector_script() -> str:
+    """The text of /usr/local/bin/hotel, exactly as the Dockerfile's printf writes it."""
+    match = re.search(r"RUN printf '%s\\n' \\\n(.*?)\n\s*>/usr/local/bin/hotel", DOCKERFILE.read_text(), re.S)
+    assert match, "the Dockerfile must write /usr/local/bin/hotel with printf '%s\\n' 'line' ..."
+    lines = []
+    for raw in match.group(1).splitlines():
+        stripped = raw.strip()
+        assert stripped.endswith("\\"), raw
+        words = shlex.split(stripped[:-1])
+        assert len(words) == 1, f"one quoted script line per Dockerfile line: {raw}"
+        lines.append(words[0])
+    return "\n".join(lines) + "\n"
+
+
+@pytest.fixture(scope="module")
+def dockerfile_stages() -> dict[str, list[tuple[str, str]]]:
+    return stages(DOCKERFILE.read_text())
+
+
+def test_hadolint_reports_nothing(commands, venv_tool):
+    result = commands.run([venv_tool("hadolint"), "--no-color", DOCKERFILE], timeout=60)
+    assert result.returncode == 0, commands.describe(result)
+
+
+def test_hadolint_ignores_are_justified():
+    lines = DOCKERFILE.read_text().splitlines()
+    for number, line in enumerate(lines):
+        if "hadolint ignore" in line:
+            justification = lines[number - 1].strip()
+            assert justification.startswith("#"), f"line {number + 1}: explain the ignore above it"
+            assert len(justification) > 30, f"line {number + 1}: explain the ignore above it"
+
+
+def test_stages_and_default_target(dockerfile_stages):
+    assert list(dockerfile_stages) == ["builder", "airflow", "runtime"]
+    runtime = dockerfile_stages["runtime"]
+    assert runtime[0] == ("FROM", "python:3.11-slim-bookworm AS runtime")
+    assert dockerfile_stages["builder"][0] == ("FROM", "python:3.11-slim-bookworm AS builder")
+    assert dockerfile_stages["airflow"][0][1].startswith("apache/airflow:${AIRFLOW_IMAGE_TAG} ")
+
+
+def test_dependencies_come_from_the_lock_file(dockerfile_stages):
+    builder = " ".join(arguments for _, arguments in dockerfile_stages["builder"])
+    assert re.search(r'pip install --no-cache-dir "uv==\$\{UV_VERSION\}"', builder)
+    assert re.search(r"^ARG UV_VERSION=\d+\.\d+\.\d+$", DOCKERFILE.read_text(), re.M)
+    syncs = re.findall(r"uv sync [^&]*", builder)
+    assert syncs, "the builder installs with uv sync"
+    for sync in syncs:
+        assert "--locked" in sync, sync
+        assert "--no-dev" in sync, sync
+
+
+def test_runtime_runs_as_an_unprivileged_numeric_user(dockerfile_stages):
+    for name, stage in dockerfile_stages.items():
+        users = [arguments for keyword, arguments in stage if keyword == "USER"]
+        if name == "builder":
+            continue
+        assert users, f"stage {name} must set USER"
+        uid = users[-1].split(":")[0]
+        assert uid.isdigit(), f"stage {name}: USER {users[-1]} is not numeric"
+        assert int(uid) > 0, f"stage {name} ends as root"
+
+
+def test_runtime_has_healthcheck_entrypoint_and_environment(dockerfile_stages):
+    runtime = dict(dockerfile_stages["runtime"])
+    assert runtime["HEALTHCHECK"].endswith('CMD ["hotel", "healthcheck"]')
+    assert runtime["ENTRYPOINT"] == '["hotel"]'
+    assert runtime["CMD"] == '["api"]'
+    environment = " ".join(
+        arguments for keyword, arguments in dockerfile_stages["runtime"] if keyword == "ENV"
+    )
+    assert "HOTEL_SKIP_SYNC=1" in environment
+    assert 'PATH="/app/.venv/bin:${PATH}"' in environment
+    assert set(runtime["EXPOSE"].split()) == {"8000", "8501", "5000"}
+
+
+def test_airflow_image_carries_the_project_where_the_dags_look(dockerfile_stages):
+    environment = " ".join(
+        arguments for keyword, arguments in dockerfile_stages["airflow"] if keyword == "ENV"
+    )
+    # The DAGs run `$HOTEL_REPO/cli.sh`, which uses `$HOTEL_REPO/.venv` and must not sync it.
+    assert "HOTEL_REPO=/opt/hotel" in environment
+    assert "UV_PROJECT_ENVIRONMENT=/opt/hotel/.venv" in environment
+    assert "HOTEL_SKIP_SYNC=1" in environment
+    installs = " ".join(arguments for keyword, arguments in dockerfile_stages["airflow"] if keyword == "RUN")
+    assert '"apache-airflow==${AIRFLOW_VERSION}"' in installs
+    assert "apache-airflow-providers-standard==" in installs  # BashOperator
+    assert "uv sync --project /opt/hotel --locked --no-dev" in installs
+
+
+def test_dvc_runs_without_git_in_both_images(dockerfile_stages):
+    # The build context has no .git: without core.no_scm, `dvc repro` stops with "not a git
+    # repository", and the pipeline service with it.
+    for name, config in (("runtime", "/app/.dvc/config.local"), ("airflow", "/opt/hotel/.dvc/config.local")):
+        runs = " ".join(arguments for keyword, arguments in dockerfile_stages[name] if keyword == "RUN")
+        assert f"printf '[core]\\n    no_scm = true\\n' >{config}" in runs, name
+
+
+def test_dockerignore_keeps_secrets_and_local_state_out_of_the_context():
+    patterns = {
+        line.strip()
+        for line in DOCKERIGNORE.read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    required = {
+        ".git",
+        "**/.venv",
+        ".local",
+        "**/.env",
+        "**/.env.*",
+        "!**/.env.example",
+        "**/*.tfstate",
+        "models",
+        ".dvc/config.local",
+    }
+    assert required <= patterns, required - patterns
+    for kept in (
+        "pyproject.toml",
+        "uv.lock",
+        "README.md",
+        "cli.sh",
+        "api",
+        "params.yaml",
+        "dvc.yaml",
+        "dvc.lock",
+    ):
+        assert kept not in patterns, f"{kept} is needed in the build context"
+
+
+# ------------------------------------------------------------------------------ selector script
+
+
+@pytest.fixture
+def selector(tmp_path: Path, commands):
+    """run(*args, env=...) -> CompletedProcess of the selector, with stub uvicorn, streamlit,
+    mlflow and ./cli.sh that print their arguments instead of serving."""
+    script = tmp_path / "hotel"
+    script.write_text(selector_script())
+    script.chmod(0o755)
+    stubs = tmp_path / "stubs"
+    stubs.mkdir()
+    for name in ("uvicorn", "streamlit", "mlflow"):
+        stub = stubs / name
+        stub.write_text(f'#!/bin/sh\nprintf "%s\\n" {name} "$@"\n')
+        stub.chmod(0o755)
+    workdir = tmp_path / "app"
+    workdir.mkdir()
+    cli = workdir / "cli.sh"
+    cli.write_text('#!/bin/sh\nprintf "%s\\n" cli.sh "$@"\n')
+    cli.chmod(0o755)
+    state = tmp_path / "hotel-service"
+    python_dir = Path(sys.executable).parent  # `python` of the probe (stubs shadow the venv's servers)
+
+    def run(*args: str, env: dict[str, str] | None = None):
+        path = f"{stubs}:{python_dir}:/usr/bin:/bin"
+        return commands.run(
+            [script, *args],
+            cwd=workdir,
+            env={"PATH": path, "HOTEL_SERVICE_FILE": str(state), **(env or {})},
+            timeout=30,
+        )
+
+    run.state = state
+    return run
+
+
+def test_selector_script_is_valid_bash(commands, tmp_path):
+    script = tmp_path / "hotel"
+    script.write_text(selector_script())
+    result = commands.run(["bash", "-n", script])
+    assert result.returncode == 0, commands.describe(result)
+
+
+@pytest.mark.parametrize("key", [None, "", "change-me"])
+def test_api_refuses_to_start_without_a_real_admin_key(selector, key):
+    result = selector("api", env={} if key is None else {"API_ADMIN_KEY": key})
+    assert result.returncode == 64
+    assert "API_ADMIN_KEY" in result.stderr
+    assert "uvicorn" not in result.stdout
+
+
+def test_api_serves_the_fastapi_app_on_8000(selector):
+    result = selector("api", env={"API_ADMIN_KEY": "k" * 32})
+    assert result.returncode == 0, result.stderr
+    argv = result.stdout.split()
+    assert argv[:2] == ["uvicorn", "api.main:app"]
+    assert argv[argv.index("--host") + 1] == "0.0.0.0"
+    assert argv[argv.index("--port") + 1] == "8000"
+    assert selector.state.read_text() == "api\n"
+
+
+def test_default_service_is_the_api(selector):
+    result = selector(env={"API_ADMIN_KEY": "k" * 32})
+    assert result.stdout.split()[:2] == ["uvicorn", "api.main:app"]
+
+
+def test_dashboard_runs_streamlit_on_8501(selector):
+    result = selector("dashboard")
+    assert result.returncode == 0, result.stderr
+    argv = result.stdout.split()
+    assert argv[:3] == ["streamlit", "run", "streamlit_apps/app.py"]
+    assert argv[argv.index("--server.port") + 1] == "8501"
+    assert argv[argv.index("--server.headless") + 1] == "true"
+    assert selector.state.read_text() == "dashboard\n"
+
+
+def test_mlflow_needs_a_backend_store(selector):
+    result = selector("mlflow")
+    assert result.returncode != 0
+    assert "MLFLOW_BACKEND_STORE_URI" in result.stderr
+
+
+def test_mlflow_serves_artifacts_with_host_validation(selector):
+    uri = "postgresql+psycopg://user:change-me@postgres:5432/mlflow"
+    result = selector(
+        "mlflow", env={"MLFLOW_BACKEND_STORE_URI": uri, "MLFLOW_ALLOWED_HOSTS": "mlflow,mlflow:*"}
+    )
+    assert result.returncode == 0, result.stderr
+    argv = result.stdout.split()
+    assert argv[:2] == ["mlflow", "server"]
+    assert argv[argv.index("--backend-store-uri") + 1] == uri
+    assert argv[argv.index("--artifacts-destination") + 1] == "/var/lib/mlflow/artifacts"
+    assert "--serve-artifacts" in argv
+    assert argv[argv.index("--port") + 1] == "5000"
+    assert argv[argv.index("--allowed-hosts") + 1] == "mlflow,mlflow:*"
+
+
+def test_pipeline_runs_the_dvc_pipeline_through_the_cli(selector):
+    result = selector("pipeline")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["cli.sh", "dvc-init-pipeline"]
+
+
+def test_other_commands_run_as_given(selector):
+    result = selector("echo", "hello", "world")
+    assert result.stdout == "hello world\n"
+
+
+class _Health(BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200 if self.path == "/health" else 503)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def health_server():
+    server = HTTPServer(("127.0.0.1", 0), _Health)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_healthcheck_follows_the_http_status(selector, health_server):
+    assert selector("healthcheck", f"{health_server}/health").returncode == 0
+    assert selector("healthcheck", f"{health_server}/broken").returncode != 0
+
+
+def test_healthcheck_fails_when_nothing_listens(selector):
+    # Port 9 (discard) has no HTTP server: a refused connection must fail the probe.
+    result = selector("healthcheck", "http://127.0.0.1:9/health")
+    assert result.returncode != 0
+
+
+def test_healthcheck_of_a_one_shot_job_passes(selector):
+    selector.state.write_text("pipeline\n")
+    assert selector("healthcheck").returncode == 0
