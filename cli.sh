@@ -12,6 +12,8 @@ VENV="$ROOT/.venv"
 PY="$VENV/bin/python"
 export UV_PROJECT_ENVIRONMENT="$VENV"
 export DVC_NO_ANALYTICS=1
+# Trust the machine's certificate store (corporate proxies, private CAs), as pip and curl do.
+export UV_SYSTEM_CERTS="${UV_SYSTEM_CERTS:-1}"
 COMPONENTS=(api data_science data_engineering streamlit_apps infra scripts)
 
 die() { echo "cli.sh: $*" >&2; exit 1; }
@@ -289,6 +291,28 @@ cmd_test() {
   fi
   cd "$ROOT"
   "$VENV/bin/pytest" "${paths[@]}" "$@"
+}
+
+#: serve-api [--host H] [--port P] [--workers N] [--env ENV] | the prediction API (default 127.0.0.1:8000)
+cmd_serve_api() {
+  take_env_flag "$@"
+  ensure_env
+  exec "$PY" -m api.serve ${ARGS[@]+"${ARGS[@]}"}
+}
+
+#: db-migrate [--env ENV] | create or update the API's tables (alembic upgrade head)
+cmd_db_migrate() {
+  take_env_flag "$@"
+  ensure_env
+  "$PY" -m api.migrate ${ARGS[@]+"${ARGS[@]}"}
+}
+
+#: bench-api [--env ENV] [--duration S] [--soak-seconds S] | our API vs mlflow models serve, same champion
+cmd_bench_api() {
+  take_env_flag "$@"
+  ensure_env
+  export PATH="$VENV/bin:$PATH"  # mlflow models serve --env-manager local runs from this environment
+  "$PY" "$ROOT/scripts/bench_api.py" ${ARGS[@]+"${ARGS[@]}"}
 }
 
 #: bench-db-load [--env ENV] | time initialize-data v1 db against psql \copy of the same file
