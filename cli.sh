@@ -76,6 +76,20 @@ take_env_flag() {
   case "${APP_ENV:-}" in "" | prod | local | test) ;; *) usage_error "unknown environment '$APP_ENV' (expected prod, local or test)" ;; esac
 }
 
+# `[--port P]` as the only option of a command: prints P (or the default), exits 2 otherwise.
+port_option() {
+  local command="$1" port="$2"
+  shift 2
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --port) [ $# -ge 2 ] || usage_error "--port needs a value"; port="$2"; shift 2 ;;
+      *) usage_error "unknown argument '$1' for $command" ;;
+    esac
+  done
+  [[ "$port" =~ ^[0-9]+$ ]] || usage_error "--port must be a number"
+  echo "$port"
+}
+
 # A relative HOTEL_BOOKINGS_SOURCE means "relative to where I am", as for any path argument.
 absolutize_source() {
   if [ -n "${HOTEL_BOOKINGS_SOURCE:-}" ]; then
@@ -187,14 +201,8 @@ cmd_predict_batch() {
 
 #: start-mlflow-ui [--port P] | MLflow UI on 127.0.0.1:5000 over the pipeline's tracking store
 cmd_start_mlflow_ui() {
-  local port=5000
-  while [ $# -gt 0 ]; do
-    case "$1" in
-      --port) [ $# -ge 2 ] || usage_error "--port needs a value"; port="$2"; shift 2 ;;
-      *) usage_error "unknown argument '$1' for start-mlflow-ui" ;;
-    esac
-  done
-  [[ "$port" =~ ^[0-9]+$ ]] || usage_error "--port must be a number"
+  local port
+  port="$(port_option start-mlflow-ui 5000 "$@")" || exit 2
   ensure_env
   local backend="${MLFLOW_TRACKING_URI:-sqlite:///${HOTEL_WORKSPACE:-$ROOT}/mlflow.db}"
   case "$backend" in
@@ -208,14 +216,8 @@ cmd_start_mlflow_ui() {
 
 #: start-airflow [--port P] | Airflow 3 standalone on 127.0.0.1 (own environment, DAGs from infra/airflow/dags)
 cmd_start_airflow() {
-  local port=8080
-  while [ $# -gt 0 ]; do
-    case "$1" in
-      --port) [ $# -ge 2 ] || usage_error "--port needs a value"; port="$2"; shift 2 ;;
-      *) usage_error "unknown argument '$1' for start-airflow" ;;
-    esac
-  done
-  [[ "$port" =~ ^[0-9]+$ ]] || usage_error "--port must be a number"
+  local port
+  port="$(port_option start-airflow 8080 "$@")" || exit 2
   ensure_env
   ensure_airflow_env
   airflow_env
