@@ -100,6 +100,8 @@ local_start() {
   fi
   if as_pg "$bin/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
     echo "setup-db: server already running ($dir)"
+  elif "$bin/pg_isready" -q -h 127.0.0.1 -p "$PORT"; then
+    die "port $PORT is taken by another PostgreSQL server; stop it or choose another port with POSTGRES_PORT=..."
   else
     # Loopback only; the socket lives in the cluster folder, which only the server's user can open.
     # Single-node dev/test clusters: wal_level=minimal lets a table created and loaded in one
@@ -203,10 +205,9 @@ write_env_file() {
   } >"$tmp"
   mv "$tmp" "$ENV_FILE"
 }
-# compose reads the passwords from this file, so it is written before the server starts.
-write_env_file
-
 if use_docker; then
+  # compose reads the passwords from this file, so it is written before the server starts.
+  write_env_file
   echo "setup-db: Docker engine found: starting the postgres service of infra/docker-compose.yml"
   docker_start
 else
@@ -225,5 +226,6 @@ psql_vars() {
 { psql_vars; cat "$ROOT/infra/postgres/bootstrap.sql"; } | bootstrap >/dev/null \
   || die "bootstrap of database '$DB_NAME' failed"
 
+use_docker || write_env_file  # only once the server really holds these passwords
 echo "setup-db: $ENV_NAME ready on 127.0.0.1:$PORT: database '$DB_NAME', roles '$APP_USER' (read-write) and '$RO_USER' (read-only); URLs in .env.$ENV_NAME"
 echo "DATABASE_URL=$APP_URL"
