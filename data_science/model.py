@@ -103,12 +103,6 @@ class CancellationModel:
         a, b = self.calibration
         return 1.0 / (1.0 + math.exp(-(a * margin + b)))
 
-    def contributions(self, row: np.ndarray) -> np.ndarray:
-        """Per-feature contributions to the margin (XGBoost ``pred_contribs``; last = bias)."""
-        return self.booster.predict(
-            xgb.DMatrix(row, feature_names=self.encoder.feature_names), pred_contribs=True
-        )
-
     @property
     def feature_names(self) -> list[str]:
         return self.encoder.feature_names

@@ -7,6 +7,7 @@ is allowed everywhere.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Literal
@@ -255,6 +256,7 @@ def _status_agrees_with_target(frame: pd.DataFrame) -> pd.Series:
     return status.isna() | frame["is_canceled"].isna() | (frame["is_canceled"] == expected)
 
 
+@functools.cache  # one schema per column set: building it costs more than validating a few rows
 def build_schema(columns: tuple[str, ...]) -> pa.DataFrameSchema:
     """Pandera schema for the given raw columns, after they were parsed to their types."""
     import pandera.pandas as pa

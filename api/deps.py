@@ -1,0 +1,42 @@
+"""FastAPI dependencies (``Annotated`` aliases used by the routes).
+
+They are ``async def`` on purpose: FastAPI runs a plain ``def`` dependency in the thread pool,
+a hop that would cost more than the prediction itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+
+from api.metrics import Metrics
+from api.prediction_log import PredictionLog
+from api.serving import ModelHolder, ServingState
+from api.settings import Settings
+
+
+@dataclass
+class Runtime:
+    """Everything a request may need, created once per app (the model arrives with the lifespan)."""
+
+    settings: Settings
+    holder: ModelHolder
+    prediction_log: PredictionLog
+    metrics: Metrics
+
+
+async def get_runtime(request: Request) -> Runtime:
+    return request.app.state.runtime
+
+
+async def get_serving_state(request: Request) -> ServingState:
+    state = request.app.state.runtime.holder.state
+    if state is None:
+        raise HTTPException(status_code=503, detail="no model loaded yet")
+    return state
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+ServingDep = Annotated[ServingState, Depends(get_serving_state)]

@@ -1,0 +1,114 @@
+"""``./cli.sh serve-api [--host H] [--port P] [--workers N]``: run the API under uvicorn.
+
+Before uvicorn starts: the prediction log's table is migrated (``alembic upgrade head``; an
+unreachable database is reported and the API starts anyway — it predicts without it and the log
+catches up), and with several workers the model is resolved once, so that a missing champion
+ends the command with one clear line instead of N workers failing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import os
+import shutil
+import sys
+import tempfile
+
+APP = "api.main:app"
+
+
+def _log_config() -> dict:
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["api"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    return config
+
+
+def _port(text: str) -> int:
+    value = int(text)
+    if not 0 < value < 65536:
+        raise argparse.ArgumentTypeError("must be 1-65535")
+    return value
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="./cli.sh serve-api", description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=_port, default=8000, help="port (default 8000)")
+    parser.add_argument("--workers", type=_positive, default=1, help="worker processes (default 1)")
+    parser.add_argument(
+        "--access-log", action="store_true", help="log every request (off: /metrics counts them)"
+    )
+    ns = parser.parse_args(argv)
+
+    import sqlalchemy as sa
+    import uvicorn
+    from sqlalchemy.engine import make_url
+
+    from api.migrate import upgrade
+    from api.settings import get_settings
+    from data_engineering.src.settings import DatabaseConfigError
+
+    settings = get_settings()
+    try:
+        url = settings.resolved_database_url()
+    except DatabaseConfigError as exc:
+        print(f"serve-api: error: {exc}", file=sys.stderr)
+        return 1
+    shown = make_url(url).render_as_string(hide_password=True)
+    if settings.prediction_log:
+        try:
+            upgrade(url)
+            print(f"serve-api: prediction log -> {shown} (table predictions up to date)", file=sys.stderr)
+        except sa.exc.OperationalError as exc:
+            reason = str(exc.orig or exc).strip().splitlines()[0]
+            print(
+                f"serve-api: warning: prediction log database {shown} unreachable ({reason}); "
+                "serving anyway, the log is written once it is back",
+                file=sys.stderr,
+            )
+    multiproc_dir = None
+    if ns.workers > 1:
+        from api.serving import load_state
+        from data_science.tracking import NoModelError
+
+        try:
+            load_state(settings.model_uri, approx_contributions=True)
+        except NoModelError as exc:
+            print(f"serve-api: error: {exc}", file=sys.stderr)
+            return 1
+        # Each worker writes its metrics here and /metrics adds them up (prometheus_client's
+        # multiprocess mode); removed when the server stops.
+        multiproc_dir = tempfile.mkdtemp(prefix="hotel-api-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = multiproc_dir
+    try:
+        uvicorn.run(
+            APP,
+            host=ns.host,
+            port=ns.port,
+            workers=ns.workers,
+            loop="uvloop",
+            http="httptools",
+            access_log=ns.access_log,
+            log_config=_log_config(),
+            timeout_graceful_shutdown=10,
+        )
+    except SystemExit as exc:  # uvicorn's exit 3: start-up failed, the reason is logged above
+        return 1 if exc.code else 0
+    finally:
+        if multiproc_dir:
+            shutil.rmtree(multiproc_dir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,100 @@
+"""Fixtures of the API tests: a served champion (trained on synthetic bookings by the real
+pipeline), bookings to send, and prediction-log databases (SQLite, PostgreSQL schemas)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+from api.migrate import upgrade
+from api.schemas import booking_from_raw
+from api.tests.helpers import api_settings
+from data_engineering.src.paths import REPO_ROOT
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Starlette deprecates its httpx-based TestClient in favour of a package this project does
+    # not use; the warning says nothing about our code.
+    config.addinivalue_line("filterwarnings", "ignore:Using `httpx` with `starlette.testclient`")
+
+
+@pytest.fixture(scope="session")
+def served_workspace(trained_workspace) -> Iterator[Any]:
+    """The trained workspace's registry as this process's MLflow tracking store."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", trained_workspace.tracking_uri)
+        patch.setenv("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+        patch.delenv("MODEL_URI", raising=False)
+        yield trained_workspace
+
+
+@pytest.fixture(scope="session")
+def sqlite_log_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = f"sqlite:///{tmp_path_factory.mktemp('log') / 'predictions.sqlite'}"
+    upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def app_client(served_workspace, sqlite_log_url) -> Iterator[Any]:
+    """One started app (lifespan run: model loaded, log writer going) shared by the fast tests."""
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+
+    app = create_app(api_settings(sqlite_log_url, admin_key="test-admin-key"))
+    with TestClient(app) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def bookings(shared_data_or_none) -> list[dict]:
+    """2,000 valid bookings as clients send them: real ones when the data is here."""
+    import pandas as pd
+
+    from data_engineering.src.synthetic import make_bookings
+    from data_engineering.src.validate import validate_raw
+
+    if shared_data_or_none is not None:
+        raw = pd.read_csv(shared_data_or_none, dtype=str, keep_default_na=False, nrows=6000).iloc[::3]
+    else:
+        raw = make_bookings(3000, seed=21)
+    raw = raw.reset_index(drop=True)
+    valid = set(validate_raw(raw, scoring=True).valid["source_line"] - 2)
+    return [booking_from_raw(row) for i, row in enumerate(raw.to_dict("records")) if i in valid][:2000]
+
+
+@pytest.fixture(scope="session")
+def shared_data_or_none() -> Path | None:
+    """The real extract beside the repo (as the root conftest's ``shared_data``), or None."""
+    path = REPO_ROOT.parent / "shared" / "data" / "hotel_bookings.csv.gz"
+    return path if path.exists() else None
+
+
+@pytest.fixture
+def booking(bookings) -> dict:
+    return dict(bookings[0])
+
+
+@pytest.fixture(scope="session")
+def pg_schema_url(pg_url: str) -> Iterator[str]:
+    """A throw-away schema in the test PostgreSQL, migrated: other suites never see our rows."""
+    schema = f"api_test_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(pg_url)
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    url = make_url(pg_url).update_query_dict({"options": f"-csearch_path={schema}"})
+    url_text = url.render_as_string(hide_password=False)
+    upgrade(url_text)
+    try:
+        yield url_text
+    finally:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        admin.dispose()
