@@ -214,6 +214,20 @@ cmd_start_mlflow_ui() {
     --host 127.0.0.1 --port "$port" --workers 1
 }
 
+#: dashboard [--port P] [--env ENV] | Streamlit dashboards on 127.0.0.1:8501 over the read-only database role
+cmd_dashboard() {
+  take_env_flag "$@"
+  local port
+  port="$(port_option dashboard 8501 ${ARGS[@]+"${ARGS[@]}"})" || exit 2
+  ensure_env
+  cd "$ROOT"
+  echo "dashboards on http://127.0.0.1:$port (the sidebar names the database they read); Ctrl-C stops them"
+  # STREAMLIT_SERVER_ADDRESS (Streamlit's own variable) lets a container listen beyond loopback.
+  exec "$VENV/bin/streamlit" run "$ROOT/streamlit_apps/app.py" --server.headless true \
+    --server.address "${STREAMLIT_SERVER_ADDRESS:-127.0.0.1}" --server.port "$port" \
+    --browser.gatherUsageStats false --client.toolbarMode viewer
+}
+
 #: start-airflow [--port P] | Airflow 3 standalone on 127.0.0.1 (own environment, DAGs from infra/airflow/dags)
 cmd_start_airflow() {
   local port

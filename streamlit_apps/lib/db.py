@@ -1,0 +1,110 @@
+"""Read-only database access for the dashboards: one cached engine, cached query results.
+
+Every failure becomes a ``DataUnavailable`` whose ``kind`` tells a page what to say (the server is
+down, the data was never loaded, the role may not read a table), so a page shows a message and
+never a traceback. Results are cached for ``QUERY_TTL_SECONDS``: exceptions are not cached, so a
+database that comes back is picked up on the next rerun.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+import sqlalchemy as sa
+import streamlit as st
+from sqlalchemy.engine import Engine, make_url
+
+from streamlit_apps.lib.config import CONNECT_TIMEOUT_SECONDS, QUERY_TTL_SECONDS, masked
+
+Kind = Literal["config", "down", "no_data", "permission", "error"]
+
+# SQLSTATE codes (PostgreSQL): undefined table, insufficient privilege.
+_UNDEFINED_TABLE = "42P01"
+_INSUFFICIENT_PRIVILEGE = "42501"
+
+
+class DataUnavailable(Exception):  # noqa: N818 - a state the pages report, not a programming error
+    def __init__(self, kind: Kind, detail: str, where: str = "") -> None:
+        super().__init__(detail)
+        self.kind = kind
+        self.detail = detail
+        self.where = where
+
+
+def current_url() -> str:
+    from data_engineering.src.settings import DatabaseConfigError
+    from streamlit_apps.lib.config import readonly_database_url
+
+    try:
+        return readonly_database_url()
+    except DatabaseConfigError as exc:
+        raise DataUnavailable("config", str(exc)) from exc
+
+
+def backend(url: str) -> str:
+    """``postgresql`` or ``sqlite`` (the two databases the platform writes to)."""
+    try:
+        return make_url(url).get_backend_name()
+    except sa.exc.ArgumentError as exc:
+        raise DataUnavailable("config", f"not a database URL: {exc}", masked(url)) from exc
+
+
+@st.cache_resource(show_spinner=False)
+def _engine(url: str) -> Engine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        path = Path(parsed.database or "")
+        if not parsed.database or not path.exists():
+            # Connecting would create an empty file: a read-only dashboard must not.
+            raise DataUnavailable("no_data", f"no database file at {path}", masked(url))
+        # mode=ro: SQLite has no roles, so read-only is enforced by how the file is opened.
+        parsed = parsed.set(database=f"file:{path.resolve()}").update_query_dict(
+            {"mode": "ro", "uri": "true"}
+        )
+        return sa.create_engine(parsed)
+    connect_args: dict[str, Any] = {}
+    if parsed.get_backend_name() == "postgresql":
+        # An unroutable host would otherwise hang the page for the OS's TCP timeout.
+        connect_args["connect_timeout"] = CONNECT_TIMEOUT_SECONDS
+    return sa.create_engine(parsed, pool_pre_ping=True, pool_size=4, connect_args=connect_args)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0] if text else exc.__class__.__name__
+
+
+def classify(exc: sa.exc.SQLAlchemyError, url: str) -> DataUnavailable:
+    """Turn a driver error into what a reader of the page needs to know."""
+    orig = getattr(exc, "orig", None)
+    code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    detail = _first_line(exc)
+    where = masked(url)
+    if code == _UNDEFINED_TABLE or "no such table" in detail:
+        return DataUnavailable("no_data", detail, where)
+    if code == _INSUFFICIENT_PRIVILEGE:
+        return DataUnavailable("permission", detail, where)
+    if isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError) and code is None:
+        # No SQLSTATE: the driver never got an answer from a server (refused, timed out, DNS).
+        return DataUnavailable("down", detail, where)
+    return DataUnavailable("error", f"{exc.__class__.__name__}: {detail}", where)
+
+
+@st.cache_data(ttl=QUERY_TTL_SECONDS, show_spinner=False, max_entries=256)
+def _run(url: str, sql: str, params: dict[str, Any]) -> pd.DataFrame:
+    with _engine(url).connect() as conn:
+        result = conn.execute(sa.text(sql), params)
+        return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+
+
+def query(sql: str, params: dict[str, Any] | None = None, *, url: str | None = None) -> pd.DataFrame:
+    """Rows of one SELECT on the read-only database, cached; raises DataUnavailable."""
+    url = url or current_url()
+    try:
+        return _run(url, sql, params or {})
+    except sa.exc.ArgumentError as exc:  # a malformed URL in the environment
+        raise DataUnavailable("config", str(exc), masked(url)) from exc
+    except sa.exc.SQLAlchemyError as exc:
+        raise classify(exc, url) from exc

@@ -1,0 +1,286 @@
+"""Monitoring: what the prediction API has been asked, how fast it answered, how the inputs drift
+from the champion's training data, and how right it was once outcomes are known."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from streamlit_apps.lib import config, db, drift, registry, sql, ui
+
+PERIODS = {
+    "Last 24 hours": dt.timedelta(hours=24),
+    "Last 7 days": dt.timedelta(days=7),
+    "Last 30 days": dt.timedelta(days=30),
+    "All time": None,
+}
+HISTOGRAM_BINS = 20
+MIN_DRIFT_SAMPLE = 100  # below this many predictions PSI mostly measures sampling noise
+NO_PREDICTIONS = (
+    f"The prediction API logs every answer to this table: start it (`./cli.sh serve-api"
+    f"{config.environment_hint()}`) and send a request, for example from the What-if page."
+)
+LOAD_HINT = f"Load the bookings with `./cli.sh initialize-data v2 db{config.environment_hint()}`."
+
+
+def timestamps(values: pd.Series) -> pd.Series:
+    # PostgreSQL returns aware datetimes, SQLite the text it stores: both become UTC timestamps.
+    return pd.to_datetime(values, utc=True, format="mixed")
+
+
+def ratio(numerator: float, denominator: float) -> float | None:
+    return numerator / denominator if denominator else None
+
+
+def severity_style(frame: pd.DataFrame) -> pd.DataFrame:
+    styles = pd.DataFrame("", index=frame.index, columns=frame.columns)
+    for column in ("PSI", "severity"):
+        styles[column] = [
+            f"background-color: {ui.SEVERITY_BACKGROUNDS[s]}; color: {ui.SEVERITY_COLOURS[s]}; font-weight: 600"
+            for s in frame["severity"]
+        ]
+    return styles
+
+
+st.title("Monitoring")
+with st.sidebar:
+    period = st.selectbox("Period", list(PERIODS), index=1, key="period")
+# Whole minutes: the bound, and so the cache key, stays the same across reruns within a minute.
+now = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
+span = PERIODS[period]
+since = now - span if span else dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+params = {"since": since.isoformat()}
+
+try:
+    url = db.current_url()
+    dialect = sql.Dialect(db.backend(url))
+    summary = db.query(sql.prediction_summary(dialect), params, url=url).iloc[0]
+except db.DataUnavailable as exc:
+    ui.data_unavailable(exc, table=sql.PREDICTIONS, missing=NO_PREDICTIONS)
+    st.stop()
+
+total = int(summary["predictions"])
+if total == 0:
+    st.info(f"**No predictions logged in the period ({period.lower()}).** {NO_PREDICTIONS}")
+    st.stop()
+
+first_at, last_at = timestamps(pd.Series([summary["first_at"], summary["last_at"]]))
+span_seen = last_at - first_at
+unit: sql.Bucket = (
+    "minute" if span_seen <= pd.Timedelta(hours=3) else "hour" if span_seen <= pd.Timedelta(days=3) else "day"
+)
+try:
+    overall = db.query(sql.prediction_activity(dialect, None), params, url=url).iloc[0]
+    activity = db.query(sql.prediction_activity(dialect, unit), params, url=url)
+    histogram = db.query(sql.probability_histogram(dialect, HISTOGRAM_BINS), params, url=url)
+    versions = db.query(sql.prediction_versions(dialect), params, url=url)
+except db.DataUnavailable as exc:  # the database went away between two queries
+    ui.data_unavailable(exc, table=sql.PREDICTIONS, missing=NO_PREDICTIONS)
+    st.stop()
+
+st.caption(
+    f"{period} · {total:,} predictions from {first_at:%Y-%m-%d %H:%M} to {last_at:%Y-%m-%d %H:%M} UTC "
+    f"· source `{sql.PREDICTIONS}`"
+)
+kpis = st.columns(5)
+kpis[0].metric("Predictions", ui.count(total))
+kpis[1].metric("Predicted to cancel", ui.percent(int(summary["predicted_cancel"]) / total))
+kpis[2].metric("Mean probability", ui.percent(summary["mean_probability"]))
+kpis[3].metric("Latency p50 (ms)", ui.number(overall["latency_p50"], 1))
+kpis[4].metric("Latency p95 (ms)", ui.number(overall["latency_p95"], 1))
+
+activity = activity.assign(
+    bucket=timestamps(activity["bucket"]),
+    share_cancel=activity["predicted_cancel"] / activity["predictions"],
+)
+time_axis = alt.X("bucket:T", title=f"{unit} (UTC)")
+left, right = st.columns(2)
+volume = alt.Chart(activity).mark_bar(color="#4c78a8").encode(x=time_axis, y=alt.Y("predictions:Q"))
+share = (
+    alt.Chart(activity)
+    .mark_line(point=True, color="#d62728")
+    .encode(
+        x=time_axis,
+        y=alt.Y("share_cancel:Q", title="predicted to cancel", axis=alt.Axis(format="%")),
+        tooltip=[
+            alt.Tooltip("bucket:T", title=unit),
+            "predictions:Q",
+            alt.Tooltip("share_cancel:Q", format=".1%", title="predicted to cancel"),
+        ],
+    )
+)
+left.altair_chart(
+    alt.layer(volume, share)
+    .resolve_scale(y="independent")
+    .properties(title=f"Predictions per {unit} and share predicted to cancel", height=260),
+    width="stretch",
+)
+latency = activity.melt(
+    id_vars="bucket", value_vars=["latency_p50", "latency_p95"], var_name="percentile", value_name="ms"
+).assign(percentile=lambda d: d["percentile"].str.removeprefix("latency_"))
+right.altair_chart(
+    alt.Chart(latency)
+    .mark_line(point=True)
+    .encode(
+        x=time_axis,
+        y=alt.Y("ms:Q", title="latency (ms)"),
+        color=alt.Color("percentile:N", scale=alt.Scale(range=["#4c78a8", "#f58518"])),
+        tooltip=[alt.Tooltip("bucket:T", title=unit), "percentile:N", alt.Tooltip("ms:Q", format=".1f")],
+    )
+    .properties(title=f"API latency per {unit} (p50, p95)", height=260),
+    width="stretch",
+)
+
+histogram = histogram.assign(
+    low=histogram["bin"] / HISTOGRAM_BINS, high=(histogram["bin"] + 1) / HISTOGRAM_BINS
+)
+threshold = summary["mean_threshold"]
+bars = (
+    alt.Chart(histogram)
+    .mark_bar(color="#72b7b2")
+    .encode(
+        x=alt.X("low:Q", bin="binned", title="cancel probability", scale=alt.Scale(domain=[0, 1])),
+        x2="high:Q",
+        y=alt.Y("predictions:Q"),
+        tooltip=[alt.Tooltip("low:Q", format=".2f"), alt.Tooltip("high:Q", format=".2f"), "predictions:Q"],
+    )
+)
+layers = [bars]
+if threshold is not None and not pd.isna(threshold):
+    rule = pd.DataFrame({"threshold": [threshold]})
+    layers.append(
+        alt.Chart(rule)
+        .mark_rule(color="#d62728", strokeDash=[4, 4])
+        .encode(x="threshold:Q", tooltip=["threshold:Q"])
+    )
+st.altair_chart(
+    alt.layer(*layers).properties(
+        title="Distribution of predicted probabilities (dashed: decision threshold)", height=220
+    ),
+    width="stretch",
+)
+if len(versions) > 1:
+    st.caption(
+        "Predictions by model version: "
+        + ", ".join(
+            f"{r.model_name} v{r.model_version}: {int(r.predictions):,}" for r in versions.itertuples()
+        )
+    )
+
+# ---------------------------------------------------------------------------------------- drift
+st.subheader("Input drift against the training data")
+uri = registry.current_tracking_uri()
+window = None
+try:
+    window = registry.champion_window(uri)
+except registry.ModelUnavailable as exc:
+    ui.model_unavailable(exc, config.masked_uri(uri))
+if window is None:
+    st.info("Drift needs the champion's training window (its `validation_start` tag): none is registered.")
+else:
+    version, validation_start = window
+    try:
+        training = db.query(sql.training_histograms(dialect), {"validation_start": validation_start}, url=url)
+        current = db.query(sql.prediction_histograms(dialect), params, url=url)
+    except db.DataUnavailable as exc:
+        ui.data_unavailable(exc, table=sql.BOOKINGS, missing=LOAD_HINT)
+        training = None
+    if training is not None and training.empty:
+        st.info(f"`{sql.BOOKINGS}` has no arrivals before {validation_start} to compare with.")
+    elif training is not None:
+        reference_rows = int(training.loc[training["feature"] == sql.CATEGORICAL_FIELDS[0], "n"].sum())
+        table = drift.drift_table(training, current, sql.NUMERIC_FIELDS, sql.CATEGORICAL_FIELDS)
+        counts = table["severity"].value_counts()
+        st.caption(
+            f"Population stability index of each of the {len(table)} inputs: {total:,} logged predictions "
+            f"vs {reference_rows:,} bookings arriving before {validation_start} (the training window of "
+            f"champion version {version}). Numbers are binned on the training deciles, categories "
+            f"compared one by one. PSI < {drift.WATCH} ok · {drift.WATCH}–{drift.ALERT} watch · "
+            f"> {drift.ALERT} alert."
+        )
+        if total < MIN_DRIFT_SAMPLE:
+            st.warning(
+                f"Only {total} predictions in the period: with fewer than {MIN_DRIFT_SAMPLE}, PSI mostly "
+                "reflects sampling noise."
+            )
+        badges = st.columns(3)
+        badges[0].metric("Inputs ok", int(counts.get("ok", 0)))
+        badges[1].metric("Inputs to watch", int(counts.get("watch", 0)))
+        badges[2].metric("Inputs in alert", int(counts.get("alert", 0)))
+        # A square-root axis: one input far out (a new arrival year) must not flatten the rest.
+        chart = (
+            alt.Chart(table)
+            .mark_bar()
+            .encode(
+                y=alt.Y(
+                    "feature:N", sort="-x", title=None, axis=alt.Axis(labelLimit=220, labelOverlap=False)
+                ),
+                x=alt.X("psi:Q", title="PSI (square-root scale)", scale=alt.Scale(type="sqrt")),
+                color=alt.Color(
+                    "severity:N",
+                    scale=alt.Scale(
+                        domain=list(ui.SEVERITY_COLOURS), range=list(ui.SEVERITY_COLOURS.values())
+                    ),
+                    legend=alt.Legend(orient="bottom", title=None),
+                ),
+                tooltip=["feature:N", alt.Tooltip("psi:Q", format=".3f"), "severity:N", "largest_shift:N"],
+            )
+            .properties(height=alt.Step(20))
+        )
+        thresholds = (
+            alt.Chart(pd.DataFrame({"psi": [drift.WATCH, drift.ALERT]}))
+            .mark_rule(strokeDash=[3, 3], color="#888")
+            .encode(x="psi:Q")
+        )
+        chart_column, table_column = st.columns([2, 3])
+        chart_column.altair_chart(chart + thresholds, width="stretch")
+        shift = "largest shift (training → now)"
+        shown = table.rename(columns={"psi": "PSI", "largest_shift": shift})
+        columns = ["feature", "PSI", "severity", shift]
+        if shown["missing"].any():
+            columns.append("missing")  # inputs the API accepts without a value (week number)
+        table_column.dataframe(
+            shown[columns].style.apply(severity_style, axis=None).format({"PSI": "{:.3f}"}),
+            hide_index=True,
+            height=35 * (len(shown) + 1) + 3,
+        )
+
+# --------------------------------------------------------------------------------------- labels
+st.subheader("Realised performance")
+st.caption(
+    f"Predictions whose 27 booking fields match a booking in `{sql.BOOKINGS}` with a known outcome "
+    "(matched in SQL on the cleaned fields). Duplicated bookings with different outcomes are left out."
+)
+try:
+    outcome = db.query(sql.realised_outcomes(dialect), params, url=url).iloc[0]
+except db.DataUnavailable as exc:
+    ui.data_unavailable(exc, table=sql.BOOKINGS, missing=LOAD_HINT)
+    st.stop()
+tp, fp, fn, tn = (int(outcome[k]) for k in ("tp", "fp", "fn", "tn"))
+labelled = tp + fp + fn + tn
+if labelled == 0:
+    st.info(
+        f"None of the {total:,} predictions matches a booking with a known outcome yet"
+        + (
+            f" ({int(outcome['ambiguous'])} match duplicates that disagree)."
+            if int(outcome["ambiguous"])
+            else "."
+        )
+    )
+else:
+    realised = st.columns(4)
+    realised[0].metric("Predictions with an outcome", ui.count(labelled), help=f"of {total:,} in the period")
+    realised[1].metric(
+        "Realised precision", ui.percent(ratio(tp, tp + fp)), help="cancelled, of those flagged"
+    )
+    realised[2].metric("Realised recall", ui.percent(ratio(tp, tp + fn)), help="flagged, of those cancelled")
+    realised[3].metric("Realised accuracy", ui.percent(ratio(tp + tn, labelled)))
+    st.dataframe(
+        pd.DataFrame(
+            {"": ["predicted to cancel", "predicted to stay"], "cancelled": [tp, fn], "stayed": [fp, tn]}
+        ),
+        hide_index=True,
+    )

@@ -1,0 +1,65 @@
+"""Running the app in-process (streamlit.testing) and reading what it rendered."""
+
+from __future__ import annotations
+
+import socket
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import make_url
+from streamlit.testing.v1 import AppTest
+
+from data_engineering.src.paths import REPO_ROOT
+
+APP = REPO_ROOT / "streamlit_apps" / "app.py"
+
+# The first run of a page imports pandas, altair and (Model, Monitoring) mlflow: seconds, once.
+TIMEOUT = 60
+
+
+def open_page(page: str | None = None) -> AppTest:
+    """The app as a browser session sees it: the entry script, then the page picked in the menu."""
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT).run()
+    if page:
+        at.switch_page(page).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def messages(at: AppTest) -> str:
+    """Every info, warning and error box of the page, as one text."""
+    return "\n".join(str(e.value) for kind in (at.info, at.warning, at.error) for e in kind)
+
+
+def predictions_table(metadata: sa.MetaData) -> sa.Table:
+    """The API's prediction log, column for column (JSONB on PostgreSQL, JSON text on SQLite)."""
+    return sa.Table(
+        "predictions",
+        metadata,
+        sa.Column("request_id", sa.Text, primary_key=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("model_name", sa.Text),
+        sa.Column("model_version", sa.Text),
+        sa.Column("booking", sa.JSON().with_variant(JSONB(), "postgresql"), nullable=False),
+        sa.Column("cancel_probability", sa.Double, nullable=False),
+        sa.Column("will_cancel", sa.Boolean, nullable=False),
+        sa.Column("threshold", sa.Double, nullable=False),
+        sa.Column("latency_ms", sa.Double, nullable=False),
+        sa.Index("ix_predictions_created_at", "created_at"),
+    )
+
+
+def with_search_path(url: str, schema: str) -> str:
+    """The URL with every session's search_path set to ``schema`` only."""
+    parsed = make_url(url).update_query_dict({"options": f"-csearch_path={schema}"})
+    return parsed.render_as_string(hide_password=False)
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -1,0 +1,77 @@
+"""Monitoring page against the seeded PostgreSQL and the trained champion's window."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from data_engineering.src.schema import BOOKING_FIELDS
+from streamlit_apps.lib import drift
+from streamlit_apps.tests import oracles
+from streamlit_apps.tests.helpers import messages, metrics, open_page
+
+pytestmark = pytest.mark.postgres
+PAGE = "pages/monitoring.py"
+
+
+def test_volume_share_and_latency(dashboard_env) -> None:
+    at = open_page(PAGE)
+    week = oracles.recent(dashboard_env.predictions)
+    assert len(week) == 60  # the five ten-day-old predictions are outside the default period
+    shown = metrics(at)
+    assert shown["Predictions"] == "60"
+    assert shown["Predicted to cancel"] == f"{week['will_cancel'].mean():.1%}"
+    assert shown["Mean probability"] == f"{week['cancel_probability'].mean():.1%}"
+    assert shown["Latency p50 (ms)"] == f"{oracles.nearest_rank(week['latency_ms'], 0.50):,.1f}"
+    assert shown["Latency p95 (ms)"] == f"{oracles.nearest_rank(week['latency_ms'], 0.95):,.1f}"
+
+    at.selectbox(key="period").set_value("All time").run()
+    assert metrics(at)["Predictions"] == f"{len(dashboard_env.predictions)}"
+
+
+def test_drift_of_every_input_against_the_training_window(dashboard_env) -> None:
+    at = open_page(PAGE)
+    table = next(df.value for df in at.dataframe if "PSI" in df.value.columns)
+    assert sorted(table["feature"]) == sorted(BOOKING_FIELDS)
+    assert table["PSI"].notna().all()
+    for value, level in zip(table["PSI"], table["severity"], strict=True):
+        assert level == drift.severity(value)
+
+    b = dashboard_env.bookings
+    training = b[pd.to_datetime(b["arrival_date"]) < pd.Timestamp(dashboard_env.validation_start)]
+    current = oracles.cleaned(oracles.recent(dashboard_env.predictions))
+    shown = table.set_index("feature")
+    for feature, numeric in (("lead_time", True), ("adr", True), ("hotel", False), ("country", False)):
+        expected = oracles.psi(training[feature], current[feature], numeric=numeric)
+        assert shown.loc[feature, "PSI"] == pytest.approx(expected, rel=1e-9), feature
+    # A third of the logged bookings were made 900 days ahead, which training never saw.
+    assert shown.loc["lead_time", "severity"] == "alert"
+    assert shown.loc["lead_time", "largest shift (training → now)"].startswith("> ")
+    counts = table["severity"].value_counts()
+    assert metrics(at)["Inputs in alert"] == str(counts.get("alert", 0))
+    reference = f"{len(training):,} bookings arriving before {dashboard_env.validation_start}"
+    assert any(reference in caption.value for caption in at.caption)
+
+
+def test_realised_precision_and_recall_from_matching_bookings(dashboard_env) -> None:
+    at = open_page(PAGE)
+    counts = oracles.realised(dashboard_env.bookings, oracles.recent(dashboard_env.predictions))
+    tp, fp, fn, tn = (counts[k] for k in ("tp", "fp", "fn", "tn"))
+    labelled = tp + fp + fn + tn
+    assert labelled >= 35  # 40 of the recent bookings are the dataset's; duplicates may disagree
+    shown = metrics(at)
+    assert shown["Predictions with an outcome"] == str(labelled)
+    assert shown["Realised precision"] == f"{tp / (tp + fp):.1%}"
+    assert shown["Realised recall"] == f"{tp / (tp + fn):.1%}"
+    assert shown["Realised accuracy"] == f"{(tp + tn) / labelled:.1%}"
+    confusion = next(df.value for df in at.dataframe if "cancelled" in df.value.columns)
+    assert confusion["cancelled"].tolist() == [tp, fn]
+    assert confusion["stayed"].tolist() == [fp, tn]
+
+
+def test_drift_needs_a_champion(dashboard_env, monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'nothing.db'}")
+    at = open_page(PAGE)
+    assert metrics(at)["Predictions"] == "60"  # the rest of the page still works
+    assert "No MLflow tracking store yet" in messages(at)
+    assert not (tmp_path / "nothing.db").exists()

@@ -1,0 +1,51 @@
+"""The same pages on SQLite, the platform's default database: the SQL is written for both."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from streamlit_apps.tests import oracles
+from streamlit_apps.tests.helpers import metrics, open_page
+from streamlit_apps.tests.seed import insert_predictions, load_bookings, make_predictions
+
+
+@pytest.fixture(scope="module")
+def sqlite_data(trained_workspace, tmp_path_factory) -> tuple[str, pd.DataFrame, pd.DataFrame]:
+    root = tmp_path_factory.mktemp("sqlite")
+    url = f"sqlite:///{root / 'hotel.sqlite'}"
+    bookings = load_bookings(url, root, trained_workspace.source)
+    predictions = make_predictions(bookings)
+    insert_predictions(url, predictions)
+    return url, bookings, predictions
+
+
+@pytest.fixture
+def on_sqlite(sqlite_data, trained_workspace, monkeypatch: pytest.MonkeyPatch) -> tuple:
+    monkeypatch.setenv("DATABASE_URL_READONLY", sqlite_data[0])
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", trained_workspace.tracking_uri)
+    return sqlite_data
+
+
+def test_bookings_page_on_sqlite(on_sqlite) -> None:
+    _, bookings, _ = on_sqlite
+    at = open_page()
+    assert metrics(at) == oracles.expected_kpis(bookings)
+    table = at.dataframe[0].value
+    hotels = table[table["dimension"] == "Hotel"].set_index("value")["bookings"].to_dict()
+    assert hotels == bookings["hotel"].value_counts().to_dict()
+
+
+def test_monitoring_page_on_sqlite(on_sqlite) -> None:
+    _, bookings, predictions = on_sqlite
+    at = open_page("pages/monitoring.py")
+    week = oracles.recent(predictions)
+    shown = metrics(at)
+    assert shown["Predictions"] == str(len(week))
+    assert shown["Latency p95 (ms)"] == f"{oracles.nearest_rank(week['latency_ms'], 0.95):,.1f}"
+    counts = oracles.realised(bookings, week)
+    assert shown["Predictions with an outcome"] == str(sum(counts.values()))
+    assert shown["Realised recall"] == f"{counts['tp'] / (counts['tp'] + counts['fn']):.1%}"
+    table = next(df.value for df in at.dataframe if "PSI" in df.value.columns).set_index("feature")
+    assert len(table) == 27
+    assert table.loc["lead_time", "severity"] == "alert"
