@@ -186,17 +186,24 @@ def test_dockerignore_keeps_secrets_and_local_state_out_of_the_context():
 
 @pytest.fixture
 def selector(tmp_path: Path, commands):
-    """run(*args, env=...) -> CompletedProcess of the selector, with stub uvicorn, streamlit,
+    """run(*args, env=...) -> CompletedProcess of the selector, with stub python, streamlit,
     mlflow and ./cli.sh that print their arguments instead of serving."""
     script = tmp_path / "hotel"
     script.write_text(selector_script())
     script.chmod(0o755)
     stubs = tmp_path / "stubs"
     stubs.mkdir()
-    for name in ("uvicorn", "streamlit", "mlflow"):
+    for name in ("streamlit", "mlflow"):
         stub = stubs / name
         stub.write_text(f'#!/bin/sh\nprintf "%s\\n" {name} "$@"\n')
         stub.chmod(0o755)
+    # python serves the API (printed, not run) and also runs the healthcheck (really run).
+    python = stubs / "python"
+    python.write_text(
+        '#!/bin/sh\nif [ "$1" = -m ] && [ "$2" = api.serve ]; then printf "%s\\n" python "$@"; '
+        f'else exec {sys.executable} "$@"; fi\n'
+    )
+    python.chmod(0o755)
     workdir = tmp_path / "app"
     workdir.mkdir()
     cli = workdir / "cli.sh"
@@ -230,14 +237,15 @@ def test_api_refuses_to_start_without_a_real_admin_key(selector, key):
     result = selector("api", env={} if key is None else {"API_ADMIN_KEY": key})
     assert result.returncode == 64
     assert "API_ADMIN_KEY" in result.stderr
-    assert "uvicorn" not in result.stdout
+    assert "api.serve" not in result.stdout
 
 
 def test_api_serves_the_fastapi_app_on_8000(selector):
     result = selector("api", env={"API_ADMIN_KEY": "k" * 32})
     assert result.returncode == 0, result.stderr
     argv = result.stdout.split()
-    assert argv[:2] == ["uvicorn", "api.main:app"]
+    # api.serve migrates the prediction log, checks the model, then runs uvicorn's workers.
+    assert argv[:3] == ["python", "-m", "api.serve"]
     assert argv[argv.index("--host") + 1] == "0.0.0.0"
     assert argv[argv.index("--port") + 1] == "8000"
     assert selector.state.read_text() == "api\n"
@@ -245,7 +253,7 @@ def test_api_serves_the_fastapi_app_on_8000(selector):
 
 def test_default_service_is_the_api(selector):
     result = selector(env={"API_ADMIN_KEY": "k" * 32})
-    assert result.stdout.split()[:2] == ["uvicorn", "api.main:app"]
+    assert result.stdout.split()[:3] == ["python", "-m", "api.serve"]
 
 
 def test_dashboard_runs_streamlit_on_8501(selector):

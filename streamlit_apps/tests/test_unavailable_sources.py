@@ -28,7 +28,7 @@ def test_database_without_tables(seeded, monkeypatch: pytest.MonkeyPatch, page: 
 
 @pytest.mark.parametrize("page", DATABASE_PAGES, ids=["bookings", "monitoring"])
 def test_database_down(monkeypatch: pytest.MonkeyPatch, page: str | None) -> None:
-    url = f"postgresql+psycopg://hotel_readonly:secret@127.0.0.1:{closed_port()}/hotel"
+    url = f"postgresql+psycopg://hotel_readonly:secret@127.0.0.1:{closed_port()}/hotel"  # pragma: allowlist secret
     monkeypatch.setenv("DATABASE_URL_READONLY", url)
     at = open_page(page)
     text = messages(at)
