@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import socket
 
-import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import make_url
 from streamlit.testing.v1 import AppTest
 
@@ -33,24 +31,6 @@ def metrics(at: AppTest) -> dict[str, str]:
 def messages(at: AppTest) -> str:
     """Every info, warning and error box of the page, as one text."""
     return "\n".join(str(e.value) for kind in (at.info, at.warning, at.error) for e in kind)
-
-
-def predictions_table(metadata: sa.MetaData) -> sa.Table:
-    """The API's prediction log, column for column (JSONB on PostgreSQL, JSON text on SQLite)."""
-    return sa.Table(
-        "predictions",
-        metadata,
-        sa.Column("request_id", sa.Text, primary_key=True),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("model_name", sa.Text),
-        sa.Column("model_version", sa.Text),
-        sa.Column("booking", sa.JSON().with_variant(JSONB(), "postgresql"), nullable=False),
-        sa.Column("cancel_probability", sa.Double, nullable=False),
-        sa.Column("will_cancel", sa.Boolean, nullable=False),
-        sa.Column("threshold", sa.Double, nullable=False),
-        sa.Column("latency_ms", sa.Double, nullable=False),
-        sa.Index("ix_predictions_created_at", "created_at"),
-    )
 
 
 def with_search_path(url: str, schema: str) -> str:

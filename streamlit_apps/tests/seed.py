@@ -14,9 +14,9 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
+from api import prediction_log
 from data_engineering.src.paths import REPO_ROOT
 from data_engineering.src.schema import BOOKING_FIELDS, COLUMNS_BY_NAME
-from streamlit_apps.tests.helpers import predictions_table
 
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 
@@ -81,8 +81,8 @@ def make_predictions(bookings: pd.DataFrame, seed: int = 3) -> pd.DataFrame:
 
 def insert_predictions(url: str, frame: pd.DataFrame) -> None:
     engine = sa.create_engine(url)
-    metadata = sa.MetaData()
-    table = predictions_table(metadata)
+    # The API's own table definition: the dashboards read exactly what the API writes.
+    metadata, table = prediction_log.metadata, prediction_log.predictions
     # Plain Python values: the driver does not adapt numpy's bool.
     records = [
         {k: v.item() if isinstance(v, np.generic) else v for k, v in r.items()}
