@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -96,6 +96,12 @@ class CancellationModel:
 
     def features_record(self, booking: Mapping[str, Any]) -> np.ndarray:
         return self.encoder.encode_record(self._transformation.transform_record(booking))
+
+    def features_many(self, bookings: Sequence[Mapping[str, Any]]) -> np.ndarray:
+        """Encoded features of many bookings (Python values, as the API validated them)."""
+        if self._transformation.transform_columns is None:
+            return np.vstack([self.features_record(b) for b in bookings])
+        return self.encoder.encode_columns(self._transformation.transform_columns(bookings))
 
     def predict_record(self, booking: Mapping[str, Any]) -> float:
         """One booking (raw field names, Python values): the API's path, no pandas."""

@@ -119,3 +119,15 @@ def test_encoder_round_trips_through_json(valid: pd.DataFrame) -> None:
 def test_no_leaky_column_is_a_model_feature() -> None:
     features = set(FeatureEncoder().feature_names)
     assert not features & {*LEAKY_COLUMNS, "is_canceled", "booking_id"}
+
+
+def test_columnar_path_equals_the_frame_path_for_model_inputs(valid: pd.DataFrame) -> None:
+    v2 = get_transformation("v2")
+    frame = v2.transform_frame(valid)
+    encoder = FeatureEncoder.fit(frame, frame["is_canceled"])
+    bookings = [
+        {k: v for k, v in r.items() if k not in ("booking_id", "source_line")} for r in _records(valid)
+    ]
+    np.testing.assert_array_equal(
+        encoder.encode_columns(v2.transform_columns(bookings)), encoder.encode_frame(frame)
+    )

@@ -123,6 +123,16 @@ class FeatureEncoder:
         values.extend(self.codes[name].get(record[name], math.nan) for name in self.categorical)
         return np.array(values, dtype=np.float32).reshape(1, -1)
 
+    def encode_columns(self, columns: Mapping[str, np.ndarray]) -> np.ndarray:
+        """(n, d) float32 matrix from columns (``v2.transform_columns``), no pandas."""
+        matrix = np.empty((len(columns[self.numeric[0]]), len(self.feature_names)), dtype=np.float32)
+        for j, name in enumerate(self.numeric):
+            matrix[:, j] = columns[name]
+        for j, name in enumerate(self.categorical, start=len(self.numeric)):
+            codes = self.codes[name]
+            matrix[:, j] = [codes.get(value, math.nan) for value in columns[name]]
+        return matrix
+
     def to_json(self) -> str:
         return json.dumps(
             {"numeric": list(self.numeric), "categorical": list(self.categorical), "codes": self.codes},

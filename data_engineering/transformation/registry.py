@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 
 from data_engineering.transformation import v1, v2
@@ -23,6 +24,8 @@ class Transformation:
     optional: frozenset[str]
     transform_frame: Callable[[pd.DataFrame], pd.DataFrame]
     transform_record: Callable[[Mapping[str, Any]], dict[str, Any]]
+    # Many bookings as numpy columns (the model's inputs only): the API's batch path.
+    transform_columns: Callable[[Sequence[Mapping[str, Any]]], dict[str, np.ndarray]] | None = None
 
     def output_columns(self, frame_columns: list[str] | None = None) -> dict[str, ColumnType]:
         present = set(frame_columns) if frame_columns is not None else set(self.columns)
@@ -52,6 +55,7 @@ VERSIONS: dict[str, Transformation] = {
         optional=v1.OPTIONAL,
         transform_frame=v2.transform_frame,
         transform_record=v2.transform_record,
+        transform_columns=v2.transform_columns,
     ),
 }
 

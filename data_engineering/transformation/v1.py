@@ -72,24 +72,24 @@ def _missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
-def _country(value: Any) -> str:
+def clean_country(value: Any) -> str:
     if _missing(value):
         return UNKNOWN_COUNTRY
     text = str(value)
     return COUNTRY_ALIASES.get(text, text)
 
 
-def _identifier(value: Any) -> str:
+def clean_identifier(value: Any) -> str:
     if _missing(value):
         return NO_ID
     return str(int(value))  # "009", 9 and 9.0 name the same agent
 
 
 def _identifier_or_none(value: Any) -> str:
-    return value if value == NO_ID else _identifier(value)
+    return value if value == NO_ID else clean_identifier(value)
 
 
-def _meal(value: Any) -> str:
+def clean_meal(value: Any) -> str:
     text = str(value)
     return "SC" if text == "Undefined" else text
 
@@ -142,14 +142,14 @@ def transform_record(booking: Mapping[str, Any]) -> dict[str, Any]:
             out[name] = int(value)
     out["hotel"] = str(booking["hotel"])
     out["arrival_date_month"] = str(booking["arrival_date_month"])
-    out["meal"] = _meal(booking["meal"])
-    out["country"] = _country(booking.get("country"))
+    out["meal"] = clean_meal(booking["meal"])
+    out["country"] = clean_country(booking.get("country"))
     out["market_segment"] = str(booking["market_segment"])
     out["distribution_channel"] = str(booking["distribution_channel"])
     out["reserved_room_type"] = str(booking["reserved_room_type"])
     out["deposit_type"] = str(booking["deposit_type"])
-    out["agent"] = _identifier(booking.get("agent"))
-    out["company"] = _identifier(booking.get("company"))
+    out["agent"] = clean_identifier(booking.get("agent"))
+    out["company"] = clean_identifier(booking.get("company"))
     out["customer_type"] = str(booking["customer_type"])
     out["adr"] = float(booking["adr"])
     if booking.get("assigned_room_type") is not None:

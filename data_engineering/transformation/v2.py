@@ -7,7 +7,7 @@ compute it for a booking that does not exist yet. Dates use the hotels' calendar
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -142,3 +142,76 @@ def transform_record(booking: Mapping[str, Any]) -> dict[str, Any]:
     record["has_company"] = int(record["company"] != v1.NO_ID)
     record["previous_cancellation_rate"] = cancelled / (history if history > 0 else 1)
     return record
+
+
+def transform_columns(bookings: Sequence[Mapping[str, Any]]) -> dict[str, np.ndarray]:
+    """Many bookings at once, column by column with numpy: the API's batch path.
+
+    Same rules and values as ``transform_frame`` and ``transform_record`` (a test holds all three
+    to equality on every row), for the columns the model reads, without building a DataFrame:
+    for 10,000 bookings this is several times faster than either per-booking calls or pandas.
+    """
+
+    def ints(name: str, missing: int | None = None) -> np.ndarray:
+        if missing is None:
+            return np.fromiter((b[name] for b in bookings), dtype=np.int64, count=len(bookings))
+        values = (missing if b.get(name) is None else b[name] for b in bookings)
+        return np.fromiter(values, dtype=np.int64, count=len(bookings))
+
+    def texts(name: str, clean: Callable[[Any], str] = str) -> np.ndarray:
+        return np.array([clean(b.get(name)) for b in bookings], dtype=object)
+
+    columns: dict[str, np.ndarray] = {
+        name: ints(name, 0 if name == "children" else None) for name in _INT_INPUTS
+    }
+    columns["adr"] = np.fromiter((b["adr"] for b in bookings), dtype=np.float64, count=len(bookings))
+    for name in (
+        "hotel",
+        "market_segment",
+        "distribution_channel",
+        "reserved_room_type",
+        "deposit_type",
+        "customer_type",
+    ):
+        columns[name] = texts(name)
+    columns["meal"] = texts("meal", v1.clean_meal)
+    columns["country"] = texts("country", v1.clean_country)
+    columns["agent"] = texts("agent", v1.clean_identifier)
+    columns["company"] = texts("company", v1.clean_identifier)
+
+    month = np.fromiter(
+        (MONTH_NUMBER[str(b["arrival_date_month"])] for b in bookings), dtype=np.int64, count=len(bookings)
+    )
+    first_of_month = ((columns["arrival_date_year"] - 1970) * 12 + month - 1).astype("datetime64[M]")
+    arrival = first_of_month.astype("datetime64[D]") + (columns["arrival_date_day_of_month"] - 1)
+    booking = arrival - columns["lead_time"]
+    weekend, adr = columns["stays_in_weekend_nights"], columns["adr"]
+    nights = weekend + columns["stays_in_week_nights"]
+    adults, children, babies = columns["adults"], columns["children"], columns["babies"]
+    cancelled = columns["previous_cancellations"]
+    history = cancelled + columns["previous_bookings_not_canceled"]
+
+    columns["arrival_month"] = month
+    columns["arrival_weekday"] = _weekday(arrival)
+    columns["arrival_day_of_year"] = (arrival - arrival.astype("datetime64[Y]")).astype(np.int64) + 1
+    columns["booking_weekday"] = _weekday(booking)
+    columns["total_nights"] = nights
+    columns["weekend_share"] = weekend / np.where(nights > 0, nights, 1)
+    columns["total_guests"] = adults + children + babies
+    columns["has_children"] = ((children + babies) > 0).astype(np.int64)
+    columns["adr_per_guest"] = adr / np.maximum(adults + children, 1)
+    columns["stay_value"] = adr * nights
+    columns["is_domestic"] = (columns["country"] == HOME_COUNTRY).astype(np.int64)
+    columns["has_agent"] = (columns["agent"] != v1.NO_ID).astype(np.int64)
+    columns["has_company"] = (columns["company"] != v1.NO_ID).astype(np.int64)
+    columns["previous_cancellation_rate"] = cancelled / np.where(history > 0, history, 1)
+    return columns
+
+
+# Integer inputs every booking has (the week number is optional and no model input).
+_INT_INPUTS = tuple(name for name in v1.INT_COLUMNS if name != "arrival_date_week_number")
+
+
+def _weekday(days: np.ndarray) -> np.ndarray:
+    """Monday = 0, as ``date.weekday()``: 1970-01-01, day 0, was a Thursday (3)."""
+    return (days.astype(np.int64) + 3) % 7
