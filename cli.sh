@@ -299,6 +299,8 @@ cmd_test() {
     paths=("$target/tests")
   fi
   ensure_env
+  # The Airflow tests run the DAGs in Airflow's own environment.
+  [[ "$target" =~ ^(all|infra)$ ]] && ensure_airflow_env
   # Tests that need PostgreSQL use the real server: start the test cluster (idempotent, ~1 s)
   # unless a test database was given. Without one they skip locally and fail under CI.
   if [ -z "${TEST_DATABASE_URL:-}" ] && [[ "$target" =~ ^(all|api|data_engineering|streamlit_apps)$ ]]; then
