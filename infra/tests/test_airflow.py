@@ -122,36 +122,28 @@ def test_airflow_dags_test_end_to_end(
     )
     for name in ("HOTEL_WORKSPACE", "MLFLOW_TRACKING_URI", "DATABASE_URL", "APP_ENV"):
         env.pop(name, None)
-    airflow = [str(airflow_python.parent / "airflow")]
-    migrate = subprocess.run(
-        [*airflow, "db", "migrate"], env=env, capture_output=True, text=True, timeout=300, check=False
-    )
-    assert migrate.returncode == 0, migrate.stderr[-2000:]
 
-    retrain = subprocess.run(
-        [*airflow, "dags", "test", "hotel_retrain"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
-    log = retrain.stdout + retrain.stderr
-    assert retrain.returncode == 0, log[-4000:]
+    def airflow(*args: str, timeout: int = 900) -> str:
+        """Run the airflow CLI; fail with the end of its output unless it succeeds."""
+        result = subprocess.run(
+            [str(airflow_python.parent / "airflow"), *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        log = result.stdout + result.stderr
+        assert result.returncode == 0, log[-4000:]
+        return log
+
+    airflow("db", "migrate", timeout=300)
+    log = airflow("dags", "test", "hotel_retrain")
     assert "registered hotel-cancellation version 1 as champion" in log
     assert "champion:   version 1, the newest model" in log
     assert (repo_copy / "reports" / "metrics.json").exists()
 
     loaded = repo_cli(repo_copy, "initialize-data", "v2", "db", env={"HOTEL_BOOKINGS_SOURCE": str(source)})
     assert loaded.returncode == 0, loaded.stderr
-    scoring = subprocess.run(
-        [*airflow, "dags", "test", "hotel_score_bookings"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    log = scoring.stdout + scoring.stderr
-    assert scoring.returncode == 0, log[-4000:]
+    log = airflow("dags", "test", "hotel_score_bookings", timeout=600)
     assert "score-db: scored 3,000 new bookings" in log or "score-db: scored 2," in log
