@@ -13,7 +13,7 @@ from fastapi import Depends, HTTPException, Request
 
 from api.metrics import Metrics
 from api.prediction_log import PredictionLog
-from api.serving import ModelHolder, ServingState
+from api.serving import ChampionWatcher, ModelHolder, ServingState
 from api.settings import Settings
 
 
@@ -25,6 +25,7 @@ class Runtime:
     holder: ModelHolder
     prediction_log: PredictionLog
     metrics: Metrics
+    watcher: ChampionWatcher
 
 
 async def get_runtime(request: Request) -> Runtime:

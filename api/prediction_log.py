@@ -41,10 +41,14 @@ COLUMNS = (
     "will_cancel",
     "threshold",
     "latency_ms",
+    "call_id",
+    "batch_size",
 )
 # One queued prediction, in COLUMNS order, except created_at as epoch seconds (cheaper to take
-# on the request path; the writer thread turns it into a timestamp).
-Row = tuple[str, float, str | None, str | None, dict[str, Any], float, bool, float, float]
+# on the request path; the writer thread turns it into a timestamp). ``booking`` is the booking
+# as the v1 transformation cleans it, so the dashboards compare it with the training data as it
+# is; ``latency_ms`` is the whole call's, ``call_id``/``batch_size`` say which call and how big.
+Row = tuple[str, float, str | None, str | None, dict[str, Any], float, bool, float, float, str, int]
 
 metadata = sa.MetaData()
 predictions = sa.Table(
@@ -59,6 +63,8 @@ predictions = sa.Table(
     sa.Column("will_cancel", sa.Boolean, nullable=False),
     sa.Column("threshold", sa.Double, nullable=False),
     sa.Column("latency_ms", sa.Double, nullable=False),
+    sa.Column("call_id", sa.Text),
+    sa.Column("batch_size", sa.Integer),
     sa.Index("ix_predictions_created_at", "created_at"),
 )
 

@@ -3,6 +3,11 @@
 A request reads ``holder.state`` once and uses that object to the end, so a reload that swaps
 the reference mid-request cannot mix two models: in-flight requests finish on the old state,
 new ones get the new state, and nothing on the prediction path takes a lock.
+
+``ChampionWatcher`` closes the retrain -> serve loop: every worker checks, every
+``API_MODEL_REFRESH_SECONDS``, which version the registry alias names, and loads it when it
+moved. Each worker process runs its own watcher, so all of them switch within that bound, and
+the swap is the same atomic one as ``/admin/reload``'s: no request is dropped.
 """
 
 from __future__ import annotations
@@ -11,16 +16,15 @@ import datetime as dt
 import logging
 import tempfile
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import orjson
 
 from api import explain
-from data_engineering.transformation import Transformation, get_transformation
+from data_engineering.src.schema import BOOKING_FIELDS
 from data_science.model import CancellationModel
 
 log = logging.getLogger("api.serving")
@@ -28,88 +32,51 @@ log = logging.getLogger("api.serving")
 
 @dataclass(frozen=True)
 class Scored:
-    """One booking's prediction, with what the response and the log need."""
+    """Many bookings' predictions, with what the responses and the log need."""
 
-    probability: float
-    will_cancel: bool
-    reasons: list[dict[str, Any]]
+    probabilities: list[float]
+    decisions: list[bool]
+    reasons: list[list[dict[str, Any]]] | None  # per booking, when asked
+    cleaned: list[dict[str, Any]]  # each booking as the v1 transformation cleans it (logged)
 
 
 @dataclass(frozen=True)
 class ServingState:
     model: CancellationModel
-    transformation: Transformation
     name: str | None
     version: str | None
+    uri: str
     info: dict[str, Any]  # the body of GET /model
     info_json: bytes = field(repr=False)  # ... serialized once per load
-    approx_contributions: bool
 
     @property
     def threshold(self) -> float:
         return self.model.threshold
 
-    # ------------------------------------------------------------------ one booking
-    def score(self, booking: Mapping[str, Any], top: int) -> Scored:
-        """The hot path: transformation -> numpy row -> inplace_predict margin -> calibration.
-
-        ``features_record`` split in its two steps, so the transformed record is kept to put
-        the reasons into words.
-        """
-        record = self.transformation.transform_record(booking)
-        row = self.model.encoder.encode_record(record)
-        margin = self.model.margin_matrix(row)
-        probability = float(self.model.calibrate(margin)[0])
-        reasons: list[dict[str, Any]] = []
-        if top > 0:
-            contribs = explain.contributions(self.model.booster, row, approx=self.approx_contributions)
-            reasons = explain.reasons(
-                record,
-                contribs[0],
-                float(margin[0]),
-                calibration=self.model.calibration,
-                feature_names=self.model.feature_names,
-                top=top,
-            )
-        return Scored(probability, probability >= self.model.threshold, reasons)
-
-    # ------------------------------------------------------------------ many bookings
-    def score_many(
-        self, bookings: Sequence[Mapping[str, Any]], top: int
-    ) -> tuple[np.ndarray, list[list[dict[str, Any]]] | None]:
-        """Probabilities of many bookings (one matrix, one inplace_predict), and their reasons."""
-        if not len(bookings):
-            return np.empty(0), [] if top > 0 else None
-        records = []
-        if top > 0:
-            # Reasons are worded from each transformed booking, so keep the records.
-            transform, encode = self.transformation.transform_record, self.model.encoder.encode_record
-            matrix = np.empty((len(bookings), len(self.model.feature_names)), dtype=np.float32)
-            for i, booking in enumerate(bookings):
-                record = transform(booking)
-                matrix[i] = encode(record)[0]
-                records.append(record)
-        else:
-            # The columnar path of the same transformation: ~4x faster for large batches.
-            matrix = self.model.features_many(bookings)
-        margins = self.model.margin_matrix(matrix)
-        probabilities = self.model.calibrate(margins)
-        if top <= 0:
-            return probabilities, None
-        contribs = explain.contributions(self.model.booster, matrix, approx=self.approx_contributions)
-        calibration, names = self.model.calibration, self.model.feature_names
-        reasons = [
-            explain.reasons(
-                records[i],
-                contribs[i],
-                float(margins[i]),
-                calibration=calibration,
-                feature_names=names,
-                top=top,
-            )
-            for i in range(len(bookings))
-        ]
-        return probabilities, reasons
+    def score(self, bookings: Mapping[str, Any], top: int) -> Scored:
+        """Validated bookings (columns) -> probabilities, decisions, reasons, the logged form."""
+        scores = self.model.predict(bookings, reasons=top > 0)
+        probabilities = scores.probability.tolist()
+        threshold = self.model.threshold
+        explained = None
+        if scores.contributions is not None:
+            calibration, names = self.model.calibration, self.model.feature_names
+            margins = scores.margin.tolist()
+            explained = [
+                explain.reasons(
+                    scores.features,
+                    i,
+                    scores.contributions[i],
+                    margins[i],
+                    calibration=calibration,
+                    feature_names=names,
+                    top=top,
+                )
+                for i in range(len(probabilities))
+            ]
+        columns = [scores.features[name].tolist() for name in BOOKING_FIELDS]
+        cleaned = [dict(zip(BOOKING_FIELDS, row, strict=True)) for row in zip(*columns, strict=True)]
+        return Scored(probabilities, [p >= threshold for p in probabilities], explained, cleaned)
 
 
 def _version(value: Any) -> str | None:
@@ -132,6 +99,7 @@ def load_state(model_uri: str | None, *, approx_contributions: bool) -> ServingS
     with tempfile.TemporaryDirectory(prefix="hotel-api-model-") as tmp:
         resolved = resolve(model_uri, dst=Path(tmp))
         model = CancellationModel.load(resolved.local_dir, nthread=1)
+    model.approx_contributions = approx_contributions
     meta = model.metadata
     version = _version(resolved.version)
     info = {
@@ -159,12 +127,11 @@ def load_state(model_uri: str | None, *, approx_contributions: bool) -> ServingS
     }
     return ServingState(
         model=model,
-        transformation=get_transformation(model.transformation),
         name=resolved.name,
         version=version,
+        uri=resolved.uri,
         info=info,
         info_json=orjson.dumps(info),
-        approx_contributions=approx_contributions,
     )
 
 
@@ -189,3 +156,90 @@ class ModelHolder:
             new.threshold,
         )
         return (previous.version if previous else None), new
+
+
+def registered_version(uri: str) -> str | None:
+    """The version a ``models:/NAME@ALIAS`` or ``models:/NAME/VERSION`` URI names now (one query)."""
+    import mlflow
+
+    from data_science.tracking import configure
+
+    if not uri.startswith("models:/"):
+        return None
+    configure()
+    ref = uri.removeprefix("models:/")
+    client = mlflow.MlflowClient()
+    if "@" in ref:
+        name, alias = ref.split("@", 1)
+        return str(client.get_model_version_by_alias(name, alias).version)
+    return ref.split("/", 1)[1]
+
+
+class ChampionWatcher:
+    """A daemon thread that reloads the model when its registry alias moves."""
+
+    def __init__(
+        self,
+        holder: ModelHolder,
+        *,
+        model_uri: str | None,
+        approx_contributions: bool,
+        every_seconds: float,
+        on_change: Any = None,
+    ) -> None:
+        self.holder = holder
+        self.model_uri = model_uri
+        self.approx_contributions = approx_contributions
+        self.every_seconds = every_seconds
+        self.on_change = on_change
+        self.last_error: str | None = None
+        self.checks = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self.every_seconds > 0 and self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="champion-watcher", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def check(self) -> bool:
+        """Load the model the alias names if it is not the one served; True when it changed."""
+        state = self.holder.state
+        if state is None:
+            return False
+        now = registered_version(state.uri)
+        self.checks += 1
+        if now is None or now == state.version:
+            return False
+        previous, new = self.holder.load(self.model_uri, approx_contributions=self.approx_contributions)
+        log.info("registry moved %s from version %s to %s: now serving it", state.uri, previous, new.version)
+        if self.on_change is not None:
+            self.on_change(new, previous)
+        return True
+
+    def _run(self) -> None:
+        from data_science.tracking import NoModelError
+
+        while not self._stop.wait(self.every_seconds):
+            try:
+                self.check()
+                self.last_error = None
+            except (NoModelError, OSError) as exc:
+                self.last_error = str(exc).splitlines()[0]
+                log.warning(
+                    "champion watcher: %s (still serving version %s)", self.last_error, self._served()
+                )
+            except Exception as exc:  # MLflow's own errors (an unreachable server): keep serving
+                self.last_error = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+                log.warning(
+                    "champion watcher: %s (still serving version %s)", self.last_error, self._served()
+                )
+
+    def _served(self) -> str | None:
+        state = self.holder.state
+        return state.version if state else None

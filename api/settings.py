@@ -39,6 +39,11 @@ class Settings(BaseSettings):
     # (measured on the 124-tree champion): exact stays the default because it is what the numbers
     # mean ("this feature moved the log-odds by x"), approx is there for heavier models.
     contributions: Literal["exact", "approx"] = "exact"
+    model_refresh_seconds: float = Field(
+        30,
+        ge=0,
+        description="how often each worker checks the registry alias and loads a new champion (0: never)",
+    )
     prediction_log: bool = Field(True, description="store every prediction in the predictions table")
     log_queue_size: int = Field(200_000, ge=1, description="predictions buffered before dropping")
     log_batch_size: int = Field(2_000, ge=1, description="rows per COPY/INSERT")

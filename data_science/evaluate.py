@@ -10,7 +10,6 @@ otherwise the new version becomes ``challenger``.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import subprocess
 import sys
@@ -40,17 +39,23 @@ from sklearn.metrics import (
 from data_engineering.src.initialize_data import TransformParams
 from data_engineering.src.io import read_processed
 from data_engineering.src.params import read_section
-from data_engineering.src.paths import PARAMS_FILE, REPO_ROOT, REPORTS_DIR, processed_file
-from data_engineering.src.schema import BOOKING_FIELDS, TARGET
+from data_engineering.src.paths import (
+    BASELINES_FILE,
+    FIGURES_DIR,
+    METRICS_FILE,
+    MODEL_DIR,
+    PARAMS_FILE,
+    PLOTS_DIR,
+    REPO_ROOT,
+    processed_file,
+)
+from data_engineering.src.schema import TARGET
 from data_science.model import CancellationModel
-from data_science.train import BASELINES_FILE, MODEL_DIR, SplitParams, time_split
+from data_science.tracking import data_version
+from data_science.train import SplitParams, time_split
 
 mpl.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt
-
-METRICS_FILE = REPORTS_DIR / "metrics.json"
-PLOTS_DIR = REPORTS_DIR / "plots"
-FIGURES_DIR = REPORTS_DIR / "figures"
 
 
 def classification_metrics(y: np.ndarray, p: np.ndarray, threshold: float) -> dict[str, float]:
@@ -173,15 +178,6 @@ def _draw_figures(  # noqa: PLR0917 - one call site, each input a distinct plot 
     return paths
 
 
-def file_md5(path: Path) -> str:
-    """The hash DVC 3 records for a file (md5 of its bytes)."""
-    digest = hashlib.md5(usedforsecurity=False)
-    with path.open("rb") as stream:
-        while chunk := stream.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def git_commit() -> str:
     try:
         result = subprocess.run(
@@ -205,7 +201,7 @@ def evaluate(
     model = CancellationModel.load(MODEL_DIR)
     _, valid_df, _ = time_split(frame, split.validation_months)
     y = valid_df[TARGET].to_numpy()
-    p = model.calibrate(model.margin_matrix(model.encoder.encode_frame(valid_df)))
+    p = model.predict(valid_df).probability
     metrics = classification_metrics(y, p, model.threshold)
     baselines = joblib.load(BASELINES_FILE)
     baseline_metrics = {
@@ -230,7 +226,7 @@ def main() -> int:
     path = processed_file(version)
     frame = read_processed(version, path)
     model, valid_df, report = evaluate(frame, split)
-    report["data_version"] = file_md5(path)
+    report["data_version"] = data_version(path)
     METRICS_FILE.parent.mkdir(parents=True, exist_ok=True)
     METRICS_FILE.write_text(json.dumps(report, indent=2) + "\n")
     print(
@@ -238,11 +234,16 @@ def main() -> int:
         f"Brier {report['brier']:.4f}, F1 {report['f1']:.4f} at threshold {report['threshold']:.3f} "
         f"(logistic regression baseline ROC AUC {report['baselines']['logistic_regression']['roc_auc']:.4f})"
     )
-    from data_science.registry import log_and_register
+    from data_science.register import input_example, log_and_register
 
     params = yaml.safe_load(PARAMS_FILE.read_text())
     outcome = log_and_register(
-        model, valid_df, report, params, commit=git_commit(), booking_fields=BOOKING_FIELDS
+        model,
+        report,
+        params,
+        example=input_example(valid_df),
+        compare=(valid_df, valid_df[TARGET].to_numpy()),
+        commit=git_commit(),
     )
     print(f"evaluate: {outcome}")
     return 0

@@ -1,25 +1,26 @@
-"""The trained model as one object: booster + feature encoder + calibration + threshold.
+"""The trained model as one object: transformation + encoder + booster + calibration + threshold.
 
-Everything that turns a booking into a probability lives here and is shared by batch scoring,
-the MLflow pyfunc and the API, so the three cannot disagree:
+``CancellationModel.predict`` is the only code that turns bookings into probabilities: the API,
+``predict-batch``, ``score-db``, the MLflow pyfunc, evaluation, the champion gate and the
+benchmarks all call it, so they cannot disagree:
 
-    probability = sigmoid(a * margin + b)
+    features    = transformation(bookings)            (data_engineering.transformation)
+    margin      = booster(encoder(features))           (raw log-odds)
+    probability = sigmoid(a * margin + b)              (Platt calibration; (1, 0) when off)
 
-where ``margin`` is the booster's raw output on the encoded v2 features and ``(a, b)`` the Platt
-calibration learned on the validation window ((1, 0) when calibration is off).
+It takes validated bookings as columns (``data_engineering.src.validate``), one booking being a
+batch of one, and, when asked, each feature's contribution to the margin (TreeSHAP).
 """
 
 from __future__ import annotations
 
 import json
-import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import xgboost as xgb
 
 from data_engineering.transformation import get_transformation
@@ -28,6 +29,22 @@ from data_engineering.transformation.encoding import FeatureEncoder
 BOOSTER_FILE = "booster.ubj"
 ENCODER_FILE = "encoder.json"
 META_FILE = "model_meta.json"
+PROFILE_FILE = "profile.json"  # the training data's distributions: the drift reference
+_KNOWN_META = {"threshold", "calibration", "transformation", "feature_names"}
+
+
+class ModelBundleError(ValueError):
+    """A saved model's parts do not belong together."""
+
+
+@dataclass(frozen=True)
+class Scores:
+    """What ``predict`` returns for n bookings."""
+
+    probability: np.ndarray  # (n,) calibrated cancellation probabilities
+    margin: np.ndarray  # (n,) the booster's raw log-odds
+    features: dict[str, np.ndarray]  # the transformed bookings (to put reasons into words)
+    contributions: np.ndarray | None  # (n, d + 1) per-feature shares of the margin, bias last
 
 
 @dataclass
@@ -38,10 +55,50 @@ class CancellationModel:
     calibration: tuple[float, float] = (1.0, 0.0)
     transformation: str = "v2"
     metadata: dict[str, Any] = field(default_factory=dict)
+    profile: dict[str, Any] | None = None
+    # Saabas instead of exact TreeSHAP contributions: cheaper, for heavy models (API setting).
+    approx_contributions: bool = False
 
     def __post_init__(self) -> None:
-        self._transformation = get_transformation(self.transformation)
-        self.booster.feature_names = self.encoder.feature_names
+        self._transform = get_transformation(self.transformation).transform
+        trained_on = self.booster.feature_names
+        # The booster keeps the feature names it was trained on: they must be the encoder's
+        # columns, in order, or every prediction would read the wrong feature.
+        if trained_on is not None and list(trained_on) != self.encoder.feature_names:
+            raise ModelBundleError(
+                f"the booster was trained on {list(trained_on)}, the encoder makes {self.encoder.feature_names}"
+            )
+
+    @property
+    def feature_names(self) -> list[str]:
+        return self.encoder.feature_names
+
+    # ------------------------------------------------------------------ scoring
+    def calibrate(self, margin: np.ndarray) -> np.ndarray:
+        a, b = self.calibration
+        return 1.0 / (1.0 + np.exp(-(a * margin.astype(np.float64) + b)))
+
+    def predict(self, bookings: Mapping[str, Any], *, reasons: bool = False) -> Scores:
+        """Score validated bookings (columns); ``reasons`` adds per-feature contributions."""
+        features = self._transform(bookings)
+        matrix = self.encoder.encode(features)
+        if not len(matrix):
+            empty = np.empty(0, dtype=np.float64)
+            return Scores(empty, empty, features, np.empty((0, matrix.shape[1] + 1)) if reasons else None)
+        margin = self.booster.inplace_predict(matrix, predict_type="margin", validate_features=False)
+        contributions = None
+        if reasons:
+            # A DMatrix of a handful of rows is built on one thread: starting every core's
+            # OpenMP worker costs ~30x the row itself.
+            data = xgb.DMatrix(matrix, nthread=1 if len(matrix) < 1_000 else -1)
+            contributions = self.booster.predict(
+                data, pred_contribs=True, approx_contribs=self.approx_contributions, validate_features=False
+            )
+        return Scores(self.calibrate(margin), margin, features, contributions)
+
+    def decisions(self, probability: np.ndarray) -> np.ndarray:
+        """1 where the booking is predicted to cancel (probability >= the model's threshold)."""
+        return (probability >= self.threshold).astype(np.int64)
 
     # ------------------------------------------------------------------ persistence
     def save(self, directory: Path) -> None:
@@ -56,6 +113,8 @@ class CancellationModel:
             **self.metadata,
         }
         (directory / META_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+        if self.profile is not None:
+            (directory / PROFILE_FILE).write_text(json.dumps(self.profile, indent=1, sort_keys=True) + "\n")
 
     @classmethod
     def load(cls, directory: Path, *, nthread: int | None = None) -> CancellationModel:
@@ -66,49 +125,13 @@ class CancellationModel:
             # One thread for single-row scoring: spinning up a thread pool costs more than the trees.
             booster.set_param({"nthread": nthread})
         encoder = FeatureEncoder.from_json((directory / ENCODER_FILE).read_text())
-        known = {"threshold", "calibration", "transformation", "feature_names"}
+        profile_path = directory / PROFILE_FILE
         return cls(
             booster=booster,
             encoder=encoder,
             threshold=float(meta["threshold"]),
             calibration=tuple(meta["calibration"]),
             transformation=meta["transformation"],
-            metadata={k: v for k, v in meta.items() if k not in known},
+            metadata={k: v for k, v in meta.items() if k not in _KNOWN_META},
+            profile=json.loads(profile_path.read_text()) if profile_path.exists() else None,
         )
-
-    # ------------------------------------------------------------------ scoring
-    def calibrate(self, margin: np.ndarray) -> np.ndarray:
-        a, b = self.calibration
-        return 1.0 / (1.0 + np.exp(-(a * margin.astype(np.float64) + b)))
-
-    def margin_matrix(self, matrix: np.ndarray) -> np.ndarray:
-        return self.booster.inplace_predict(matrix, predict_type="margin", validate_features=False)
-
-    def features_frame(self, valid: pd.DataFrame) -> np.ndarray:
-        """Encoded features of validated bookings (typed columns, as ``validate_raw`` returns)."""
-        return self.encoder.encode_frame(self._transformation.transform_frame(valid))
-
-    def predict_frame(self, valid: pd.DataFrame) -> np.ndarray:
-        """Cancellation probabilities of validated bookings, in order."""
-        if valid.empty:
-            return np.empty(0, dtype=np.float64)
-        return self.calibrate(self.margin_matrix(self.features_frame(valid)))
-
-    def features_record(self, booking: Mapping[str, Any]) -> np.ndarray:
-        return self.encoder.encode_record(self._transformation.transform_record(booking))
-
-    def features_many(self, bookings: Sequence[Mapping[str, Any]]) -> np.ndarray:
-        """Encoded features of many bookings (Python values, as the API validated them)."""
-        if self._transformation.transform_columns is None:
-            return np.vstack([self.features_record(b) for b in bookings])
-        return self.encoder.encode_columns(self._transformation.transform_columns(bookings))
-
-    def predict_record(self, booking: Mapping[str, Any]) -> float:
-        """One booking (raw field names, Python values): the API's path, no pandas."""
-        margin = float(self.margin_matrix(self.features_record(booking))[0])
-        a, b = self.calibration
-        return 1.0 / (1.0 + math.exp(-(a * margin + b)))
-
-    @property
-    def feature_names(self) -> list[str]:
-        return self.encoder.feature_names

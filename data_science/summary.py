@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
-from data_science.evaluate import METRICS_FILE
+from data_engineering.src.paths import METRICS_FILE
 from data_science.tracking import CHAMPION, MODEL_NAME, NoModelError, tracking_uri
 
 

@@ -32,13 +32,12 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from data_engineering.src.initialize_data import TransformParams
 from data_engineering.src.io import read_processed
 from data_engineering.src.params import read_section
-from data_engineering.src.paths import MODELS_DIR, processed_file
+from data_engineering.src.paths import BASELINES_FILE, MODEL_DIR, processed_file
 from data_engineering.src.schema import TARGET
-from data_engineering.transformation.encoding import CATEGORICAL_FEATURES, NUMERIC_FEATURES, FeatureEncoder
+from data_engineering.transformation import get_transformation
+from data_engineering.transformation.encoding import FeatureEncoder
 from data_science.model import CancellationModel
-
-MODEL_DIR = MODELS_DIR / "model"
-BASELINES_FILE = MODELS_DIR / "baselines.joblib"
+from data_science.profile import training_profile
 
 
 class SplitParams(BaseModel):
@@ -100,16 +99,16 @@ def choose_threshold(y: np.ndarray, p: np.ndarray, params: ThresholdParams) -> f
     return float(thresholds[int(np.argmin(cost))])
 
 
-def logistic_baseline(seed: int):
+def logistic_baseline(seed: int, numeric: list[str], categorical: list[str]):
     """One-hot categoricals + standardised numbers: the strongest simple model to beat."""
     return make_pipeline(
         ColumnTransformer(
             [
-                ("numeric", StandardScaler(), list(NUMERIC_FEATURES)),
+                ("numeric", StandardScaler(), numeric),
                 (
                     "categorical",
                     OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=20),
-                    list(CATEGORICAL_FEATURES),
+                    categorical,
                 ),
             ]
         ),
@@ -123,8 +122,12 @@ def train(
     train_df, valid_df, cutoff = time_split(frame, split.validation_months)
     y_train = train_df[TARGET].to_numpy()
     y_valid = valid_df[TARGET].to_numpy()
-    encoder = FeatureEncoder.fit(train_df, train_df[TARGET], smoothing=params.category_smoothing)
-    x_train, x_valid = encoder.encode_frame(train_df), encoder.encode_frame(valid_df)
+    transformation = get_transformation(version)
+    numeric, categorical = transformation.numeric_features, transformation.categorical_features
+    encoder = FeatureEncoder.fit(
+        train_df, y_train, numeric=numeric, categorical=categorical, smoothing=params.category_smoothing
+    )
+    x_train, x_valid = encoder.encode(train_df), encoder.encode(valid_df)
     names = encoder.feature_names
     dtrain = xgb.DMatrix(x_train, label=y_train, feature_names=names)
     dvalid = xgb.DMatrix(x_valid, label=y_valid, feature_names=names)
@@ -143,7 +146,7 @@ def train(
     }
     print(
         f"train: {len(train_df):,} bookings arriving before {cutoff.date()}, "
-        f"validation: {len(valid_df):,} arriving {cutoff.date()} to {valid_df['arrival_date'].max()}"
+        f"validation: {len(valid_df):,} arriving {cutoff.date()} to {valid_df['arrival_date'].max().date()}"
     )
     started = time.perf_counter()
     booster = xgb.train(
@@ -159,16 +162,18 @@ def train(
     fit_seconds = time.perf_counter() - started
     margin = booster.inplace_predict(x_valid, predict_type="margin")
     calibration = fit_platt(margin, y_valid) if params.calibration == "platt" else (1.0, 0.0)
-    model = CancellationModel(booster, encoder, calibration=calibration, transformation=version)
+    model = CancellationModel(
+        booster, encoder, calibration=calibration, transformation=version, profile=training_profile(train_df)
+    )
     p_valid = model.calibrate(margin)
     model.threshold = choose_threshold(y_valid, p_valid, params.threshold)
     window = {
         "train_rows": len(train_df),
-        "train_start": str(train_df["arrival_date"].min()),
-        "train_end": str(train_df["arrival_date"].max()),
+        "train_start": str(train_df["arrival_date"].min().date()),
+        "train_end": str(train_df["arrival_date"].max().date()),
         "validation_rows": len(valid_df),
         "validation_start": str(cutoff.date()),
-        "validation_end": str(valid_df["arrival_date"].max()),
+        "validation_end": str(valid_df["arrival_date"].max().date()),
     }
     model.metadata = {
         "trained_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -186,8 +191,10 @@ def train(
         f"b={calibration[1]:.3f}, threshold {model.threshold:.3f} ({params.threshold.strategy})"
     )
     baselines = {
-        "majority": DummyClassifier(strategy="prior").fit(train_df[list(NUMERIC_FEATURES)], y_train),
-        "logistic_regression": logistic_baseline(params.seed).fit(train_df, y_train),
+        "majority": DummyClassifier(strategy="prior").fit(train_df[list(numeric)], y_train),
+        "logistic_regression": logistic_baseline(params.seed, list(numeric), list(categorical)).fit(
+            train_df, y_train
+        ),
     }
     return model, baselines
 

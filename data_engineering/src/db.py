@@ -15,12 +15,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
-
-from data_engineering.src.io import frame_to_csv_bytes
 
 SQL_TYPES: dict[str, type[sa.types.TypeEngine]] = {
     "int": sa.Integer,
@@ -33,9 +32,15 @@ SQL_TYPES: dict[str, type[sa.types.TypeEngine]] = {
 @dataclass(frozen=True)
 class TableLoad:
     name: str
-    frame: pd.DataFrame
+    data: pa.Table
     columns: Mapping[str, str]  # column -> "int" | "float" | "text" | "date"
     primary_key: str = "booking_id"
+
+
+def _csv_bytes(data: pa.Table) -> bytes:
+    sink = pa.BufferOutputStream()
+    pacsv.write_csv(data, sink, pacsv.WriteOptions(include_header=False, quoting_style="needed"))
+    return sink.getvalue().to_pybytes()
 
 
 def make_engine(url: str) -> Engine:
@@ -77,10 +82,10 @@ def _quote(conn: Connection, name: str) -> str:
     return conn.dialect.identifier_preparer.quote(name)
 
 
-def _copy_postgres(conn: Connection, table: str, frame: pd.DataFrame, *, freeze: bool = True) -> None:
-    """COPY the frame; ``freeze`` only for a table created in this same transaction."""
-    columns = ", ".join(_quote(conn, c) for c in frame.columns)
-    payload = frame_to_csv_bytes(frame, header=False)
+def _copy_postgres(conn: Connection, table: str, data: pa.Table, *, freeze: bool = True) -> None:
+    """COPY the rows; ``freeze`` only for a table created in this same transaction."""
+    columns = ", ".join(_quote(conn, c) for c in data.column_names)
+    payload = _csv_bytes(data)
     options = "FORMAT csv, FREEZE" if freeze else "FORMAT csv"
     statement = f"COPY {_quote(conn, table)} ({columns}) FROM STDIN ({options})"
     cursor = conn.connection.driver_connection.cursor()
@@ -92,18 +97,16 @@ def _copy_postgres(conn: Connection, table: str, frame: pd.DataFrame, *, freeze:
         raise sa.exc.DBAPIError.instance(statement, None, exc, conn.dialect.loaded_dbapi.Error) from exc
 
 
-def _insert_sqlite(conn: Connection, table: str, frame: pd.DataFrame) -> None:
-    if frame.empty:
+def _insert_sqlite(conn: Connection, table: str, data: pa.Table) -> None:
+    if not data.num_rows:
         return  # an empty parameter list would run the INSERT once, without parameters
-    # sqlite3 binds only Python scalars: convert column by column (NA -> None, dates -> ISO text).
-    values = []
-    for name in frame.columns:
-        column = frame[name]
-        if column.dtype == object and len(column) and hasattr(column.iloc[0], "isoformat"):
-            column = column.map(lambda d: None if d is None else d.isoformat())
-        values.append(column.astype(object).where(column.notna(), None).tolist())
-    placeholders = ", ".join("?" for _ in frame.columns)
-    names = ", ".join(_quote(conn, c) for c in frame.columns)
+    # sqlite3 binds only Python scalars: dates go in as ISO text, as SQLite stores them.
+    values = [
+        (column.cast(pa.string()) if pa.types.is_date(column.type) else column).to_pylist()
+        for column in data.columns
+    ]
+    placeholders = ", ".join("?" for _ in data.column_names)
+    names = ", ".join(_quote(conn, c) for c in data.column_names)
     conn.exec_driver_sql(
         f"INSERT INTO {_quote(conn, table)} ({names}) VALUES ({placeholders})",
         list(zip(*values, strict=True)),
@@ -122,7 +125,7 @@ def _stage_postgres(engine: Engine, load: TableLoad) -> None:
     with engine.begin() as conn:
         conn.exec_driver_sql(f"DROP TABLE IF EXISTS {_quote(conn, staging)}")
         table_definition(staging, load.columns, None).create(conn)
-        _copy_postgres(conn, staging, load.frame[list(load.columns)])
+        _copy_postgres(conn, staging, load.data.select(list(load.columns)))
         if load.primary_key:
             conn.exec_driver_sql(
                 f"ALTER TABLE {_quote(conn, staging)} ADD CONSTRAINT "
@@ -173,7 +176,7 @@ def replace_tables(engine: Engine, loads: Sequence[TableLoad]) -> float:
             staging = f"{load.name}__staging"
             conn.exec_driver_sql(f"DROP TABLE IF EXISTS {_quote(conn, staging)}")
             table_definition(staging, load.columns, load.primary_key).create(conn)
-            _insert_sqlite(conn, staging, load.frame[list(load.columns)])
+            _insert_sqlite(conn, staging, load.data.select(list(load.columns)))
         for load in loads:
             staging = f"{load.name}__staging"
             conn.exec_driver_sql(f"DROP TABLE IF EXISTS {_quote(conn, load.name)}")
@@ -188,13 +191,13 @@ def create_table_if_missing(
         table_definition(name, columns, primary_key).create(conn, checkfirst=True)
 
 
-def append_rows(engine: Engine, name: str, frame: pd.DataFrame, columns: Mapping[str, str]) -> None:
+def append_rows(engine: Engine, name: str, data: pa.Table, columns: Mapping[str, str]) -> None:
     """Append rows in one transaction (COPY on PostgreSQL): all of them or none."""
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
-            _copy_postgres(conn, name, frame[list(columns)], freeze=False)
+            _copy_postgres(conn, name, data.select(list(columns)), freeze=False)
         else:
-            _insert_sqlite(conn, name, frame[list(columns)])
+            _insert_sqlite(conn, name, data.select(list(columns)))
 
 
 def row_count(engine: Engine, table: str) -> int:

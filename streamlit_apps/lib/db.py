@@ -15,6 +15,7 @@ import pandas as pd
 import sqlalchemy as sa
 import streamlit as st
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.sql.expression import Executable
 
 from streamlit_apps.lib.config import CONNECT_TIMEOUT_SECONDS, QUERY_TTL_SECONDS, masked
 
@@ -93,17 +94,21 @@ def classify(exc: sa.exc.SQLAlchemyError, url: str) -> DataUnavailable:
 
 
 @st.cache_data(ttl=QUERY_TTL_SECONDS, show_spinner=False, max_entries=256)
-def _run(url: str, sql: str, params: dict[str, Any]) -> pd.DataFrame:
+def _run(url: str, key: str, _statement: Executable) -> pd.DataFrame:
+    # ``key`` (the statement as this database's SQL, with its parameters) is the cache key;
+    # Streamlit does not hash arguments whose names start with an underscore.
     with _engine(url).connect() as conn:
-        result = conn.execute(sa.text(sql), params)
+        result = conn.execute(_statement)
         return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
 
 
-def query(sql: str, params: dict[str, Any] | None = None, *, url: str | None = None) -> pd.DataFrame:
-    """Rows of one SELECT on the read-only database, cached; raises DataUnavailable."""
+def query(statement: Executable, *, url: str | None = None) -> pd.DataFrame:
+    """Rows of one SQLAlchemy Core SELECT on the read-only database, cached; raises DataUnavailable."""
     url = url or current_url()
     try:
-        return _run(url, sql, params or {})
+        compiled = statement.compile(dialect=make_url(url).get_dialect()())
+        key = f"{compiled}\n{sorted(compiled.params.items())!r}"
+        return _run(url, key, statement)
     except sa.exc.ArgumentError as exc:  # a malformed URL in the environment
         raise DataUnavailable("config", str(exc), masked(url)) from exc
     except sa.exc.SQLAlchemyError as exc:

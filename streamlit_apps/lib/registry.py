@@ -186,17 +186,44 @@ def run_artifacts(uri: str, run_id: str) -> RunArtifacts:
     return RunArtifacts(figures, report)
 
 
-def champion_window(uri: str) -> tuple[str, str] | None:
-    """(champion version, validation_start) or None when no champion or no window is recorded."""
-    registry = load_registry(uri)
-    champion = registry.by_alias(CHAMPION)
-    if champion is None:
+@dataclass(frozen=True)
+class Reference:
+    """The champion's drift reference: the profile of the data it was trained on."""
+
+    version: str
+    profile: dict[str, Any]
+
+
+@st.cache_data(ttl=MODEL_TTL_SECONDS, show_spinner=False)
+def champion_profile(uri: str) -> Reference | None:
+    """The champion's ``profile.json`` (saved inside its model files), or None without a champion."""
+    import mlflow
+    import yaml
+
+    from data_science.model import PROFILE_FILE
+    from data_science.tracking import BUNDLE_ARTIFACT
+
+    _check_store(uri)
+    client = _client(uri)
+    model = _call(client.get_registered_model, MODEL_NAME)
+    version = (model.aliases or {}).get(CHAMPION)
+    if version is None:
         return None
-    start = champion.validation_start
-    if not start and champion.run_id:
-        report = run_artifacts(uri, champion.run_id).report or {}
-        start = report.get("validation_window", {}).get("validation_start")
-    return (champion.version, start) if start else None
+    location = _call(client.get_model_version_download_uri, MODEL_NAME, str(version))
+    with tempfile.TemporaryDirectory(prefix="dashboard-profile-") as tmp:
+        # Two small files, not the whole model: where the bundle sits, then its profile.
+        mlmodel = _call(mlflow.artifacts.download_artifacts, artifact_uri=f"{location}/MLmodel", dst_path=tmp)
+        flavor = yaml.safe_load(Path(mlmodel).read_text())["flavors"]["python_function"]
+        bundle = flavor["artifacts"][BUNDLE_ARTIFACT]["path"]
+        try:
+            path = mlflow.artifacts.download_artifacts(
+                artifact_uri=f"{location}/{bundle}/{PROFILE_FILE}", dst_path=tmp
+            )
+        except Exception as exc:
+            raise ModelUnavailable(
+                "no_model", f"champion version {version} has no {PROFILE_FILE} (trained before drift profiles)"
+            ) from exc
+        return Reference(str(version), json.loads(Path(path).read_text()))
 
 
 def current_tracking_uri() -> str:

@@ -42,8 +42,7 @@ st.title("Bookings")
 
 try:
     url = db.current_url()
-    dialect = sql.Dialect(db.backend(url))
-    bounds = db.query(sql.HOTEL_BOUNDS, url=url)
+    bounds = db.query(sql.hotel_bounds(), url=url)
 except db.DataUnavailable as exc:
     ui.data_unavailable(exc, table=sql.BOOKINGS, missing=LOAD_HINT)
     st.stop()
@@ -69,11 +68,11 @@ if not hotels:
     st.warning("Choose at least one hotel in the sidebar.")
     st.stop()
 
-where, params = sql.booking_filter(dialect, hotels, start.isoformat(), end.isoformat())
+where = sql.booking_filter(hotels, start, end)
 try:
-    kpis = db.query(sql.booking_kpis(where), params, url=url).iloc[0]
-    breakdowns = db.query(sql.booking_breakdowns(dialect, where), params, url=url)
-    months = db.query(sql.booking_months(where), params, url=url)
+    kpis = db.query(sql.booking_kpis(where), url=url).iloc[0]
+    breakdowns = db.query(sql.booking_breakdowns(where), url=url)
+    months = db.query(sql.booking_months(where), url=url)
 except db.DataUnavailable as exc:
     ui.data_unavailable(exc, table=sql.BOOKINGS, missing=LOAD_HINT)
     st.stop()
