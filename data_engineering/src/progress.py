@@ -123,7 +123,8 @@ class _LogBar:
     def _amount(self, value: float, *, per_second: bool = False) -> str:
         unit = f"{self.unit}/s" if per_second else self.unit
         if not self.unit_scale:
-            return f"{value:,.1f} {unit}" if per_second else f"{value:,.0f} {unit}"
+            decimals = 1 if per_second and value < 100 else 0  # 2.5 folds/s, 262,408 rows/s
+            return f"{value:,.{decimals}f} {unit}"
         number, prefix = _scaled(value, self.unit_divisor)
         # A prefix joins a unit symbol (kB, MB/s); before a word it joins the number (1.2M rows).
         return f"{number} {prefix}{unit}" if len(self.unit) <= 2 else f"{number}{prefix} {unit}"
