@@ -215,32 +215,26 @@ def test_a_vocabulary_yaml_would_mangle_is_refused() -> None:
         render_yaml({"hotel": ["x"]}, ["header"])
 
 
-def test_cli_takes_paths_from_the_callers_folder(tmp_path: Path) -> None:
-    source = bookings(tmp_path, "export.csv.gz", frame=other_hotels_frame(100))
-    (tmp_path / "work").mkdir()
-    env = {**os.environ, "HOTEL_SKIP_SYNC": "1"}
-    run = subprocess.run(
-        ["bash", str(REPO_ROOT / "cli.sh"), "vocabulary", f"../{source.name}", "--write", "out/v.yaml"],
-        cwd=tmp_path / "work",
-        env=env,
+def _cli(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["bash", str(REPO_ROOT / "cli.sh"), *args],
+        cwd=cwd,
+        env={**os.environ, "HOTEL_SKIP_SYNC": "1"},
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
     )
+
+
+def test_cli_takes_paths_from_the_callers_folder(tmp_path: Path) -> None:
+    source = bookings(tmp_path, "export.csv.gz", frame=other_hotels_frame(100))
+    (tmp_path / "work").mkdir()
+    run = _cli(tmp_path / "work", "vocabulary", f"../{source.name}", "--write", "out/v.yaml")
     assert run.returncode == 0, run.stderr
-    assert yaml.safe_load((tmp_path / "work" / "out" / "v.yaml").read_text())["hotel"] == sorted(
-        OTHER_HOTELS.values()
-    )
-    usage = subprocess.run(
-        ["bash", str(REPO_ROOT / "cli.sh"), "vocabulary", "a.csv", "--rows", "3"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    written = yaml.safe_load((tmp_path / "work" / "out" / "v.yaml").read_text())
+    assert written["hotel"] == sorted(OTHER_HOTELS.values())
+    usage = _cli(tmp_path, "vocabulary", "a.csv", "--rows", "3")
     assert usage.returncode == 2
     assert "unknown option '--rows'" in usage.stderr
 
