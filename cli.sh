@@ -199,6 +199,22 @@ cmd_predict_batch() {
   "$PY" -m data_science.predict_batch "$input" "$output" "$@"
 }
 
+#: vocabulary FILE [--write PATH] | categorical values and counts of a bookings CSV(.gz); --write saves the YAML
+cmd_vocabulary() {
+  local file="" write=()
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --write) [ $# -ge 2 ] || usage_error "--write needs a PATH"; write=(--write "$(abspath "$2")"); shift 2 ;;
+      --write=*) write=(--write "$(abspath "${1#--write=}")"); shift ;;
+      -*) usage_error "unknown option '$1' for vocabulary" ;;
+      *) [ -z "$file" ] || usage_error "vocabulary takes one FILE"; file="$(abspath "$1")"; shift ;;
+    esac
+  done
+  [ -n "$file" ] || usage_error "vocabulary needs FILE (a bookings CSV or CSV.gz with a header row)"
+  ensure_env
+  "$PY" -m data_engineering.src.vocabulary "$file" ${write[@]+"${write[@]}"}
+}
+
 #: start-mlflow-ui [--port P] | MLflow UI on 127.0.0.1:5000 over the pipeline's tracking store
 cmd_start_mlflow_ui() {
   local port

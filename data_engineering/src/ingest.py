@@ -23,10 +23,10 @@ from typing import BinaryIO
 
 import requests
 from pydantic import BaseModel, Field
-from tqdm import tqdm
 
 from data_engineering.src.params import ParamsError, read_section
 from data_engineering.src.paths import RAW_FILE, display_path, resolve_user_path
+from data_engineering.src.progress import progress
 from data_engineering.src.schema import ColumnsError, check_columns
 
 SOURCE_ENV = "HOTEL_BOOKINGS_SOURCE"
@@ -77,10 +77,6 @@ def resolve_source(params: IngestParams) -> Source:
     )
 
 
-def _progress(total: int | None, desc: str) -> tqdm:
-    return tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=desc, mininterval=0.5)
-
-
 def _download(url: str, target: Path, *, retries: int, timeout: float) -> None:
     """Stream ``url`` to ``target``, retrying failed connections and 429/5xx with back-off."""
     for attempt in range(retries + 1):
@@ -89,7 +85,10 @@ def _download(url: str, target: Path, *, retries: int, timeout: float) -> None:
             with requests.get(url, stream=True, timeout=(min(timeout, 10), timeout)) as response:
                 response.raise_for_status()
                 total = int(response.headers.get("Content-Length") or 0) or None
-                with target.open("wb") as out, _progress(total, "download") as bar:
+                with (
+                    target.open("wb") as out,
+                    progress(total=total, desc="ingest: download", unit="B", unit_scale=True) as bar,
+                ):
                     for chunk in response.iter_content(CHUNK):
                         out.write(chunk)
                         bar.update(len(chunk))
@@ -116,14 +115,17 @@ def _open_maybe_gzip(path: Path) -> BinaryIO:
 def _copy_hashing(src: Path, out: BinaryIO) -> tuple[str, int]:
     digest = hashlib.sha256()
     size = 0
-    with _open_maybe_gzip(src) as stream, _progress(src.stat().st_size, "read") as bar:
+    with (
+        _open_maybe_gzip(src) as stream,
+        progress(total=src.stat().st_size, desc="ingest: read", unit="B", unit_scale=True) as bar,
+    ):
+        # The position in the file itself: for gzip, the compressed bytes read so far.
         raw_stream = stream.fileobj if isinstance(stream, gzip.GzipFile) else stream
         while chunk := stream.read(CHUNK):
             digest.update(chunk)
             out.write(chunk)
             size += len(chunk)
-            bar.n = raw_stream.tell() if raw_stream is not None else size
-            bar.refresh()
+            bar.set(raw_stream.tell() if raw_stream is not None else size)
     return digest.hexdigest(), size
 
 
