@@ -14,6 +14,9 @@ export UV_PROJECT_ENVIRONMENT="$VENV"
 export DVC_NO_ANALYTICS=1
 # Trust the machine's certificate store (corporate proxies, private CAs), as pip and curl do.
 export UV_SYSTEM_CERTS="${UV_SYSTEM_CERTS:-1}"
+# Installed packages come with their bytecode: where Python may not write it (PYTHONDONTWRITEBYTECODE,
+# read-only images) every command would otherwise compile MLflow & co. from source at each start.
+export UV_COMPILE_BYTECODE="${UV_COMPILE_BYTECODE:-1}"
 COMPONENTS=(api data_science data_engineering streamlit_apps infra scripts)
 
 die() { echo "cli.sh: $*" >&2; exit 1; }
@@ -341,12 +344,19 @@ cmd_db_migrate() {
   "$PY" -m api.migrate ${ARGS[@]+"${ARGS[@]}"}
 }
 
-#: bench-api [--env ENV] [--duration S] [--soak-seconds S] | our API vs mlflow models serve, same champion
+#: bench-api [--env ENV] [--duration S] [--soak-seconds S] | our API vs a bare app, MLflow's xgboost flavour and our pyfunc
 cmd_bench_api() {
   take_env_flag "$@"
   ensure_env
   export PATH="$VENV/bin:$PATH"  # mlflow models serve --env-manager local runs from this environment
   "$PY" "$ROOT/scripts/bench_api.py" ${ARGS[@]+"${ARGS[@]}"}
+}
+
+#: bench-batch [--rows N] | streamed predict-batch vs pyarrow read_csv + inplace_predict of the same file
+cmd_bench_batch() {
+  absolutize_source
+  ensure_env
+  "$PY" "$ROOT/scripts/bench_batch.py" "$@"
 }
 
 #: bench-db-load [--env ENV] | time initialize-data v1 db against psql \copy of the same file

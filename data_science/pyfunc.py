@@ -21,14 +21,14 @@ import mlflow.pyfunc
 import numpy as np
 import pandas as pd
 
-from data_engineering.src.schema import BOOKING_FIELDS
+from data_engineering.src.schema import BOOKING_FIELDS, VOCABULARY_FILE, vocabulary_file
 from data_engineering.src.validate import frame_to_columns, validate
 from data_science.model import CancellationModel
 from data_science.tracking import BUNDLE_ARTIFACT
 
 PACKAGES = ("data_engineering", "data_science")
 # What the code above imports, pinned to the versions it was trained and tested with.
-REQUIREMENTS = ("mlflow", "xgboost-cpu", "numpy", "pandas", "pyarrow")
+REQUIREMENTS = ("mlflow", "xgboost-cpu", "numpy", "pandas", "pyarrow", "pyyaml")
 
 
 class InvalidBookingsError(ValueError):
@@ -92,4 +92,6 @@ def code_bundle(target: Path) -> list[str]:
         destination = target / source.relative_to(root)
         destination.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(source, destination)
+    # The vocabulary the model was trained with, where the column spec reads it by default.
+    shutil.copy2(vocabulary_file(), target / VOCABULARY_FILE.relative_to(root))
     return [str(target / package) for package in PACKAGES]

@@ -59,6 +59,8 @@ def data_version(path: Path) -> str:
 
 
 def configure() -> None:
+    # MLflow draws a progress bar per download: in a log it is carriage-return noise.
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     import mlflow
 
     mlflow.set_tracking_uri(tracking_uri())

@@ -62,6 +62,7 @@ def api_settings(log_url: str, **overrides: Any) -> Settings:
         "log_flush_seconds": 0.05,
         "log_retry_max_seconds": 0.5,
         "db_timeout_seconds": 2.0,
+        "model_refresh_seconds": 0,  # tests that want the champion watcher say so
     }
     return Settings(**(values | overrides))
 

@@ -11,6 +11,8 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.tests.helpers import api_settings
+from data_engineering.src.schema import BOOKING_FIELDS
+from data_engineering.src.validate import records_to_columns, validate
 from data_science.model import CancellationModel
 from data_science.pyfunc import HotelCancellationPyfunc
 from data_science.tracking import BUNDLE_ARTIFACT, CHAMPION, MODEL_NAME, resolve
@@ -106,7 +108,8 @@ def test_reload_serves_the_new_champion_without_restart(
 
         # The old state is immutable and intact: a request that started on it finishes on it.
         assert old_state.version == "1"
-        assert old_state.score(booking, 3).probability == pytest.approx(
+        validated = validate(records_to_columns([booking], BOOKING_FIELDS), BOOKING_FIELDS)
+        assert old_state.score(validated.columns, 3).probabilities[0] == pytest.approx(
             before["cancel_probability"], abs=1e-12
         )
 

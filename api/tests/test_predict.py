@@ -86,16 +86,18 @@ def test_phrases_a_revenue_manager_reads() -> None:
 
 def test_reason_sentences_agree_in_number() -> None:
     names = ["total_of_special_requests", "previous_cancellations", "deposit_type", "lead_time"]
-    record = {
-        "total_of_special_requests": 2,
-        "previous_cancellations": 1,
-        "deposit_type": "Non Refund",
-        "lead_time": 240,
+    features = {
+        "total_of_special_requests": np.array([2]),
+        "previous_cancellations": np.array([1]),
+        "deposit_type": np.array(["Non Refund"], dtype=object),
+        "lead_time": np.array([240]),
     }
     contribs = np.array([-0.5, 0.4, 2.0, 0.3, -1.0])  # the last column is the bias
     texts = [
         r["text"].split(" (")[0]
-        for r in explain.reasons(record, contribs, 1.2, calibration=(1.0, 0.0), feature_names=names, top=4)
+        for r in explain.reasons(
+            features, 0, contribs, 1.2, calibration=(1.0, 0.0), feature_names=names, top=4
+        )
     ]
     assert texts == [
         "Non-refundable deposit strongly raises the risk",

@@ -125,14 +125,23 @@ def _text_of(chunk: RawChunk, columns: tuple[str, ...], rows: np.ndarray) -> dic
     return out
 
 
+def _chunk_frames(chunk: RawChunk, columns: tuple[str, ...]) -> tuple[pd.DataFrame, ...]:
+    """Every row's text as frames, in row order: the well-formed rows, then the misaligned lines.
+
+    Dictionary-encoded text becomes pandas categoricals, hashed once per distinct value.
+    """
+    formed = chunk.table.select(list(columns)).to_pandas()
+    if not chunk.misaligned:
+        return (formed,)
+    aside = pd.DataFrame([[m.fields[c] for c in columns] for m in chunk.misaligned], columns=list(columns))
+    return formed, aside.astype("str")
+
+
 def _process_chunk(
     chunk: RawChunk, columns: tuple[str, ...], transformation: Transformation, ids: BookingIds, out: _Outputs
 ) -> Counter[str]:
     n, width = chunk.table.num_rows, len(chunk.misaligned)
-    # Dictionary-encoded text becomes pandas categoricals: hashed once per distinct value.
-    formed = chunk.table.select(list(columns)).to_pandas()
-    aside = pd.DataFrame([[m.fields[c] for c in columns] for m in chunk.misaligned], columns=list(columns))
-    keys = ids(formed, aside.astype("str")) if width else ids(formed)
+    keys = ids(*_chunk_frames(chunk, columns))
     validated = validate({c: chunk.table[c] for c in columns}, columns)
     processed = transformation.transform({**validated.columns, ID_COLUMN: keys[validated.accepted]})
     kinds = transformation.output_columns(list(processed))

@@ -166,7 +166,9 @@ class RawReader:
         lines = np.setdiff1d(numbers, set_aside, assume_unique=True) + self._records
         misaligned = [
             Misaligned(
-                int(number) + self._records, (next(csv.reader([text]), []) + [""] * width)[:width], count
+                int(number) + self._records,
+                dict(zip(self.header, (next(csv.reader([text]), []) + [""] * width)[:width], strict=True)),
+                count,
             )
             for number, text, count in invalid
         ]

@@ -1,21 +1,85 @@
 """The raw booking columns: one declarative spec from which every check is generated.
 
-The enums here are the platform's vocabulary: the validator (``validate.py``), the API's request
-schema, the MLflow signature and the dashboard's what-if form are all generated from
-``RAW_COLUMNS``, so a category allowed in one place is allowed everywhere.
+The validator (``validate.py``), the API's request schema, the MLflow signature and the
+dashboard's what-if form are all generated from ``RAW_COLUMNS``, so a category allowed in one
+place is allowed everywhere.
+
+The categories themselves — hotels, room types, meal plans, market segments, channels, customer
+and deposit types — are data, not code: ``data_engineering/vocabulary.yaml`` holds the public
+dataset's; a hotel group points ``HOTEL_VOCABULARY`` at a file of its own, derived from its
+export with ``./cli.sh vocabulary FILE --write PATH``. Months and reservation statuses are the
+calendar's and the dataset's fixed meanings and stay enums here.
 """
 
 from __future__ import annotations
 
 import functools
+import os
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
 from typing import Literal
 
+import yaml
 
-class Hotel(StrEnum):
-    CITY = "City Hotel"
-    RESORT = "Resort Hotel"
+# The default vocabulary sits beside this package (and travels with the MLflow model's code).
+VOCABULARY_FILE = Path(__file__).resolve().parents[1] / "vocabulary.yaml"
+VOCABULARY_ENV = "HOTEL_VOCABULARY"
+# Vocabulary -> the columns whose values it lists.
+VOCABULARIES: dict[str, tuple[str, ...]] = {
+    "hotel": ("hotel",),
+    "meal": ("meal",),
+    "market_segment": ("market_segment",),
+    "distribution_channel": ("distribution_channel",),
+    "room_type": ("reserved_room_type", "assigned_room_type"),
+    "deposit_type": ("deposit_type",),
+    "customer_type": ("customer_type",),
+}
+
+
+class VocabularyFileError(ValueError):
+    """The vocabulary file is missing, not YAML, or lacks a list of categories."""
+
+
+def vocabulary_file() -> Path:
+    """``HOTEL_VOCABULARY`` (relative paths from the repository root), else the default file."""
+    configured = os.environ.get(VOCABULARY_ENV)
+    if not configured:
+        return VOCABULARY_FILE
+    path = Path(configured).expanduser()
+    return path if path.is_absolute() else VOCABULARY_FILE.parents[1] / path
+
+
+def load_vocabulary(path: Path) -> dict[str, tuple[str, ...]]:
+    """Each vocabulary's categories, checked: a list of distinct, non-empty texts."""
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise VocabularyFileError(f"cannot read the vocabulary file {path}: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise VocabularyFileError(f"the vocabulary file {path} is not valid YAML: {exc}") from exc
+    if not isinstance(document, dict):
+        raise VocabularyFileError(f"the vocabulary file {path} must map each vocabulary to a list")
+    missing = [name for name in VOCABULARIES if name not in document]
+    unknown = [name for name in document if name not in VOCABULARIES]
+    if missing or unknown:
+        problems = [f"missing: {', '.join(missing)}"] * bool(missing) + [
+            f"unknown: {', '.join(map(str, unknown))}"
+        ] * bool(unknown)
+        raise VocabularyFileError(f"the vocabulary file {path}: {'; '.join(problems)}")
+    out = {}
+    for name in VOCABULARIES:
+        values = document[name]
+        if not isinstance(values, list) or not values:
+            raise VocabularyFileError(f"the vocabulary file {path}: {name} must be a non-empty list")
+        texts = [str(v).strip() for v in values]
+        if any(not t for t in texts) or len(set(texts)) != len(texts):
+            raise VocabularyFileError(f"the vocabulary file {path}: {name} has empty or repeated values")
+        out[name] = tuple(texts)
+    return out
+
+
+VOCABULARY = load_vocabulary(vocabulary_file())
 
 
 class Month(StrEnum):
@@ -34,63 +98,6 @@ class Month(StrEnum):
 
 
 MONTH_NUMBER = {month.value: number for number, month in enumerate(Month, start=1)}
-
-
-class Meal(StrEnum):
-    BB = "BB"
-    HB = "HB"
-    FB = "FB"
-    SC = "SC"
-    UNDEFINED = "Undefined"
-
-
-class MarketSegment(StrEnum):
-    ONLINE_TA = "Online TA"
-    OFFLINE_TA_TO = "Offline TA/TO"
-    GROUPS = "Groups"
-    DIRECT = "Direct"
-    CORPORATE = "Corporate"
-    COMPLEMENTARY = "Complementary"
-    AVIATION = "Aviation"
-    UNDEFINED = "Undefined"
-
-
-class DistributionChannel(StrEnum):
-    TA_TO = "TA/TO"
-    DIRECT = "Direct"
-    CORPORATE = "Corporate"
-    GDS = "GDS"
-    UNDEFINED = "Undefined"
-
-
-class RoomType(StrEnum):
-    """Room type codes (the hotels anonymise them as letters)."""
-
-    A = "A"
-    B = "B"
-    C = "C"
-    D = "D"
-    E = "E"
-    F = "F"
-    G = "G"
-    H = "H"
-    I = "I"  # noqa: E741 - the dataset's own code
-    K = "K"
-    L = "L"
-    P = "P"
-
-
-class DepositType(StrEnum):
-    NO_DEPOSIT = "No Deposit"
-    NON_REFUND = "Non Refund"
-    REFUNDABLE = "Refundable"
-
-
-class CustomerType(StrEnum):
-    TRANSIENT = "Transient"
-    TRANSIENT_PARTY = "Transient-Party"
-    CONTRACT = "Contract"
-    GROUP = "Group"
 
 
 class ReservationStatus(StrEnum):
@@ -126,8 +133,11 @@ def _enum(enum: type[StrEnum]) -> tuple[str, ...]:
     return tuple(member.value for member in enum)
 
 
+_V = VOCABULARY
+
+
 RAW_COLUMNS: tuple[RawColumn, ...] = (
-    RawColumn("hotel", "category", categories=_enum(Hotel)),
+    RawColumn("hotel", "category", categories=_V["hotel"]),
     RawColumn("is_canceled", "int", role="target", min=0, max=1),
     RawColumn("lead_time", "int", min=0, max=1000),
     RawColumn("arrival_date_year", "int", min=2000, max=2100),
@@ -139,21 +149,21 @@ RAW_COLUMNS: tuple[RawColumn, ...] = (
     RawColumn("adults", "int", min=0, max=100),
     RawColumn("children", "int", nullable=True, min=0, max=20),
     RawColumn("babies", "int", min=0, max=20),
-    RawColumn("meal", "category", categories=_enum(Meal)),
+    RawColumn("meal", "category", categories=_V["meal"]),
     RawColumn("country", "text", nullable=True, pattern=COUNTRY_PATTERN),
-    RawColumn("market_segment", "category", categories=_enum(MarketSegment)),
-    RawColumn("distribution_channel", "category", categories=_enum(DistributionChannel)),
+    RawColumn("market_segment", "category", categories=_V["market_segment"]),
+    RawColumn("distribution_channel", "category", categories=_V["distribution_channel"]),
     RawColumn("is_repeated_guest", "int", min=0, max=1),
     RawColumn("previous_cancellations", "int", min=0, max=100),
     RawColumn("previous_bookings_not_canceled", "int", min=0, max=500),
-    RawColumn("reserved_room_type", "category", categories=_enum(RoomType)),
-    RawColumn("assigned_room_type", "category", role="post_booking", categories=_enum(RoomType)),
+    RawColumn("reserved_room_type", "category", categories=_V["room_type"]),
+    RawColumn("assigned_room_type", "category", role="post_booking", categories=_V["room_type"]),
     RawColumn("booking_changes", "int", role="post_booking", min=0, max=100),
-    RawColumn("deposit_type", "category", categories=_enum(DepositType)),
+    RawColumn("deposit_type", "category", categories=_V["deposit_type"]),
     RawColumn("agent", "id", nullable=True, min=0, max=ID_MAX),
     RawColumn("company", "id", nullable=True, min=0, max=ID_MAX),
     RawColumn("days_in_waiting_list", "int", min=0, max=1000),
-    RawColumn("customer_type", "category", categories=_enum(CustomerType)),
+    RawColumn("customer_type", "category", categories=_V["customer_type"]),
     RawColumn("adr", "float", min=0, max=10_000),
     RawColumn("required_car_parking_spaces", "int", min=0, max=10),
     RawColumn("total_of_special_requests", "int", min=0, max=10),

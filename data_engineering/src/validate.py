@@ -118,7 +118,7 @@ def parse_token(text: str) -> tuple[str | None, float]:
     stripped = text.strip(" \t")
     if stripped in NULL_TOKENS:
         return None, math.nan
-    return stripped, float(stripped) if _NUMBER.match(stripped) else math.nan
+    return stripped, float(stripped) if _NUMBER.fullmatch(stripped) else math.nan
 
 
 @dataclass
@@ -201,7 +201,7 @@ def _read_numbers(spec: RawColumn, values: _Values) -> tuple[np.ndarray, np.ndar
         if text is None:
             return math.nan, False, False
         stripped, number = parse_token(text)
-        return number, stripped is None, not pattern.match(text)
+        return number, stripped is None, not pattern.fullmatch(text)
 
     parsed, token_null, unplain = _per_token(values, token, 3)
     has_token = ~values.null & np.isnan(values.numbers) & ~values.wrong_type
@@ -267,7 +267,7 @@ _REASONS = {
 
 
 def _parse_date(text: str) -> tuple[dt.date | None, int]:
-    if _DATE.match(text):
+    if _DATE.fullmatch(text):
         try:
             return dt.date.fromisoformat(text), OK
         except ValueError:
@@ -290,9 +290,9 @@ def _text_rule(spec: RawColumn):
         code = OK
         if allowed is not None and text not in allowed:
             code = UNKNOWN
-        elif pattern is not None and not pattern.match(text):
+        elif pattern is not None and not pattern.fullmatch(text):
             code = MISMATCH
-        elif not accepted.match(token):
+        elif not accepted.fullmatch(token):
             code = NOT_PLAIN
         elif spec.kind == "date":
             return _parse_date(text)

@@ -32,18 +32,9 @@ import yaml
 
 from data_engineering.src.paths import REPO_ROOT
 from data_engineering.src.progress import progress
+from data_engineering.src.schema import VOCABULARIES
+from data_engineering.src.schema import VOCABULARY_FILE as DEFAULT_FILE
 
-DEFAULT_FILE = REPO_ROOT / "data_engineering" / "vocabulary.yaml"
-# Vocabulary -> the columns whose values it holds (all required but assigned_room_type).
-VOCABULARIES: dict[str, tuple[str, ...]] = {
-    "hotel": ("hotel",),
-    "meal": ("meal",),
-    "market_segment": ("market_segment",),
-    "distribution_channel": ("distribution_channel",),
-    "room_type": ("reserved_room_type", "assigned_room_type"),
-    "deposit_type": ("deposit_type",),
-    "customer_type": ("customer_type",),
-}
 OPTIONAL_COLUMNS = frozenset({"assigned_room_type"})
 BLOCK_SIZE = 16 << 20  # bytes of CSV parsed at a time
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-import pandas as pd
+import datetime as dt
+
+import pyarrow as pa
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -12,14 +14,14 @@ from data_engineering.src import db
 COLUMNS = {"booking_id": "int", "hotel": "text", "adr": "float", "arrival_date": "date", "nights": "int"}
 
 
-def _frame(n: int, offset: int = 0) -> pd.DataFrame:
-    return pd.DataFrame(
+def _frame(n: int, offset: int = 0) -> pa.Table:
+    return pa.table(
         {
-            "booking_id": range(offset, offset + n),
+            "booking_id": pa.array(range(offset, offset + n), pa.int64()),
             "hotel": ['City Hotel, "quoted"', "Resort Hotel"] * (n // 2) + ["City Hotel"] * (n % 2),
-            "adr": [99.5] * n,
-            "arrival_date": [pd.Timestamp("2017-05-01").date()] * n,
-            "nights": pd.array([3] * (n - 1) + [None], dtype="Int64"),
+            "adr": pa.array([99.5] * n, pa.float64()),
+            "arrival_date": pa.array([dt.date(2017, 5, 1)] * n, pa.date32()),
+            "nights": pa.array([3] * (n - 1) + [None], pa.int64()) if n else pa.array([], pa.int64()),
         }
     )
 
@@ -54,7 +56,7 @@ def test_failed_load_leaves_previous_tables_intact(engine: Engine) -> None:
         [db.TableLoad("test_bookings", _frame(10), COLUMNS), db.TableLoad("test_other", _frame(5), COLUMNS)],
     )
     before = (_rows(engine, "test_bookings"), _rows(engine, "test_other"))
-    duplicated = pd.concat([_frame(50, 1000), _frame(1, 1000)])  # duplicate key fails the load
+    duplicated = pa.concat_tables([_frame(50, 1000), _frame(1, 1000)])  # duplicate key fails the load
     with pytest.raises(sa.exc.IntegrityError):
         db.replace_tables(
             engine,
@@ -101,5 +103,5 @@ def test_readonly_role_reads_new_tables_but_cannot_write(pg_url: str, pg_readonl
 
 
 def test_empty_table_is_loaded_as_an_empty_table(engine: Engine) -> None:
-    db.replace_tables(engine, [db.TableLoad("test_empty", _frame(3).iloc[:0], COLUMNS)])
+    db.replace_tables(engine, [db.TableLoad("test_empty", _frame(3).slice(0, 0), COLUMNS)])
     assert _rows(engine, "test_empty") == []

@@ -46,7 +46,7 @@ def test_broken_rows_are_rejected_and_the_rest_loaded(
         "arrival_date_month: must be one of: January, February, March, April, May, June, July, August, "
         "September, October, November, December": 1,
         "hotel: missing value": 1,
-        "lead_time: not a whole number": 1,
+        "lead_time: not a number": 1,
     }
     rejected = pd.read_csv(workspace / "data" / "rejected" / "hotel_bookings_rejected.csv")
     assert sorted(rejected["source_line"]) == [7, 8, 9, 10, 11]

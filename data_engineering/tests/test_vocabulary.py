@@ -241,22 +241,18 @@ def test_cli_takes_paths_from_the_callers_folder(tmp_path: Path) -> None:
 
 # --------------------------------------------------------------------------- the default file
 
-ENUMS = {
-    "hotel": schema.Hotel,
-    "meal": schema.Meal,
-    "market_segment": schema.MarketSegment,
-    "distribution_channel": schema.DistributionChannel,
-    "room_type": schema.RoomType,
-    "deposit_type": schema.DepositType,
-    "customer_type": schema.CustomerType,
-}
 
-
-def test_default_file_holds_the_schema_vocabulary_in_the_fixed_format() -> None:
+def test_default_file_is_what_the_column_spec_reads_in_the_fixed_format(monkeypatch) -> None:
+    monkeypatch.delenv(schema.VOCABULARY_ENV, raising=False)
     text = DEFAULT_FILE.read_text()
-    assert yaml.safe_load(text) == {name: sorted(m.value for m in enum) for name, enum in ENUMS.items()}
+    assert schema.vocabulary_file() == DEFAULT_FILE
+    document = yaml.safe_load(text)
+    assert {name: tuple(values) for name, values in document.items()} == schema.load_vocabulary(DEFAULT_FILE)
+    for name, columns in schema.VOCABULARIES.items():
+        for column in columns:
+            assert schema.COLUMNS_BY_NAME[column].categories == tuple(document[name])
     header = [line[2:] for line in text.splitlines() if line.startswith("#")]
-    assert render_yaml(yaml.safe_load(text), header) == text  # as the command writes it
+    assert render_yaml(document, header) == text  # as the command writes it
 
 
 def test_default_file_covers_the_public_dataset(shared_data: Path) -> None:

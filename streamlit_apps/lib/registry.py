@@ -221,7 +221,8 @@ def champion_profile(uri: str) -> Reference | None:
             )
         except Exception as exc:
             raise ModelUnavailable(
-                "no_model", f"champion version {version} has no {PROFILE_FILE} (trained before drift profiles)"
+                "no_model",
+                f"champion version {version} has no {PROFILE_FILE} (trained before drift profiles)",
             ) from exc
         return Reference(str(version), json.loads(Path(path).read_text()))
 

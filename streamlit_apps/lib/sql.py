@@ -55,13 +55,13 @@ class TimeBucket(FunctionElement):
 
 @compiles(TimeBucket, "postgresql")
 def _bucket_postgresql(element: TimeBucket, compiler: Any, **kw: Any) -> str:
-    column = compiler.process(list(element.clauses)[0], **kw)
+    column = compiler.process(next(iter(element.clauses)), **kw)
     return f"CAST(date_trunc('{element.unit}', {column} AT TIME ZONE 'UTC') AS TEXT)"
 
 
 @compiles(TimeBucket, "sqlite")
 def _bucket_sqlite(element: TimeBucket, compiler: Any, **kw: Any) -> str:
-    column = compiler.process(list(element.clauses)[0], **kw)
+    column = compiler.process(next(iter(element.clauses)), **kw)
     shape = {"minute": "%Y-%m-%d %H:%M:00", "hour": "%Y-%m-%d %H:00:00", "day": "%Y-%m-%d 00:00:00"}
     return f"strftime('{shape[element.unit]}', {column})"
 
@@ -94,7 +94,9 @@ def _since(since: dt.datetime) -> ColumnElement[bool]:
     return predictions.c.created_at >= since
 
 
-def _per_feature(source: sa.Subquery, numeric: Sequence[str], categorical: Sequence[str], *aggregates) -> sa.Select:
+def _per_feature(
+    source: sa.Subquery, numeric: Sequence[str], categorical: Sequence[str], *aggregates
+) -> sa.Select:
     """One GROUP BY per column of ``source``, as long rows (feature, num_value, cat_value, ...)."""
     parts = [
         sa.select(
@@ -132,9 +134,7 @@ def hotel_bounds() -> sa.Select:
 
 def booking_filter(hotels: Sequence[str], start: dt.date, end: dt.date) -> ColumnElement[bool]:
     """The chosen hotels and arrival dates (inclusive); every value a bound parameter."""
-    return sa.and_(
-        bookings.c.hotel.in_(list(hotels)), bookings.c.arrival_date.between(start, end)
-    )
+    return sa.and_(bookings.c.hotel.in_(list(hotels)), bookings.c.arrival_date.between(start, end))
 
 
 def booking_kpis(where: ColumnElement[bool]) -> sa.Select:
@@ -220,7 +220,9 @@ def prediction_activity(since: dt.datetime, unit: Bucket | None) -> sa.Select:
     """
     p = predictions.c
     bucket = TimeBucket(p.created_at, unit) if unit else sa.literal("all")
-    rows = sa.select(bucket.label("bucket"), p.will_cancel, p.cancel_probability).where(_since(since)).subquery()
+    rows = (
+        sa.select(bucket.label("bucket"), p.will_cancel, p.cancel_probability).where(_since(since)).subquery()
+    )
     volume = sa.select(
         rows.c.bucket,
         sa.func.count().label("predictions"),
@@ -248,8 +250,12 @@ def prediction_activity(since: dt.datetime, unit: Bucket | None) -> sa.Select:
     latency = (
         sa.select(
             ranked.c.bucket,
-            sa.func.min(sa.case((ranked.c.rn * 100 >= ranked.c.n * 50, ranked.c.latency_ms))).label("latency_p50"),
-            sa.func.min(sa.case((ranked.c.rn * 100 >= ranked.c.n * 95, ranked.c.latency_ms))).label("latency_p95"),
+            sa.func.min(sa.case((ranked.c.rn * 100 >= ranked.c.n * 50, ranked.c.latency_ms))).label(
+                "latency_p50"
+            ),
+            sa.func.min(sa.case((ranked.c.rn * 100 >= ranked.c.n * 95, ranked.c.latency_ms))).label(
+                "latency_p95"
+            ),
         )
         .group_by(ranked.c.bucket)
         .subquery("latency")

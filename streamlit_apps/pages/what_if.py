@@ -9,23 +9,15 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from data_engineering.src.schema import (
-    COUNTRY_PATTERN,
-    CustomerType,
-    DepositType,
-    DistributionChannel,
-    Hotel,
-    MarketSegment,
-    Meal,
-    RoomType,
-)
+from data_engineering.src.schema import COLUMNS_BY_NAME, COUNTRY_PATTERN
 from streamlit_apps.lib import api, config, ui
 
 RESULT_KEY = "what_if_result"
 
 
-def options(enum) -> list[str]:
-    return [member.value for member in enum]
+def options(field: str) -> list[str]:
+    """The field's categories, as the column spec (and so the API) accepts them."""
+    return list(COLUMNS_BY_NAME[field].categories or ())
 
 
 def identifier(text: str, label: str) -> int | None:
@@ -66,7 +58,7 @@ today = dt.datetime.now(dt.UTC).date()
 with st.form("booking"):
     columns = st.columns(4)
     with columns[0]:
-        hotel = st.selectbox("Hotel", options(Hotel), key="hotel")
+        hotel = st.selectbox("Hotel", options("hotel"), key="hotel")
         arrival = st.date_input("Arrival date", value=today + dt.timedelta(days=60), key="arrival")
         lead_time = st.number_input("Lead time (days booked ahead)", 0, 1000, 60, key="lead_time")
         weekend_nights = st.number_input("Weekend nights", 0, 100, 1, key="weekend_nights")
@@ -75,14 +67,14 @@ with st.form("booking"):
         adults = st.number_input("Adults", 0, 100, 2, key="adults")
         children = st.number_input("Children", 0, 20, 0, key="children")
         babies = st.number_input("Babies", 0, 20, 0, key="babies")
-        meal = st.selectbox("Meal", options(Meal), key="meal")
-        room = st.selectbox("Reserved room type", options(RoomType), key="room")
+        meal = st.selectbox("Meal", options("meal"), key="meal")
+        room = st.selectbox("Reserved room type", options("reserved_room_type"), key="room")
     with columns[2]:
         country = st.text_input("Country (ISO alpha-3, blank: unknown)", "PRT", key="country")
-        segment = st.selectbox("Market segment", options(MarketSegment), key="segment")
-        channel = st.selectbox("Distribution channel", options(DistributionChannel), key="channel")
-        deposit = st.selectbox("Deposit", options(DepositType), key="deposit")
-        customer = st.selectbox("Customer type", options(CustomerType), key="customer")
+        segment = st.selectbox("Market segment", options("market_segment"), key="segment")
+        channel = st.selectbox("Distribution channel", options("distribution_channel"), key="channel")
+        deposit = st.selectbox("Deposit", options("deposit_type"), key="deposit")
+        customer = st.selectbox("Customer type", options("customer_type"), key="customer")
     with columns[3]:
         adr = st.number_input("Average daily rate (€)", 0.0, 10_000.0, 100.0, step=5.0, key="adr")
         special = st.number_input("Special requests", 0, 10, 0, key="special")

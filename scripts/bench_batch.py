@@ -1,0 +1,125 @@
+"""``./cli.sh bench-batch``: streamed ``predict-batch`` against the bare work, in the same run.
+
+Builds a file of ``--rows`` bookings (default 955,120: the full public file's size times eight)
+by repeating the real extract (``HOTEL_BOOKINGS_SOURCE`` or ``../shared/data``; synthetic
+bookings when neither is there), then measures:
+
+  bare   pyarrow's ``read_csv`` of that file + the champion booster's ``inplace_predict`` of a
+         float32 matrix of the same shape (nothing validated, transformed, calibrated or written);
+  ours   ``python -m data_science.predict_batch`` on it, as a user runs it (a subprocess), with
+         its peak resident memory.
+
+and prints rows/s, peak RSS and ours/bare. Targets: <= 4x the bare work, <= 1.2 GB peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+SHARED_DATA = ROOT.parent / "shared" / "data" / "hotel_bookings.csv.gz"
+
+
+def build_file(target: Path, rows: int) -> str:
+    """``rows`` bookings: the real extract repeated (its header once), else synthetic."""
+    candidates = [os.environ.get("HOTEL_BOOKINGS_SOURCE"), str(SHARED_DATA)]
+    source = next((Path(c) for c in candidates if c and Path(c).is_file()), None)
+    if source is None:
+        from data_engineering.src.synthetic import make_bookings
+
+        make_bookings(rows, seed=3).to_csv(target, index=False)
+        return f"{rows:,} synthetic bookings (real data not found)"
+    opener = gzip.open if source.read_bytes()[:2] == b"\x1f\x8b" else open
+    with opener(source, "rb") as stream:
+        header, *lines = stream.read().splitlines(keepends=True)
+    written = 0
+    with target.open("wb") as out:
+        out.write(header)
+        while written < rows:
+            chunk = lines[: rows - written]
+            out.writelines(chunk)
+            written += len(chunk)
+    return f"{rows:,} real bookings ({source.name} repeated)"
+
+
+def bare_work(path: Path, booster, width: int) -> dict[str, float]:
+    import pyarrow.csv as pacsv
+
+    started = time.perf_counter()
+    table = pacsv.read_csv(path)
+    parse = time.perf_counter() - started
+    matrix = np.random.default_rng(0).random((table.num_rows, width), dtype=np.float32)
+    started = time.perf_counter()
+    booster.inplace_predict(matrix, predict_type="margin", validate_features=False)
+    predict = time.perf_counter() - started
+    return {"parse_seconds": parse, "inplace_predict_seconds": predict, "rows": table.num_rows}
+
+
+def ours(path: Path, output: Path) -> dict[str, float]:
+    started = time.perf_counter()
+    result = subprocess.run(
+        [sys.executable, "-m", "data_science.predict_batch", str(path), str(output)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    seconds = time.perf_counter() - started
+    if result.returncode != 0:
+        raise RuntimeError(f"predict-batch failed:\n{result.stdout}\n{result.stderr}")
+    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # Linux: KiB
+    return {"seconds": seconds, "peak_rss_mb": peak_kib / 1024, "output": result.stdout.strip()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="./cli.sh bench-batch", description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=955_120, help="bookings in the file (default 955,120)")
+    parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    ns = parser.parse_args(argv)
+
+    from data_science.model import CancellationModel
+    from data_science.tracking import default_model_uri, resolve
+
+    with tempfile.TemporaryDirectory(prefix="bench-batch-") as tmp:
+        work = Path(tmp)
+        resolved = resolve(default_model_uri(), dst=work / "champion")
+        model = CancellationModel.load(resolved.local_dir)
+        path = work / "bookings.csv"
+        label = build_file(path, ns.rows)
+        size_mb = path.stat().st_size / 1e6
+        print(f"bench-batch: {label}, {size_mb:.0f} MB; model {resolved.uri} version {resolved.version}")
+        bare = bare_work(path, model.booster, len(model.feature_names))
+        bare_seconds = bare["parse_seconds"] + bare["inplace_predict_seconds"]
+        print(
+            f"bare:  pyarrow read_csv {bare['parse_seconds']:.2f}s + inplace_predict "
+            f"{bare['inplace_predict_seconds']:.2f}s = {bare_seconds:.2f}s"
+        )
+        mine = ours(path, work / "scored.csv")
+        print(mine["output"])
+        ratio = mine["seconds"] / bare_seconds
+        print(
+            f"ours:  predict-batch {mine['seconds']:.2f}s ({bare['rows'] / mine['seconds']:,.0f} rows/s), "
+            f"peak RSS {mine['peak_rss_mb']:,.0f} MB -> {ratio:.2f}x the bare work "
+            f"(targets: <= 4x, <= 1,200 MB)"
+        )
+        report = {"data": label, "file_mb": size_mb, "bare": bare, "ours": mine, "ratio": ratio}
+    if ns.json:
+        ns.json.write_text(json.dumps(report, indent=2) + "\n")
+    return 0 if ratio <= 4 and mine["peak_rss_mb"] <= 1200 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
