@@ -16,6 +16,7 @@ export DVC_NO_ANALYTICS=1
 export UV_SYSTEM_CERTS="${UV_SYSTEM_CERTS:-1}"
 # Installed packages come with their bytecode: where Python may not write it (PYTHONDONTWRITEBYTECODE,
 # read-only images) every command would otherwise compile MLflow & co. from source at each start.
+export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"  # XGBoost on shared cores: see data_science/__init__.py
 export UV_COMPILE_BYTECODE="${UV_COMPILE_BYTECODE:-1}"
 COMPONENTS=(api data_science data_engineering streamlit_apps infra scripts)
 
@@ -175,6 +176,18 @@ cmd_dvc_repro() {
   cd "$ROOT"
   export PATH="$VENV/bin:$PATH"
   if [ $# -eq 1 ]; then dvc repro --single-item "$1"; else dvc repro; fi
+}
+
+#: tune [--trials N] [--timeout S] [--write] | search the booster's settings (Optuna, nested backtest); --write sets params.yaml
+cmd_tune() {
+  ensure_env
+  "$PY" -m data_science.tune "$@"
+}
+
+#: holdout-check [--months N] | hold out the newest months, train on the rest, score them: held-out vs backtest vs plain XGBoost
+cmd_holdout_check() {
+  ensure_env
+  "$PY" "$ROOT/scripts/holdout_check.py" "$@"
 }
 
 #: pipeline-summary | print the latest metrics and which registered version is champion

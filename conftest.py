@@ -116,8 +116,9 @@ def trained_workspace(tmp_path_factory: pytest.TempPathFactory) -> TrainedWorksp
         "DATABASE_URL": f"sqlite:///{root / 'data.sqlite'}",
     }
     for module, *args in (
-        ("data_engineering.src.initialize_data", "v2", "csv"),
+        ("data_engineering.src.initialize_data", "csv"),  # the version params.yaml names
         ("data_science.train",),
+        ("data_science.baselines",),
         ("data_science.evaluate",),
     ):
         result = subprocess.run(

@@ -27,7 +27,7 @@ from api.metrics import Metrics
 from api.prediction_log import PredictionLog
 from api.routes import admin, health, model, predict
 from api.schemas import batch_schema, booking_schema
-from api.serving import ChampionWatcher, ModelHolder
+from api.serving import ChampionWatcher, MicroBatcher, ModelHolder
 from api.settings import Settings, get_settings
 
 
@@ -147,7 +147,8 @@ def create_app(settings: Settings | None = None) -> HotelAPI:
         every_seconds=settings.model_refresh_seconds,
         on_change=lambda new, previous: metrics.serving(new.name, new.version, previous),
     )
-    app.runtime = Runtime(settings, holder, prediction_log, metrics, watcher)
+    batcher = MicroBatcher(holder, top=settings.reasons, max_batch=settings.micro_batch)
+    app.runtime = Runtime(settings, holder, prediction_log, metrics, watcher, batcher)
     app.state.runtime = app.runtime
     app.add_exception_handler(RequestValidationError, request_validation_handler)
     for module in (predict, model, health, admin):

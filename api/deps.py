@@ -13,7 +13,7 @@ from fastapi import Depends, HTTPException, Request
 
 from api.metrics import Metrics
 from api.prediction_log import PredictionLog
-from api.serving import ChampionWatcher, ModelHolder, ServingState
+from api.serving import ChampionWatcher, MicroBatcher, ModelHolder, ServingState
 from api.settings import Settings
 
 
@@ -26,6 +26,7 @@ class Runtime:
     prediction_log: PredictionLog
     metrics: Metrics
     watcher: ChampionWatcher
+    batcher: MicroBatcher
 
 
 async def get_runtime(request: Request) -> Runtime:

@@ -15,7 +15,7 @@ from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from starlette.responses import Response
 
-from data_engineering.src.validate import Validated
+from data_engineering.src.validate import Problem, Validated
 
 MAX_DETAILS = 50  # a body of 10,000 bad bookings must not produce a 100 MB error
 
@@ -45,9 +45,16 @@ def error_payload(items: Sequence[dict[str, Any]], total: int | None = None) -> 
 
 def problems_response(validated: Validated, *, batch: bool) -> Response:
     """422 for the bookings the validator refused, each problem with its index and field."""
+    return refused_response(validated.rejected.tolist(), validated.details, batch=batch)
+
+
+def refused_response(
+    indices: Sequence[int], details: Sequence[Sequence[Problem]], *, batch: bool
+) -> Response:
+    """422 naming each problem of each refused booking (its batch index and its field)."""
     items: list[dict[str, Any]] = []
-    total = sum(len(problems) for problems in validated.details)
-    for index, problems in zip(validated.rejected.tolist(), validated.details, strict=True):
+    total = sum(len(problems) for problems in details)
+    for index, problems in zip(indices, details, strict=True):
         for problem in problems:
             loc: list[str | int] = (
                 ["body", "bookings", index, problem.field] if batch else ["body", problem.field]

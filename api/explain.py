@@ -10,12 +10,14 @@ change in probability it makes.
 from __future__ import annotations
 
 import calendar
+import datetime as dt
 import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 
+from data_engineering.transformation import v3
 from data_engineering.transformation.v1 import NO_ID, UNKNOWN_COUNTRY
 from data_engineering.transformation.v2 import HOME_COUNTRY
 
@@ -39,6 +41,11 @@ def _lead_time(days: Any) -> str:
     if days == 0:
         return "Booked for the same day"
     return f"Booked {_plural(days, 'day')} ahead"
+
+
+def _booking_day(index: Any) -> str:
+    day = (v3.EPOCH + np.timedelta64(int(index), "D")).astype(dt.date)
+    return f"Booked on {day:%d %b %Y}"
 
 
 def _money(amount: Any) -> str:
@@ -67,6 +74,7 @@ PHRASES: dict[str, Callable[[Any], str]] = {
     "arrival_weekday": lambda d: f"Arrival on a {_WEEKDAYS[int(d)]}",
     "arrival_day_of_year": lambda d: f"Arrival on day {int(d)} of the year (season)",
     "booking_weekday": lambda d: f"Booked on a {_WEEKDAYS[int(d)]}",
+    "booking_date_index": _booking_day,
     "stays_in_weekend_nights": _count("weekend night", none="No weekend nights"),
     "stays_in_week_nights": _count("week night", none="No week nights"),
     "total_nights": lambda n: f"A {int(n)}-night stay" if int(n) else "A day use (no night)",

@@ -218,8 +218,13 @@ class ModelInfo(BaseModel):
     algorithm: str | None
     transformation: str
     n_trees: int | None
-    validation_window: dict[str, Any]
-    validation_metrics: dict[str, float]
+    training_window: dict[str, Any] = Field(description="arrivals the model was refit on, and its cut-off")
+    backtest_metrics: dict[str, float] = Field(
+        description="expected performance on future bookings: the rolling-origin backtest's means"
+    )
+    backtest_windows: list[dict[str, Any]] = Field(
+        description="each backtest fold: window, bookings, ROC AUC"
+    )
     threshold: float
     calibration: list[float]
     features: list[str]

@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     # (measured on the 124-tree champion): exact stays the default because it is what the numbers
     # mean ("this feature moved the log-odds by x"), approx is there for heavier models.
     contributions: Literal["exact", "approx"] = "exact"
+    micro_batch: int = Field(
+        64, ge=1, le=1024, description="most single predictions scored together when they arrive together"
+    )
     model_refresh_seconds: float = Field(
         30,
         ge=0,

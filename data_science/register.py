@@ -8,9 +8,9 @@ the column spec, and the drift reference (``profile.json``, inside the model's f
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import tempfile
-from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib.metadata import version as package_version
 from pathlib import Path
@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 
 from data_engineering.src.paths import FIGURES_DIR, METRICS_FILE, MODEL_DIR, PLOTS_DIR
-from data_engineering.src.schema import BOOKING_FIELDS, COLUMNS_BY_NAME
+from data_engineering.src.schema import BOOKING_FIELDS, COLUMNS_BY_NAME, TARGET
 from data_engineering.transformation.v1 import NO_ID, UNKNOWN_COUNTRY
 from data_science.model import CancellationModel
 from data_science.tracking import (
@@ -93,28 +93,83 @@ class Gate:
 
     alias: str
     text: str
+    basis: str = ""  # which comparison decided
     champion_version: str | None = None
+    challenger_score: float | None = None
     champion_score: float | None = None
+    rows: int = 0
 
 
-def _gate(score: float, compare: Any, new_version: str) -> Gate:
-    """Champion if no champion yet or if the new model scores higher on the same bookings."""
+MIN_NEW_ROWS = 200  # fewer new bookings than this say too little to decide on
+
+
+def _champion_report(run_id: str | None) -> dict[str, Any] | None:
+    import mlflow
+
+    if not run_id:
+        return None
+    with tempfile.TemporaryDirectory(prefix="champion-report-") as tmp:
+        try:
+            path = mlflow.MlflowClient().download_artifacts(run_id, "metrics.json", tmp)
+        except Exception:
+            return None
+        return json.loads(Path(path).read_text())
+
+
+def _same_folds(report: dict[str, Any], other: dict[str, Any] | None) -> bool:
+    if not other or "backtest" not in other:
+        return False
+    windows = [(f["start"], f["end"]) for f in report["backtest"]["folds"]]
+    theirs = [(f["start"], f["end"]) for f in other["backtest"]["folds"]]
+    return windows == theirs and report.get("data_version") == other.get("data_version")
+
+
+def gate(report: dict[str, Any], frame: pd.DataFrame, oof: pd.DataFrame, new_version: str) -> Gate:
+    """Does the new model (the challenger) replace the champion? Decided on data neither was fitted on.
+
+    1. Same data and the same folds as the champion's run: compare the two pipelines' backtests
+       (each fold model was fitted on arrivals before its window only).
+    2. Otherwise, the bookings that arrived after the champion's training cut-off: the champion
+       never saw them, and the challenger's backtest scored them with fold models fitted before
+       their window. Both are scored there by ROC AUC.
+    3. Neither possible (no overlap, too few new bookings): the recorded backtest means, said so.
+    The challenger wins on a strictly higher score.
+    """
     from sklearn.metrics import roc_auc_score
 
     try:
         champion = resolve(f"models:/{MODEL_NAME}@{CHAMPION}")
     except NoModelError:
-        return Gate(CHAMPION, f"{CHAMPION} (first registered model)")
+        return Gate(CHAMPION, f"{CHAMPION} (first registered model)", "first model")
     if champion.version == new_version:
-        return Gate(CHAMPION, f"{CHAMPION} (already)")
-    frame, target = compare
+        return Gate(CHAMPION, f"{CHAMPION} (already)", "same version")
+    mine = float(report["backtest"]["roc_auc_mean"])
+    theirs_report = _champion_report(champion.run_id)
     old = CancellationModel.load(champion.local_dir)
-    old_score = float(roc_auc_score(target, old.predict(frame).probability))
-    if score > old_score:
-        text = f"{CHAMPION} (ROC AUC {score:.4f} beats version {champion.version}'s {old_score:.4f})"
-        return Gate(CHAMPION, text, str(champion.version), old_score)
-    text = f"{CHALLENGER} (ROC AUC {score:.4f} does not beat champion version {champion.version}'s {old_score:.4f})"
-    return Gate(CHALLENGER, text, str(champion.version), old_score)
+    cutoff = old.metadata.get("window", {}).get("cutoff")
+    if _same_folds(report, theirs_report):
+        basis, theirs, rows = (
+            "backtest on the same folds",
+            float(theirs_report["backtest"]["roc_auc_mean"]),
+            0,
+        )
+    else:
+        new_rows = (
+            oof[pd.to_datetime(oof["arrival_date"]) >= pd.Timestamp(cutoff)] if cutoff else oof.iloc[:0]
+        )
+        if len(new_rows) >= MIN_NEW_ROWS and new_rows[TARGET].nunique() == 2:
+            bookings = frame.set_index("booking_id").loc[new_rows["booking_id"]].reset_index()
+            theirs = float(roc_auc_score(new_rows[TARGET], old.predict(bookings).probability))
+            mine = float(roc_auc_score(new_rows[TARGET], new_rows["probability"]))
+            basis, rows = f"bookings arriving on or after the champion's cut-off {cutoff}", len(new_rows)
+        else:
+            recorded = (theirs_report or {}).get("backtest", {}).get("roc_auc_mean")
+            theirs = float(recorded) if recorded is not None else float("-inf")
+            basis, rows = "recorded backtest means (different folds, no new bookings to compare on)", 0
+    alias = CHAMPION if mine > theirs else CHALLENGER
+    verdict = "beats" if alias == CHAMPION else "does not beat"
+    text = f"{alias} (ROC AUC {mine:.4f} {verdict} version {champion.version}'s {theirs:.4f}; {basis})"
+    return Gate(alias, text, basis, str(champion.version), mine, theirs, rows)
 
 
 def log_and_register(
@@ -123,7 +178,8 @@ def log_and_register(
     params: dict[str, Any],
     *,
     example: pd.DataFrame,
-    compare: tuple[pd.DataFrame, Sequence[int]],
+    frame: pd.DataFrame,
+    oof: pd.DataFrame,
     commit: str,
 ) -> str:
     """One MLflow run with the model, its reports and the gate's comparison; returns the outcome."""
@@ -134,28 +190,35 @@ def log_and_register(
     # MLflow would copy this project's uv.lock into the model: its environment is the model's
     # requirements.txt, not the whole platform's.
     os.environ.setdefault("MLFLOW_LOG_UV_FILES", "false")
-
     experiment_id = ensure_experiment()
-    window = report["validation_window"]
+    backtest, window = report["backtest"], report["training_window"]
     run_name = f"xgboost-{dt.datetime.now(dt.UTC):%Y%m%d-%H%M%S}"
     with (
         mlflow.start_run(experiment_id=experiment_id, run_name=run_name) as run,
         tempfile.TemporaryDirectory(prefix="pyfunc-code-") as code,
     ):
         mlflow.log_params(
-            _flatten("", {k: params.get(k) for k in ("split", "train")})
+            _flatten("", {k: params.get(k) for k in ("backtest", "train")})
             | {"transformation": model.transformation, "n_trees": model.metadata.get("n_trees")}
         )
-        metrics = {f"val_{k}": v for k, v in report.items() if isinstance(v, float)}
+        # The headline: the backtest means, "expected performance on future bookings".
+        metrics = {f"backtest_{k}": v for k, v in backtest.items() if k.endswith("_mean")}
+        metrics["threshold"] = model.threshold
         for name, values in report["baselines"].items():
-            metrics |= {f"baseline_{name}_{k}": v for k, v in values.items()}
+            metrics |= {f"baseline_{name}_{k}": v for k, v in values.items() if k.endswith("_mean")}
         mlflow.log_metrics(metrics)
+        for step, fold in enumerate(backtest["folds"], start=1):
+            mlflow.log_metrics(
+                {f"fold_{k}": fold[k] for k in ("roc_auc", "pr_auc", "brier", "log_loss", "f1")}, step=step
+            )
         mlflow.set_tags(
             {
                 "git_commit": commit,
                 "data_version": report.get("data_version", "unknown"),
-                "validation_start": window["validation_start"],
-                "validation_end": window["validation_end"],
+                "train_start": window["train_start"],
+                "train_end": window["train_end"],
+                "cutoff": window["cutoff"],
+                "backtest_windows": ", ".join(f"{f['start']}..{f['end']}" for f in backtest["folds"]),
                 "algorithm": report["model"],
             }
         )
@@ -175,9 +238,16 @@ def log_and_register(
             pip_requirements=requirements(),
         )
         new_version = str(info.registered_model_version)
-        gate = _gate(float(report["roc_auc"]), compare, new_version)
-        if gate.champion_score is not None:
-            mlflow.log_metric("champion_val_roc_auc", gate.champion_score)
-        mlflow.MlflowClient().set_registered_model_alias(MODEL_NAME, gate.alias, new_version)
-        mlflow.set_tag("alias_decision", gate.text)
-    return f"run {run.info.run_id}: registered {MODEL_NAME} version {new_version} as {gate.text}"
+        decision = gate(report, frame, oof, new_version)
+        if decision.champion_score is not None:
+            mlflow.log_metrics(
+                {
+                    "gate_challenger_roc_auc": decision.challenger_score,
+                    "gate_champion_roc_auc": decision.champion_score,
+                }
+            )
+        mlflow.set_tags(
+            {"alias_decision": decision.text, "gate_basis": decision.basis, "gate_rows": str(decision.rows)}
+        )
+        mlflow.MlflowClient().set_registered_model_alias(MODEL_NAME, decision.alias, new_version)
+    return f"run {run.info.run_id}: registered {MODEL_NAME} version {new_version} as {decision.text}"

@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from api.deps import Runtime, RuntimeDep, ServingDep
-from api.errors import json_response, message_response, problems_response, shape_response
+from api.errors import json_response, message_response, problems_response, refused_response, shape_response
 from api.schemas import (
     BOOKING_FIELD_SET,
     MAX_BATCH,
@@ -109,8 +109,13 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     openapi_extra=_body("Booking"),
     responses={**_ERRORS, 413: {"model": Message, "description": "Body larger than 64 KiB"}},
 )
-async def predict(request: Request, state: ServingDep, runtime: RuntimeDep) -> Response:
+async def predict(request: Request) -> Response:
+    # No FastAPI dependencies on this route: each costs a resolution per request, and the hot
+    # path reads the runtime straight from the app it was created with.
     started = time.perf_counter()
+    runtime: Runtime = request.app.runtime
+    if runtime.holder.state is None:
+        return message_response(503, "no model loaded yet")
     try:
         body = await read_body(request, MAX_BOOKING_BYTES)
     except BodyTooLargeError:
@@ -119,13 +124,12 @@ async def predict(request: Request, state: ServingDep, runtime: RuntimeDep) -> R
         booking = _booking(_parse(body), [])
     except ShapeError as exc:
         return shape_response(exc.loc, exc.message)
-    validated = validate({name: [booking.get(name)] for name in BOOKING_FIELDS}, BOOKING_FIELDS)
-    if len(validated.rejected):
-        return problems_response(validated, batch=False)
-    top = runtime.settings.reasons
-    scored = state.score(validated.columns, top)
+    answer = await runtime.batcher.submit(booking)
+    if answer.problems:
+        return refused_response([0], [answer.problems], batch=False)
+    state = answer.state
+    assert state is not None
     request_id = uuid.uuid4().hex
-    probability, will_cancel = scored.probabilities[0], scored.decisions[0]
     latency_ms = (time.perf_counter() - started) * 1000.0
     runtime.prediction_log.submit(
         (
@@ -133,24 +137,24 @@ async def predict(request: Request, state: ServingDep, runtime: RuntimeDep) -> R
             time.time(),
             state.name,
             state.version,
-            scored.cleaned[0],
-            probability,
-            will_cancel,
+            answer.cleaned,
+            answer.probability,
+            answer.will_cancel,
             state.threshold,
             latency_ms,
             request_id,
             1,
         )
     )
-    runtime.metrics.decision[will_cancel].inc()
+    runtime.metrics.decision[answer.will_cancel].inc()
     return json_response(
         {
             "request_id": request_id,
-            "cancel_probability": probability,
-            "will_cancel": will_cancel,
+            "cancel_probability": answer.probability,
+            "will_cancel": answer.will_cancel,
             "threshold": state.threshold,
             "model_version": state.version,
-            "reasons": scored.reasons[0] if scored.reasons is not None else [],
+            "reasons": answer.reasons,
         }
     )
 

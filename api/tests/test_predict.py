@@ -128,8 +128,9 @@ def test_model_route_describes_the_champion(app_client, trained_workspace) -> No
     assert "champion" in info["aliases"]
     assert info["run_id"]
     assert info["trained_at"]
-    assert set(info["validation_window"]) >= {"validation_start", "validation_end"}
-    assert 0.5 < info["validation_metrics"]["roc_auc"] <= 1.0
+    assert set(info["training_window"]) >= {"train_start", "train_end", "cutoff"}
+    assert 0.5 < info["backtest_metrics"]["roc_auc"] <= 1.0
+    assert len(info["backtest_windows"]) == 4
     assert 0 < info["threshold"] < 1
     assert info["features"] == info["numeric_features"] + info["categorical_features"]
     assert "deposit_type" in info["features"]

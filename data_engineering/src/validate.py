@@ -24,6 +24,7 @@ as ``datetime64[D]``.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import re
 from collections import Counter
@@ -193,9 +194,14 @@ def _per_token(values: _Values, fn: Any, width: int) -> list[np.ndarray]:
     return [gather(np.array([r[k] for r in results]), values.codes) for k in range(width)]
 
 
+@functools.cache
+def _accepted_text(name: str) -> re.Pattern[str]:
+    return re.compile(text_pattern(name))
+
+
 def _read_numbers(spec: RawColumn, values: _Values) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(numbers, missing, wrong type, written unplainly) of a numeric field."""
-    pattern = re.compile(text_pattern(spec.name))
+    pattern = _accepted_text(spec.name)
 
     def token(text: str | None) -> tuple[float, bool, bool]:
         if text is None:
@@ -222,7 +228,8 @@ class _NumericBlock:
     nullable: np.ndarray
 
     @classmethod
-    def of(cls, names: Sequence[str]) -> _NumericBlock:
+    @functools.cache
+    def of(cls, names: tuple[str, ...]) -> _NumericBlock:
         specs = [COLUMNS_BY_NAME[n] for n in names]
         return cls(
             tuple(names),
@@ -275,9 +282,10 @@ def _parse_date(text: str) -> tuple[dt.date | None, int]:
     return None, NOT_DATE
 
 
+@functools.cache
 def _text_rule(spec: RawColumn):
     """(value, code) of one text token under the spec's rules for ``spec``; None: no text."""
-    accepted = re.compile(text_pattern(spec.name))
+    accepted = _accepted_text(spec.name)
     allowed = frozenset(spec.categories) if spec.categories is not None else None
     pattern = re.compile(spec.pattern) if spec.pattern is not None else None
 
@@ -301,6 +309,26 @@ def _text_rule(spec: RawColumn):
     return rule
 
 
+def _check_text_values(spec: RawColumn, values: list[Any]) -> tuple[np.ndarray, np.ndarray]:
+    """``_check_text`` for a handful of JSON values, value by value: the same rules, no arrays
+    to build per column (one booking in the API costs a few microseconds here, not a hundred)."""
+    rule = _text_rule(spec)
+    typed, codes = [], []
+    for given in values:
+        if isinstance(given, str):
+            value, code = rule(given)
+        elif given is None or (not isinstance(given, bool) and is_missing(given)):
+            value, code = None, OK if spec.nullable else MISSING
+        else:  # booleans, numbers, lists: a text field takes text
+            value, code = None, NOT_TEXT
+        typed.append(value)
+        codes.append(code)
+    out = object_array(typed)
+    if spec.kind == "date":
+        out = np.array([v or np.datetime64("NaT") for v in typed], dtype="datetime64[D]")
+    return out, np.array(codes, dtype=np.int8)
+
+
 def _check_text(spec: RawColumn, values: _Values) -> tuple[np.ndarray, np.ndarray]:
     """Typed values and failure codes of one text column (the rule runs once per distinct text)."""
     rule = _text_rule(spec)
@@ -317,6 +345,12 @@ def _check_text(spec: RawColumn, values: _Values) -> tuple[np.ndarray, np.ndarra
     # Text fields take text: a JSON number where a room type or a country is expected is refused.
     status[values.wrong_type | ~np.isnan(values.numbers)] = NOT_TEXT
     return typed, status
+
+
+def _check_text_column(spec: RawColumn, values: ColumnInput, n: int) -> tuple[np.ndarray, np.ndarray]:
+    if isinstance(values, list) and n <= SMALL:
+        return _check_text_values(spec, values)
+    return _check_text(spec, _split(values))
 
 
 def _text_reason(spec: RawColumn, code: int) -> str:
@@ -400,7 +434,7 @@ def validate(columns: Mapping[str, ColumnInput], names: Iterable[str] | None = N
         if len(columns[name]) != n:
             raise ValueError(f"column {name} has {len(columns[name])} values, expected {n}")
 
-    block = _NumericBlock.of(numeric)
+    block = _NumericBlock.of(tuple(numeric))
     numbers, missing, wrong, unplain = _numeric_matrix(columns, numeric, n)
     number_status = block.check(numbers, missing, wrong, unplain)
     typed: dict[str, np.ndarray] = {}
@@ -409,7 +443,7 @@ def validate(columns: Mapping[str, ColumnInput], names: Iterable[str] | None = N
         typed[name] = clean[:, j]
     text_status = np.zeros((n, len(text)), dtype=np.int8)
     for j, name in enumerate(text):
-        typed[name], text_status[:, j] = _check_text(COLUMNS_BY_NAME[name], _split(columns[name]))
+        typed[name], text_status[:, j] = _check_text_column(COLUMNS_BY_NAME[name], columns[name], n)
 
     bad = (number_status != OK).any(axis=1) | (text_status != OK).any(axis=1)
     status = dict(zip(numeric, number_status.T, strict=True)) | dict(zip(text, text_status.T, strict=True))

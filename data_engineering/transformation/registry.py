@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from data_engineering.transformation import v1, v2
+from data_engineering.transformation import v1, v2, v3
 
 ColumnType = Literal["int", "float", "text", "date"]
 
@@ -56,6 +56,15 @@ VERSIONS: dict[str, Transformation] = {
         transform=v2.transform,
         numeric_features=v2.NUMERIC_FEATURES,
         categorical_features=v2.CATEGORICAL_FEATURES,
+    ),
+    "v3": Transformation(
+        version="v3",
+        description="v2 plus the booking date as a point in time (booking_date_index)",
+        columns=v3.COLUMNS,
+        optional=v1.OPTIONAL,
+        transform=v3.transform,
+        numeric_features=v3.NUMERIC_FEATURES,
+        categorical_features=v3.CATEGORICAL_FEATURES,
     ),
 }
 

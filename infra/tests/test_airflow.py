@@ -84,11 +84,12 @@ def test_retrain_graph_runs_the_dvc_stages_in_order(dagbag: dict) -> None:
     assert retrain["tasks"] == {
         "ingest": ["transform"],
         "transform": ["train"],
-        "train": ["evaluate"],
+        "train": ["baselines"],
+        "baselines": ["evaluate"],
         "evaluate": ["report"],
         "report": [],
     }
-    for stage in ("ingest", "transform", "train", "evaluate"):
+    for stage in ("ingest", "transform", "train", "baselines", "evaluate"):
         assert retrain["commands"][stage].strip().endswith(f"cli.sh dvc-repro {stage}")
     assert retrain["commands"]["report"].strip().endswith("cli.sh pipeline-summary")
     assert retrain["max_active_runs"] == 1  # DVC locks the repository

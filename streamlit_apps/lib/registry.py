@@ -28,13 +28,14 @@ os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "5")
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 FIGURES = {
+    "backtest": "Backtest: each fold's metrics, model and baselines",
     "confusion_matrix": "Confusion matrix",
     "roc_curve": "ROC curve",
     "precision_recall": "Precision-recall",
     "calibration": "Calibration",
     "feature_importance": "Feature importance",
 }
-# Validation metrics as the evaluate stage logs them (val_<name>), in display order.
+# Backtest means as the evaluate stage logs them (backtest_<name>_mean), in display order.
 METRICS = {
     "roc_auc": "ROC AUC",
     "pr_auc": "PR AUC",
@@ -43,9 +44,12 @@ METRICS = {
     "f1": "F1",
     "precision": "Precision",
     "recall": "Recall",
-    "accuracy": "Accuracy",
 }
-BASELINES = {"logistic_regression": "Logistic regression", "majority": "Majority class"}
+BASELINES = {
+    "plain_xgboost": "Plain XGBoost",
+    "logistic_regression": "Logistic regression",
+    "majority": "Majority class",
+}
 ALIAS_ORDER = (CHAMPION, CHALLENGER)
 
 
@@ -69,12 +73,11 @@ class VersionSummary:
 
     @property
     def threshold(self) -> float | None:
-        return self.metrics.get("val_threshold")
+        return self.metrics.get("threshold")
 
-    @property
-    def validation_start(self) -> str | None:
-        """First arrival date of the validation window: the model trained on earlier arrivals."""
-        return self.tags.get("validation_start")
+    def backtest(self, metric: str) -> float | None:
+        """The backtest mean of ``metric``: expected performance on future bookings."""
+        return self.metrics.get(f"backtest_{metric}_mean")
 
 
 @dataclass(frozen=True)

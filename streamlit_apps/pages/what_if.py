@@ -15,9 +15,24 @@ from streamlit_apps.lib import api, config, ui
 RESULT_KEY = "what_if_result"
 
 
+# The form starts on the public dataset's most common booking; another hotel's vocabulary starts
+# on its first category wherever these are not in it.
+TYPICAL = {
+    "market_segment": "Online TA",
+    "distribution_channel": "TA/TO",
+    "deposit_type": "No Deposit",
+    "customer_type": "Transient",
+}
+
+
 def options(field: str) -> list[str]:
     """The field's categories, as the column spec (and so the API) accepts them."""
     return list(COLUMNS_BY_NAME[field].categories or ())
+
+
+def typical(field: str) -> int:
+    choices = options(field)
+    return choices.index(TYPICAL[field]) if TYPICAL.get(field) in choices else 0
 
 
 def identifier(text: str, label: str) -> int | None:
@@ -71,10 +86,21 @@ with st.form("booking"):
         room = st.selectbox("Reserved room type", options("reserved_room_type"), key="room")
     with columns[2]:
         country = st.text_input("Country (ISO alpha-3, blank: unknown)", "PRT", key="country")
-        segment = st.selectbox("Market segment", options("market_segment"), key="segment")
-        channel = st.selectbox("Distribution channel", options("distribution_channel"), key="channel")
-        deposit = st.selectbox("Deposit", options("deposit_type"), key="deposit")
-        customer = st.selectbox("Customer type", options("customer_type"), key="customer")
+        segment = st.selectbox(
+            "Market segment", options("market_segment"), index=typical("market_segment"), key="segment"
+        )
+        channel = st.selectbox(
+            "Distribution channel",
+            options("distribution_channel"),
+            index=typical("distribution_channel"),
+            key="channel",
+        )
+        deposit = st.selectbox(
+            "Deposit", options("deposit_type"), index=typical("deposit_type"), key="deposit"
+        )
+        customer = st.selectbox(
+            "Customer type", options("customer_type"), index=typical("customer_type"), key="customer"
+        )
     with columns[3]:
         adr = st.number_input("Average daily rate (€)", 0.0, 10_000.0, 100.0, step=5.0, key="adr")
         special = st.number_input("Special requests", 0, 10, 0, key="special")

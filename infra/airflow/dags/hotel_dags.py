@@ -36,7 +36,7 @@ def cli(*args: str) -> str:
     return " ".join([f"bash {CLI}", *args]) + " "
 
 
-STAGES = ("ingest", "transform", "train", "evaluate")
+STAGES = ("ingest", "transform", "train", "baselines", "evaluate")
 
 
 @dag(
@@ -47,7 +47,7 @@ STAGES = ("ingest", "transform", "train", "evaluate")
     max_active_runs=1,  # DVC locks the repository: one run at a time
     default_args=DEFAULT_ARGS,
     tags=TAGS,
-    doc_md="""Weekly retraining: ingest → transform → train → evaluate, then report the outcome.
+    doc_md="""Weekly retraining: ingest → transform → train → baselines → evaluate, then report the outcome.
 
 Each task runs one DVC stage with `./cli.sh dvc-repro STAGE` (`dvc repro --single-item`), the exact
 stages of `dvc.yaml`; unchanged stages are skipped by DVC as they are for users. `evaluate`
