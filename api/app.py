@@ -83,9 +83,7 @@ class HotelAPI(FastAPI):
         runtime.prediction_log.start()
         settings = runtime.settings
         try:
-            _, state = runtime.holder.load(
-                settings.model_uri, approx_contributions=settings.contributions == "approx"
-            )
+            _, state = runtime.holder.load(settings.model_uri)
         except NoModelError as exc:
             runtime.prediction_log.stop(timeout=0)
             raise StartupError(f"cannot start the API: {exc}") from None
@@ -143,7 +141,6 @@ def create_app(settings: Settings | None = None) -> HotelAPI:
     watcher = ChampionWatcher(
         holder,
         model_uri=settings.model_uri,
-        approx_contributions=settings.contributions == "approx",
         every_seconds=settings.model_refresh_seconds,
         on_change=lambda new, previous: metrics.serving(new.name, new.version, previous),
     )

@@ -1,7 +1,7 @@
 """Reasons for a prediction: XGBoost's own per-feature contributions, in a revenue manager's words.
 
 ``CancellationModel.predict(..., reasons=True)`` splits each booking's margin into one additive
-term per feature plus a bias (exact TreeSHAP, or the cheaper path-based approximation). The API
+term per feature plus a bias (exact TreeSHAP, from precomputed tables). The API
 reports the largest terms, each as a sentence built from the booking's own value ("Booked 240
 days ahead raises the risk"), its direction, its size on the calibrated log-odds scale and the
 change in probability it makes.

@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         from data_science.tracking import NoModelError
 
         try:
-            load_state(settings.model_uri, approx_contributions=True)
+            load_state(settings.model_uri)
         except NoModelError as exc:
             print(f"serve-api: error: {exc}", file=sys.stderr)
             return 1

@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import orjson
 
 from api import explain
+from api.schemas import ModelInfo
 from data_engineering.src.schema import BOOKING_FIELDS
 from data_engineering.src.validate import Problem, records_to_columns, validate
 from data_science.model import CancellationModel
@@ -169,7 +169,10 @@ def _version(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def load_state(model_uri: str | None, *, approx_contributions: bool) -> ServingState:
+_FOLD_FIELDS = ("start", "end", "train_rows", "rows", "roc_auc", "pr_auc", "brier", "f1", "roc_auc_booked_after_cutoff")
+
+
+def load_state(model_uri: str | None) -> ServingState:
     """Resolve the URI in the registry and load the model it names into memory.
 
     Raises ``data_science.tracking.NoModelError`` when nothing is registered there.
@@ -185,8 +188,9 @@ def load_state(model_uri: str | None, *, approx_contributions: bool) -> ServingS
     with tempfile.TemporaryDirectory(prefix="hotel-api-model-") as tmp:
         resolved = resolve(model_uri, dst=Path(tmp))
         model = CancellationModel.load(resolved.local_dir, nthread=1)
-    model.approx_contributions = approx_contributions
+    model.explainer()  # the contribution tables, built before the first request needs them
     meta = model.metadata
+    backtest = meta.get("backtest", {})
     version = _version(resolved.version)
     info = {
         "name": resolved.name,
@@ -198,12 +202,17 @@ def load_state(model_uri: str | None, *, approx_contributions: bool) -> ServingS
         "algorithm": meta.get("algorithm"),
         "transformation": model.transformation,
         "n_trees": meta.get("n_trees"),
-        "validation_window": meta.get("window", {}),
-        "validation_metrics": {
-            key.removeprefix("val_"): value
-            for key, value in resolved.metrics.items()
-            if key.startswith("val_")
+        "training_window": meta.get("window", {}),
+        # What to expect on future bookings: the rolling-origin backtest (each fold scored by
+        # a model fitted only on earlier arrivals), never the refit's fit on its own data.
+        "backtest_metrics": {
+            key.removesuffix("_mean"): float(value)
+            for key, value in backtest.items()
+            if key.endswith("_mean") and isinstance(value, int | float)
         },
+        "backtest_windows": [
+            {key: fold[key] for key in _FOLD_FIELDS if key in fold} for fold in backtest.get("folds", [])
+        ],
         "threshold": model.threshold,
         "calibration": list(model.calibration),
         "features": model.feature_names,
@@ -217,7 +226,8 @@ def load_state(model_uri: str | None, *, approx_contributions: bool) -> ServingS
         version=version,
         uri=resolved.uri,
         info=info,
-        info_json=orjson.dumps(info),
+        # Checked against the documented response once, here, rather than on every GET /model.
+        info_json=ModelInfo.model_validate(info).model_dump_json().encode(),
     )
 
 
@@ -228,10 +238,10 @@ class ModelHolder:
         self.state: ServingState | None = None
         self._reload_lock = threading.Lock()  # reloads queue up; predictions never wait on it
 
-    def load(self, model_uri: str | None, *, approx_contributions: bool) -> tuple[str | None, ServingState]:
+    def load(self, model_uri: str | None) -> tuple[str | None, ServingState]:
         """Load a state and swap it in; returns the previous version and the new state."""
         with self._reload_lock:
-            new = load_state(model_uri, approx_contributions=approx_contributions)
+            new = load_state(model_uri)
             previous = self.state
             self.state = new  # the swap: one reference assignment, atomic under the GIL
         log.info(
@@ -269,13 +279,11 @@ class ChampionWatcher:
         holder: ModelHolder,
         *,
         model_uri: str | None,
-        approx_contributions: bool,
         every_seconds: float,
         on_change: Any = None,
     ) -> None:
         self.holder = holder
         self.model_uri = model_uri
-        self.approx_contributions = approx_contributions
         self.every_seconds = every_seconds
         self.on_change = on_change
         self.last_error: str | None = None
@@ -302,7 +310,7 @@ class ChampionWatcher:
         self.checks += 1
         if now is None or now == state.version:
             return False
-        previous, new = self.holder.load(self.model_uri, approx_contributions=self.approx_contributions)
+        previous, new = self.holder.load(self.model_uri)
         log.info("registry moved %s from version %s to %s: now serving it", state.uri, previous, new.version)
         if self.on_change is not None:
             self.on_change(new, previous)

@@ -9,7 +9,7 @@ benchmarks all call it, so they cannot disagree:
     probability = sigmoid(a * margin + b)              (Platt calibration; (1, 0) when off)
 
 It takes validated bookings as columns (``data_engineering.src.validate``), one booking being a
-batch of one, and, when asked, each feature's contribution to the margin (TreeSHAP).
+batch of one, and, when asked, each feature's contribution to the margin (exact TreeSHAP).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import xgboost as xgb
 
 from data_engineering.transformation import get_transformation
 from data_engineering.transformation.encoding import FeatureEncoder
+from data_science.treeshap import TreeExplainer, UnsupportedBoosterError
 
 BOOSTER_FILE = "booster.ubj"
 ENCODER_FILE = "encoder.json"
@@ -56,8 +57,8 @@ class CancellationModel:
     transformation: str = "v2"
     metadata: dict[str, Any] = field(default_factory=dict)
     profile: dict[str, Any] | None = None
-    # Saabas instead of exact TreeSHAP contributions: cheaper, for heavy models (API setting).
-    approx_contributions: bool = False
+    _explainer: TreeExplainer | None = field(default=None, init=False, repr=False)
+    _too_deep_for_tables: bool = field(default=False, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._transform = get_transformation(self.transformation).transform
@@ -85,19 +86,30 @@ class CancellationModel:
         if not len(matrix):
             empty = np.empty(0, dtype=np.float64)
             return Scores(empty, empty, features, np.empty((0, matrix.shape[1] + 1)) if reasons else None)
-        contributions = None
-        if reasons:
-            # Contributions need a DMatrix; the margin then comes from the same one (bit-identical
-            # to inplace_predict's, and cheaper than a second conversion). A DMatrix of a handful
-            # of rows is built on one thread: waking every core's OpenMP worker costs more.
-            data = xgb.DMatrix(matrix, nthread=1 if len(matrix) < 1_000 else -1)
-            margin = self.booster.predict(data, output_margin=True, validate_features=False)
-            contributions = self.booster.predict(
-                data, pred_contribs=True, approx_contribs=self.approx_contributions, validate_features=False
-            )
-        else:
-            margin = self.booster.inplace_predict(matrix, predict_type="margin", validate_features=False)
+        margin = self.booster.inplace_predict(matrix, predict_type="margin", validate_features=False)
+        contributions = self.contributions(matrix) if reasons else None
         return Scores(self.calibrate(margin), margin, features, contributions)
+
+    def contributions(self, matrix: np.ndarray) -> np.ndarray:
+        """Exact TreeSHAP contributions of encoded rows (the bias last).
+
+        From precomputed tables (``data_science.treeshap``), several times cheaper than
+        XGBoost's own walk; boosters too deep for the tables use XGBoost's ``pred_contribs``.
+        """
+        explainer = self.explainer()
+        if explainer is not None:
+            return explainer.contributions(matrix)
+        data = xgb.DMatrix(matrix, nthread=1 if len(matrix) < 1_000 else -1)
+        return self.booster.predict(data, pred_contribs=True, validate_features=False)
+
+    def explainer(self) -> TreeExplainer | None:
+        """The contribution tables, built on first use (about a second for the champion)."""
+        if self._explainer is None and not self._too_deep_for_tables:
+            try:
+                self._explainer = TreeExplainer(self.booster)
+            except UnsupportedBoosterError:
+                self._too_deep_for_tables = True
+        return self._explainer
 
     def decisions(self, probability: np.ndarray) -> np.ndarray:
         """1 where the booking is predicted to cancel (probability >= the model's threshold)."""
