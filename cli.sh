@@ -60,6 +60,8 @@ airflow_env() {
   export AIRFLOW__CORE__DAGS_FOLDER="$ROOT/infra/airflow/dags"
   export AIRFLOW__CORE__LOAD_EXAMPLES=False
   export HOTEL_REPO="$ROOT"
+  # `airflow standalone` starts its components as `airflow ...` subprocesses found on PATH.
+  export PATH="$AIRFLOW_VENV/bin:$PATH"
   mkdir -p "$AIRFLOW_HOME"
 }
 
