@@ -268,6 +268,30 @@ cmd_stack() {
   esac
 }
 
+#: docker-check [PYTEST_ARGS...] | build the image on a Debian-made base, run the compose stack with host networking, train, predict
+cmd_docker_check() {
+  ensure_env
+  local engine started=0
+  engine="$(bash "$ROOT/scripts/docker_engine.sh" start)" || die "no Docker engine for the check (see above)"
+  while IFS='=' read -r key value; do
+    case "$key" in
+      DOCKER_HOST | DOCKER_CONFIG | HOTEL_DOCKER) export "$key=$value" ;;
+      HOTEL_DOCKER_STARTED) started="$value" ;;
+    esac
+  done <<<"$engine"
+  [ "$started" = 1 ] && trap 'bash "$ROOT/scripts/docker_engine.sh" stop' EXIT
+  local base
+  base="$(bash "$ROOT/scripts/docker_base_images.sh")" || die "the Debian-made base images could not be built"
+  HOTEL_PYTHON_IMAGE="$(sed -n 's/^PYTHON_IMAGE=//p' <<<"$base")"
+  HOTEL_POSTGRES_IMAGE="$(sed -n 's/^POSTGRES_IMAGE=//p' <<<"$base")"
+  export HOTEL_PYTHON_IMAGE HOTEL_POSTGRES_IMAGE
+  cd "$ROOT"
+  local status=0
+  # A cold run builds images for minutes: the whole module may take longer than the default 600 s.
+  "$VENV/bin/pytest" infra/e2e -p no:cacheprovider -o timeout=1800 "$@" || status=$?
+  return "$status"
+}
+
 #: lint [api|data_science|data_engineering|streamlit_apps|infra|scripts|all] | ruff check + ruff format --check
 cmd_lint() {
   [ $# -le 1 ] || usage_error "lint takes at most 1 argument"

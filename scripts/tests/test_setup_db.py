@@ -112,10 +112,11 @@ def test_engine_without_compose_falls_back_to_a_working_local_cluster(setup_db, 
     result = setup_db(NO_COMPOSE, "test")
     assert result.returncode == 0, result.stderr
     notes = [line for line in result.stderr.splitlines() if "note:" in line]
-    assert notes == [
+    note = (
         "setup-db: note: docker has no compose plugin (docker compose version failed); "
         "using a local cluster of the installed PostgreSQL"
-    ]
+    )
+    assert notes == [note]
     assert "unknown shorthand flag" not in result.stdout + result.stderr
     assert _accepts(result.stdout.splitlines()[-1]) == 1
     assert _recorded(repo_copy, "POSTGRES_BACKEND") == "local"
