@@ -54,6 +54,15 @@ ensure_airflow_env() {
     || die "uv sync of the Airflow environment failed (infra/airflow/uv.lock)"
 }
 
+# moto's AWS emulator (Terraform and S3 tests) in its own environment: its server pins Flask.
+MOTO_VENV="$ROOT/.venv-moto"
+ensure_moto_env() {
+  [ "${HOTEL_SKIP_SYNC:-0}" = 1 ] && [ -x "$MOTO_VENV/bin/moto_server" ] && return 0
+  ensure_uv
+  (cd "$ROOT" && UV_PROJECT_ENVIRONMENT="$MOTO_VENV" "$UV" sync --locked --quiet --python 3.11 --project infra/moto) \
+    || die "uv sync of the AWS emulator's environment failed (infra/moto/uv.lock)"
+}
+
 # Local Airflow: state under .local/airflow, DAGs from infra/airflow/dags, SQLite, no examples.
 airflow_env() {
   export AIRFLOW_HOME="${AIRFLOW_HOME:-$ROOT/.local/airflow}"
@@ -325,8 +334,9 @@ cmd_test() {
     paths=("$target/tests")
   fi
   ensure_env
-  # The Airflow tests run the DAGs in Airflow's own environment.
-  [[ "$target" =~ ^(all|infra)$ ]] && ensure_airflow_env
+  # The Airflow tests run the DAGs in Airflow's own environment, the Terraform and S3 tests moto's
+  # AWS emulator from its own.
+  [[ "$target" =~ ^(all|infra)$ ]] && ensure_airflow_env && ensure_moto_env
   # Tests that need PostgreSQL use the real server: start the test cluster (idempotent, ~1 s)
   # unless a test database was given. Without one they skip locally and fail under CI.
   if [ -z "${TEST_DATABASE_URL:-}" ] && [[ "$target" =~ ^(all|api|data_engineering|streamlit_apps)$ ]]; then
