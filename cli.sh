@@ -192,6 +192,28 @@ cmd_pipeline_summary() {
   "$PY" -m data_science.summary
 }
 
+#: retrain-record [--run-id ID] | link a retraining run's dvc.lock hashes to its MLflow run (reports/retraining/ID.json)
+cmd_retrain_record() {
+  ensure_env
+  cd "$ROOT"  # as a module from the root: the project's packages of this checkout, whatever is installed
+  "$PY" -m scripts.retrain_record "$@"
+}
+
+#: dvc-push | push the pipeline's data and models to the default DVC remote (none configured: says so)
+cmd_dvc_push() {
+  [ $# -eq 0 ] || usage_error "dvc-push takes no arguments (dvc remote add -d NAME URL picks the remote)"
+  ensure_env
+  cd "$ROOT"
+  local remote
+  remote="$("$VENV/bin/dvc" config core.remote 2>/dev/null || true)"
+  if [ -z "$remote" ]; then
+    echo "dvc-push: no default DVC remote configured: nothing pushed"
+    return 0
+  fi
+  "$VENV/bin/dvc" push || die "dvc push to remote '$remote' failed"
+  echo "dvc-push: pushed to remote '$remote'"
+}
+
 #: score-db [--env ENV] [--model-uri URI] | score loaded bookings not yet scored; append to booking_scores
 cmd_score_db() {
   take_env_flag "$@"
@@ -247,6 +269,8 @@ cmd_start_airflow() {
   ensure_airflow_env
   airflow_env
   export AIRFLOW__API__HOST=127.0.0.1 AIRFLOW__API__PORT="$port"
+  # Tasks report to the api-server's execution API at BASE_URL/execution/ (default port 8080).
+  export AIRFLOW__API__BASE_URL="${AIRFLOW__API__BASE_URL:-http://127.0.0.1:$port}"
   echo "Airflow on http://127.0.0.1:$port (state in $AIRFLOW_HOME; the admin password is printed below and saved there)"
   exec "$AIRFLOW_VENV/bin/airflow" standalone
 }

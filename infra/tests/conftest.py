@@ -193,6 +193,12 @@ def _terraform_env(root: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
+def unused_port() -> Callable[[], int]:
+    """unused_port() -> a TCP port that nothing listens on at 127.0.0.1 (for a server to start)."""
+    return free_port
+
+
+@pytest.fixture(scope="session")
 def terraform_env() -> Callable[[Path], dict[str, str]]:
     """terraform_env(root) -> variables for Terraform runs whose data lives under ``root``."""
     return _terraform_env

@@ -85,12 +85,16 @@ def test_retrain_graph_runs_the_dvc_stages_in_order(dagbag: dict) -> None:
         "ingest": ["transform"],
         "transform": ["train"],
         "train": ["evaluate"],
-        "evaluate": ["report"],
+        "evaluate": ["record"],
+        "record": ["push"],
+        "push": ["report"],
         "report": [],
     }
     for stage in ("ingest", "transform", "train", "evaluate"):
         assert retrain["commands"][stage].strip().endswith(f"cli.sh dvc-repro {stage}")
     assert retrain["commands"]["report"].strip().endswith("cli.sh pipeline-summary")
+    assert retrain["commands"]["record"].strip().endswith("cli.sh retrain-record --run-id '{{ run_id }}'")
+    assert retrain["commands"]["push"].strip().endswith("cli.sh dvc-push")
     assert retrain["max_active_runs"] == 1  # DVC locks the repository
     assert retrain["retries"]["train"] == 2
     assert retrain["backoff"]
