@@ -45,23 +45,20 @@ ensure_env() {
   (cd "$ROOT" && "$UV" sync --locked --quiet --python 3.11) || die "uv sync failed (is uv.lock in step with pyproject.toml?)"
 }
 
-# Airflow lives in its own environment: it pins versions the API stack must not share.
-AIRFLOW_VENV="$ROOT/.venv-airflow"
-ensure_airflow_env() {
-  [ "${HOTEL_SKIP_SYNC:-0}" = 1 ] && [ -x "$AIRFLOW_VENV/bin/airflow" ] && return 0
+# Tools that pin versions the platform must not share live in environments of their own, each
+# synced from its lock file: ensure_locked_env VENV PROJECT_DIR EXECUTABLE DESCRIPTION.
+ensure_locked_env() {
+  [ "${HOTEL_SKIP_SYNC:-0}" = 1 ] && [ -x "$1/bin/$3" ] && return 0
   ensure_uv
-  (cd "$ROOT" && UV_PROJECT_ENVIRONMENT="$AIRFLOW_VENV" "$UV" sync --locked --quiet --python 3.11 --project infra/airflow) \
-    || die "uv sync of the Airflow environment failed (infra/airflow/uv.lock)"
+  (cd "$ROOT" && UV_PROJECT_ENVIRONMENT="$1" "$UV" sync --locked --quiet --python 3.11 --project "$2") \
+    || die "uv sync of $4 failed ($2/uv.lock)"
 }
 
-# moto's AWS emulator (Terraform and S3 tests) in its own environment: its server pins Flask.
+# Airflow (its pins include FastAPI's), and moto's AWS emulator for the tests (its server pins Flask).
+AIRFLOW_VENV="$ROOT/.venv-airflow"
 MOTO_VENV="$ROOT/.venv-moto"
-ensure_moto_env() {
-  [ "${HOTEL_SKIP_SYNC:-0}" = 1 ] && [ -x "$MOTO_VENV/bin/moto_server" ] && return 0
-  ensure_uv
-  (cd "$ROOT" && UV_PROJECT_ENVIRONMENT="$MOTO_VENV" "$UV" sync --locked --quiet --python 3.11 --project infra/moto) \
-    || die "uv sync of the AWS emulator's environment failed (infra/moto/uv.lock)"
-}
+ensure_airflow_env() { ensure_locked_env "$AIRFLOW_VENV" infra/airflow airflow "the Airflow environment"; }
+ensure_moto_env() { ensure_locked_env "$MOTO_VENV" infra/moto moto_server "the AWS emulator's environment"; }
 
 # Local Airflow: state under .local/airflow, DAGs from infra/airflow/dags, SQLite, no examples.
 airflow_env() {

@@ -1,20 +1,18 @@
 """The deployment's storage and scheduler for real: S3 (moto's emulator) and Airflow 3.
 
-One pipeline run, in a copy of the repository, on generated bookings, with the MLflow tracking
-server the compose stack runs: PostgreSQL backend (a schema of its own in the test cluster's
-``mlflow`` database) and ``--artifacts-destination s3://BUCKET/mlflow`` on the emulator. Then:
+A copy of the repository whose default DVC remote is ``s3://BUCKET/dvc`` on the emulator, an
+MLflow tracking server as the compose stack runs it (PostgreSQL backend: a schema of its own in
+the test cluster's ``mlflow`` database; ``--artifacts-destination s3://BUCKET/mlflow``), and
+``./cli.sh start-airflow`` (Airflow 3 standalone: scheduler, dag-processor, api-server, triggerer)
+with generated bookings as the source. One training, run by the scheduler:
 
-- ``dvc push`` to ``s3://BUCKET/dvc``, and ``dvc pull`` in a fresh ``git clone`` restores the data
-  and the model byte for byte;
-- the registered champion's files are objects in the bucket, and ``./cli.sh predict-batch``
-  loads it back through the server and scores bookings;
-- new bookings arrive, ``./cli.sh start-airflow`` runs Airflow 3 standalone (scheduler,
-  dag-processor, api-server, triggerer), the test triggers ``hotel_retrain`` through the REST API
-  (JWT from the simple auth manager's /auth/token), waits until every task succeeded, and checks
-  that version 2 was registered, that the run recorded its dvc.lock hashes and MLflow run, and
-  that it pushed the new data to the S3 remote.
-
-The modules share the trained copy: a second module would train it again (minutes).
+- the test triggers ``hotel_retrain`` through the REST API (a JWT from the simple auth manager's
+  ``/auth/token``) and waits until every task succeeded; a model version was registered, the run
+  recorded its dvc.lock hashes and MLflow run, and its ``push`` task filled the S3 remote;
+- ``dvc pull`` in a fresh ``git clone`` restores the data and the model byte for byte;
+- the champion's files are objects in the bucket, and ``./cli.sh predict-batch`` loads it back
+  through the server;
+- ``hotel_score_bookings``, also triggered through the API, scores the loaded bookings with it.
 """
 
 from __future__ import annotations
@@ -125,27 +123,9 @@ def git(repo: Path, *args: str) -> str:
     return result.stdout
 
 
-@pytest.fixture(scope="module")
-def trained(repo_copy, repo_cli, tracking_server, aws, tmp_path_factory):
-    """The pipeline run in the repository copy, its S3 remote configured and committed."""
-    source = write_bookings(tmp_path_factory.mktemp("source") / "bookings.csv", 3000, seed=17)
-    env = {
-        **s3_env(aws.endpoint),
-        "MLFLOW_TRACKING_URI": tracking_server,
-        "HOTEL_BOOKINGS_SOURCE": str(source),
-    }
-    run = repo_cli(repo_copy, "dvc-init-pipeline", env=env)
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    assert "champion:   version 1, the newest model" in run.stdout
-    dvc = str(repo_copy / ".venv" / "bin" / "dvc")
-    for args in (
-        ("remote", "add", "--default", "s3", f"s3://{BUCKET}/dvc"),
-        ("remote", "modify", "s3", "endpointurl", aws.endpoint),
-    ):
-        subprocess.run([dvc, *args], cwd=repo_copy, check=True, capture_output=True)
-    git(repo_copy, "add", "--all")
-    git(repo_copy, "-c", "user.name=ci", "-c", "user.email=ci@example.invalid", "commit", "-qm", "trained")
-    return repo_copy, env
+def commit(repo: Path, message: str) -> None:
+    git(repo, "add", "--all")
+    git(repo, "-c", "user.name=ci", "-c", "user.email=ci@example.invalid", "commit", "-qm", message)
 
 
 def dvc(repo: Path, cwd: Path, env: dict[str, str], *args: str) -> str:
@@ -158,56 +138,30 @@ def dvc(repo: Path, cwd: Path, env: dict[str, str], *args: str) -> str:
     return result.stdout
 
 
-def test_dvc_push_then_pull_into_a_fresh_clone_restores_data_and_model(trained, aws, tmp_path):
-    repo, env = trained
-    started = time.monotonic()
-    dvc(repo, repo, env, "push")
-    objects = aws("s3").list_objects_v2(Bucket=BUCKET, Prefix="dvc/")
-    assert objects["KeyCount"] >= len(RESTORED)
-
-    clone = tmp_path / "clone"
-    subprocess.run(["git", "clone", "-q", str(repo), str(clone)], check=True)
-    for name in RESTORED:
-        assert not (clone / name).exists(), f"{name} must come from the remote, not from git"
-    dvc(repo, clone, env, "pull")
-    for name in RESTORED:
-        assert digest(clone / name) == digest(repo / name), name
-    # Everything matches dvc.lock; only the ingest stage, which always runs (its source lives
-    # outside the repository), is reported.
-    assert dvc(repo, clone, env, "status").split() == ["ingest:", "always", "changed"]
-    print(f"dvc push + pull of {objects['KeyCount']} objects: {time.monotonic() - started:.1f}s")
-
-
-def test_the_champion_lives_in_s3_and_loads_back_through_the_server(trained, aws, repo_cli, tmp_path):
-    repo, env = trained
-    keys = [o["Key"] for o in aws("s3").list_objects_v2(Bucket=BUCKET, Prefix="mlflow/")["Contents"]]
-    assert any(key.endswith("/MLmodel") for key in keys), keys[:20]
-    bookings = write_bookings(tmp_path / "new.csv", 200, seed=99)
-    scored = repo_cli(repo, "predict-batch", str(bookings), str(tmp_path / "scored.csv"), env=env)
-    assert scored.returncode == 0, scored.stdout[-2000:] + scored.stderr[-2000:]
-    import pandas as pd
-
-    frame = pd.read_csv(tmp_path / "scored.csv")
-    assert len(frame) > 150
-    assert frame["cancel_probability"].between(0, 1).all()
-
-
-# ------------------------------------------------------------------------ Airflow's scheduler
+@pytest.fixture(scope="module")
+def deployment(repo_copy, tracking_server, aws):
+    """The repository copy with the S3 remote as its default, committed; the clients' variables."""
+    env = {**s3_env(aws.endpoint), "MLFLOW_TRACKING_URI": tracking_server}
+    dvc(repo_copy, repo_copy, env, "remote", "add", "--default", "s3", f"s3://{BUCKET}/dvc")
+    dvc(repo_copy, repo_copy, env, "remote", "modify", "s3", "endpointurl", aws.endpoint)
+    commit(repo_copy, "S3 remote")
+    return repo_copy, env
 
 
 @pytest.fixture(scope="module")
-def airflow(trained, repo_cli, unused_port, tmp_path_factory):
-    """``./cli.sh start-airflow`` in the trained copy, on new bookings; yields (base URL, token, env)."""
+def airflow(deployment, unused_port, tmp_path_factory):
+    """``./cli.sh start-airflow`` in the copy, on generated bookings; yields an authenticated
+    client of the REST API (/api/v2) and the standalone log."""
     import httpx
 
-    repo, env = trained
+    repo, env = deployment
     if not (repo / ".venv-airflow" / "bin" / "airflow").exists():
         message = "no .venv-airflow: run ./cli.sh sync --airflow"
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
     home = tmp_path_factory.mktemp("airflow-home")
-    source = write_bookings(tmp_path_factory.mktemp("new-source") / "bookings.csv", 4000, seed=23)
+    source = write_bookings(tmp_path_factory.mktemp("source") / "bookings.csv", 3000, seed=23)
     port = unused_port()
     run_env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")},
@@ -231,7 +185,7 @@ def airflow(trained, repo_cli, unused_port, tmp_path_factory):
         )
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_for(f"{base}/api/v2/monitor/health", process, log, timeout=240)
+        wait_for(f"{base}/api/v2/monitor/health", process, log, timeout=300)
         passwords = home / "simple_auth_manager_passwords.json.generated"
         deadline = time.monotonic() + 60
         while not passwords.exists() and time.monotonic() < deadline:
@@ -241,7 +195,11 @@ def airflow(trained, repo_cli, unused_port, tmp_path_factory):
             f"{base}/auth/token", json={"username": "admin", "password": users["admin"]}, timeout=30
         )
         assert answer.status_code in (200, 201), answer.text
-        yield base, answer.json()["access_token"], log
+        headers = {"Authorization": f"Bearer {answer.json()['access_token']}"}
+        with httpx.Client(base_url=f"{base}/api/v2", headers=headers, timeout=30) as api:
+            api.unauthenticated = f"{base}/api/v2"
+            api.log = log
+            yield api
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         try:
@@ -251,74 +209,129 @@ def airflow(trained, repo_cli, unused_port, tmp_path_factory):
             process.wait(timeout=30)
 
 
+def run_dag(api, dag_id: str, timeout: float = 900) -> tuple[str, str, dict[str, str], float]:
+    """Unpause ``dag_id``, trigger it through the REST API and wait for the end of the run:
+    (run id, the run's state, each task's state, seconds)."""
+    deadline = time.monotonic() + 180
+    while (found := api.get(f"/dags/{dag_id}")).status_code == 404 and time.monotonic() < deadline:
+        time.sleep(2)  # the dag-processor has not parsed the file yet
+    assert found.status_code == 200, found.text
+    assert api.patch(f"/dags/{dag_id}", json={"is_paused": False}).status_code == 200
+    started = time.monotonic()
+    triggered = api.post(f"/dags/{dag_id}/dagRuns", json={"logical_date": None})
+    assert triggered.status_code == 200, triggered.text
+    run_id = triggered.json()["dag_run_id"]
+    while (state := api.get(f"/dags/{dag_id}/dagRuns/{run_id}").json()["state"]) not in ("success", "failed"):
+        assert time.monotonic() - started < timeout, f"{dag_id} still {state} after {timeout:.0f}s"
+        time.sleep(3)
+    tasks = api.get(f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances").json()["task_instances"]
+    return run_id, state, {task["task_id"]: task["state"] for task in tasks}, time.monotonic() - started
+
+
+@pytest.fixture(scope="module")
+def retrained(airflow, deployment):
+    """hotel_retrain, run by the scheduler; then dvc.lock committed so that a clone can pull."""
+    run_id, state, tasks, seconds = run_dag(airflow, "hotel_retrain")
+    print(f"hotel_retrain run by the scheduler: {seconds:.0f}s, {len(tasks)} tasks {state}")
+    repo, _ = deployment
+    if state == "success":
+        commit(repo, "retrained")
+    return run_id, state, tasks
+
+
 def test_the_rest_api_refuses_requests_without_a_token(airflow):
     import httpx
 
-    base, _, _ = airflow
-    assert httpx.get(f"{base}/api/v2/dags", timeout=30).status_code == 401
+    assert httpx.get(f"{airflow.unauthenticated}/dags", timeout=30).status_code == 401
 
 
-def test_scheduler_runs_hotel_retrain_end_to_end(airflow, trained, aws, tracking_server):
+def test_scheduler_runs_hotel_retrain_end_to_end(retrained, airflow, deployment, aws, tracking_server):
     import httpx
 
-    base, token, log = airflow
-    repo, _ = trained
-    api = httpx.Client(base_url=f"{base}/api/v2", headers={"Authorization": f"Bearer {token}"}, timeout=30)
-    deadline = time.monotonic() + 180
-    while (found := api.get("/dags/hotel_retrain")).status_code == 404 and time.monotonic() < deadline:
-        time.sleep(2)  # the dag-processor has not parsed the file yet
-    assert found.status_code == 200, found.text
-    assert api.patch("/dags/hotel_retrain", json={"is_paused": False}).status_code == 200
-    pushed_before = aws("s3").list_objects_v2(Bucket=BUCKET, Prefix="dvc/")["KeyCount"]
+    run_id, state, tasks = retrained
+    stages = ("ingest", "transform", "train", "evaluate", "record", "push", "report")
+    assert (state, tasks) == ("success", dict.fromkeys(stages, "success")), airflow.log.read_text()[-3000:]
 
-    started = time.monotonic()
-    triggered = api.post("/dags/hotel_retrain/dagRuns", json={"logical_date": None})
-    assert triggered.status_code == 200, triggered.text
-    run_id = triggered.json()["dag_run_id"]
-    deadline = time.monotonic() + 900
-    while (state := api.get(f"/dags/hotel_retrain/dagRuns/{run_id}").json()["state"]) not in (
-        "success",
-        "failed",
-    ):
-        assert time.monotonic() < deadline, f"hotel_retrain still {state} after 15 min"
-        time.sleep(3)
-    tasks = api.get(f"/dags/hotel_retrain/dagRuns/{run_id}/taskInstances").json()["task_instances"]
-    states = {task["task_id"]: task["state"] for task in tasks}
-    assert (state, states) == (
-        "success",
-        dict.fromkeys(("ingest", "transform", "train", "evaluate", "record", "push", "report"), "success"),
-    ), log.read_text()[-3000:]
-    print(f"hotel_retrain run by the scheduler: {time.monotonic() - started:.0f}s, {len(states)} tasks")
-
-    # A new model version from the new bookings, and the alias where the run's decision put it.
+    # A new model version, and the alias where the run's decision put it.
     versions = httpx.get(
         f"{tracking_server}/api/2.0/mlflow/model-versions/search",
         params={"filter": f"name='{MODEL}'"},
         timeout=30,
     ).json()["model_versions"]
-    assert sorted(int(v["version"]) for v in versions) == [1, 2]
+    assert [v["version"] for v in versions] == ["1"]
     champion = httpx.get(
         f"{tracking_server}/api/2.0/mlflow/registered-models/alias",
         params={"name": MODEL, "alias": "champion"},
         timeout=30,
-    ).json()["model_version"]["version"]
+    ).json()["model_version"]
 
-    # What the run produced is recorded: dvc.lock's hashes tied to the MLflow run of version 2.
-    record = json.loads(
-        (repo / "reports" / "retraining" / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', run_id)}.json").read_text()
-    )
+    # What the run produced is recorded: dvc.lock's hashes tied to the version's MLflow run.
+    repo, _ = deployment
+    name = re.sub(r"[^A-Za-z0-9_.-]", "_", run_id)
+    record = json.loads((repo / "reports" / "retraining" / f"{name}.json").read_text())
     lock = (repo / "dvc.lock").read_text()
     assert record["dvc_lock_sha256"] == hashlib.sha256(lock.encode()).hexdigest()
     assert record["dvc_outputs"]["train"]["models/model"] in lock
-    version_2 = next(v for v in versions if v["version"] == "2")
-    assert record["mlflow_run_id"] == version_2["run_id"]
-    assert record["model_versions"] == ["2"]
-    assert record["champion_version"] == champion
+    assert record["mlflow_run_id"] == versions[0]["run_id"]
+    assert (record["model_versions"], record["champion_version"]) == (["1"], champion["version"])
     run = httpx.get(
-        f"{tracking_server}/api/2.0/mlflow/runs/get", params={"run_id": version_2["run_id"]}, timeout=30
+        f"{tracking_server}/api/2.0/mlflow/runs/get", params={"run_id": record["mlflow_run_id"]}, timeout=30
     )
     tags = {tag["key"]: tag["value"] for tag in run.json()["run"]["data"]["tags"]}
     assert tags["retrain.run_id"] == run_id
 
-    # ... and pushed: the new raw and processed data and the new model are on the S3 remote.
-    assert aws("s3").list_objects_v2(Bucket=BUCKET, Prefix="dvc/")["KeyCount"] > pushed_before
+    # ... and pushed: the data and the model are on the S3 remote.
+    keys = aws("s3").list_objects_v2(Bucket=BUCKET, Prefix="dvc/")["KeyCount"]
+    assert keys >= len(RESTORED)
+
+
+def test_dvc_pull_into_a_fresh_clone_restores_data_and_model(retrained, deployment, tmp_path):
+    repo, env = deployment
+    started = time.monotonic()
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(repo), str(clone)], check=True)
+    for name in RESTORED:
+        assert not (clone / name).exists(), f"{name} must come from the remote, not from git"
+    dvc(repo, clone, env, "pull")
+    for name in RESTORED:
+        assert digest(clone / name) == digest(repo / name), name
+    # Everything matches dvc.lock; only the ingest stage, which always runs (its source lives
+    # outside the repository), is reported.
+    assert dvc(repo, clone, env, "status").split() == ["ingest:", "always", "changed"]
+    print(f"dvc pull into a fresh clone: {time.monotonic() - started:.1f}s")
+
+
+def test_the_champion_lives_in_s3_and_loads_back_through_the_server(
+    retrained, deployment, aws, repo_cli, tmp_path
+):
+    import pandas as pd
+
+    repo, env = deployment
+    keys = [o["Key"] for o in aws("s3").list_objects_v2(Bucket=BUCKET, Prefix="mlflow/")["Contents"]]
+    assert any(key.endswith("/MLmodel") for key in keys), keys[:20]
+    bookings = write_bookings(tmp_path / "new.csv", 200, seed=99)
+    scored = repo_cli(repo, "predict-batch", str(bookings), str(tmp_path / "scored.csv"), env=env)
+    assert scored.returncode == 0, scored.stdout[-2000:] + scored.stderr[-2000:]
+    frame = pd.read_csv(tmp_path / "scored.csv")
+    assert len(frame) > 150
+    assert frame["cancel_probability"].between(0, 1).all()
+
+
+def test_scheduler_scores_loaded_bookings_with_the_champion(retrained, airflow, deployment, repo_cli):
+    import sqlalchemy as sa
+
+    repo, env = deployment
+    source = write_bookings(repo / ".." / "to-score.csv", 500, seed=41)
+    loaded = repo_cli(repo, "initialize-data", "v2", "db", env={**env, "HOTEL_BOOKINGS_SOURCE": str(source)})
+    assert loaded.returncode == 0, loaded.stderr[-2000:]
+    _, state, tasks, seconds = run_dag(airflow, "hotel_score_bookings")
+    assert (state, tasks) == ("success", {"score_new_bookings": "success"}), airflow.log.read_text()[-3000:]
+    engine = sa.create_engine(f"sqlite:///{repo / 'data' / 'hotel_cancellation.sqlite'}")
+    try:
+        with engine.connect() as conn:
+            scored = conn.exec_driver_sql("SELECT count(*) FROM booking_scores").scalar_one()
+            loaded_rows = conn.exec_driver_sql("SELECT count(*) FROM bookings_raw").scalar_one()
+    finally:
+        engine.dispose()
+    assert 0 < scored <= loaded_rows
+    print(f"hotel_score_bookings run by the scheduler: {seconds:.0f}s, {scored} bookings scored")
