@@ -49,14 +49,20 @@ ensure_env() {
   (cd "$ROOT" && "$UV" sync --locked --quiet --python 3.11) || die "uv sync failed (is uv.lock in step with pyproject.toml?)"
 }
 
-# Airflow lives in its own environment: it pins versions the API stack must not share.
-AIRFLOW_VENV="$ROOT/.venv-airflow"
-ensure_airflow_env() {
-  [ "${HOTEL_SKIP_SYNC:-0}" = 1 ] && [ -x "$AIRFLOW_VENV/bin/airflow" ] && return 0
+# Tools that pin versions the platform must not share live in environments of their own, each
+# synced from its lock file: ensure_locked_env VENV PROJECT_DIR EXECUTABLE DESCRIPTION.
+ensure_locked_env() {
+  [ "${HOTEL_SKIP_SYNC:-0}" = 1 ] && [ -x "$1/bin/$3" ] && return 0
   ensure_uv
-  (cd "$ROOT" && UV_PROJECT_ENVIRONMENT="$AIRFLOW_VENV" "$UV" sync --locked --quiet --python 3.11 --project infra/airflow) \
-    || die "uv sync of the Airflow environment failed (infra/airflow/uv.lock)"
+  (cd "$ROOT" && UV_PROJECT_ENVIRONMENT="$1" "$UV" sync --locked --quiet --python 3.11 --project "$2") \
+    || die "uv sync of $4 failed ($2/uv.lock)"
 }
+
+# Airflow (its pins include FastAPI's), and moto's AWS emulator for the tests (its server pins Flask).
+AIRFLOW_VENV="$ROOT/.venv-airflow"
+MOTO_VENV="$ROOT/.venv-moto"
+ensure_airflow_env() { ensure_locked_env "$AIRFLOW_VENV" infra/airflow airflow "the Airflow environment"; }
+ensure_moto_env() { ensure_locked_env "$MOTO_VENV" infra/moto moto_server "the AWS emulator's environment"; }
 
 # Local Airflow: state under .local/airflow, DAGs from infra/airflow/dags, SQLite, no examples.
 airflow_env() {
@@ -64,6 +70,8 @@ airflow_env() {
   export AIRFLOW__CORE__DAGS_FOLDER="$ROOT/infra/airflow/dags"
   export AIRFLOW__CORE__LOAD_EXAMPLES=False
   export HOTEL_REPO="$ROOT"
+  # `airflow standalone` starts its components as `airflow ...` subprocesses found on PATH.
+  export PATH="$AIRFLOW_VENV/bin:$PATH"
   mkdir -p "$AIRFLOW_HOME"
 }
 
@@ -197,6 +205,28 @@ cmd_pipeline_summary() {
   "$PY" -m data_science.summary
 }
 
+#: retrain-record [--run-id ID] | link a retraining run's dvc.lock hashes to its MLflow run (reports/retraining/ID.json)
+cmd_retrain_record() {
+  ensure_env
+  cd "$ROOT"  # as a module from the root: the project's packages of this checkout, whatever is installed
+  "$PY" -m scripts.retrain_record "$@"
+}
+
+#: dvc-push | push the pipeline's data and models to the default DVC remote (none configured: says so)
+cmd_dvc_push() {
+  [ $# -eq 0 ] || usage_error "dvc-push takes no arguments (dvc remote add -d NAME URL picks the remote)"
+  ensure_env
+  cd "$ROOT"
+  local remote
+  remote="$("$VENV/bin/dvc" config core.remote 2>/dev/null || true)"
+  if [ -z "$remote" ]; then
+    echo "dvc-push: no default DVC remote configured: nothing pushed"
+    return 0
+  fi
+  "$VENV/bin/dvc" push || die "dvc push to remote '$remote' failed"
+  echo "dvc-push: pushed to remote '$remote'"
+}
+
 #: score-db [--env ENV] [--model-uri URI] | score loaded bookings not yet scored; append to booking_scores
 cmd_score_db() {
   take_env_flag "$@"
@@ -268,6 +298,8 @@ cmd_start_airflow() {
   ensure_airflow_env
   airflow_env
   export AIRFLOW__API__HOST=127.0.0.1 AIRFLOW__API__PORT="$port"
+  # Tasks report to the api-server's execution API at BASE_URL/execution/ (default port 8080).
+  export AIRFLOW__API__BASE_URL="${AIRFLOW__API__BASE_URL:-http://127.0.0.1:$port}"
   echo "Airflow on http://127.0.0.1:$port (state in $AIRFLOW_HOME; the admin password is printed below and saved there)"
   exec "$AIRFLOW_VENV/bin/airflow" standalone
 }
@@ -296,6 +328,30 @@ cmd_stack() {
     ps) "${compose[@]}" ps --all "$@" ;;
     logs) "${compose[@]}" logs "$@" ;;
   esac
+}
+
+#: docker-check [PYTEST_ARGS...] | build the image on a Debian-made base, run the compose stack with host networking, train, predict
+cmd_docker_check() {
+  ensure_env
+  local engine started=0
+  engine="$(bash "$ROOT/scripts/docker_engine.sh" start)" || die "no Docker engine for the check (see above)"
+  while IFS='=' read -r key value; do
+    case "$key" in
+      DOCKER_HOST | DOCKER_CONFIG | HOTEL_DOCKER) export "$key=$value" ;;
+      HOTEL_DOCKER_STARTED) started="$value" ;;
+    esac
+  done <<<"$engine"
+  [ "$started" = 1 ] && trap 'bash "$ROOT/scripts/docker_engine.sh" stop' EXIT
+  local base
+  base="$(bash "$ROOT/scripts/docker_base_images.sh")" || die "the Debian-made base images could not be built"
+  HOTEL_PYTHON_IMAGE="$(sed -n 's/^PYTHON_IMAGE=//p' <<<"$base")"
+  HOTEL_POSTGRES_IMAGE="$(sed -n 's/^POSTGRES_IMAGE=//p' <<<"$base")"
+  export HOTEL_PYTHON_IMAGE HOTEL_POSTGRES_IMAGE
+  cd "$ROOT"
+  local status=0
+  # A cold run builds images for minutes: the whole module may take longer than the default 600 s.
+  "$VENV/bin/pytest" infra/e2e -p no:cacheprovider -o timeout=1800 "$@" || status=$?
+  return "$status"
 }
 
 #: lint [api|data_science|data_engineering|streamlit_apps|infra|scripts|all] | ruff check + ruff format --check
@@ -331,8 +387,9 @@ cmd_test() {
     paths=("$target/tests")
   fi
   ensure_env
-  # The Airflow tests run the DAGs in Airflow's own environment.
-  [[ "$target" =~ ^(all|infra)$ ]] && ensure_airflow_env
+  # The Airflow tests run the DAGs in Airflow's own environment, the Terraform and S3 tests moto's
+  # AWS emulator from its own.
+  [[ "$target" =~ ^(all|infra)$ ]] && ensure_airflow_env && ensure_moto_env
   # Tests that need PostgreSQL use the real server: start the test cluster (idempotent, ~1 s)
   # unless a test database was given. Without one they skip locally and fail under CI.
   if [ -z "${TEST_DATABASE_URL:-}" ] && [[ "$target" =~ ^(all|api|data_engineering|streamlit_apps)$ ]]; then
