@@ -116,16 +116,18 @@ def test_output_columns_match_declared_types(valid) -> None:
 def _encoder(valid) -> tuple[FeatureEncoder, dict[str, np.ndarray]]:
     v2 = get_transformation("v2")
     out = v2.transform(valid)
-    encoder = FeatureEncoder.fit(
-        out, out["is_canceled"], numeric=v2.numeric_features, categorical=v2.categorical_features
-    )
+    encoder = FeatureEncoder.fit(out, numeric=v2.numeric_features, categorical=v2.categorical_features)
     return encoder, out
 
 
-def test_encoder_orders_categories_by_training_risk(valid) -> None:
-    encoder, _ = _encoder(valid)
-    deposit = encoder.codes["deposit_type"]
-    assert deposit["Non Refund"] > deposit["No Deposit"]  # the synthetic rule makes it riskier
+def test_encoder_indexes_the_training_categories_and_declares_them_categorical(valid) -> None:
+    encoder, out = _encoder(valid)
+    seen = sorted(set(out["deposit_type"].tolist()))
+    assert encoder.codes["deposit_type"] == {category: i for i, category in enumerate(seen)}
+    assert encoder.feature_types == ["q"] * len(encoder.numeric) + ["c"] * len(encoder.categorical)
+    column = encoder.feature_names.index("deposit_type")
+    codes = encoder.encode(out)[:, column]
+    assert [seen[int(c)] for c in codes[:20]] == out["deposit_type"][:20].tolist()
 
 
 def test_unseen_category_becomes_missing(valid) -> None:
