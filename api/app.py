@@ -144,7 +144,9 @@ def create_app(settings: Settings | None = None) -> HotelAPI:
         every_seconds=settings.model_refresh_seconds,
         on_change=lambda new, previous: metrics.serving(new.name, new.version, previous),
     )
-    batcher = MicroBatcher(holder, top=settings.reasons, max_batch=settings.micro_batch)
+    batcher = MicroBatcher(
+        holder, top=settings.reasons, max_batch=settings.micro_batch, on_batch=metrics.micro_batch.observe
+    )
     app.runtime = Runtime(settings, holder, prediction_log, metrics, watcher, batcher)
     app.state.runtime = app.runtime
     app.add_exception_handler(RequestValidationError, request_validation_handler)

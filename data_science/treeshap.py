@@ -36,7 +36,6 @@ from typing import Any
 
 import numpy as np
 import xgboost as xgb
-from scipy import sparse
 
 _CATEGORICAL = 1
 # A leaf's table has 2**(tests on its path) rows: beyond this many table entries in all, the
@@ -74,23 +73,30 @@ class _Leaf:
 
 @dataclass(frozen=True)
 class _Tables:
-    # Internal nodes of all trees (N): how a booking is routed at each.
-    node_feature: np.ndarray  # feature index
-    node_threshold: np.ndarray  # (N, 1) float32: left when value < threshold (numeric nodes)
-    node_missing_left: np.ndarray  # (N, 1) bool: where a missing value goes
-    categorical_nodes: np.ndarray  # rows of the categorical nodes
-    categorical_sets: np.ndarray  # flat (rows x n_codes) bool: the codes each of them sends right
-    categorical_base: np.ndarray  # (rows, 1) row * n_codes
+    # Internal nodes (N) of all trees, numeric ones first (Nq), then categorical ones.
+    numeric_feature: np.ndarray  # (Nq,) feature index
+    numeric_threshold: np.ndarray  # (Nq, 1) float32: left when value < threshold
+    numeric_missing_left: np.ndarray  # (Nq, 1) bool: where a missing value goes
+    categorical_feature: np.ndarray  # (N - Nq,)
+    # Row r, column 1 + code: does categorical node r send that code left? Column 0 holds
+    # negative codes and column n_codes + 1 codes beyond the trained ones (both invalid: left,
+    # as in XGBoost), column n_codes + 2 missing values (the node's default).
+    categorical_left: np.ndarray  # flat (N - Nq) x (n_codes + 3) bool
+    categorical_base: np.ndarray  # (N - Nq, 1) row offsets into it
     n_codes: int
-    # Leaves (L) with at least one test on their path; their p-th test (padded to the longest
-    # path with node N, an extra "never left" row): code bit p = the booking takes the path's side.
-    test_node: np.ndarray  # (P, L)
-    test_right: np.ndarray  # (P, L, 1) bool: the path goes right at that test
-    # Tables: row ``leaf * 2**P + code`` holds the leaf's contributions slot by slot (K slots,
-    # padded with zeros); slot k of leaf l belongs to feature ``slot_feature[k]`` column l.
-    leaf_row: np.ndarray  # (L, 1) leaf * 2**P
-    table: np.ndarray  # (K, L * 2**P) float64
-    slot_to_feature: list[sparse.csr_array]  # K times (d, L): adds slot k's values to its feature
+    # Leaves (L) with at least one test on their path. Test p of leaf l is row p * L + l
+    # (node N, an extra row that is never "left", pads the shorter paths); a leaf's code has
+    # bit p set when the booking takes the path's side at test p.
+    test_node: np.ndarray  # (P * L,)
+    test_right: np.ndarray  # (P * L, 1) bool: the path goes right at that test
+    n_tests: int  # P
+    # One group (G) per (leaf, distinct feature), sorted by feature: its value for a code c is
+    # table[group_base + c]; the groups of feature ``features_present[i]`` start at starts[i].
+    group_leaf: np.ndarray  # (G,)
+    group_base: np.ndarray  # (G, 1)
+    table: np.ndarray  # flat float64
+    feature_starts: np.ndarray
+    features_present: np.ndarray
     bias: float
 
 
@@ -175,23 +181,29 @@ def _code_table(mask_table: np.ndarray, slot_of_test: list[int]) -> np.ndarray:
     return mask_table[(slot_met * (1 << np.arange(k))).sum(axis=1)]
 
 
-def _routing(nodes: list[_Node]) -> dict[str, Any]:
-    """The node arrays of ``_Tables``: how a booking is routed at every internal node."""
-    categorical_rows = np.asarray([i for i, node in enumerate(nodes) if node[3] is not None], dtype=np.int64)
-    sets = [nodes[i][3] or [] for i in categorical_rows]
+def _routing(nodes: list[_Node]) -> tuple[dict[str, Any], np.ndarray]:
+    """The node arrays of ``_Tables``, and each node's row in them (numeric nodes first)."""
+    numeric = [i for i, node in enumerate(nodes) if node[3] is None]
+    categorical = [i for i, node in enumerate(nodes) if node[3] is not None]
+    row_of = np.empty(len(nodes) + 1, dtype=np.int64)
+    row_of[numeric + categorical] = np.arange(len(nodes))
+    row_of[len(nodes)] = len(nodes)  # the padding row stays last
+    sets = [nodes[i][3] or [] for i in categorical]
     n_codes = 1 + max((max(members) for members in sets if members), default=0)
-    categorical_sets = np.zeros((len(sets), n_codes), dtype=bool)
-    for j, members in enumerate(sets):
-        categorical_sets[j, members] = True
-    return {
-        "node_feature": np.asarray([node[0] for node in nodes], dtype=np.int64),
-        "node_threshold": np.asarray([node[1] for node in nodes], dtype=np.float32)[:, None],
-        "node_missing_left": np.asarray([node[2] for node in nodes], dtype=bool)[:, None],
-        "categorical_nodes": categorical_rows,
-        "categorical_sets": categorical_sets.ravel(),
-        "categorical_base": (np.arange(len(sets), dtype=np.int64) * n_codes)[:, None],
+    left = np.ones((len(sets), n_codes + 3), dtype=bool)
+    for r, (i, members) in enumerate(zip(categorical, sets, strict=True)):
+        left[r, 1 + np.asarray(members, dtype=np.int64)] = False  # the set goes right
+        left[r, n_codes + 2] = nodes[i][2]
+    arrays = {
+        "numeric_feature": np.asarray([nodes[i][0] for i in numeric], dtype=np.int64),
+        "numeric_threshold": np.asarray([nodes[i][1] for i in numeric], dtype=np.float32)[:, None],
+        "numeric_missing_left": np.asarray([nodes[i][2] for i in numeric], dtype=bool)[:, None],
+        "categorical_feature": np.asarray([nodes[i][0] for i in categorical], dtype=np.int64),
+        "categorical_left": left.ravel(),
+        "categorical_base": (np.arange(len(sets), dtype=np.int64) * (n_codes + 3))[:, None],
         "n_codes": n_codes,
     }
+    return arrays, row_of
 
 
 def _build(trees: list[dict[str, Any]], n_features: int, bias: float) -> _Tables:
@@ -211,42 +223,46 @@ def _build(trees: list[dict[str, Any]], n_features: int, bias: float) -> _Tables
     slots = [leaf.slots() for leaf in leaves]
     # Each leaf's expected value (every fraction "zero") belongs to the bias.
     bias += sum(leaf.value * math.prod(ratios) for leaf, (_, ratios, _) in zip(leaves, slots, strict=True))
-    width = max((len(features) for features, _, _ in slots), default=0)
-    n_leaves = len(leaves)
 
     # Tables by mask, vectorised over the leaves with the same k, then re-indexed by path code
-    # (codes above a leaf's own 2**m are never produced and stay zero).
+    # (codes above a leaf's own 2**m are never produced).
     by_k: dict[int, list[int]] = {}
     for i, (features, _, _) in enumerate(slots):
         by_k.setdefault(len(features), []).append(i)
-    table = np.zeros((n_leaves, 1 << depth, width))
-    for k, members in by_k.items():
+    code_tables: list[np.ndarray] = [np.empty((0, 0))] * len(leaves)
+    for members in by_k.values():
         values = np.array([leaves[i].value for i in members])
         mask_tables = shapley_tables(values, np.array([slots[i][1] for i in members]))
         for i, mask_table in zip(members, mask_tables, strict=True):
-            table[i, : 1 << len(leaves[i].tests), :k] = _code_table(mask_table, slots[i][2])
+            code_tables[i] = _code_table(mask_table, slots[i][2])
 
+    routing, row_of = _routing(nodes)
+    n_leaves = len(leaves)
     test_node = np.full((depth, n_leaves), len(nodes), dtype=np.int64)  # padding: the extra row
-    test_right = np.zeros((depth, n_leaves, 1), dtype=bool)
-    slot_leaves: list[list[int]] = [[] for _ in range(width)]
-    slot_features: list[list[int]] = [[] for _ in range(width)]
+    test_right = np.zeros((depth, n_leaves), dtype=bool)
+    groups = []  # (feature, leaf, slot)
     for i, leaf in enumerate(leaves):
         for p, (row, went_left, _, _) in enumerate(leaf.tests):
-            test_node[p, i] = row
-            test_right[p, i, 0] = not went_left
-        for slot, feature in enumerate(slots[i][0]):
-            slot_leaves[slot].append(i)
-            slot_features[slot].append(feature)
+            test_node[p, i] = row_of[row]
+            test_right[p, i] = not went_left
+        groups += [(feature, i, slot) for slot, feature in enumerate(slots[i][0])]
+    # Groups by feature (for the sums), their table columns laid out in that same order: the
+    # lookups then walk the table front to back instead of jumping around it.
+    groups.sort()
+    pieces = [code_tables[i][:, slot] for _, i, slot in groups]
+    group_base = np.cumsum([0] + [len(piece) for piece in pieces[:-1]])
+    group_leaf = [i for _, i, _ in groups]
+    present, starts = np.unique(np.asarray([f for f, _, _ in groups], dtype=np.int64), return_index=True)
     return _Tables(
-        **_routing(nodes),
-        test_node=test_node,
-        test_right=test_right,
-        leaf_row=(np.arange(n_leaves, dtype=np.int64) << depth)[:, None],
-        table=np.ascontiguousarray(table.reshape(n_leaves << depth, width).T),
-        slot_to_feature=[
-            sparse.csr_array((np.ones(len(rows)), (slot_features[k], rows)), shape=(n_features, n_leaves))
-            for k, rows in enumerate(slot_leaves)
-        ],
+        **routing,
+        test_node=test_node.ravel(),
+        test_right=test_right.reshape(-1, 1),
+        n_tests=depth,
+        group_leaf=np.asarray(group_leaf, dtype=np.int64),
+        group_base=np.asarray(group_base, dtype=np.int64)[:, None],
+        table=np.concatenate(pieces) if pieces else np.empty(0),
+        feature_starts=starts,
+        features_present=present,
         bias=bias,
     )
 
@@ -277,37 +293,34 @@ class TreeExplainer:
         A row sums to the booster's margin (to float32 rounding: XGBoost sums in float32).
         """
         x = np.asarray(matrix, dtype=np.float32)
-        out = np.empty((len(x), self.n_features + 1))
-        out[:, -1] = self._tables.bias
+        out = np.zeros((len(x), self.n_features + 1))
         for start in range(0, len(x), self.CHUNK):
-            out[start : start + self.CHUNK, :-1] = self._shares(x[start : start + self.CHUNK])
+            out[start : start + self.CHUNK] = self._contributions(x[start : start + self.CHUNK])
         return out
 
-    def _shares(self, x: np.ndarray) -> np.ndarray:
-        # np.take, not fancy indexing: several times faster for these gathers.
+    def _contributions(self, x: np.ndarray) -> np.ndarray:
+        # Everything by (node, leaf or group) rows and bookings as columns, so that every step
+        # runs along contiguous memory; np.take, several times faster than fancy indexing here.
         t = self._tables
-        n_nodes, n = len(t.node_feature), len(x)
-        # Nodes by rows (N, n): each operation below runs along contiguous memory.
-        values = np.take(np.ascontiguousarray(x.T), t.node_feature, axis=0)
-        goes_left = np.zeros((n_nodes + 1, n), dtype=bool)  # last row: padding, never left
-        np.less(values, t.node_threshold, out=goes_left[:n_nodes])
-        if len(t.categorical_nodes):
-            codes = np.take(values, t.categorical_nodes, axis=0)
-            known = (codes >= 0) & (codes < t.n_codes)
-            # Codes outside the trained categories go left, as in XGBoost (our encoder makes
-            # unknown categories missing, handled next).
-            cells = t.categorical_base + np.where(known, codes, 0).astype(np.int64)
-            goes_left[t.categorical_nodes] = ~(np.take(t.categorical_sets, cells) & known)
-        missing = np.isnan(values)
-        if missing.any():
-            goes_left[:n_nodes] = np.where(missing, t.node_missing_left, goes_left[:n_nodes])
-        # The leaf's path code, bit by bit (uint8: paths of up to 8 tests, checked at build).
-        code = np.zeros((t.test_node.shape[1], n), dtype=np.uint8)
-        for p in range(len(t.test_node)):
-            met = np.take(goes_left, t.test_node[p], axis=0) != t.test_right[p]
-            code |= met.view(np.uint8) << p
-        rows = t.leaf_row + code
-        out = np.zeros((self.n_features, n))
-        for slot_table, to_feature in zip(t.table, t.slot_to_feature, strict=True):
-            out += to_feature @ np.take(slot_table, rows)  # (d, L) @ (L, n)
+        n, numeric = len(x), len(t.numeric_feature)
+        columns = np.ascontiguousarray(x.T)
+        goes_left = np.zeros((numeric + len(t.categorical_feature) + 1, n), dtype=bool)  # + padding
+        values = np.take(columns, t.numeric_feature, axis=0)
+        np.less(values, t.numeric_threshold, out=goes_left[:numeric])
+        goes_left[:numeric] |= np.isnan(values) & t.numeric_missing_left
+        if len(t.categorical_feature):
+            codes = np.take(columns, t.categorical_feature, axis=0)
+            # -1: invalid, 0..n_codes-1: codes, n_codes: beyond them, n_codes + 1: missing
+            column = np.nan_to_num(np.clip(codes, -1, t.n_codes), nan=t.n_codes + 1) + 1
+            goes_left[numeric:-1] = np.take(t.categorical_left, t.categorical_base + column.astype(np.int64))
+        met = (
+            (np.take(goes_left, t.test_node, axis=0) != t.test_right).view(np.uint8).reshape(t.n_tests, -1, n)
+        )
+        code = met[0].copy()  # (L, n): bit p = test p met
+        for p in range(1, t.n_tests):
+            code |= met[p] << p
+        shares = np.take(t.table, t.group_base + np.take(code, t.group_leaf, axis=0))  # (G, n)
+        out = np.zeros((self.n_features + 1, n))
+        out[t.features_present] = np.add.reduceat(shares, t.feature_starts, axis=0)
+        out[-1] = t.bias
         return out.T

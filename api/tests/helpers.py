@@ -8,12 +8,17 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+import mlflow
 import sqlalchemy as sa
 
 from api.settings import Settings
 from data_engineering.src.paths import REPO_ROOT
+from data_science.model import CancellationModel
+from data_science.pyfunc import HotelCancellationPyfunc
+from data_science.tracking import BUNDLE_ARTIFACT, CHAMPION, MODEL_NAME, resolve
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 0.05) -> bool:
@@ -57,7 +62,6 @@ def api_settings(log_url: str, **overrides: Any) -> Settings:
         "database_url": log_url,
         "admin_key": None,
         "reasons": 3,
-        "contributions": "exact",
         "prediction_log": True,
         "log_flush_seconds": 0.05,
         "log_retry_max_seconds": 0.5,
@@ -77,3 +81,23 @@ def start_server(port: int, env: dict[str, str], *args: str) -> subprocess.Popen
         stderr=subprocess.STDOUT,
         text=True,
     )
+
+
+def promote_a_new_version(tmp_path: Path, threshold: float) -> str:
+    """Register a second version (the champion's bundle with another threshold) and make it
+    the champion, as the pipeline would after a better training run."""
+    bundle = CancellationModel.load(resolve(None, dst=tmp_path / "current").local_dir)
+    bundle.threshold = threshold
+    bundle.save(tmp_path / "bundle")
+    mlflow.set_tracking_uri(mlflow.get_tracking_uri())
+    with mlflow.start_run(experiment_id=mlflow.get_experiment_by_name(MODEL_NAME).experiment_id):
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=HotelCancellationPyfunc(),
+            artifacts={BUNDLE_ARTIFACT: str(tmp_path / "bundle")},
+            registered_model_name=MODEL_NAME,
+            pip_requirements=["mlflow"],
+        )
+    version = str(info.registered_model_version)
+    mlflow.MlflowClient().set_registered_model_alias(MODEL_NAME, CHAMPION, version)
+    return version
