@@ -18,7 +18,6 @@ import argparse
 import gzip
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -68,20 +67,43 @@ def bare_work(path: Path, booster, width: int) -> dict[str, float]:
     return {"parse_seconds": parse, "inplace_predict_seconds": predict, "rows": table.num_rows}
 
 
+def _high_water_kib(pid: int) -> int | None:
+    """The process's peak resident memory so far (VmHWM), None once it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return None
+
+
 def ours(path: Path, output: Path) -> dict[str, float]:
+    """``predict-batch`` as a subprocess, with its peak RSS read from /proc while it runs.
+
+    Not ``getrusage(RUSAGE_CHILDREN)``: Linux carries the parent's memory high-water mark over
+    a fork+exec into the child's, so it would report this script's own peak (the bare work's
+    whole table) instead of predict-batch's.
+    """
     started = time.perf_counter()
-    result = subprocess.run(
-        [sys.executable, "-m", "data_science.predict_batch", str(path), str(output)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    seconds = time.perf_counter() - started
-    if result.returncode != 0:
-        raise RuntimeError(f"predict-batch failed:\n{result.stdout}\n{result.stderr}")
-    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # Linux: KiB
-    return {"seconds": seconds, "peak_rss_mb": peak_kib / 1024, "output": result.stdout.strip()}
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "data_science.predict_batch", str(path), str(output)],
+            cwd=ROOT,
+            stdout=out,
+            stderr=err,
+        )
+        peak_kib = 0
+        while process.poll() is None:
+            peak_kib = max(peak_kib, _high_water_kib(process.pid) or 0)
+            time.sleep(0.02)
+        seconds = time.perf_counter() - started
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read().decode(), err.read().decode()
+    if process.returncode != 0:
+        raise RuntimeError(f"predict-batch failed:\n{stdout}\n{stderr}")
+    return {"seconds": seconds, "peak_rss_mb": peak_kib / 1024, "output": stdout.strip()}
 
 
 def main(argv: list[str] | None = None) -> int:
