@@ -11,8 +11,10 @@ are the only data the pipeline's choices are made on:
 - the decision threshold: F1-max (or lowest expected cost) on the pooled calibrated OOF
   probabilities.
 
-Each fold is then reported at those choices. The champion is refit on all arrivals with them
-(``train.py``); nothing is chosen on a window that is reported as unseen.
+The champion is refit on all arrivals with the choices made on every fold (``train.py``). Each
+fold, though, is *reported* at choices made on the other folds only (cross-fitting): its size,
+calibration and threshold never saw its own bookings, so its Brier score, F1, precision and
+recall are what those choices give on bookings they were not made on — the figures a user gets.
 """
 
 from __future__ import annotations
@@ -241,16 +243,16 @@ MEANS = ("roc_auc", "pr_auc", "brier", "log_loss", "f1", "precision", "recall")
 
 
 def summarise(
-    folds: list[Fold], parts: list[pd.DataFrame], train_rows: list[int], threshold: float
+    folds: list[Fold], parts: list[pd.DataFrame], train_rows: list[int], thresholds: list[float]
 ) -> tuple[list[dict[str, Any]], dict[str, float]]:
-    """Each fold's metrics at ``threshold`` (``parts``: its OOF rows with ``probability``), and means.
+    """Each fold's metrics at its own threshold (``parts``: its OOF rows with ``probability``), and means.
 
     Also each fold's ROC AUC on the bookings made after its cut-off alone: those are what a
     deployed model scores when bookings are made (the window's other bookings were made before
     the model's training data ended).
     """
     rows = []
-    for fold, part, trained_on in zip(folds, parts, train_rows, strict=True):
+    for fold, part, trained_on, threshold in zip(folds, parts, train_rows, thresholds, strict=True):
         y, p = part[TARGET].to_numpy(), part["probability"].to_numpy()
         after = pd.to_datetime(part["booking_date"]) >= fold.start
         late = (
@@ -274,6 +276,20 @@ def summarise(
         np.nanmean([r["roc_auc_booked_after_cutoff"] for r in rows])
     )
     return rows, means
+
+
+def others(k: int, n: int) -> list[int]:
+    """The folds whose predictions choose fold ``k``'s settings: every fold but ``k``."""
+    return [j for j in range(n) if j != k]
+
+
+def cross_fitted_thresholds(parts: list[pd.DataFrame], rule: ThresholdParams) -> list[float]:
+    """Fold k's threshold, chosen on the other folds' pooled OOF probabilities."""
+    thresholds = []
+    for k in range(len(parts)):
+        pooled = pd.concat([parts[j] for j in others(k, len(parts))], ignore_index=True)
+        thresholds.append(choose_threshold(pooled[TARGET].to_numpy(), pooled["probability"].to_numpy(), rule))
+    return thresholds
 
 
 def run_backtest(
@@ -303,34 +319,54 @@ def run_backtest(
                 flush=True,
             )
             bar.update(1)
-    mean_curve = np.mean([f[-1] for f in fitted], axis=0)
-    n_trees = checkpoints[int(np.argmax(mean_curve))]
-    parts = []
-    for number, (_, _, test, encoder, booster, _) in enumerate(fitted, start=1):
-        margin = booster.predict(dmatrix(encoder, test), output_margin=True, iteration_range=(0, n_trees))
+    curves = np.array([f[-1] for f in fitted])  # (folds, checkpoints)
+    margins: dict[int, list[np.ndarray]] = {}  # by number of trees: each fold's OOF margins
+
+    def margins_at(n_trees: int) -> list[np.ndarray]:
+        if n_trees not in margins:
+            margins[n_trees] = [
+                booster.predict(dmatrix(encoder, test), output_margin=True, iteration_range=(0, n_trees))
+                for _, _, test, encoder, booster, _ in fitted
+            ]
+        return margins[n_trees]
+
+    def choose(chosen_on: list[int]) -> tuple[int, tuple[float, float], float]:
+        """Size, calibration and threshold chosen on the OOF predictions of folds ``chosen_on``."""
+        n_trees = checkpoints[int(np.argmax(curves[chosen_on].mean(axis=0)))]
+        margin = np.concatenate([margins_at(n_trees)[j] for j in chosen_on])
+        y = np.concatenate([fitted[j][2][TARGET].to_numpy() for j in chosen_on])
+        calibration = fit_platt(margin, y) if params.calibration == "platt" else (1.0, 0.0)
+        return n_trees, calibration, choose_threshold(y, sigmoid(margin, calibration), params.threshold)
+
+    # The champion's settings: chosen on every fold.
+    n_trees, calibration, threshold = choose(list(range(len(folds))))
+    # Each fold's reported predictions: at settings chosen on the other folds.
+    parts, per_fold = [], []
+    for k, (_, _, test, _, _, _) in enumerate(fitted):
+        n_k, calibration_k, threshold_k = choose(others(k, len(folds)))
+        margin = margins_at(n_k)[k]
+        per_fold.append({"n_trees": n_k, "calibration": list(calibration_k)})
         parts.append(
             pd.DataFrame(
                 {
                     "booking_id": test["booking_id"].to_numpy(),
-                    "fold": number,
+                    "fold": k + 1,
                     "arrival_date": test["arrival_date"].to_numpy(),
                     "booking_date": test["booking_date"].to_numpy(),
                     TARGET: test[TARGET].to_numpy(),
                     "margin": margin,
+                    "probability": sigmoid(margin, calibration_k),
+                    "threshold": threshold_k,
                 }
             )
         )
     oof = pd.concat(parts, ignore_index=True)
-    y = oof[TARGET].to_numpy()
-    calibration = fit_platt(oof["margin"].to_numpy(), y) if params.calibration == "platt" else (1.0, 0.0)
-    oof["probability"] = sigmoid(oof["margin"].to_numpy(), calibration)
-    threshold = choose_threshold(y, oof["probability"].to_numpy(), params.threshold)
     rows, means = summarise(
-        folds,
-        [oof[oof["fold"] == k] for k in range(1, len(folds) + 1)],
-        [len(f[1]) for f in fitted],
-        threshold,
+        folds, parts, [len(f[1]) for f in fitted], [float(part["threshold"].iloc[0]) for part in parts]
     )
+    for row, settings in zip(rows, per_fold, strict=True):
+        row.update(settings)
+    mean_curve = curves.mean(axis=0)
     return Backtest(
         rows,
         means,

@@ -1,8 +1,9 @@
 """Stage ``baselines``: what a simpler choice would get, on the same folds, judged the same way.
 
 Each baseline goes through the same rolling-origin backtest as the model (fit on every arrival
-before a window, score the window) and gets its decision threshold chosen the same way, on its
-own pooled out-of-fold probabilities (``train.threshold``): F1 and recall compare like for like.
+before a window, score the window) and gets its decision threshold chosen the same way: each
+fold is reported at a threshold chosen (``train.threshold``'s rule) on its own other folds'
+out-of-fold probabilities, as the model's folds are. F1 and recall compare like for like.
 
 - ``majority``: the training rows' cancellation rate for every booking (ROC AUC 0.5 by definition);
 - ``logistic_regression``: one-hot categories and standardised numbers of the model's features;
@@ -37,6 +38,7 @@ from data_science.backtest import (
     ThresholdParams,
     TrainParams,
     choose_threshold,
+    cross_fitted_thresholds,
     make_folds,
     summarise,
 )
@@ -136,9 +138,13 @@ def backtest_baseline(
             )
         )
         train_rows.append(len(train))
+    # Like the model's: each fold at a threshold chosen on the other folds, and one on all of
+    # them as the baseline's own (what it would deploy with).
+    thresholds = cross_fitted_thresholds(parts, threshold)
+    parts = [part.assign(threshold=t) for part, t in zip(parts, thresholds, strict=True)]
     oof = pd.concat(parts, ignore_index=True)
     chosen = choose_threshold(oof[TARGET].to_numpy(), oof["probability"].to_numpy(), threshold)
-    rows, means = summarise(folds, parts, train_rows, chosen)
+    rows, means = summarise(folds, parts, train_rows, thresholds)
     print(
         f"baselines: {name}: backtest ROC AUC mean {means['roc_auc_mean']:.4f}, F1 {means['f1_mean']:.4f} at its "
         f"own threshold {chosen:.3f} ({time.perf_counter() - started:.0f}s)",

@@ -160,9 +160,7 @@ def test_reported_backtest_is_recomputable_from_its_out_of_fold_predictions(
     trained_workspace, champion, processed
 ) -> None:
     """Every figure of the report comes from predictions of models that never saw the rows."""
-    from sklearn.metrics import roc_auc_score
-
-    from data_science.backtest import TrainParams, choose_threshold
+    from sklearn.metrics import f1_score, roc_auc_score
 
     report = json.loads((trained_workspace.root / "reports" / "metrics.json").read_text())
     backtest = report["backtest"]
@@ -175,10 +173,13 @@ def test_reported_backtest_is_recomputable_from_its_out_of_fold_predictions(
         assert rows["arrival_date"].between(start, pd.Timestamp(fold["end"])).all()
         assert fold["train_rows"] == int((arrivals < start).sum())
         assert fold["roc_auc"] == pytest.approx(roc_auc_score(rows["is_canceled"], rows["probability"]))
+        # F1 at the fold's own (cross-fitted) threshold, the one recorded beside its predictions
+        assert (rows["threshold"] == fold["threshold"]).all()
+        decision = rows["probability"] >= fold["threshold"]
+        assert fold["f1"] == pytest.approx(f1_score(rows["is_canceled"], decision))
     assert backtest["roc_auc_mean"] == pytest.approx(np.mean([f["roc_auc"] for f in backtest["folds"]]))
-    # the served threshold and tree count are the ones chosen on those predictions
-    rule = TrainParams().threshold
-    assert champion.threshold == pytest.approx(choose_threshold(oof["is_canceled"], oof["probability"], rule))
+    # the served threshold and tree count are the ones chosen on all the folds
+    assert champion.threshold == pytest.approx(backtest["threshold"])
     assert champion.booster.num_boosted_rounds() == backtest["n_trees"]
     # and the champion itself was refit on every booking
     assert report["training_window"]["train_rows"] == len(processed)

@@ -99,3 +99,20 @@ def test_every_fold_is_scored_by_a_model_of_earlier_arrivals(processed: pd.DataF
     assert 0 < result.threshold < 1
     assert result.means["roc_auc_mean"] == pytest.approx(np.mean([f["roc_auc"] for f in result.folds]))
     assert result.means["roc_auc_mean"] > 0.7  # the synthetic rule is learnable
+
+
+def test_each_fold_is_reported_at_settings_chosen_without_its_own_bookings(processed: pd.DataFrame) -> None:
+    """Cross-fitting: flip the outcomes of the last fold (bookings no model trains on) and its
+    size, calibration and threshold stay the same, while the champion's, chosen on every fold, move."""
+    params = TrainParams(max_trees=60, checkpoint_every=20, half_life_days=90)
+    folds = BacktestParams(folds=3, fold_months=2)
+    result = run_backtest(processed, get_transformation("v3"), folds, params)
+    last = pd.Timestamp(result.folds[-1]["start"])
+    flipped = processed.copy()
+    in_last = flipped["arrival_date"] >= last
+    flipped.loc[in_last, "is_canceled"] = 1 - flipped.loc[in_last, "is_canceled"]
+    again = run_backtest(flipped, get_transformation("v3"), folds, params)
+    for key in ("n_trees", "calibration", "threshold"):
+        assert again.folds[-1][key] == result.folds[-1][key], key
+    assert again.folds[-1]["roc_auc"] == pytest.approx(1 - result.folds[-1]["roc_auc"])  # its own data did change
+    assert (again.calibration, again.threshold) != (result.calibration, result.threshold)
