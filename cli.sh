@@ -19,6 +19,7 @@ export UV_SYSTEM_CERTS="${UV_SYSTEM_CERTS:-1}"
 export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"  # XGBoost on shared cores: see data_science/__init__.py
 export UV_COMPILE_BYTECODE="${UV_COMPILE_BYTECODE:-1}"
 COMPONENTS=(api data_science data_engineering streamlit_apps infra scripts)
+TYPED_COMPONENTS=(api data_science data_engineering streamlit_apps)  # mypy ([tool.mypy] in pyproject.toml)
 
 die() { echo "cli.sh: $*" >&2; exit 1; }
 usage_error() {
@@ -354,7 +355,7 @@ cmd_docker_check() {
   return "$status"
 }
 
-#: lint [api|data_science|data_engineering|streamlit_apps|infra|scripts|all] | ruff check + ruff format --check
+#: lint [api|data_science|data_engineering|streamlit_apps|infra|scripts|all] | ruff check + ruff format --check + mypy
 cmd_lint() {
   [ $# -le 1 ] || usage_error "lint takes at most 1 argument"
   local target="${1:-all}" paths=()
@@ -369,6 +370,11 @@ cmd_lint() {
   local status=0
   "$VENV/bin/ruff" check "${paths[@]}" || status=1
   "$VENV/bin/ruff" format --check "${paths[@]}" || status=1
+  local typed=() p
+  for p in "${paths[@]}"; do [[ " ${TYPED_COMPONENTS[*]} " == *" $p "* ]] && typed+=("$p"); done
+  if [ ${#typed[@]} -gt 0 ]; then
+    "$VENV/bin/mypy" "${typed[@]}" || status=1
+  fi
   bash -n "$ROOT/cli.sh" "$ROOT"/scripts/*.sh || status=1
   [ "$status" -eq 0 ] && echo "lint: ${paths[*]} clean"
   return "$status"

@@ -149,8 +149,10 @@ def create_app(settings: Settings | None = None) -> HotelAPI:
     )
     app.runtime = Runtime(settings, holder, prediction_log, metrics, watcher, batcher)
     app.state.runtime = app.runtime
-    app.add_exception_handler(RequestValidationError, request_validation_handler)
+    # Starlette types handlers as taking any Exception; this one is registered for its own class.
+    app.add_exception_handler(RequestValidationError, request_validation_handler)  # type: ignore[arg-type]
     for module in (predict, model, health, admin):
         app.include_router(module.router)
+    # FastAPI's documented way to customise the schema: replace the instance's openapi method.
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

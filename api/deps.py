@@ -30,11 +30,12 @@ class Runtime:
 
 
 async def get_runtime(request: Request) -> Runtime:
-    return request.app.state.runtime
+    runtime: Runtime = request.app.state.runtime
+    return runtime
 
 
 async def get_serving_state(request: Request) -> ServingState:
-    state = request.app.state.runtime.holder.state
+    state: ServingState | None = request.app.state.runtime.holder.state
     if state is None:
         raise HTTPException(status_code=503, detail="no model loaded yet")
     return state

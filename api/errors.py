@@ -59,7 +59,12 @@ def refused_response(
             loc: list[str | int] = (
                 ["body", "bookings", index, problem.field] if batch else ["body", problem.field]
             )
-            item = {"loc": loc, "msg": problem.message, "type": "invalid_booking", "field": problem.field}
+            item: dict[str, Any] = {
+                "loc": loc,
+                "msg": problem.message,
+                "type": "invalid_booking",
+                "field": problem.field,
+            }
             if batch:
                 item["index"] = index
             items.append(item)

@@ -255,7 +255,9 @@ class PredictionLog:
         statement = f"COPY {TABLE} ({', '.join(COLUMNS)}) FROM STDIN"
         try:
             with self._engine.begin() as conn:
-                cursor = conn.connection.driver_connection.cursor()
+                driver_connection = conn.connection.driver_connection
+                assert driver_connection is not None  # a connection in use has its DBAPI connection
+                cursor = driver_connection.cursor()
                 with cursor.copy(statement) as copy:
                     for record in records:
                         copy.write_row(record)
@@ -275,6 +277,7 @@ class PredictionLog:
         if self._engine.dialect.name == "postgresql":
             from sqlalchemy.dialects.postgresql import insert
         else:
-            from sqlalchemy.dialects.sqlite import insert
+            # The same construct with the same on_conflict_do_nothing, in the other dialect.
+            from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
         with self._engine.begin() as conn:
             conn.execute(insert(predictions).on_conflict_do_nothing(index_elements=["request_id"]), values)

@@ -14,11 +14,12 @@ import os
 import shutil
 import sys
 import tempfile
+from typing import Any
 
 APP = "api.main:app"
 
 
-def _log_config() -> dict:
+def _log_config() -> dict[str, Any]:
     from uvicorn.config import LOGGING_CONFIG
 
     config = copy.deepcopy(LOGGING_CONFIG)

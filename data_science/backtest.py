@@ -127,7 +127,8 @@ def recency_weights(arrival: pd.Series, cutoff: pd.Timestamp, half_life_days: fl
         return np.ones(len(arrival))
     age = (cutoff - pd.to_datetime(arrival)).dt.days.to_numpy(dtype=np.float64)
     weights = 0.5 ** (np.clip(age, 0, None) / half_life_days)
-    return weights / weights.mean()
+    normalised: np.ndarray = weights / weights.mean()
+    return normalised
 
 
 def sigmoid(margin: np.ndarray, calibration: tuple[float, float] = (1.0, 0.0)) -> np.ndarray:
@@ -188,7 +189,8 @@ def fit_booster(
     )
     weights = recency_weights(frame["arrival_date"], cutoff, params.half_life_days)
     dtrain = dmatrix(encoder, frame, label=frame[TARGET].to_numpy(), weight=weights)
-    evals, history = [], {}
+    evals: list[tuple[xgb.DMatrix, str]] = []
+    history: dict[str, dict[str, Any]] = {}  # xgboost's evals log: evals name -> metric -> values
     if evaluate_on is not None:
         evals = [(dmatrix(encoder, evaluate_on, label=evaluate_on[TARGET].to_numpy()), "fold")]
     booster = xgb.train(
@@ -251,7 +253,7 @@ def summarise(
     deployed model scores when bookings are made (the window's other bookings were made before
     the model's training data ended).
     """
-    rows = []
+    rows: list[dict[str, Any]] = []
     for fold, part, trained_on, threshold in zip(folds, parts, train_rows, thresholds, strict=True):
         y, p = part[TARGET].to_numpy(), part["probability"].to_numpy()
         after = pd.to_datetime(part["booking_date"]) >= fold.start

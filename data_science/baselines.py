@@ -17,6 +17,7 @@ import json
 import sys
 import time
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -79,7 +80,8 @@ def logistic_regression(transformation: Transformation, seed: int) -> Fit:
             LogisticRegression(max_iter=2000, random_state=seed),
         )
         model.fit(train[numeric + categorical], train[TARGET])
-        return model.predict_proba(fold[numeric + categorical])[:, 1]
+        probabilities: np.ndarray = model.predict_proba(fold[numeric + categorical])[:, 1]
+        return probabilities
 
     return fit
 
@@ -87,7 +89,7 @@ def logistic_regression(transformation: Transformation, seed: int) -> Fit:
 def raw_columns(frame: pd.DataFrame, categories: dict[str, list[str]]) -> pd.DataFrame:
     """The booking-time columns as a data scientist would hand them to XGBoost: numbers as they
     are, text as pandas categories (the training rows' categories)."""
-    out = {}
+    out: dict[str, np.ndarray | pd.Categorical[Any]] = {}
     for name in BOOKING_FIELDS:
         if COLUMNS_BY_NAME[name].kind in ("int", "float"):
             out[name] = frame[name].astype("float64").to_numpy()
@@ -118,7 +120,7 @@ def plain_xgboost(params: PlainXGBoostParams, seed: int) -> Fit:
 
 def backtest_baseline(
     name: str, fit: Fit, frame: pd.DataFrame, params: BacktestParams, threshold: ThresholdParams
-) -> tuple[dict, pd.DataFrame]:
+) -> tuple[dict[str, Any], pd.DataFrame]:
     started = time.perf_counter()
     folds = make_folds(frame["arrival_date"], params)
     arrival = pd.to_datetime(frame["arrival_date"])

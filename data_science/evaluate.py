@@ -14,7 +14,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import matplotlib as mpl
 import numpy as np
@@ -41,6 +41,9 @@ from data_engineering.src.paths import (
 from data_engineering.src.schema import TARGET
 from data_science.model import CancellationModel
 from data_science.tracking import data_version
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 mpl.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt
@@ -71,7 +74,7 @@ def _write_csv(frame: pd.DataFrame, name: str) -> None:
     frame.to_csv(PLOTS_DIR / name, index=False, float_format="%.6g")
 
 
-def _save(fig, name: str) -> Path:
+def _save(fig: Figure, name: str) -> Path:
     FIGURES_DIR.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
     path = FIGURES_DIR / name
@@ -196,7 +199,9 @@ def git_commit() -> str:
         return "unknown"
 
 
-def evaluate(model: CancellationModel, backtest: dict, baselines: dict, oof: pd.DataFrame) -> dict[str, Any]:
+def evaluate(
+    model: CancellationModel, backtest: dict[str, Any], baselines: dict[str, Any], oof: pd.DataFrame
+) -> dict[str, Any]:
     y, p = oof[TARGET].to_numpy(), oof["probability"].to_numpy()
     backtest_plot(backtest, baselines)
     oof_plots(y, p, oof["threshold"].to_numpy())

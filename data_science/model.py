@@ -15,7 +15,6 @@ batch of one, and, when asked, each feature's contribution to the margin (exact 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ import xgboost as xgb
 
 from data_engineering.transformation import get_transformation
 from data_engineering.transformation.encoding import FeatureEncoder
+from data_engineering.transformation.v1 import Columns
 from data_science.treeshap import TreeExplainer, UnsupportedBoosterError
 
 BOOSTER_FILE = "booster.ubj"
@@ -79,7 +79,7 @@ class CancellationModel:
         a, b = self.calibration
         return 1.0 / (1.0 + np.exp(-(a * margin.astype(np.float64) + b)))
 
-    def predict(self, bookings: Mapping[str, Any], *, reasons: bool = False) -> Scores:
+    def predict(self, bookings: Columns, *, reasons: bool = False) -> Scores:
         """Score validated bookings (columns); ``reasons`` adds per-feature contributions."""
         features = self._transform(bookings)
         matrix = self.encoder.encode(features)

@@ -17,9 +17,12 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import mlflow.pyfunc
 import numpy as np
 import pandas as pd
+
+# Imported from where they are defined: type checkers cannot see through mlflow's lazy
+# `mlflow.pyfunc` attribute.
+from mlflow.pyfunc.model import PythonModel, PythonModelContext
 
 from data_engineering.src.schema import BOOKING_FIELDS, VOCABULARY_FILE, vocabulary_file
 from data_engineering.src.validate import frame_to_columns, validate
@@ -35,11 +38,13 @@ class InvalidBookingsError(ValueError):
     pass
 
 
-class HotelCancellationPyfunc(mlflow.pyfunc.PythonModel):
-    def load_context(self, context: mlflow.pyfunc.PythonModelContext) -> None:
+class HotelCancellationPyfunc(PythonModel):
+    def load_context(self, context: PythonModelContext) -> None:
         self.model = CancellationModel.load(Path(context.artifacts[BUNDLE_ARTIFACT]))
 
-    def predict(self, context: Any, model_input: pd.DataFrame, params: dict | None = None) -> np.ndarray:
+    def predict(
+        self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
+    ) -> np.ndarray:
         frame = pd.DataFrame(model_input)
         validated = validate(frame_to_columns(frame, BOOKING_FIELDS), BOOKING_FIELDS)
         if len(validated.rejected):

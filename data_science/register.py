@@ -14,7 +14,7 @@ import tempfile
 from dataclasses import dataclass
 from importlib.metadata import version as package_version
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -32,6 +32,9 @@ from data_science.tracking import (
     ensure_experiment,
     resolve,
 )
+
+if TYPE_CHECKING:
+    from mlflow.models import ModelSignature
 
 NUMERIC_KINDS = ("int", "float", "id")
 
@@ -52,11 +55,11 @@ def signature_columns() -> list[tuple[str, str, bool]]:
     ]
 
 
-def input_signature():
+def input_signature() -> ModelSignature:
     from mlflow.models import ModelSignature
-    from mlflow.types.schema import AnyType, ColSpec, Schema
+    from mlflow.types.schema import AnyType, ColSpec, Schema, TensorSpec
 
-    columns = [
+    columns: list[ColSpec | TensorSpec] = [
         ColSpec(AnyType() if kind == "any" else kind, name, required=required)
         for name, kind, required in signature_columns()
     ]
@@ -113,7 +116,8 @@ def _champion_report(run_id: str | None) -> dict[str, Any] | None:
             path = mlflow.MlflowClient().download_artifacts(run_id, "metrics.json", tmp)
         except Exception:
             return None
-        return json.loads(Path(path).read_text())
+        report: dict[str, Any] = json.loads(Path(path).read_text())
+        return report
 
 
 def _same_folds(report: dict[str, Any], other: dict[str, Any] | None) -> bool:
@@ -147,7 +151,7 @@ def gate(report: dict[str, Any], frame: pd.DataFrame, oof: pd.DataFrame, new_ver
     theirs_report = _champion_report(champion.run_id)
     old = CancellationModel.load(champion.local_dir)
     cutoff = old.metadata.get("window", {}).get("cutoff")
-    if _same_folds(report, theirs_report):
+    if theirs_report is not None and _same_folds(report, theirs_report):
         basis, theirs, rows = (
             "backtest on the same folds",
             float(theirs_report["backtest"]["roc_auc_mean"]),
@@ -239,7 +243,7 @@ def log_and_register(
         )
         new_version = str(info.registered_model_version)
         decision = gate(report, frame, oof, new_version)
-        if decision.champion_score is not None:
+        if decision.champion_score is not None and decision.challenger_score is not None:
             mlflow.log_metrics(
                 {
                     "gate_challenger_roc_auc": decision.challenger_score,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -43,7 +44,7 @@ class NoBookingsError(RuntimeError):
     pass
 
 
-def unscored_query(engine: sa.Engine) -> sa.Select:
+def unscored_query(engine: sa.Engine) -> sa.Select[*tuple[Any, ...]]:
     """Raw bookings with no score yet and not rejected at load, in file order."""
     inspector = sa.inspect(engine)
     if not inspector.has_table("bookings_raw"):

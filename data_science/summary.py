@@ -47,7 +47,7 @@ def main() -> int:
     except MlflowException as exc:
         raise NoModelError(f"no registered {MODEL_NAME}@{CHAMPION}: {exc.message}") from exc
     # search results do not carry aliases: fetch the newest version itself.
-    latest = client.get_model_version(MODEL_NAME, max(int(v.version) for v in versions))
+    latest = client.get_model_version(MODEL_NAME, str(max(int(v.version) for v in versions)))
     aliases = ", ".join(latest.aliases) or "no alias"
     print(f"registry:   {MODEL_NAME} version {latest.version} ({aliases})  [{tracking_uri()}]")
     if champion.version == latest.version:

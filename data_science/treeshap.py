@@ -178,7 +178,8 @@ def _code_table(mask_table: np.ndarray, slot_of_test: list[int]) -> np.ndarray:
     slot_met = np.ones((1 << m, k), dtype=bool)
     for p, slot in enumerate(slot_of_test):
         slot_met[:, slot] &= test_bits[:, p]
-    return mask_table[(slot_met * (1 << np.arange(k))).sum(axis=1)]
+    table: np.ndarray = mask_table[(slot_met * (1 << np.arange(k))).sum(axis=1)]
+    return table
 
 
 def _routing(nodes: list[_Node]) -> tuple[dict[str, Any], np.ndarray]:

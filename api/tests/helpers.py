@@ -7,7 +7,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +37,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def logged_ids(url: str, ids: list[str]) -> set[str]:
+def logged_ids(url: str, ids: Sequence[str | None]) -> set[str]:
     """Which of these request ids are in the predictions table."""
     from api.prediction_log import predictions
 
@@ -90,7 +90,9 @@ def promote_a_new_version(tmp_path: Path, threshold: float) -> str:
     bundle.threshold = threshold
     bundle.save(tmp_path / "bundle")
     mlflow.set_tracking_uri(mlflow.get_tracking_uri())
-    with mlflow.start_run(experiment_id=mlflow.get_experiment_by_name(MODEL_NAME).experiment_id):
+    experiment = mlflow.get_experiment_by_name(MODEL_NAME)
+    assert experiment is not None, f"no {MODEL_NAME} experiment: train first"
+    with mlflow.start_run(experiment_id=experiment.experiment_id):
         info = mlflow.pyfunc.log_model(
             name="model",
             python_model=HotelCancellationPyfunc(),

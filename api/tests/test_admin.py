@@ -48,6 +48,7 @@ def test_reload_serves_the_new_champion_without_restart(
         before = client.post("/predict", json=booking).json()
         assert before["model_version"] == "1"
         old_state = app.runtime.holder.state
+        assert old_state is not None
 
         new_version = promote_a_new_version(tmp_path, threshold=0.999)
         assert client.post("/predict", json=booking).json()["model_version"] == "1"  # not yet

@@ -21,7 +21,7 @@ CLIENTS, REQUESTS_EACH = 50, 40
 
 def _wait_ready(server: subprocess.Popen, port: int, timeout: float = 90) -> None:
     def ready() -> bool:
-        assert server.poll() is None, f"server exited:\n{server.stdout.read()}"
+        assert server.poll() is None, f"server exited:\n{server.stdout.read() if server.stdout else ''}"
         try:
             return httpx.get(f"http://127.0.0.1:{port}/ready", timeout=2).status_code == 200
         except httpx.TransportError:

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -21,7 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
-SQL_TYPES: dict[str, type[sa.types.TypeEngine]] = {
+SQL_TYPES: dict[str, type[sa.types.TypeEngine[Any]]] = {
     "int": sa.Integer,
     "float": sa.Double,
     "text": sa.Text,
@@ -40,7 +41,8 @@ class TableLoad:
 def _csv_bytes(data: pa.Table) -> bytes:
     sink = pa.BufferOutputStream()
     pacsv.write_csv(data, sink, pacsv.WriteOptions(include_header=False, quoting_style="needed"))
-    return sink.getvalue().to_pybytes()
+    payload: bytes = sink.getvalue().to_pybytes()
+    return payload
 
 
 def make_engine(url: str) -> Engine:
@@ -52,11 +54,13 @@ def make_engine(url: str) -> Engine:
         # pysqlite opens transactions lazily and not before DDL, so a failed load could leave a
         # dropped table behind. SQLAlchemy's documented fix: let us emit BEGIN ourselves.
         @event.listens_for(engine, "connect")
-        def _no_implicit_transactions(dbapi_connection, _record):  # pragma: no cover - wiring
+        def _no_implicit_transactions(
+            dbapi_connection: Any, _record: Any
+        ) -> None:  # pragma: no cover - wiring
             dbapi_connection.isolation_level = None
 
         @event.listens_for(engine, "begin")
-        def _begin(conn):  # pragma: no cover - wiring
+        def _begin(conn: Connection) -> None:  # pragma: no cover - wiring
             conn.exec_driver_sql("BEGIN")
 
     return engine
@@ -88,7 +92,9 @@ def _copy_postgres(conn: Connection, table: str, data: pa.Table, *, freeze: bool
     payload = _csv_bytes(data)
     options = "FORMAT csv, FREEZE" if freeze else "FORMAT csv"
     statement = f"COPY {_quote(conn, table)} ({columns}) FROM STDIN ({options})"
-    cursor = conn.connection.driver_connection.cursor()
+    driver_connection = conn.connection.driver_connection
+    assert driver_connection is not None  # a connection in use always has its DBAPI connection
+    cursor = driver_connection.cursor()
     try:
         with cursor.copy(statement) as copy:
             copy.write(payload)

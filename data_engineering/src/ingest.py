@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import gzip
 import hashlib
+import io
 import os
 import shutil
 import sys
@@ -19,7 +20,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 import requests
 from pydantic import BaseModel, Field
@@ -106,7 +107,7 @@ def _download(url: str, target: Path, *, retries: int, timeout: float) -> None:
             time.sleep(wait)
 
 
-def _open_maybe_gzip(path: Path) -> BinaryIO:
+def _open_maybe_gzip(path: Path) -> gzip.GzipFile | io.BufferedReader:
     with path.open("rb") as probe:
         magic = probe.read(2)
     return gzip.open(path, "rb") if magic == b"\x1f\x8b" else path.open("rb")
@@ -119,8 +120,9 @@ def _copy_hashing(src: Path, out: BinaryIO) -> tuple[str, int]:
         _open_maybe_gzip(src) as stream,
         progress(total=src.stat().st_size, desc="ingest: read", unit="B", unit_scale=True) as bar,
     ):
-        # The position in the file itself: for gzip, the compressed bytes read so far.
-        raw_stream = stream.fileobj if isinstance(stream, gzip.GzipFile) else stream
+        # The position in the file itself: for gzip, the compressed bytes read so far (gzip.open
+        # opened that file itself, so it has tell(), which typeshed's type for fileobj leaves out).
+        raw_stream = cast(BinaryIO, stream.fileobj) if isinstance(stream, gzip.GzipFile) else stream
         while chunk := stream.read(CHUNK):
             digest.update(chunk)
             out.write(chunk)

@@ -21,6 +21,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -191,7 +192,7 @@ def _rejected_schema(columns: tuple[str, ...]) -> pa.Schema:
 
 def _read_validate_transform(
     raw_path: Path, transformation: Transformation, destination: str
-) -> tuple[dict, dict[str, list[pa.Table]], CsvSink | None, CsvSink, tuple[str, ...]]:
+) -> tuple[dict[str, Any], dict[str, list[pa.Table]], CsvSink | None, CsvSink, tuple[str, ...]]:
     """Stream the raw file through validation and the transformation, chunk by chunk."""
     kinds = transformation.output_columns()
     schema = pa.schema([(name, ARROW_TYPES[kind]) for name, kind in kinds.items()])
@@ -311,7 +312,7 @@ def _load_database(
     return f"bookings_{transformation.version}, bookings_raw, bookings_rejected in {target}"
 
 
-def _print_validation(result_report: dict) -> None:
+def _print_validation(result_report: dict[str, Any]) -> None:
     reasons = result_report.get("rejection_reasons", {})
     if reasons:
         print("rejected rows by reason:")

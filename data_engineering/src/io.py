@@ -53,7 +53,7 @@ class RawChunk:
     blank: int = 0  # lines without any value
 
 
-def open_maybe_gzip(path: Path) -> BinaryIO:
+def open_maybe_gzip(path: Path) -> gzip.GzipFile | io.BufferedReader:
     """The file's bytes, decompressed when it is gzip (detected from the bytes, not the name)."""
     with path.open("rb") as probe:
         magic = probe.read(2)
@@ -69,7 +69,9 @@ class RawReader:
         self._raw = path.open("rb")
         magic = self._raw.read(2)
         self._raw.seek(0)
-        self._stream: BinaryIO = gzip.GzipFile(fileobj=self._raw) if magic == b"\x1f\x8b" else self._raw
+        self._stream: gzip.GzipFile | io.BufferedReader = (
+            gzip.GzipFile(fileobj=self._raw) if magic == b"\x1f\x8b" else self._raw
+        )
         first = self._stream.readline()
         if not first.strip():
             self.close()
@@ -180,6 +182,7 @@ class RawReader:
         blank_mask = pc.fill_null(empty, False).to_numpy(zero_copy_only=False) if empty is not None else None
         blank = int(blank_mask.sum()) if blank_mask is not None else 0
         if blank:
+            assert blank_mask is not None  # blank > 0 only when there were columns to look at
             keep = ~blank_mask
             table = table.filter(pa.array(keep))
             lines = lines[keep]

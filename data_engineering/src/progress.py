@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Protocol, TextIO
+from typing import Any, Protocol, TextIO
 
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -50,7 +50,7 @@ class Bar(Protocol):
 
 
 class _TerminalBar:
-    def __init__(self, bar: tqdm) -> None:
+    def __init__(self, bar: tqdm[Any]) -> None:
         self._bar = bar
 
     def update(self, n: int = 1) -> None:

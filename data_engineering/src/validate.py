@@ -28,9 +28,9 @@ import functools
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -75,7 +75,7 @@ NUMERIC_KINDS = ("int", "float", "id")
     NOT_PLAIN,
 ) = range(12)
 
-ColumnInput = pa.Array | pa.ChunkedArray | np.ndarray | Sequence[Any]
+ColumnInput: TypeAlias = pa.Array | pa.ChunkedArray | np.ndarray | Sequence[Any]
 
 
 class Problem(NamedTuple):
@@ -145,10 +145,10 @@ def _split_values(values: list[Any]) -> _Values:
         if n <= SMALL:
             return _Values(np.full(n, np.nan), values, None, null, np.zeros(n, dtype=bool))
         codes, uniques = pd.factorize(object_array(values), use_na_sentinel=False)
-        tokens = [None if is_missing(u) else u for u in uniques]
+        tokens: list[str | None] = [None if is_missing(u) else u for u in uniques]
         return _Values(np.full(n, np.nan), tokens, codes, null, np.zeros(n, dtype=bool))
     numbers = np.full(n, np.nan)
-    tokens: list[str | None] = [None] * n
+    tokens = [None] * n
     null = np.zeros(n, dtype=bool)
     wrong_type = np.zeros(n, dtype=bool)
     for i, value in enumerate(values):
@@ -283,7 +283,7 @@ def _parse_date(text: str) -> tuple[dt.date | None, int]:
 
 
 @functools.cache
-def _text_rule(spec: RawColumn):
+def _text_rule(spec: RawColumn) -> Callable[[str | None], tuple[Any, int]]:
     """(value, code) of one text token under the spec's rules for ``spec``; None: no text."""
     accepted = _accepted_text(spec.name)
     allowed = frozenset(spec.categories) if spec.categories is not None else None
@@ -370,13 +370,15 @@ def _arrival_date_missing(columns: Mapping[str, np.ndarray], usable: np.ndarray)
     years = np.nan_to_num(year, nan=2000).astype(np.int64)
     leap = (years % 4 == 0) & ((years % 100 != 0) | (years % 400 == 0))
     last_day = _DAYS_IN_MONTH[month_number - 1] + ((month_number == 2) & leap)
-    return usable & (day > last_day)
+    missing: np.ndarray = usable & (day > last_day)
+    return missing
 
 
 def _target_disagrees(columns: Mapping[str, np.ndarray], usable: np.ndarray) -> np.ndarray:
     """``is_canceled`` is 1 exactly for Canceled and No-Show reservations."""
     cancelled = map_unique(columns["reservation_status"], lambda s: s in _CANCELLED, bool)
-    return usable & (columns["is_canceled"] != cancelled)
+    disagrees: np.ndarray = usable & (columns["is_canceled"] != cancelled)
+    return disagrees
 
 
 ARRIVAL_PARTS = ("arrival_date_year", "arrival_date_month", "arrival_date_day_of_month")
@@ -415,7 +417,8 @@ def _numeric_matrix(
         empty = np.empty((n, 0), dtype=bool)
         return np.empty((n, 0)), empty, empty, empty
     reads = [_read_numbers(COLUMNS_BY_NAME[name], _split(columns[name])) for name in numeric]
-    return tuple(np.column_stack([r[k] for r in reads]) for k in range(4))  # type: ignore[return-value]
+    values, missing, wrong_type, unplain = (np.column_stack([r[k] for r in reads]) for k in range(4))
+    return values, missing, wrong_type, unplain
 
 
 def validate(columns: Mapping[str, ColumnInput], names: Iterable[str] | None = None) -> Validated:
@@ -512,8 +515,8 @@ def _details(
     return details
 
 
-def records_to_columns(records: Sequence[Mapping[str, Any]], names: Iterable[str]) -> dict[str, list[Any]]:
-    """JSON bookings (dicts) as columns; an absent field is a missing value."""
+def records_to_columns(records: Sequence[Mapping[Any, Any]], names: Iterable[str]) -> dict[str, list[Any]]:
+    """JSON bookings (dicts, or database rows' mappings) as columns; an absent field is a missing value."""
     return {name: [record.get(name) for record in records] for name in names}
 
 
@@ -527,9 +530,10 @@ def frame_to_columns(frame: pd.DataFrame, names: Iterable[str]) -> dict[str, Col
         column = frame[name]
         dtype = column.dtype
         if isinstance(dtype, pd.StringDtype):
-            out[name] = pa.array(column.to_numpy(dtype=object, na_value=None), pa.string())
+            # pandas takes any na_value; pandas-stubs' overloads leave None out.
+            out[name] = pa.array(column.to_numpy(dtype=object, na_value=None), pa.string())  # type: ignore[call-overload]
         elif dtype.kind in "iuf":
             out[name] = column.to_numpy(dtype=np.float64, na_value=np.nan)
         else:  # object, booleans, categoricals: value by value
-            out[name] = column.to_numpy(dtype=object, na_value=None).tolist()
+            out[name] = column.to_numpy(dtype=object, na_value=None).tolist()  # type: ignore[call-overload]  # as above
     return out

@@ -26,7 +26,6 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
 
 import yaml
 
@@ -55,7 +54,7 @@ class Vocabulary:
         return {name: sorted(counter) for name, counter in self.counts.items()}
 
 
-def _open_binary(path: Path) -> BinaryIO:
+def _open_binary(path: Path) -> gzip.GzipFile | io.BufferedReader:
     with path.open("rb") as probe:
         magic = probe.read(2)
     return gzip.open(path, "rb") if magic == b"\x1f\x8b" else path.open("rb")

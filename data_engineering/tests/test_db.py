@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
+from typing import Any
 
 import pyarrow as pa
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from data_engineering.src import db
 
@@ -33,7 +35,7 @@ def engine(request: pytest.FixtureRequest, tmp_path) -> Engine:
     return db.make_engine(request.getfixturevalue("pg_url"))
 
 
-def _rows(engine: Engine, table: str) -> list[tuple]:
+def _rows(engine: Engine, table: str) -> Sequence[sa.Row[*tuple[Any, ...]]]:
     with engine.connect() as conn:
         return conn.exec_driver_sql(f"SELECT * FROM {table} ORDER BY booking_id").all()
 
@@ -75,14 +77,14 @@ def test_failure_during_the_swap_rolls_everything_back(
     engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     db.replace_tables(engine, [db.TableLoad("test_bookings", _frame(10), COLUMNS)])
-    original = db.Connection.exec_driver_sql
+    original = Connection.exec_driver_sql
 
     def explode_on_rename(self, statement, *args, **kwargs):
         if "RENAME TO" in statement:
             raise RuntimeError("simulated crash during swap")
         return original(self, statement, *args, **kwargs)
 
-    monkeypatch.setattr(db.Connection, "exec_driver_sql", explode_on_rename)
+    monkeypatch.setattr(Connection, "exec_driver_sql", explode_on_rename)
     with pytest.raises(RuntimeError, match="simulated crash"):
         db.replace_tables(engine, [db.TableLoad("test_bookings", _frame(30, 100), COLUMNS)])
     monkeypatch.undo()

@@ -114,7 +114,7 @@ def test_postgres_destination(workspace: Path, broken_source: Path, pg_url: str,
         count, distinct = conn.exec_driver_sql(
             "SELECT count(*), count(DISTINCT booking_id) FROM bookings_v2"
         ).one()
-        types = dict(
+        types: dict[str, str] = dict(
             conn.exec_driver_sql(
                 "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'bookings_v2'"
             ).all()

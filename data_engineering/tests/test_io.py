@@ -33,7 +33,8 @@ def messy(tmp_path: Path) -> Path:
 
 
 def _read(path: Path, chunk_bytes: int, scoring: bool = False):
-    lines, misaligned, blank, hotels = [], [], 0, []
+    misaligned: list[tuple[int, int]] = []
+    lines, blank, hotels = [], 0, []
     ids: dict[int, int] = {}  # line -> booking id
     keys = BookingIds()
     with RawReader(path, scoring=scoring, chunk_bytes=chunk_bytes) as reader:

@@ -145,7 +145,7 @@ CASES: list[tuple[str, object, bool]] = [
 
 
 def _typed_bookings() -> list[dict]:
-    base = dict(BASE)
+    base = {str(name): value for name, value in BASE.items()}
     typed = {}
     for name, value in base.items():
         kind = COLUMNS_BY_NAME[name].kind

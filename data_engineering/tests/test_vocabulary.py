@@ -15,15 +15,10 @@ import yaml
 
 from data_engineering.src import schema
 from data_engineering.src.paths import REPO_ROOT
+from data_engineering.src.schema import VOCABULARIES
+from data_engineering.src.schema import VOCABULARY_FILE as DEFAULT_FILE
 from data_engineering.src.synthetic import make_bookings
-from data_engineering.src.vocabulary import (
-    DEFAULT_FILE,
-    VOCABULARIES,
-    VocabularyError,
-    count,
-    main,
-    render_yaml,
-)
+from data_engineering.src.vocabulary import VocabularyError, count, main, render_yaml
 
 OTHER_HOTELS = {"City Hotel": "Hôtel du Lac: Annexe", "Resort Hotel": "Yes"}  # YAML must quote both
 OTHER_ROOMS = {

@@ -11,15 +11,14 @@ branch. The categories are learned once by ``FeatureEncoder.fit`` and saved with
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
 from data_engineering.src.arrays import lookup
 from data_engineering.src.schema import LEAKY_COLUMNS, TARGET
-from data_engineering.transformation.v1 import column
+from data_engineering.transformation.v1 import Columns, column
 
 # Never model inputs, whatever a transformation declares: identifiers, the target, the outcome
 # and post-booking facts.
@@ -51,9 +50,7 @@ class FeatureEncoder:
         return ["q"] * len(self.numeric) + ["c"] * len(self.categorical)
 
     @classmethod
-    def fit(
-        cls, features: Mapping[str, Any], *, numeric: Sequence[str], categorical: Sequence[str]
-    ) -> FeatureEncoder:
+    def fit(cls, features: Columns, *, numeric: Sequence[str], categorical: Sequence[str]) -> FeatureEncoder:
         """Learn the categories from training rows only (never from the rows scored later)."""
         codes: dict[str, dict[str, int]] = {}
         for name in categorical:
@@ -61,7 +58,7 @@ class FeatureEncoder:
             codes[name] = {category: index for index, category in enumerate(categories)}
         return cls(tuple(numeric), tuple(categorical), codes)
 
-    def encode(self, features: Mapping[str, Any]) -> np.ndarray:
+    def encode(self, features: Columns) -> np.ndarray:
         """(n, d) float32 matrix in ``feature_names`` order."""
         first = self.numeric[0] if self.numeric else self.categorical[0]
         matrix = np.empty((len(features[first]), len(self.feature_names)), dtype=np.float32)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 
@@ -23,7 +23,7 @@ class Transformation:
     optional: frozenset[str]
     # Validated bookings (columns) -> the version's columns: one implementation for one booking
     # and for a million (training, batch scoring, the API, the MLflow model, the dashboards).
-    transform: Callable[[Mapping[str, Any]], dict[str, np.ndarray]]
+    transform: Callable[[v1.Columns], dict[str, np.ndarray]]
     # The model's inputs among the output columns (empty: this version is not a model input).
     numeric_features: tuple[str, ...] = ()
     categorical_features: tuple[str, ...] = ()

@@ -15,12 +15,17 @@ idempotent (``none`` stays ``none``, ``UNK`` stays ``UNK``), so a processed file
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
 
 from data_engineering.src.arrays import map_unique
 from data_engineering.src.schema import COUNTRY_ALIASES
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from data_engineering.transformation.registry import ColumnType
 
 ID = "booking_id"
 UNKNOWN_COUNTRY = "UNK"
@@ -59,7 +64,7 @@ TEXT_COLUMNS = (
 FLOAT_COLUMNS = ("adr",)
 OPTIONAL: frozenset[str] = frozenset({ID, "is_canceled", "assigned_room_type", "booking_changes"})
 
-COLUMNS: dict[str, str] = {
+COLUMNS: dict[str, ColumnType] = {
     ID: "int",
     "is_canceled": "int",
     **dict.fromkeys(INT_COLUMNS, "int"),
@@ -69,7 +74,8 @@ COLUMNS: dict[str, str] = {
     "booking_changes": "int",
 }
 
-Columns = Mapping[str, Any]  # name -> values: numpy arrays, pandas Series or lists
+# name -> values: numpy arrays, pandas Series or lists (a DataFrame is such a mapping)
+Columns: TypeAlias = "Mapping[str, Any] | pd.DataFrame"
 
 
 def column(bookings: Columns, name: str, dtype: Any) -> np.ndarray:
@@ -77,7 +83,9 @@ def column(bookings: Columns, name: str, dtype: Any) -> np.ndarray:
     values = bookings[name]
     if hasattr(values, "to_numpy"):  # a pandas Series (a processed file read back)
         missing = np.nan if np.dtype(dtype).kind == "f" else None
-        return values.to_numpy(dtype=dtype, na_value=missing)
+        # pandas takes None as na_value; pandas-stubs' signature leaves it out.
+        array: np.ndarray = values.to_numpy(dtype=dtype, na_value=missing)  # type: ignore[arg-type]
+        return array
     return np.asarray(values, dtype=dtype)
 
 

@@ -6,11 +6,16 @@ compute it for a booking that does not exist yet. Dates use the hotels' calendar
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from data_engineering.src.arrays import lookup, object_array
 from data_engineering.src.schema import MONTH_NUMBER
 from data_engineering.transformation import v1
+
+if TYPE_CHECKING:
+    from data_engineering.transformation.registry import ColumnType
 
 HOME_COUNTRY = "PRT"  # both hotels of the dataset are in Portugal
 SEASONS = {
@@ -31,7 +36,7 @@ LONGEST_BAND = "over 365 days"
 _BAND_EDGES = np.array([upper for upper, _ in LEAD_TIME_BANDS])
 _BAND_LABELS = object_array([label for _, label in LEAD_TIME_BANDS] + [LONGEST_BAND])
 
-FEATURES: dict[str, str] = {
+FEATURES: dict[str, ColumnType] = {
     "arrival_date": "date",
     "arrival_month": "int",
     "arrival_weekday": "int",
@@ -52,7 +57,7 @@ FEATURES: dict[str, str] = {
     "has_company": "int",
     "previous_cancellation_rate": "float",
 }
-COLUMNS: dict[str, str] = {**v1.COLUMNS, **FEATURES}
+COLUMNS: dict[str, ColumnType] = {**v1.COLUMNS, **FEATURES}
 
 # The model's inputs. Deliberately not inputs: identifiers, absolute time (arrival_date_year,
 # dates: a model must not learn "2016" when it will score 2018), the dataset's inconsistent week

@@ -6,6 +6,7 @@ known (see data_engineering/src/synthetic.py), so each expectation below is a fa
 
 from __future__ import annotations
 
+import io
 import json
 
 import mlflow
@@ -113,8 +114,10 @@ def test_minimum_quality_on_unseen_slice(champion: CancellationModel) -> None:
 
 def test_one_booking_scores_as_it_does_in_a_batch(champion: CancellationModel, bookings) -> None:
     batch = champion.predict(bookings, reasons=True)
+    assert batch.contributions is not None
     for i in (0, 7, 399):
         alone = champion.predict({k: v[i : i + 1] for k, v in bookings.items()}, reasons=True)
+        assert alone.contributions is not None
         assert alone.probability[0] == pytest.approx(batch.probability[i], abs=1e-12)
         np.testing.assert_allclose(alone.contributions[0], batch.contributions[i], atol=1e-5)
     # Contributions add up to the margin (TreeSHAP's efficiency), bias included.
@@ -124,7 +127,7 @@ def test_one_booking_scores_as_it_does_in_a_batch(champion: CancellationModel, b
 def test_registered_pyfunc_takes_raw_fields(trained_workspace, champion, bookings) -> None:
     pyfunc = mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}@champion")
     frame = make_bookings(300, seed=5)
-    typed = pd.read_csv(pd.io.common.StringIO(frame.to_csv(index=False)))  # as pandas reads a CSV
+    typed = pd.read_csv(io.StringIO(frame.to_csv(index=False)))  # as pandas reads a CSV
     validated = validate(frame_to_columns(typed, BOOKING_FIELDS), BOOKING_FIELDS)
     assert not len(validated.rejected)
     expected = champion.predict(validated.columns).probability

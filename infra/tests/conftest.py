@@ -249,7 +249,7 @@ def aws(moto_server: str):
             endpoint_url=moto_server,
             region_name="eu-west-1",
             aws_access_key_id="test",
-            aws_secret_access_key="test",  # the emulator accepts any credentials
+            aws_secret_access_key="test",  # pragma: allowlist secret (the emulator accepts any credentials)
         )
 
     client.endpoint = moto_server

@@ -7,6 +7,7 @@ lock file installs, and the secret hook's command line works against the committ
 
 from __future__ import annotations
 
+import re
 import secrets
 import shlex
 import shutil
@@ -47,6 +48,17 @@ def test_hooks_pin_the_locked_versions():
     _, secret_hook = configured["detect-secrets"]
     pins = [dep for dep in secret_hook["additional_dependencies"] if dep.startswith("bc-detect-secrets==")]
     assert pins == [f"bc-detect-secrets=={versions['bc-detect-secrets']}"]
+
+
+def test_mypy_hook_checks_what_lint_checks():
+    """The hook runs the locked mypy of .venv on [tool.mypy]'s files: the packages `./cli.sh lint` types."""
+    _, hook = hooks()["mypy"]
+    assert (hook["language"], hook["entry"], hook["pass_filenames"]) == ("system", ".venv/bin/mypy", False)
+    assert "mypy" in locked_versions()
+    files = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["tool"]["mypy"]["files"]
+    typed = re.search(r"^TYPED_COMPONENTS=\(([^)]*)\)", (REPO_ROOT / "cli.sh").read_text(), re.M)
+    assert typed is not None
+    assert sorted(files) == sorted(typed.group(1).split())
 
 
 @pytest.fixture

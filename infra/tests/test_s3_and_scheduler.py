@@ -59,7 +59,7 @@ def s3_env(endpoint: str) -> dict[str, str]:
     """What the S3 clients (DVC's s3fs, MLflow's boto3) need for the emulator."""
     return {
         "AWS_ACCESS_KEY_ID": "test",
-        "AWS_SECRET_ACCESS_KEY": "test",  # the emulator accepts any credentials
+        "AWS_SECRET_ACCESS_KEY": "test",  # pragma: allowlist secret (the emulator accepts any credentials)
         "AWS_DEFAULT_REGION": "eu-west-1",
         "MLFLOW_S3_ENDPOINT_URL": endpoint,
     }

@@ -40,7 +40,7 @@ def override(endpoint: str) -> str:
     return f"""# Written by infra/tests/test_terraform_emulator.py: the AWS provider against moto.
 provider "aws" {{
   access_key                  = "test"
-  secret_key                  = "test"
+  secret_key                  = "test"  # pragma: allowlist secret
   skip_credentials_validation = true
   skip_requesting_account_id  = true
   skip_metadata_api_check     = true
@@ -132,7 +132,7 @@ def test_the_emulator_holds_what_the_module_describes(applied, emulator_module, 
     instance = aws("ec2").describe_instances(InstanceIds=[outputs["instance_id"]["value"]])
     described = instance["Reservations"][0]["Instances"][0]
     assert described["ImageId"] == variables["ami_id"]
-    assert described["MetadataOptions"]["HttpTokens"] == "required"
+    assert described["MetadataOptions"]["HttpTokens"] == "required"  # pragma: allowlist secret (a metadata option, not a token)
     assert described["IamInstanceProfile"]["Arn"] == values["aws_iam_instance_profile.app"]["arn"]
     bucket = outputs["artifact_bucket"]["value"]
     encryption = aws("s3").get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]

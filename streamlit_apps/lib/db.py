@@ -15,7 +15,7 @@ import pandas as pd
 import sqlalchemy as sa
 import streamlit as st
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.sql.expression import Executable
+from sqlalchemy.sql.selectable import ExecutableReturnsRows
 
 from streamlit_apps.lib.config import CONNECT_TIMEOUT_SECONDS, QUERY_TTL_SECONDS, masked
 
@@ -94,7 +94,7 @@ def classify(exc: sa.exc.SQLAlchemyError, url: str) -> DataUnavailable:
 
 
 @st.cache_data(ttl=QUERY_TTL_SECONDS, show_spinner=False, max_entries=256)
-def _run(url: str, key: str, _statement: Executable) -> pd.DataFrame:
+def _run(url: str, key: str, _statement: ExecutableReturnsRows) -> pd.DataFrame:
     # ``key`` (the statement as this database's SQL, with its parameters) is the cache key;
     # Streamlit does not hash arguments whose names start with an underscore.
     with _engine(url).connect() as conn:
@@ -102,7 +102,7 @@ def _run(url: str, key: str, _statement: Executable) -> pd.DataFrame:
         return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
 
 
-def query(statement: Executable, *, url: str | None = None) -> pd.DataFrame:
+def query(statement: ExecutableReturnsRows, *, url: str | None = None) -> pd.DataFrame:
     """Rows of one SQLAlchemy Core SELECT on the read-only database, cached; raises DataUnavailable."""
     url = url or current_url()
     try:

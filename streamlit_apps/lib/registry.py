@@ -11,9 +11,10 @@ import json
 import os
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, ParamSpec, TypeVar
 
 import streamlit as st
 
@@ -122,7 +123,11 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else exc.__class__.__name__
 
 
-def _call(fn, *args, **kwargs):
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def _call(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
     """Run an MLflow call, turning its failures into ModelUnavailable."""
     from mlflow.exceptions import MlflowException
 

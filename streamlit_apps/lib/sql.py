@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any, Literal, TypeAlias
 
 import sqlalchemy as sa
 from sqlalchemy.ext.compiler import compiles
@@ -27,6 +27,9 @@ from data_science.profile import CATEGORICAL_FIELDS, NUMERIC_FIELDS
 BOOKINGS = "bookings_v2"
 PREDICTIONS = predictions.name
 Bucket = Literal["minute", "hour", "day"]
+# A SELECT / UNION ALL of any columns (SQLAlchemy 2.1 types a statement by its columns' types).
+Query: TypeAlias = sa.Select[*tuple[Any, ...]]
+UnionQuery: TypeAlias = sa.CompoundSelect[*tuple[Any, ...]]
 
 _TYPES = {"int": sa.Integer, "float": sa.Double, "text": sa.Text, "date": sa.Date}
 bookings = sa.table(BOOKINGS, *(sa.column(name, _TYPES[kind]()) for name, kind in V2_COLUMNS.items()))
@@ -42,13 +45,13 @@ BREAKDOWNS: dict[str, str] = {
 
 
 # ------------------------------------------------------------------------------ dialect pieces
-class TimeBucket(FunctionElement):
+class TimeBucket(FunctionElement[str]):
     """The start of the UTC minute, hour or day of a timestamp."""
 
     type = sa.Text()
     inherit_cache = False  # the unit is not part of SQLAlchemy's cache key: compile each time
 
-    def __init__(self, column: ColumnElement, unit: Bucket) -> None:
+    def __init__(self, column: ColumnElement[Any], unit: Bucket) -> None:
         self.unit = unit
         super().__init__(column)
 
@@ -66,7 +69,7 @@ def _bucket_sqlite(element: TimeBucket, compiler: Any, **kw: Any) -> str:
     return f"strftime('{shape[element.unit]}', {column})"
 
 
-class FloorInt(FunctionElement):
+class FloorInt(FunctionElement[int]):
     """The largest integer <= x (PostgreSQL's CAST rounds, SQLite's truncates, and may lack FLOOR)."""
 
     type = sa.Integer()
@@ -84,10 +87,11 @@ def _floor_sqlite(element: FloorInt, compiler: Any, **kw: Any) -> str:
     return f"CAST({compiler.process(element.clauses, **kw)} AS INTEGER)"
 
 
-def logged(field: str) -> ColumnElement:
+def logged(field: str) -> ColumnElement[Any]:
     """A field of the logged (cleaned) booking: a number for numeric fields, text otherwise."""
     element = predictions.c.booking[field]
-    return element.as_float() if field in NUMERIC_FIELDS else element.as_string()
+    value: ColumnElement[Any] = element.as_float() if field in NUMERIC_FIELDS else element.as_string()
+    return value
 
 
 def _since(since: dt.datetime) -> ColumnElement[bool]:
@@ -95,8 +99,8 @@ def _since(since: dt.datetime) -> ColumnElement[bool]:
 
 
 def _per_feature(
-    source: sa.Subquery, numeric: Sequence[str], categorical: Sequence[str], *aggregates
-) -> sa.Select:
+    source: sa.Subquery, numeric: Sequence[str], categorical: Sequence[str], *aggregates: ColumnElement[Any]
+) -> UnionQuery:
     """One GROUP BY per column of ``source``, as long rows (feature, num_value, cat_value, ...)."""
     parts = [
         sa.select(
@@ -119,7 +123,7 @@ def _per_feature(
 
 
 # ----------------------------------------------------------------------------------- bookings
-def hotel_bounds() -> sa.Select:
+def hotel_bounds() -> Query:
     return (
         sa.select(
             bookings.c.hotel,
@@ -137,7 +141,7 @@ def booking_filter(hotels: Sequence[str], start: dt.date, end: dt.date) -> Colum
     return sa.and_(bookings.c.hotel.in_(list(hotels)), bookings.c.arrival_date.between(start, end))
 
 
-def booking_kpis(where: ColumnElement[bool]) -> sa.Select:
+def booking_kpis(where: ColumnElement[bool]) -> Query:
     return sa.select(
         sa.func.count().label("bookings"),
         sa.func.coalesce(sa.func.sum(bookings.c.is_canceled), 0).label("cancellations"),
@@ -148,7 +152,7 @@ def booking_kpis(where: ColumnElement[bool]) -> sa.Select:
     ).where(where)
 
 
-def booking_breakdowns(where: ColumnElement[bool]) -> sa.CompoundSelect:
+def booking_breakdowns(where: ColumnElement[bool]) -> UnionQuery:
     source = (
         sa.select(*(bookings.c[name] for name in BREAKDOWNS), bookings.c.is_canceled, bookings.c.adr)
         .where(where)
@@ -164,7 +168,7 @@ def booking_breakdowns(where: ColumnElement[bool]) -> sa.CompoundSelect:
     )
 
 
-def booking_months(where: ColumnElement[bool]) -> sa.Select:
+def booking_months(where: ColumnElement[bool]) -> Query:
     year, month = bookings.c.arrival_date_year, bookings.c.arrival_month
     return (
         sa.select(
@@ -181,7 +185,7 @@ def booking_months(where: ColumnElement[bool]) -> sa.Select:
 
 
 # --------------------------------------------------------------------------------- monitoring
-def prediction_summary(since: dt.datetime) -> sa.Select:
+def prediction_summary(since: dt.datetime) -> Query:
     p = predictions.c
     return sa.select(
         sa.func.count().label("predictions"),
@@ -195,7 +199,7 @@ def prediction_summary(since: dt.datetime) -> sa.Select:
     ).where(_since(since))
 
 
-def prediction_versions(since: dt.datetime) -> sa.Select:
+def prediction_versions(since: dt.datetime) -> Query:
     p = predictions.c
     return (
         sa.select(
@@ -210,7 +214,7 @@ def prediction_versions(since: dt.datetime) -> sa.Select:
     )
 
 
-def prediction_activity(since: dt.datetime, unit: Bucket | None) -> sa.Select:
+def prediction_activity(since: dt.datetime, unit: Bucket | None) -> Query:
     """Per bucket (or overall): volume, share predicted to cancel, and latency p50/p95 per *call*.
 
     A ``/predict/batch`` call logs one row per booking, each with the whole call's latency: the
@@ -229,7 +233,7 @@ def prediction_activity(since: dt.datetime, unit: Bucket | None) -> sa.Select:
         sa.func.sum(sa.case((rows.c.will_cancel, 1), else_=0)).label("predicted_cancel"),
         sa.func.avg(rows.c.cancel_probability).label("mean_probability"),
     ).group_by(rows.c.bucket)
-    volume = volume.subquery("volume")
+    volume_rows = volume.subquery("volume")
 
     call = sa.func.coalesce(p.call_id, p.request_id)
     calls = (
@@ -261,13 +265,13 @@ def prediction_activity(since: dt.datetime, unit: Bucket | None) -> sa.Select:
         .subquery("latency")
     )
     return (
-        sa.select(volume, latency.c.latency_p50, latency.c.latency_p95)
-        .join_from(volume, latency, volume.c.bucket == latency.c.bucket)
-        .order_by(volume.c.bucket)
+        sa.select(volume_rows, latency.c.latency_p50, latency.c.latency_p95)
+        .join_from(volume_rows, latency, volume_rows.c.bucket == latency.c.bucket)
+        .order_by(volume_rows.c.bucket)
     )
 
 
-def probability_histogram(since: dt.datetime, bins: int) -> sa.Select:
+def probability_histogram(since: dt.datetime, bins: int) -> Query:
     p = predictions.c
     raw = FloorInt(p.cancel_probability * bins)
     bin_expr = sa.case((raw >= bins, bins - 1), else_=raw)  # probability 1.0 would open a bin of its own
@@ -283,14 +287,14 @@ def probability_histogram(since: dt.datetime, bins: int) -> sa.Select:
     )
 
 
-def prediction_histograms(since: dt.datetime) -> sa.CompoundSelect:
+def prediction_histograms(since: dt.datetime) -> UnionQuery:
     """Value counts of each logged input (what the Monitoring page compares with the profile)."""
     fields = (*NUMERIC_FIELDS, *CATEGORICAL_FIELDS)
     source = sa.select(*(logged(name).label(name) for name in fields)).where(_since(since)).subquery("s")
     return _per_feature(source, NUMERIC_FIELDS, CATEGORICAL_FIELDS, sa.func.count().label("n"))
 
 
-def realised_outcomes(since: dt.datetime) -> sa.Select:
+def realised_outcomes(since: dt.datetime) -> Query:
     """Confusion counts of logged predictions whose booking is in the dataset with an outcome.
 
     A prediction matches the bookings with the same 27 (cleaned) input fields. The dataset holds

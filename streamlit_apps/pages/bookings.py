@@ -21,7 +21,9 @@ def as_date(value: object) -> dt.date:
     return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
 
 
-def rate_chart(frame: pd.DataFrame, label: str, order: list[str] | None = None) -> alt.Chart:
+def rate_chart(
+    frame: pd.DataFrame, label: str, order: list[str] | None = None
+) -> alt.LayerChart | alt.FacetChart:
     sort = order or alt.EncodingSortField("cancellation_rate", order="descending")
     base = alt.Chart(frame).encode(
         y=alt.Y("value:N", title=None, sort=sort),
@@ -35,7 +37,9 @@ def rate_chart(frame: pd.DataFrame, label: str, order: list[str] | None = None) 
     )
     bars = base.mark_bar(color="#4c78a8")
     text = base.mark_text(align="left", dx=3).encode(text=alt.Text("cancellation_rate:Q", format=".0%"))
-    return (bars + text).properties(title=f"Cancellation rate by {label.lower()}", height=alt.Step(22))
+    return alt.layer(bars, text).properties(
+        title=f"Cancellation rate by {label.lower()}", height=alt.Step(22)
+    )
 
 
 st.title("Bookings")

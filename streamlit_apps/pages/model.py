@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from typing import Any
+
 import pandas as pd
 import streamlit as st
 
@@ -11,7 +14,7 @@ from streamlit_apps.lib import config, registry, ui
 COMPARED = ("roc_auc", "pr_auc", "brier", "log_loss", "f1", "precision", "recall")
 
 
-def when(value) -> str:
+def when(value: dt.datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M UTC") if value else "–"
 
 
@@ -26,7 +29,7 @@ def metrics_table(version: registry.VersionSummary) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def folds_table(report: dict) -> pd.DataFrame:
+def folds_table(report: dict[str, Any]) -> pd.DataFrame:
     """The backtest fold by fold (from the run's metrics.json)."""
     folds = report.get("backtest", {}).get("folds", [])
     plain = {

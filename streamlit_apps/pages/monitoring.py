@@ -167,7 +167,8 @@ if len(versions) > 1:
     st.caption(
         "Predictions by model version: "
         + ", ".join(
-            f"{r.model_name} v{r.model_version}: {int(r.predictions):,}" for r in versions.itertuples()
+            f"{r['model_name']} v{r['model_version']}: {int(r['predictions']):,}"
+            for r in versions.to_dict("records")
         )
     )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from typing import Any
 
 import altair as alt
 import pandas as pd
@@ -45,7 +46,7 @@ def identifier(text: str, label: str) -> int | None:
     return int(text)
 
 
-def reason_line(reason: dict) -> str:
+def reason_line(reason: dict[str, Any]) -> str:
     """One reason as a sentence: the API's own words when it sends them, else the feature, which
     way it pushes the risk and by how much."""
     arrow = {"raises": "▲", "lowers": "▼"}.get(str(reason.get("direction")), "•")

@@ -55,7 +55,7 @@ def psi(training: pd.Series, current: pd.Series, *, numeric: bool) -> float:
         categories = list(training.astype(str).value_counts().index[:TOP_CATEGORIES])
         labels = [*categories, OTHER]
 
-        def pooled(values: pd.Series) -> np.ndarray:
+        def pooled(values: pd.Series) -> pd.Series:
             values = values.astype(str)
             return values.where(values.isin(categories), OTHER).value_counts().reindex(labels, fill_value=0)
 

@@ -108,7 +108,7 @@ def insert_predictions(url: str, frame: pd.DataFrame) -> None:
     metadata, table = prediction_log.metadata, prediction_log.predictions
     # Plain Python values: the driver does not adapt numpy's bool.
     records = [
-        {k: v.item() if isinstance(v, np.generic) else v for k, v in r.items()}
+        {str(k): v.item() if isinstance(v, np.generic) else v for k, v in r.items()}
         for r in frame.to_dict("records")
     ]
     with engine.begin() as conn:

@@ -214,6 +214,7 @@ def test_every_page_in_a_browser_against_the_real_api(stack: Stack, own_seeded, 
     bookings = own_seeded.bookings
     client = mlflow.MlflowClient(tracking_uri=trained_workspace.tracking_uri)
     champion = client.get_model_version_by_alias(MODEL_NAME, CHAMPION)
+    assert champion.run_id is not None
     threshold = client.get_run(champion.run_id).data.metrics["threshold"]
     before = recent_predictions(own_seeded.app_url)
 

@@ -4,6 +4,7 @@ per dialect, what may be shown of a URL."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -120,7 +121,7 @@ def test_the_training_profile_is_what_drift_reads() -> None:
     assert (table["psi"] == 0).all()
 
 
-def _scalar(engine: sa.Engine, expression) -> object:
+def _scalar(engine: sa.Engine, expression) -> Any:
     with engine.connect() as conn:
         return conn.execute(sa.select(expression)).scalar_one()
 
@@ -130,7 +131,7 @@ BUCKETS = [("minute", "2026-11-27 08:41:00"), ("hour", "2026-11-27 08:00:00"), (
 
 
 @pytest.mark.parametrize(("unit", "expected"), BUCKETS)
-def test_time_buckets_on_sqlite(unit: str, expected: str) -> None:
+def test_time_buckets_on_sqlite(unit: sql.Bucket, expected: str) -> None:
     engine = sa.create_engine("sqlite://")
     stamp = sa.literal(STAMP, sa.DateTime(timezone=True))
     assert str(pd.Timestamp(_scalar(engine, sql.TimeBucket(stamp, unit)))) == expected
@@ -138,7 +139,7 @@ def test_time_buckets_on_sqlite(unit: str, expected: str) -> None:
 
 @pytest.mark.postgres
 @pytest.mark.parametrize(("unit", "expected"), BUCKETS)
-def test_time_buckets_on_postgres(pg_url: str, unit: str, expected: str) -> None:
+def test_time_buckets_on_postgres(pg_url: str, unit: sql.Bucket, expected: str) -> None:
     engine = sa.create_engine(pg_url)
     stamp = sa.literal(STAMP, sa.DateTime(timezone=True))
     assert str(pd.Timestamp(_scalar(engine, sql.TimeBucket(stamp, unit)))) == expected

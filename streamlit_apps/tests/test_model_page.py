@@ -17,6 +17,7 @@ def test_champion_card_shows_the_runs_numbers(registry_copy, monkeypatch: pytest
     at = open_page(PAGE)
     client = mlflow.MlflowClient(tracking_uri=registry_copy, registry_uri=registry_copy)
     champion = client.get_model_version_by_alias(MODEL_NAME, CHAMPION)
+    assert champion.run_id is not None
     run = client.get_run(champion.run_id)
     shown = metrics(at)
     assert shown["Version"] == str(champion.version)

@@ -48,7 +48,7 @@ def test_drift_of_every_input_against_the_champions_own_profile(dashboard_env) -
         assert shown.loc[feature, "PSI"] == pytest.approx(expected, rel=1e-9), feature
     # A third of the logged bookings were made 900 days ahead, which training never saw.
     assert shown.loc["lead_time", "severity"] == "alert"
-    assert shown.loc["lead_time", "largest shift (training → now)"].startswith("> ")
+    assert str(shown.loc["lead_time", "largest shift (training → now)"]).startswith("> ")
     counts = table["severity"].value_counts()
     assert metrics(at)["Inputs in alert"] == str(counts.get("alert", 0))
     reference = f"the {len(training):,} bookings champion version 1 was trained on"
@@ -61,7 +61,9 @@ def test_drift_reads_the_profile_saved_with_the_model_not_the_database(
     """Whatever bookings_v2 holds now, the reference is what the champion learned from."""
     from streamlit_apps.lib import registry
 
-    profile = registry.champion_profile(dashboard_env.tracking_uri).profile
+    reference = registry.champion_profile(dashboard_env.tracking_uri)
+    assert reference is not None
+    profile = reference.profile
     training = dashboard_env.bookings  # what the champion was refit on (the same synthetic file)
     assert profile["rows"] == len(training)
     assert sum(profile["fields"]["hotel"]["counts"].values()) == len(training)

@@ -19,7 +19,7 @@ from data_engineering.src.validate import records_to_columns, validate
 from streamlit_apps.tests.helpers import closed_port, messages, metrics, open_page
 
 PAGE = "pages/what_if.py"
-ANSWER = {
+ANSWER: dict[str, Any] = {
     "request_id": "5f0c1d3e-test",
     "cancel_probability": 0.7312,
     "will_cancel": True,
