@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 import streamlit as st
 
+from data_engineering.src.messages import first_line
 from data_science.tracking import CHALLENGER, CHAMPION, MODEL_NAME, tracking_uri
 from streamlit_apps.lib.config import MODEL_TTL_SECONDS
 
@@ -117,11 +118,6 @@ def _client(uri: str) -> Any:
     return mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(getattr(exc, "message", None) or exc).strip()
-    return text.splitlines()[0] if text else exc.__class__.__name__
-
-
 def _call(fn, *args, **kwargs):
     """Run an MLflow call, turning its failures into ModelUnavailable."""
     from mlflow.exceptions import MlflowException
@@ -130,10 +126,10 @@ def _call(fn, *args, **kwargs):
         return fn(*args, **kwargs)
     except MlflowException as exc:
         if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
-            raise ModelUnavailable("no_model", _first_line(exc)) from exc
-        raise ModelUnavailable("error", _first_line(exc)) from exc
+            raise ModelUnavailable("no_model", first_line(exc)) from exc
+        raise ModelUnavailable("error", first_line(exc)) from exc
     except OSError as exc:
-        raise ModelUnavailable("error", f"{exc.__class__.__name__}: {_first_line(exc)}") from exc
+        raise ModelUnavailable("error", f"{exc.__class__.__name__}: {first_line(exc)}") from exc
 
 
 @st.cache_data(ttl=MODEL_TTL_SECONDS, show_spinner=False)
