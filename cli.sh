@@ -264,17 +264,8 @@ cmd_vocabulary() {
 
 #: start-mlflow-ui [--port P] | MLflow UI on 127.0.0.1:5000 over the pipeline's tracking store
 cmd_start_mlflow_ui() {
-  local port
-  port="$(port_option start-mlflow-ui 5000 "$@")" || exit 2
   ensure_env
-  local backend="${MLFLOW_TRACKING_URI:-sqlite:///${HOTEL_WORKSPACE:-$ROOT}/mlflow.db}"
-  case "$backend" in
-    http://* | https://*) die "MLFLOW_TRACKING_URI points at a server ($backend): open it in a browser instead" ;;
-  esac
-  echo "MLflow UI on http://127.0.0.1:$port (backend $backend); Ctrl-C stops it"
-  exec "$VENV/bin/mlflow" server --backend-store-uri "$backend" \
-    --default-artifact-root "${HOTEL_WORKSPACE:-$ROOT}/mlartifacts" \
-    --host 127.0.0.1 --port "$port" --workers 1
+  exec "$PY" -m data_science.mlflow_ui "$@"
 }
 
 #: dashboard [--port P] [--env ENV] | Streamlit dashboards on 127.0.0.1:8501 over the read-only database role

@@ -19,13 +19,14 @@ import threading
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.engine import Engine
+
+from data_engineering.src.db import make_engine
+from data_engineering.src.messages import first_line
 
 log = logging.getLogger("api.prediction_log")
 
@@ -69,26 +70,6 @@ predictions = sa.Table(
 )
 
 
-def make_engine(url: str, timeout_seconds: float) -> Engine:
-    """An engine whose connects and statements give up after ``timeout_seconds``."""
-    if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        return sa.create_engine(url, connect_args={"timeout": timeout_seconds})
-    connect_args: dict[str, Any] = {}
-    parsed = sa.engine.make_url(url)
-    if parsed.get_backend_name() == "postgresql":
-        millis = int(timeout_seconds * 1000)
-        # Appended to any options the URL already has (a search_path, for instance).
-        options = f"{parsed.query.get('options', '')} -c statement_timeout={millis} -c lock_timeout={millis}"
-        connect_args = {"connect_timeout": max(1, round(timeout_seconds)), "options": options.strip()}
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=2, connect_args=connect_args)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(getattr(exc, "orig", None) or exc).strip()
-    return (text.splitlines() or [type(exc).__name__])[0][:300]
-
-
 @dataclass(frozen=True)
 class DatabaseCheck:
     reachable: bool
@@ -116,7 +97,7 @@ class PredictionLog:
         self.batch_size = batch_size
         self.flush_seconds = flush_seconds
         self.retry_max_seconds = retry_max_seconds
-        self._engine = make_engine(url, timeout_seconds)
+        self._engine = make_engine(url, timeout_seconds=timeout_seconds, statement_timeout=True, pool_size=2)
         self._queue: deque[Row] = deque()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -187,7 +168,7 @@ class PredictionLog:
             with self._engine.connect() as conn:
                 present = sa.inspect(conn).has_table(TABLE)
         except Exception as exc:  # any driver error means "not reachable", with its reason
-            return DatabaseCheck(False, f"database unreachable: {_first_line(exc)}")
+            return DatabaseCheck(False, f"database unreachable: {first_line(exc)}")
         if not present:
             return DatabaseCheck(True, f"table {TABLE} is missing: run ./cli.sh db-migrate")
         return DatabaseCheck(True, None)
@@ -215,7 +196,7 @@ class PredictionLog:
             except Exception as exc:  # the database's problem must never kill the writer
                 self.failed_writes += 1
                 self._on_failed()
-                message = _first_line(exc)
+                message = first_line(exc)
                 if message != self.last_error:
                     log.warning(
                         "prediction log: write of %d rows failed, will retry: %s", len(pending), message

@@ -24,6 +24,7 @@ from typing import Any
 
 from api import explain
 from api.schemas import ModelInfo
+from data_engineering.src.messages import first_line
 from data_engineering.src.schema import BOOKING_FIELDS
 from data_engineering.src.validate import Problem, records_to_columns, validate
 from data_science.model import CancellationModel
@@ -208,11 +209,8 @@ def load_state(model_uri: str | None) -> ServingState:
 
     Raises ``data_science.tracking.NoModelError`` when nothing is registered there.
     """
-    import os
-
-    # MLflow draws a progress bar per download; in a server log that is noise.
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    from data_science.tracking import resolve  # imports MLflow (~1.3 s): only when loading
+    # Imports MLflow (~1.3 s): only when loading. It turns MLflow's download progress bars off.
+    from data_science.tracking import resolve
 
     # A private copy of the artifacts, deleted once loaded: the model then lives in memory only,
     # and a reload can never read files another load is replacing.
@@ -355,12 +353,12 @@ class ChampionWatcher:
                 self.check()
                 self.last_error = None
             except (NoModelError, OSError) as exc:
-                self.last_error = str(exc).splitlines()[0]
+                self.last_error = first_line(exc)
                 log.warning(
                     "champion watcher: %s (still serving version %s)", self.last_error, self._served()
                 )
             except Exception as exc:  # MLflow's own errors (an unreachable server): keep serving
-                self.last_error = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+                self.last_error = f"{type(exc).__name__}: {first_line(exc)}"
                 log.warning(
                     "champion watcher: %s (still serving version %s)", self.last_error, self._served()
                 )

@@ -30,8 +30,9 @@ from data_science.model import CancellationModel
 from data_science.tracking import BUNDLE_ARTIFACT
 
 PACKAGES = ("data_engineering", "data_science")
-# What the code above imports, pinned to the versions it was trained and tested with.
-REQUIREMENTS = ("mlflow", "xgboost-cpu", "numpy", "pandas", "pyarrow", "pyyaml")
+# What the code above imports, pinned to the versions it was trained and tested with
+# (pydantic-settings: the column spec reads HOTEL_VOCABULARY through the platform's settings).
+REQUIREMENTS = ("mlflow", "xgboost-cpu", "numpy", "pandas", "pyarrow", "pyyaml", "pydantic-settings")
 
 
 class InvalidBookingsError(ValueError):

@@ -17,13 +17,13 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from data_engineering.src import db
+from data_engineering.src.messages import first_line, masked
 from data_engineering.src.progress import progress
 from data_engineering.src.schema import BOOKING_FIELDS
-from data_engineering.src.settings import ENVIRONMENTS, DatabaseConfigError, database_url
+from data_engineering.src.settings import ENVIRONMENTS, SettingsError, database_url
 from data_engineering.src.validate import ID_COLUMN, LINE_COLUMN, records_to_columns, validate
 from data_science.model import CancellationModel
 from data_science.tracking import NoModelError, default_model_uri, resolve
@@ -76,7 +76,7 @@ def run(env: str | None, model_uri: str | None) -> str:
         total = conn.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar_one()
     if not total:
         engine.dispose()
-        return f"score-db: nothing to score in {make_url(url).render_as_string(hide_password=True)}"
+        return f"score-db: nothing to score in {masked(url)}"
     resolved = resolve(model_uri)
     model = CancellationModel.load(resolved.local_dir)
     scored_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
@@ -126,11 +126,11 @@ def main(argv: list[str] | None = None) -> int:
     ns = parser.parse_args(argv)
     try:
         print(run(ns.env, ns.model_uri))
-    except (NoBookingsError, NoModelError, DatabaseConfigError) as exc:
+    except (NoBookingsError, NoModelError, SettingsError) as exc:
         print(f"score-db: error: {exc}", file=sys.stderr)
         return 1
     except SQLAlchemyError as exc:
-        print(f"score-db: database error: {str(exc).splitlines()[0]}", file=sys.stderr)
+        print(f"score-db: database error: {first_line(exc)}", file=sys.stderr)
         return 1
     return 0
 

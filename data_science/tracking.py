@@ -2,6 +2,7 @@
 
 Tracking URI: ``MLFLOW_TRACKING_URI``, else the embedded SQLite file ``mlflow.db`` in the workspace
 (MLflow 3 deprecates the plain file store). Artifacts of the local store go to ``mlartifacts/``.
+``TrackingSettings`` reads it and ``MODEL_URI`` (the platform's settings: ``data_engineering.src.settings``).
 """
 
 from __future__ import annotations
@@ -11,6 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import Field
+
+from data_engineering.src.messages import first_line
 from data_engineering.src.paths import (
     DVC_LOCK,
     MLFLOW_ARTIFACTS_DEFAULT,
@@ -18,6 +22,7 @@ from data_engineering.src.paths import (
     REPO_ROOT,
     WORKSPACE,
 )
+from data_engineering.src.settings import HotelSettings
 
 EXPERIMENT = "hotel-cancellation"
 MODEL_NAME = "hotel-cancellation"
@@ -31,12 +36,32 @@ class NoModelError(RuntimeError):
     """No registered model matches the requested URI."""
 
 
+class TrackingSettings(HotelSettings):
+    mlflow_tracking_uri: str | None = Field(
+        None,
+        validation_alias="MLFLOW_TRACKING_URI",
+        description="MLflow tracking and registry: a database URL or a tracking server's http(s) URL",
+        json_schema_extra={
+            "default_shown": "the workspace's `mlflow.db` (SQLite; artifacts in `mlartifacts/`)"
+        },
+    )
+    model_uri: str = Field(
+        f"models:/{MODEL_NAME}@{CHAMPION}",
+        validation_alias="MODEL_URI",
+        description="the model `serve-api`, `predict-batch` and `score-db` use (any MLflow model URI of "
+        "this project's pyfunc; `--model-uri` overrides it)",
+    )
+
+    def resolved_tracking_uri(self) -> str:
+        return self.mlflow_tracking_uri or f"sqlite:///{MLFLOW_DB_DEFAULT}"
+
+
 def tracking_uri() -> str:
-    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{MLFLOW_DB_DEFAULT}"
+    return TrackingSettings().resolved_tracking_uri()
 
 
 def default_model_uri() -> str:
-    return os.environ.get("MODEL_URI") or f"models:/{MODEL_NAME}@{CHAMPION}"
+    return TrackingSettings().model_uri
 
 
 def data_version(path: Path) -> str:
@@ -122,7 +147,7 @@ def resolve(uri: str | None = None, *, dst: Path | None = None) -> ResolvedModel
         local = mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(dst) if dst else None)
     except MlflowException as exc:
         raise NoModelError(
-            f"no model found at {uri} (tracking: {tracking_uri()}): {exc.message.splitlines()[0]}. "
+            f"no model found at {uri} (tracking: {tracking_uri()}): {first_line(exc)}. "
             "Run ./cli.sh dvc-init-pipeline to train and register one."
         ) from exc
     from mlflow.models import Model

@@ -45,10 +45,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from api.schemas import bookings_as_json  # noqa: E402
-from data_engineering.src.paths import RAW_FILE  # noqa: E402
+from data_engineering.src.ingest import local_bookings_file  # noqa: E402
+from data_engineering.src.paths import RAW_FILE, SHARED_BOOKINGS  # noqa: E402
 from data_engineering.src.schema import BOOKING_FIELDS  # noqa: E402
 
-SHARED_DATA = ROOT.parent / "shared" / "data" / "hotel_bookings.csv.gz"
 VENV_BIN = Path(sys.executable).parent
 SERVER_CORE, CLIENT_CORE = 1, 0
 
@@ -62,8 +62,7 @@ def load_bookings(count: int) -> tuple[dict[str, np.ndarray], str]:
     from data_engineering.src.synthetic import make_bookings
     from data_engineering.src.validate import validate
 
-    candidates = [os.environ.get("HOTEL_BOOKINGS_SOURCE"), str(SHARED_DATA), str(RAW_FILE)]
-    source = next((Path(c) for c in candidates if c and Path(c).is_file()), None)
+    source = local_bookings_file(SHARED_BOOKINGS, RAW_FILE)
     if source is not None:
         # Every 5th row of the first ones: several months of arrivals, not one week's.
         raw = pd.read_csv(source, dtype=str, keep_default_na=False, nrows=count * 6).iloc[::5]
@@ -382,8 +381,9 @@ def count_logged(ids: list[str]) -> int:
 
     from api.prediction_log import predictions
     from api.settings import Settings
+    from data_engineering.src.db import make_engine
 
-    engine = sa.create_engine(Settings().resolved_database_url())
+    engine = make_engine(Settings().resolved_database_url())
     found = 0
     with engine.connect() as conn:
         for start in range(0, len(ids), 1000):
@@ -488,7 +488,8 @@ def build_servers(model_dir: Path, work: Path, model_uri: str, tracking: dict[st
             [sys.executable, "-m", "api.serve", "--port", str(ports[3]), "--workers", "1"],
             ports[3],
             "/ready",
-            {**tracking, "API_REASONS": os.environ.get("API_REASONS", "3"), "API_PREDICTION_LOG": "true"},
+            # API_REASONS and the rest come from the settings as for any serve-api (inherited).
+            {**tracking, "API_PREDICTION_LOG": "true"},
         ),
     ]
 

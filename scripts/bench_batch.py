@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -29,13 +28,13 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-SHARED_DATA = ROOT.parent / "shared" / "data" / "hotel_bookings.csv.gz"
-
 
 def build_file(target: Path, rows: int) -> str:
     """``rows`` bookings: the real extract repeated (its header once), else synthetic."""
-    candidates = [os.environ.get("HOTEL_BOOKINGS_SOURCE"), str(SHARED_DATA)]
-    source = next((Path(c) for c in candidates if c and Path(c).is_file()), None)
+    from data_engineering.src.ingest import local_bookings_file
+    from data_engineering.src.paths import SHARED_BOOKINGS
+
+    source = local_bookings_file(SHARED_BOOKINGS)
     if source is None:
         from data_engineering.src.synthetic import make_bookings
 

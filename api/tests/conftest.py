@@ -15,7 +15,7 @@ from sqlalchemy.engine import make_url
 from api.migrate import upgrade
 from api.schemas import bookings_as_json
 from api.tests.helpers import api_settings
-from data_engineering.src.paths import REPO_ROOT
+from data_engineering.src.paths import SHARED_BOOKINGS
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -74,8 +74,7 @@ def bookings(shared_data_or_none, tmp_path_factory) -> list[dict]:
 @pytest.fixture(scope="session")
 def shared_data_or_none() -> Path | None:
     """The real extract beside the repo (as the root conftest's ``shared_data``), or None."""
-    path = REPO_ROOT.parent / "shared" / "data" / "hotel_bookings.csv.gz"
-    return path if path.exists() else None
+    return SHARED_BOOKINGS if SHARED_BOOKINGS.exists() else None
 
 
 @pytest.fixture

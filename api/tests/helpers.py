@@ -58,7 +58,7 @@ def logged_ids(url: str, ids: Sequence[str | None]) -> set[str]:
 def api_settings(log_url: str, **overrides: Any) -> Settings:
     """Explicit settings, so that a developer's API_* variables cannot change a test."""
     values: dict[str, Any] = {
-        "model_uri": None,
+        "model_uri": f"models:/{MODEL_NAME}@{CHAMPION}",
         "database_url": log_url,
         "admin_key": None,
         "reasons": 3,

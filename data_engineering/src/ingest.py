@@ -13,7 +13,6 @@ import csv
 import gzip
 import hashlib
 import io
-import os
 import shutil
 import sys
 import tempfile
@@ -26,12 +25,12 @@ import requests
 from pydantic import BaseModel, Field
 
 from data_engineering.src.params import ParamsError, read_section
-from data_engineering.src.paths import RAW_FILE, display_path, resolve_user_path
+from data_engineering.src.paths import RAW_FILE, display_path
 from data_engineering.src.progress import progress
 from data_engineering.src.schema import ColumnsError, check_columns
+from data_engineering.src.settings import IngestSettings, env_name, repo_path
 
-SOURCE_ENV = "HOTEL_BOOKINGS_SOURCE"
-SHA256_ENV = "HOTEL_BOOKINGS_SHA256"
+SOURCE_ENV = env_name(IngestSettings, "source")
 CHUNK = 1 << 20
 
 
@@ -66,9 +65,10 @@ class IngestResult:
 
 
 def resolve_source(params: IngestParams) -> Source:
-    """The environment wins over params.yaml; a sha256 only applies to the source it came with."""
-    if os.environ.get(SOURCE_ENV):
-        return Source(os.environ[SOURCE_ENV], os.environ.get(SHA256_ENV) or None, SOURCE_ENV)
+    """The settings win over params.yaml; a sha256 only applies to the source it came with."""
+    settings = IngestSettings()
+    if settings.source:
+        return Source(settings.source, settings.sha256, SOURCE_ENV)
     if params.source:
         return Source(params.source, params.sha256, "params.yaml ingest.source")
     raise SourceError(
@@ -76,6 +76,14 @@ def resolve_source(params: IngestParams) -> Source:
         "ingest.source to a local path or URL of hotel_bookings.csv(.gz) "
         "(see README.md, 'Data')"
     )
+
+
+def local_bookings_file(*fallbacks: Path) -> Path | None:
+    """A bookings file already on this machine, for the benchmarks that repeat real rows:
+    ``HOTEL_BOOKINGS_SOURCE`` when it names a local file, else the first of ``fallbacks`` there."""
+    source = IngestSettings().source
+    configured = [repo_path(source)] if source and not Source(source, None, SOURCE_ENV).is_url else []
+    return next((path for path in [*configured, *fallbacks] if path.is_file()), None)
 
 
 def _download(url: str, target: Path, *, retries: int, timeout: float) -> None:
@@ -157,7 +165,7 @@ def fetch(source: Source, dest: Path = RAW_FILE, *, retries: int = 5, timeout: f
             local = scratch / "download"
             _download(source.location, local, retries=retries, timeout=timeout)
         else:
-            local = resolve_user_path(source.location)
+            local = repo_path(source.location)
             if not local.is_file():
                 raise SourceError(f"{local} does not exist (from {source.origin})")
         staged = scratch / dest.name

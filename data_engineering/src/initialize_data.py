@@ -27,12 +27,12 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 from pydantic import BaseModel
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from data_engineering.src import db
 from data_engineering.src.ingest import IngestParams, SourceError, ingest
 from data_engineering.src.io import CsvSink, RawChunk, RawReader, as_text, write_atomic
+from data_engineering.src.messages import first_line, masked
 from data_engineering.src.params import ParamsError, read_section
 from data_engineering.src.paths import (
     RAW_FILE,
@@ -43,7 +43,7 @@ from data_engineering.src.paths import (
 )
 from data_engineering.src.progress import progress
 from data_engineering.src.schema import ColumnsError
-from data_engineering.src.settings import ENVIRONMENTS, DatabaseConfigError, database_url
+from data_engineering.src.settings import ENVIRONMENTS, SettingsError, database_url
 from data_engineering.src.validate import ID_COLUMN, LINE_COLUMN, REASONS_COLUMN, validate
 from data_engineering.transformation import Transformation, UnknownVersionError, get_transformation
 
@@ -308,8 +308,7 @@ def _load_database(
         db.replace_tables(engine, loads)
     finally:
         engine.dispose()
-    target = make_url(url).render_as_string(hide_password=True)
-    return f"bookings_{transformation.version}, bookings_raw, bookings_rejected in {target}"
+    return f"bookings_{transformation.version}, bookings_raw, bookings_rejected in {masked(url)}"
 
 
 def _print_validation(result_report: dict[str, Any]) -> None:
@@ -358,12 +357,12 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
-    except (SourceError, ParamsError, DatabaseConfigError, ValueError) as exc:
+    except (SourceError, ParamsError, SettingsError, ValueError) as exc:
         print(f"initialize-data: error: {exc}", file=sys.stderr)
         return 1
     except SQLAlchemyError as exc:
         print(
-            f"initialize-data: database error: {exc.__class__.__name__}: {str(exc).splitlines()[0]}",
+            f"initialize-data: database error: {exc.__class__.__name__}: {first_line(exc)}",
             file=sys.stderr,
         )
         return 1

@@ -6,13 +6,13 @@ the same files, so nothing here depends on ``os.getcwd()``.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from data_engineering.src.settings import REPO_ROOT, WorkspaceSettings
+
 # Where generated state lives (data, reports, models, the embedded databases). The repo root,
 # unless HOTEL_WORKSPACE points elsewhere: tests use that to run the real commands in isolation.
-WORKSPACE = Path(os.environ.get("HOTEL_WORKSPACE") or REPO_ROOT).resolve()
+WORKSPACE = WorkspaceSettings().workspace
 
 PARAMS_FILE = REPO_ROOT / "params.yaml"
 DATA_DIR = WORKSPACE / "data"
@@ -36,17 +36,14 @@ BASELINES_OOF_FILE = MODELS_DIR / "baselines_oof.csv"
 SQLITE_DEFAULT = DATA_DIR / "hotel_cancellation.sqlite"
 MLFLOW_DB_DEFAULT = WORKSPACE / "mlflow.db"
 MLFLOW_ARTIFACTS_DEFAULT = WORKSPACE / "mlartifacts"
+# A copy of the full public file beside the checkout (the machine's shared data): the tests and
+# benchmarks that want real bookings use it when it is there, so they need no download.
+SHARED_BOOKINGS = REPO_ROOT.parent / "shared" / "data" / "hotel_bookings.csv.gz"
 
 
 def processed_file(version: str) -> Path:
     """CSV destination of one transformation version."""
     return PROCESSED_DIR / f"bookings_{version}.csv"
-
-
-def resolve_user_path(value: str | Path) -> Path:
-    """A path from params.yaml or the environment: relative paths are taken from the repo root."""
-    path = Path(value).expanduser()
-    return path if path.is_absolute() else REPO_ROOT / path
 
 
 def display_path(path: Path) -> str:

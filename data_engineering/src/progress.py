@@ -21,26 +21,17 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol, TextIO
 
-from pydantic import Field, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
 from tqdm import tqdm
 
-SECONDS_ENV = "HOTEL_PROGRESS_SECONDS"
+from data_engineering.src.settings import ProgressSettings, env_name
 
-
-class ProgressSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="HOTEL_PROGRESS_", extra="ignore")
-
-    seconds: float = Field(30, gt=0, description="longest wait between two progress lines in logs")
+SECONDS_ENV = env_name(ProgressSettings, "seconds")
 
 
 def log_interval() -> float:
-    """Seconds between two progress lines outside a terminal (``HOTEL_PROGRESS_SECONDS``)."""
-    try:
-        return ProgressSettings().seconds
-    except ValidationError as exc:
-        reason = exc.errors()[0]["msg"]
-        raise ValueError(f"{SECONDS_ENV} must be a number of seconds > 0 ({reason})") from None
+    """Seconds between two progress lines outside a terminal (``HOTEL_PROGRESS_SECONDS``; a bad
+    value raises SettingsError naming it)."""
+    return ProgressSettings().seconds
 
 
 class Bar(Protocol):

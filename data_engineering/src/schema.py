@@ -14,7 +14,6 @@ calendar's and the dataset's fixed meanings and stay enums here.
 from __future__ import annotations
 
 import functools
-import os
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -22,9 +21,11 @@ from typing import Literal
 
 import yaml
 
+from data_engineering.src.settings import VocabularySettings, env_name, repo_path
+
 # The default vocabulary sits beside this package (and travels with the MLflow model's code).
-VOCABULARY_FILE = Path(__file__).resolve().parents[1] / "vocabulary.yaml"
-VOCABULARY_ENV = "HOTEL_VOCABULARY"
+VOCABULARY_FILE = repo_path(VocabularySettings.model_fields["vocabulary"].default)
+VOCABULARY_ENV = env_name(VocabularySettings, "vocabulary")
 # Vocabulary -> the columns whose values it lists.
 VOCABULARIES: dict[str, tuple[str, ...]] = {
     "hotel": ("hotel",),
@@ -43,11 +44,7 @@ class VocabularyFileError(ValueError):
 
 def vocabulary_file() -> Path:
     """``HOTEL_VOCABULARY`` (relative paths from the repository root), else the default file."""
-    configured = os.environ.get(VOCABULARY_ENV)
-    if not configured:
-        return VOCABULARY_FILE
-    path = Path(configured).expanduser()
-    return path if path.is_absolute() else VOCABULARY_FILE.parents[1] / path
+    return VocabularySettings().vocabulary
 
 
 def load_vocabulary(path: Path) -> dict[str, tuple[str, ...]]:

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import yaml
 
+from data_engineering.src.messages import first_line
 from data_engineering.src.paths import REPO_ROOT
 from data_engineering.src.progress import progress
 from data_engineering.src.schema import VOCABULARIES
@@ -134,7 +135,7 @@ def count(path: Path, *, block_size: int = BLOCK_SIZE) -> Vocabulary:
     except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
         raise VocabularyError(f"{path}: a truncated or corrupt gzip file ({exc})") from exc
     except (pa.ArrowInvalid, OSError) as exc:
-        reason = str(exc).splitlines()[0]
+        reason = first_line(exc)
         if "UTF8" in reason:
             raise VocabularyError(
                 f"{path}: not a UTF-8 text CSV ({reason}); convert it to UTF-8 first"

@@ -107,3 +107,39 @@ def test_readonly_role_reads_new_tables_but_cannot_write(pg_url: str, pg_readonl
 def test_empty_table_is_loaded_as_an_empty_table(engine: Engine) -> None:
     db.replace_tables(engine, [db.TableLoad("test_empty", _frame(3).slice(0, 0), COLUMNS)])
     assert _rows(engine, "test_empty") == []
+
+
+# The one engine factory: what the dashboards, the API's log and the loads each ask of it.
+
+
+def test_a_readonly_sqlite_file_is_never_created(tmp_path) -> None:
+    missing = tmp_path / "data" / "none.sqlite"
+    with pytest.raises(FileNotFoundError, match="no database file at"):
+        db.make_engine(f"sqlite:///{missing}", readonly=True)
+    assert not missing.parent.exists()
+
+
+def test_a_readonly_sqlite_file_reads_but_refuses_writes(tmp_path) -> None:
+    path = tmp_path / "nested" / "db.sqlite"
+    db.replace_tables(db.make_engine(f"sqlite:///{path}"), [db.TableLoad("t", _frame(3), COLUMNS)])
+    readonly = db.make_engine(f"sqlite:///{path}", readonly=True, timeout_seconds=1)
+    assert [row[0] for row in _rows(readonly, "t")] == [0, 1, 2]
+    with pytest.raises(sa.exc.OperationalError, match="readonly database"), readonly.begin() as conn:
+        conn.exec_driver_sql("DELETE FROM t")
+    readonly.dispose()
+
+
+@pytest.mark.postgres
+def test_postgres_timeouts_keep_the_urls_own_options(pg_url: str) -> None:
+    url = sa.engine.make_url(pg_url).update_query_dict({"options": "-c application_name=hotel-test"})
+    engine = db.make_engine(url, timeout_seconds=1.5, statement_timeout=True, pool_size=2)
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SHOW statement_timeout").scalar_one() == "1500ms"
+        assert conn.exec_driver_sql("SHOW lock_timeout").scalar_one() == "1500ms"
+        assert conn.exec_driver_sql("SHOW application_name").scalar_one() == "hotel-test"
+    assert engine.pool.size() == 2
+    engine.dispose()
+    plain = db.make_engine(pg_url, timeout_seconds=1.5)  # a connect timeout alone
+    with plain.connect() as conn:
+        assert conn.exec_driver_sql("SHOW statement_timeout").scalar_one() == "0"
+    plain.dispose()

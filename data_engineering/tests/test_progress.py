@@ -11,6 +11,7 @@ import pytest
 
 from data_engineering.src.ingest import Source, fetch
 from data_engineering.src.progress import SECONDS_ENV, progress
+from data_engineering.src.settings import SettingsError
 from data_engineering.src.synthetic import write_bookings
 
 
@@ -78,10 +79,16 @@ def test_the_interval_comes_from_the_environment(clock: Clock, monkeypatch) -> N
     ]
 
 
-@pytest.mark.parametrize("value", ["0", "-5", "soon"])
-def test_a_bad_interval_is_a_clear_error(monkeypatch, value: str) -> None:
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [("0", "greater than 0"), ("-5", "greater than 0"), ("soon", "a valid number")],
+)
+def test_a_bad_interval_is_a_clear_error(settings_env, monkeypatch, value: str, reason: str) -> None:
     monkeypatch.setenv(SECONDS_ENV, value)
-    with pytest.raises(ValueError, match=SECONDS_ENV), progress(stream=io.StringIO()):
+    with (
+        pytest.raises(SettingsError, match=f"{SECONDS_ENV}: Input should be {reason}"),
+        progress(stream=io.StringIO()),
+    ):
         pass
 
 

@@ -90,13 +90,10 @@ class Commands:
 
 
 def read_env_file(path: Path) -> dict[str, str]:
-    values: dict[str, str] = {}
-    for raw in path.read_text().splitlines():
-        line = raw.strip()
-        if line and not line.startswith("#") and "=" in line:
-            key, _, value = line.partition("=")
-            values[key.strip()] = value.strip()
-    return values
+    """KEY=VALUE lines as docker compose reads them (python-dotenv, which pydantic-settings uses)."""
+    from dotenv import dotenv_values
+
+    return {key: value or "" for key, value in dotenv_values(path, interpolate=False).items()}
 
 
 @pytest.fixture(scope="session")

@@ -18,6 +18,7 @@ from typing import Any, Literal, ParamSpec, TypeVar
 
 import streamlit as st
 
+from data_engineering.src.messages import first_line
 from data_science.tracking import CHALLENGER, CHAMPION, MODEL_NAME, tracking_uri
 from streamlit_apps.lib.config import MODEL_TTL_SECONDS
 
@@ -118,11 +119,6 @@ def _client(uri: str) -> Any:
     return mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(getattr(exc, "message", None) or exc).strip()
-    return text.splitlines()[0] if text else exc.__class__.__name__
-
-
 P = ParamSpec("P")
 T = TypeVar("T")
 
@@ -135,10 +131,10 @@ def _call(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         return fn(*args, **kwargs)
     except MlflowException as exc:
         if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
-            raise ModelUnavailable("no_model", _first_line(exc)) from exc
-        raise ModelUnavailable("error", _first_line(exc)) from exc
+            raise ModelUnavailable("no_model", first_line(exc)) from exc
+        raise ModelUnavailable("error", first_line(exc)) from exc
     except OSError as exc:
-        raise ModelUnavailable("error", f"{exc.__class__.__name__}: {_first_line(exc)}") from exc
+        raise ModelUnavailable("error", f"{exc.__class__.__name__}: {first_line(exc)}") from exc
 
 
 @st.cache_data(ttl=MODEL_TTL_SECONDS, show_spinner=False)

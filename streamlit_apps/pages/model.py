@@ -8,8 +8,9 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from data_engineering.src.messages import masked_uri
 from data_science.tracking import CHALLENGER, CHAMPION
-from streamlit_apps.lib import config, registry, ui
+from streamlit_apps.lib import registry, ui
 
 COMPARED = ("roc_auc", "pr_auc", "brier", "log_loss", "f1", "precision", "recall")
 
@@ -77,7 +78,7 @@ def versions_table(reg: registry.Registry) -> pd.DataFrame:
 
 st.title("Model")
 uri = registry.current_tracking_uri()
-shown_uri = config.masked_uri(uri)
+shown_uri = masked_uri(uri)
 try:
     reg = registry.load_registry(uri)
 except registry.ModelUnavailable as exc:

@@ -10,6 +10,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from data_engineering.src.messages import masked_uri
 from streamlit_apps.lib import config, db, drift, registry, sql, ui
 
 PERIODS = {
@@ -179,7 +180,7 @@ reference = None
 try:
     reference = registry.champion_profile(uri)
 except registry.ModelUnavailable as exc:
-    ui.model_unavailable(exc, config.masked_uri(uri))
+    ui.model_unavailable(exc, masked_uri(uri))
 if reference is None:
     st.info("Drift needs a champion model (its profile of the training data): none is registered.")
 else:

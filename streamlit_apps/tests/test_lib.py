@@ -1,5 +1,5 @@
 """The pieces under the pages: PSI arithmetic, the training profile, the SQL constructs compiled
-per dialect, what may be shown of a URL."""
+per dialect."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from data_science import profile as profiles
 from data_science.profile import bin_counts, quantile_edges, training_profile
-from streamlit_apps.lib import config, drift, sql
+from streamlit_apps.lib import drift, sql
 
 
 @pytest.mark.parametrize(
@@ -152,16 +152,3 @@ def test_floor_is_the_floor_on_both_databases(backend: str, request: pytest.Fixt
     for value, floor in ((0.0, 0), (0.95 * 20, 19), (0.999 * 20, 19), (7.5, 7)):
         assert _scalar(engine, sql.FloorInt(sa.literal(value, sa.Double))) == floor
     engine.dispose()
-
-
-def test_urls_shown_on_pages_never_carry_passwords() -> None:
-    assert config.masked("postgresql+psycopg://reader:s3cret@db:5432/hotel") == (  # pragma: allowlist secret
-        "postgresql+psycopg://reader:***@db:5432/hotel"
-    )
-    assert (
-        config.masked_uri("https://user:s3cret@mlflow.example.com:5000")  # pragma: allowlist secret
-        == "https://user:***@mlflow.example.com:5000"
-    )
-    fake = "postgresql://u:s3cret@h/mlflow"  # pragma: allowlist secret
-    assert config.masked_uri(fake) == "postgresql://u:***@h/mlflow"
-    assert config.masked_uri("sqlite:////srv/mlflow.db") == "sqlite:////srv/mlflow.db"
