@@ -114,5 +114,6 @@ def test_each_fold_is_reported_at_settings_chosen_without_its_own_bookings(proce
     again = run_backtest(flipped, get_transformation("v3"), folds, params)
     for key in ("n_trees", "calibration", "threshold"):
         assert again.folds[-1][key] == result.folds[-1][key], key
-    assert again.folds[-1]["roc_auc"] == pytest.approx(1 - result.folds[-1]["roc_auc"])  # its own data did change
+    # Its own data did change.
+    assert again.folds[-1]["roc_auc"] == pytest.approx(1 - result.folds[-1]["roc_auc"])
     assert (again.calibration, again.threshold) != (result.calibration, result.threshold)

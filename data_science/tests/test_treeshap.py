@@ -18,15 +18,29 @@ def _data(n: int = 3_000, seed: int = 0) -> tuple[np.ndarray, np.ndarray, list[s
     large = rng.integers(0, 40, n).astype(np.float32)  # many: partition splits
     large[rng.random(n) < 0.05] = np.nan
     x = np.column_stack([numeric, small, large])
-    logit = np.nan_to_num(numeric[:, 0]) * 1.5 - np.nan_to_num(numeric[:, 1]) + (small == 1) + (large % 7 == 0) * 2
+    logit = (
+        np.nan_to_num(numeric[:, 0]) * 1.5
+        - np.nan_to_num(numeric[:, 1])
+        + (small == 1)
+        + (large % 7 == 0) * 2
+    )
     y = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(np.float32)
     return x, y, ["q", "q", "q", "q", "c", "c"]
 
 
-def _fit(objective: str = "binary:logistic", *, rounds: int = 60, **params) -> tuple[xgb.Booster, xgb.DMatrix, np.ndarray]:
+def _fit(
+    objective: str = "binary:logistic", *, rounds: int = 60, **params
+) -> tuple[xgb.Booster, xgb.DMatrix, np.ndarray]:
     x, y, types = _data()
     data = xgb.DMatrix(x, y, feature_types=types, enable_categorical=True)
-    settings = {"objective": objective, "max_depth": 4, "eta": 0.3, "max_cat_to_onehot": 1, "seed": 1, **params}
+    settings = {
+        "objective": objective,
+        "max_depth": 4,
+        "eta": 0.3,
+        "max_cat_to_onehot": 1,
+        "seed": 1,
+        **params,
+    }
     return xgb.train(settings, data, num_boost_round=rounds), data, x
 
 

@@ -227,7 +227,8 @@ def test_allowlist_pragma_and_audited_baseline_entries_are_not_reported(scratch_
 
     # A new secret in an already recorded file is still reported.
     with (scratch_repo / "audited.py").open("a") as stream:
-        stream.write(f'API_TOKEN = "{_random(string.ascii_letters + string.digits, 40)}"\n')  # a keyword: found whatever its entropy
+        # A keyword: found whatever its entropy.
+        stream.write(f'API_TOKEN = "{_random(string.ascii_letters + string.digits, 40)}"\n')
     assert {tuple(f.split(":")[:2]) for f in unbaselined_secrets(scratch_repo, files, baseline)} == {
         ("audited.py", "2")
     }
