@@ -18,6 +18,9 @@ PARAMS_FILE = REPO_ROOT / "params.yaml"
 DATA_DIR = WORKSPACE / "data"
 RAW_DIR = DATA_DIR / "raw"
 RAW_FILE = RAW_DIR / "hotel_bookings.csv"
+# The vocabulary the raw file is validated with (HOTEL_VOCABULARY's, else the default), as of the
+# last ingest: DVC cannot see an environment variable, it sees this copy change.
+RAW_VOCABULARY = RAW_DIR / "vocabulary.yaml"
 REJECTED_DIR = DATA_DIR / "rejected"
 REJECTED_FILE = REJECTED_DIR / "hotel_bookings_rejected.csv"
 PROCESSED_DIR = DATA_DIR / "processed"
