@@ -28,6 +28,12 @@ usage_error() {
   exit 2
 }
 abspath() { case "$1" in /* | http://* | https://*) echo "$1" ;; *) echo "$CALLER_PWD/$1" ;; esac; }
+# A hotel group's own vocabulary file: a relative path is taken from where we were called, as any
+# path a user gives (the Python side, run from other folders, must see it absolute).
+if [ -n "${HOTEL_VOCABULARY:-}" ]; then
+  HOTEL_VOCABULARY="$(abspath "$HOTEL_VOCABULARY")"
+  export HOTEL_VOCABULARY
+fi
 
 # ------------------------------------------------------------------ environment
 ensure_uv() {
@@ -43,11 +49,29 @@ ensure_uv() {
   fi
 }
 
-# Create or update .venv from uv.lock (a no-op taking ~0.1 s when nothing changed).
+# Create or update .venv from uv.lock (a no-op taking ~0.1 s when nothing changed). Every command
+# that runs Python calls it first, so a bad HOTEL_VOCABULARY stops here in one line.
 ensure_env() {
-  [ "${HOTEL_SKIP_SYNC:-0}" = 1 ] && [ -x "$PY" ] && return 0
-  ensure_uv
-  (cd "$ROOT" && "$UV" sync --locked --quiet --python 3.11) || die "uv sync failed (is uv.lock in step with pyproject.toml?)"
+  if [ -n "${HOTEL_VOCABULARY:-}" ] && [ ! -f "$HOTEL_VOCABULARY" ]; then
+    die "HOTEL_VOCABULARY=$HOTEL_VOCABULARY is not a file (derive one from a bookings export: ./cli.sh vocabulary FILE --write PATH)"
+  fi
+  if [ "${HOTEL_SKIP_SYNC:-0}" != 1 ] || [ ! -x "$PY" ]; then
+    ensure_uv
+    (cd "$ROOT" && "$UV" sync --locked --quiet --python 3.11) || die "uv sync failed (is uv.lock in step with pyproject.toml?)"
+  fi
+  check_vocabulary
+}
+
+# The column spec reads the vocabulary when it is imported, where a malformed file would end in a
+# traceback: read it once here (~0.1 s, only when HOTEL_VOCABULARY is set) and say what is wrong.
+check_vocabulary() {
+  [ -n "${HOTEL_VOCABULARY:-}" ] || return 0
+  local problem
+  if ! problem="$(cd "$ROOT" && "$PY" -c 'import data_engineering.src.schema' 2>&1)"; then
+    local reason
+    reason="$(printf '%s\n' "$problem" | sed -n 's/^.*VocabularyFileError: //p' | tail -n 1)"
+    die "HOTEL_VOCABULARY: ${reason:-$(printf '%s\n' "$problem" | tail -n 1)}"
+  fi
 }
 
 # Tools that pin versions the platform must not share live in environments of their own, each

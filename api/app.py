@@ -77,6 +77,7 @@ class HotelAPI(FastAPI):
 
     def startup(self) -> None:
         """Start the log writer and load the model; raises StartupError with what to do."""
+        from data_science.model import ModelBundleError
         from data_science.tracking import NoModelError
 
         runtime = self.runtime
@@ -84,7 +85,7 @@ class HotelAPI(FastAPI):
         settings = runtime.settings
         try:
             _, state = runtime.holder.load(settings.model_uri)
-        except NoModelError as exc:
+        except (NoModelError, ModelBundleError) as exc:  # no model, or one for another vocabulary
             runtime.prediction_log.stop(timeout=0)
             raise StartupError(f"cannot start the API: {exc}") from None
         runtime.metrics.serving(state.name, state.version)

@@ -346,13 +346,14 @@ class ChampionWatcher:
         return True
 
     def _run(self) -> None:
+        from data_science.model import ModelBundleError
         from data_science.tracking import NoModelError
 
         while not self._stop.wait(self.every_seconds):
             try:
                 self.check()
                 self.last_error = None
-            except (NoModelError, OSError) as exc:
+            except (NoModelError, ModelBundleError, OSError) as exc:
                 self.last_error = first_line(exc)
                 log.warning(
                     "champion watcher: %s (still serving version %s)", self.last_error, self._served()

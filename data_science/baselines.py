@@ -32,6 +32,7 @@ from data_engineering.src.initialize_data import TransformParams
 from data_engineering.src.io import read_processed, write_atomic
 from data_engineering.src.params import read_section
 from data_engineering.src.paths import BASELINES_FILE, BASELINES_OOF_FILE, processed_file
+from data_engineering.src.progress import progress
 from data_engineering.src.schema import BOOKING_FIELDS, COLUMNS_BY_NAME, TARGET
 from data_engineering.transformation import Transformation, get_transformation
 from data_science.backtest import (
@@ -125,21 +126,23 @@ def backtest_baseline(
     folds = make_folds(frame["arrival_date"], params)
     arrival = pd.to_datetime(frame["arrival_date"])
     parts, train_rows = [], []
-    for number, fold in enumerate(folds, start=1):
-        train = frame[arrival < fold.start]
-        test = frame[(arrival >= fold.start) & (arrival < fold.stop)]
-        parts.append(
-            pd.DataFrame(
-                {
-                    "booking_id": test["booking_id"].to_numpy(),
-                    "fold": number,
-                    "booking_date": test["booking_date"].to_numpy(),
-                    TARGET: test[TARGET].to_numpy(),
-                    "probability": fit(train, test),
-                }
+    with progress(total=len(folds), desc=f"baselines: {name}", unit="folds") as bar:
+        for number, fold in enumerate(folds, start=1):
+            train = frame[arrival < fold.start]
+            test = frame[(arrival >= fold.start) & (arrival < fold.stop)]
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "booking_id": test["booking_id"].to_numpy(),
+                        "fold": number,
+                        "booking_date": test["booking_date"].to_numpy(),
+                        TARGET: test[TARGET].to_numpy(),
+                        "probability": fit(train, test),
+                    }
+                )
             )
-        )
-        train_rows.append(len(train))
+            train_rows.append(len(train))
+            bar.update(1)
     # Like the model's: each fold at a threshold chosen on the other folds, and one on all of
     # them as the baseline's own (what it would deploy with).
     thresholds = cross_fitted_thresholds(parts, threshold)

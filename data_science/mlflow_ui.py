@@ -22,7 +22,7 @@ HOST = "127.0.0.1"
 PORT_DEFAULT = 5000
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None) -> int:  # noqa: RET503 - ends in execv, which never returns
     parser = argparse.ArgumentParser(prog="./cli.sh start-mlflow-ui", description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=port, default=PORT_DEFAULT, help=f"port (default {PORT_DEFAULT})")
     ns = parser.parse_args(argv)
@@ -45,8 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = [str(mlflow), "server", "--backend-store-uri", backend]
     argv += ["--default-artifact-root", str(MLFLOW_ARTIFACTS_DEFAULT), "--host", HOST]
     argv += ["--port", str(ns.port), "--workers", "1"]
-    os.execv(mlflow, argv)  # noqa: S606 - becomes the server, as cli.sh's `exec` did
-    return 1  # not reached: execv replaces this process
+    os.execv(mlflow, argv)  # noqa: S606 - becomes the server, as cli.sh's `exec` did (never returns)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,13 @@ benchmarks all call it, so they cannot disagree:
 
 It takes validated bookings as columns (``data_engineering.src.validate``), one booking being a
 batch of one, and, when asked, each feature's contribution to the margin (exact TreeSHAP).
+
+The model also records the vocabulary (``data_engineering/vocabulary.yaml`` or the file
+``HOTEL_VOCABULARY`` names) its training bookings were validated with, as ``vocabulary.yaml`` in
+its folder: its encoder knows only those categories, so bookings checked against another
+vocabulary would be refused (its hotels are not in it) or scored with every category "unseen".
+``load`` refuses a model whose vocabulary is not the one in use, naming both; the MLflow pyfunc
+carries the model's as its default.
 """
 
 from __future__ import annotations
@@ -22,6 +29,16 @@ from typing import Any
 import numpy as np
 import xgboost as xgb
 
+from data_engineering.src.schema import (
+    VOCABULARIES,
+    VOCABULARY,
+    VOCABULARY_ENV,
+    VOCABULARY_FILE,
+    VocabularyFileError,
+    dump_vocabulary,
+    load_vocabulary,
+    vocabulary_in_use,
+)
 from data_engineering.transformation import get_transformation
 from data_engineering.transformation.encoding import FeatureEncoder
 from data_engineering.transformation.v1 import Columns
@@ -31,11 +48,17 @@ BOOSTER_FILE = "booster.ubj"
 ENCODER_FILE = "encoder.json"
 META_FILE = "model_meta.json"
 PROFILE_FILE = "profile.json"  # the training data's distributions: the drift reference
+VOCABULARY_NAME = "vocabulary.yaml"  # the categories the training bookings were validated with
+SHOWN_VALUES = 5  # per side, in the message of a vocabulary mismatch
 _KNOWN_META = {"threshold", "calibration", "transformation", "feature_names"}
 
 
 class ModelBundleError(ValueError):
     """A saved model's parts do not belong together."""
+
+
+class VocabularyMismatchError(ModelBundleError):
+    """The model was trained with other categories than the ones bookings are validated with here."""
 
 
 @dataclass(frozen=True)
@@ -57,6 +80,8 @@ class CancellationModel:
     transformation: str = "v2"
     metadata: dict[str, Any] = field(default_factory=dict)
     profile: dict[str, Any] | None = None
+    # Vocabulary name -> categories: by default the column spec's, which validated the training rows.
+    vocabulary: dict[str, tuple[str, ...]] = field(default_factory=lambda: dict(VOCABULARY))
     _explainer: TreeExplainer | None = field(default=None, init=False, repr=False)
     _too_deep_for_tables: bool = field(default=False, init=False, repr=False)
 
@@ -130,9 +155,19 @@ class CancellationModel:
         (directory / META_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
         if self.profile is not None:
             (directory / PROFILE_FILE).write_text(json.dumps(self.profile, indent=1, sort_keys=True) + "\n")
+        (directory / VOCABULARY_NAME).write_text(
+            dump_vocabulary(
+                self.vocabulary, ["The categories this model's training bookings were validated with."]
+            ),
+            encoding="utf-8",
+        )
 
     @classmethod
-    def load(cls, directory: Path, *, nthread: int | None = None) -> CancellationModel:
+    def load(
+        cls, directory: Path, *, nthread: int | None = None, check_vocabulary: bool = True
+    ) -> CancellationModel:
+        """The model saved in ``directory``; unless told not to, refuses one trained with another
+        vocabulary than the one in use (``VocabularyMismatchError``, saying which file to use)."""
         meta = json.loads((directory / META_FILE).read_text())
         booster = xgb.Booster()
         booster.load_model(directory / BOOSTER_FILE)
@@ -141,7 +176,13 @@ class CancellationModel:
             booster.set_param({"nthread": nthread})
         encoder = FeatureEncoder.from_json((directory / ENCODER_FILE).read_text())
         profile_path = directory / PROFILE_FILE
-        return cls(
+        # Models saved before they recorded a vocabulary were trained with the public dataset's.
+        recorded = directory / VOCABULARY_NAME
+        try:
+            vocabulary = load_vocabulary(recorded if recorded.exists() else VOCABULARY_FILE)
+        except VocabularyFileError as exc:
+            raise ModelBundleError(f"the model in {directory}: {exc}") from None
+        model = cls(
             booster=booster,
             encoder=encoder,
             threshold=float(meta["threshold"]),
@@ -149,4 +190,39 @@ class CancellationModel:
             transformation=meta["transformation"],
             metadata={k: v for k, v in meta.items() if k not in _KNOWN_META},
             profile=json.loads(profile_path.read_text()) if profile_path.exists() else None,
+            vocabulary=vocabulary,
         )
+        if check_vocabulary:
+            model.check_vocabulary()
+        return model
+
+    # ------------------------------------------------------------------ vocabulary
+    def vocabulary_differences(self) -> list[str]:
+        """The vocabularies whose categories differ from the ones in use (order does not matter)."""
+        return [name for name in VOCABULARIES if set(self.vocabulary[name]) != set(VOCABULARY[name])]
+
+    def check_vocabulary(self) -> None:
+        """Raise ``VocabularyMismatchError`` unless bookings here are validated with the training vocabulary.
+
+        A hotel name or room code the model never saw would be refused by the validator, or let
+        through and scored as an unseen category: either way every prediction would be wrong.
+        """
+        differences = self.vocabulary_differences()
+        if not differences:
+            return
+        name = differences[0]
+        others = f" (and {len(differences) - 1} more vocabularies differ)" if len(differences) > 1 else ""
+        trained_with = self.metadata.get("vocabulary", {}).get("file", "its vocabulary.yaml")
+        raise VocabularyMismatchError(
+            f"the model was trained with another vocabulary than the one in use, {vocabulary_in_use()}: "
+            f"{name} {_values(self.vocabulary[name])} in the model, {_values(VOCABULARY[name])} in use"
+            f"{others}. Set {VOCABULARY_ENV} to the file it was trained with ({trained_with}; the model "
+            f"carries a copy: {VOCABULARY_NAME} in models/model/ after training, and among the "
+            "registered model's artifacts)"
+        )
+
+
+def _values(values: tuple[str, ...]) -> str:
+    shown = sorted(values)[:SHOWN_VALUES]
+    more = f" and {len(values) - SHOWN_VALUES} more" if len(values) > SHOWN_VALUES else ""
+    return ", ".join(shown) + more

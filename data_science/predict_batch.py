@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +25,8 @@ from data_engineering.src.io import CsvSink, RawChunk, RawReader, as_text
 from data_engineering.src.progress import progress
 from data_engineering.src.schema import BOOKING_FIELDS, ColumnsError
 from data_engineering.src.validate import LINE_COLUMN, REASONS_COLUMN, validate
-from data_science.model import CancellationModel
+from data_engineering.src.vocabulary import OutsideVocabulary
+from data_science.model import CancellationModel, ModelBundleError
 from data_science.tracking import NoModelError, ResolvedModel, default_model_uri, resolve
 
 OUTPUTS = ("cancel_probability", "will_cancel")  # replaced if the input already had them
@@ -38,15 +39,20 @@ class Outcome:
     rejected: int = 0
     flagged: int = 0
     probability_sum: float = 0.0
+    outside: OutsideVocabulary = field(default_factory=OutsideVocabulary)  # values the vocabulary lacks
 
 
 def rejected_path(output: Path) -> Path:
     return output.with_name(output.name + ".rejected.csv")
 
 
-def score_chunk(chunk: RawChunk, columns: list[str], model: CancellationModel) -> tuple[pa.Table, pa.Table]:
+def score_chunk(
+    chunk: RawChunk, columns: list[str], model: CancellationModel, outside: OutsideVocabulary | None = None
+) -> tuple[pa.Table, pa.Table]:
     """(scored rows, rejected rows) of one chunk; the input text passes through as it was."""
     validated = validate({name: chunk.table[name] for name in BOOKING_FIELDS}, BOOKING_FIELDS)
+    if outside is not None:
+        outside.add(validated.details)
     probability = model.predict(validated.columns).probability
     accepted = pa.array(validated.accepted, pa.int64())
     scored = {name: as_text(chunk.table[name]).take(accepted) for name in columns}
@@ -91,7 +97,7 @@ def run(
         try:
             with progress(total=reader.size, desc="predict-batch", unit="B", unit_scale=True) as bar:
                 for chunk in reader:
-                    scored, rejected = score_chunk(chunk, columns, model)
+                    scored, rejected = score_chunk(chunk, columns, model, outcome.outside)
                     scored_sink.write(scored)
                     rejected_sink.write(rejected)
                     probability = scored["cancel_probability"].to_numpy()
@@ -126,6 +132,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     try:
         outcome, resolved, seconds = run(ns.input, ns.output, ns.model_uri)
+    except ModelBundleError as exc:  # a model trained with another vocabulary, say: not the input's fault
+        print(f"predict-batch: error: {exc}; nothing was written", file=sys.stderr)
+        return 1
     except (ColumnsError, ValueError) as exc:
         print(f"predict-batch: error: {ns.input}: {exc}; nothing was written", file=sys.stderr)
         return 1
@@ -144,6 +153,8 @@ def main(argv: list[str] | None = None) -> int:
             f"mean probability {outcome.probability_sum / outcome.scored:.3f}; model {label}{aliases}; "
             f"{seconds:.1f}s ({outcome.rows_in / max(seconds, 1e-9):,.0f} rows/s)"
         )
+    if outcome.outside.rows:
+        print(f"predict-batch: warning: {outcome.outside.message(outcome.rows_in)}", file=sys.stderr)
     return 0
 
 

@@ -24,7 +24,7 @@ import pandas as pd
 # `mlflow.pyfunc` attribute.
 from mlflow.pyfunc.model import PythonModel, PythonModelContext
 
-from data_engineering.src.schema import BOOKING_FIELDS, VOCABULARY_FILE, vocabulary_file
+from data_engineering.src.schema import BOOKING_FIELDS, VOCABULARY_FILE
 from data_engineering.src.validate import frame_to_columns, validate
 from data_science.model import CancellationModel
 from data_science.tracking import BUNDLE_ARTIFACT
@@ -76,11 +76,12 @@ def _imported(path: Path) -> set[str]:
     return names
 
 
-def code_bundle(target: Path) -> list[str]:
+def code_bundle(target: Path, vocabulary: Path) -> list[str]:
     """Copy the project modules this file imports, transitively, to ``target`` (for ``code_paths``).
 
     Followed from this module's imports, so the bundle is what the pyfunc needs and nothing of
-    the API, the dashboards, the database layer or the tests.
+    the API, the dashboards, the database layer or the tests. ``vocabulary`` (the model's
+    ``vocabulary.yaml``) becomes the bundle's default vocabulary file.
     """
     root = Path(__file__).resolve().parents[1]
     pending, seen = [__name__], set()
@@ -98,6 +99,8 @@ def code_bundle(target: Path) -> list[str]:
         destination = target / source.relative_to(root)
         destination.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(source, destination)
-    # The vocabulary the model was trained with, where the column spec reads it by default.
-    shutil.copy2(vocabulary_file(), target / VOCABULARY_FILE.relative_to(root))
+    # The vocabulary the model was trained with, where the column spec reads it by default: the
+    # model served on its own (`mlflow models serve`) validates its hotels' bookings without
+    # HOTEL_VOCABULARY.
+    shutil.copy2(vocabulary, target / VOCABULARY_FILE.relative_to(root))
     return [str(target / package) for package in PACKAGES]

@@ -21,7 +21,7 @@ import pandas as pd
 from data_engineering.src.paths import FIGURES_DIR, METRICS_FILE, MODEL_DIR, PLOTS_DIR
 from data_engineering.src.schema import BOOKING_FIELDS, COLUMNS_BY_NAME, TARGET
 from data_engineering.transformation.v1 import NO_ID, UNKNOWN_COUNTRY
-from data_science.model import CancellationModel
+from data_science.model import VOCABULARY_NAME, CancellationModel
 from data_science.tracking import (
     BUNDLE_ARTIFACT,
     CHALLENGER,
@@ -137,7 +137,8 @@ def gate(report: dict[str, Any], frame: pd.DataFrame, oof: pd.DataFrame, new_ver
        never saw them, and the challenger's backtest scored them with fold models fitted before
        their window. Both are scored there by ROC AUC.
     3. Neither possible (no overlap, too few new bookings): the recorded backtest means, said so.
-    The challenger wins on a strictly higher score.
+    The challenger wins on a strictly higher score. A champion trained with another vocabulary
+    (other hotels, other room codes) cannot score these bookings at all: the challenger replaces it.
     """
     from sklearn.metrics import roc_auc_score
 
@@ -149,7 +150,14 @@ def gate(report: dict[str, Any], frame: pd.DataFrame, oof: pd.DataFrame, new_ver
         return Gate(CHAMPION, f"{CHAMPION} (already)", "same version")
     mine = float(report["backtest"]["roc_auc_mean"])
     theirs_report = _champion_report(champion.run_id)
-    old = CancellationModel.load(champion.local_dir)
+    old = CancellationModel.load(champion.local_dir, check_vocabulary=False)
+    differences = old.vocabulary_differences()
+    if differences:
+        text = (
+            f"{CHAMPION} (version {champion.version} was trained with another vocabulary, "
+            f"{', '.join(differences)} differ: it cannot score these bookings)"
+        )
+        return Gate(CHAMPION, text, "other vocabulary", str(champion.version))
     cutoff = old.metadata.get("window", {}).get("cutoff")
     if theirs_report is not None and _same_folds(report, theirs_report):
         basis, theirs, rows = (
@@ -224,6 +232,9 @@ def log_and_register(
                 "cutoff": window["cutoff"],
                 "backtest_windows": ", ".join(f"{f['start']}..{f['end']}" for f in backtest["folds"]),
                 "algorithm": report["model"],
+                # Which categories it knows: the file and its hash (the values: the model's vocabulary.yaml).
+                "vocabulary": model.metadata.get("vocabulary", {}).get("file", "the public dataset's"),
+                "vocabulary_sha256": model.metadata.get("vocabulary", {}).get("sha256", "unknown"),
             }
         )
         mlflow.log_text("\n".join(model.feature_names) + "\n", "features.txt")
@@ -234,7 +245,7 @@ def log_and_register(
             name=MODEL_ARTIFACT,
             python_model=HotelCancellationPyfunc(),
             artifacts={BUNDLE_ARTIFACT: str(MODEL_DIR)},
-            code_paths=code_bundle(Path(code)),
+            code_paths=code_bundle(Path(code), MODEL_DIR / VOCABULARY_NAME),
             signature=input_signature(),
             input_example=example,
             registered_model_name=MODEL_NAME,

@@ -25,7 +25,7 @@ from data_engineering.src.progress import progress
 from data_engineering.src.schema import BOOKING_FIELDS
 from data_engineering.src.settings import ENVIRONMENTS, SettingsError, database_url
 from data_engineering.src.validate import ID_COLUMN, LINE_COLUMN, records_to_columns, validate
-from data_science.model import CancellationModel
+from data_science.model import CancellationModel, ModelBundleError
 from data_science.tracking import NoModelError, default_model_uri, resolve
 
 SCORES_TABLE = "booking_scores"
@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     ns = parser.parse_args(argv)
     try:
         print(run(ns.env, ns.model_uri))
-    except (NoBookingsError, NoModelError, SettingsError) as exc:
+    except (NoBookingsError, NoModelError, ModelBundleError, SettingsError) as exc:
         print(f"score-db: error: {exc}", file=sys.stderr)
         return 1
     except SQLAlchemyError as exc:

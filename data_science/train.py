@@ -6,7 +6,8 @@
 2. The model is refit on *all* arrivals with those choices — the newest months are the most
    informative for the next bookings, and nothing is held back to be "validated" on — with
    recency weights (half-life ``train.half_life_days``, by arrival date).
-3. Outputs: ``models/model/`` (booster, categories, calibration, threshold, drift profile),
+3. Outputs: ``models/model/`` (booster, categories, calibration, threshold, drift profile, and
+   the vocabulary the bookings were validated with: serving must use the same, see ``model.py``),
    ``models/oof_predictions.csv`` (the backtest's predictions, for plots and the champion gate;
    DVC-tracked like the data it comes from) and ``reports/backtest.json``.
 
@@ -18,6 +19,7 @@ this stage, so that ``dvc repro`` does not pick them on the folds it then report
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import sys
 import time
@@ -28,10 +30,28 @@ from data_engineering.src.initialize_data import TransformParams
 from data_engineering.src.io import read_processed, write_atomic
 from data_engineering.src.params import read_section
 from data_engineering.src.paths import BACKTEST_FILE, MODEL_DIR, OOF_FILE, processed_file
+from data_engineering.src.schema import VOCABULARIES, VOCABULARY, VOCABULARY_ENV, vocabulary_file
 from data_engineering.transformation import get_transformation
 from data_science.backtest import Backtest, BacktestParams, TrainParams, fit_booster, run_backtest
 from data_science.model import CancellationModel
 from data_science.profile import training_profile
+
+
+def check_vocabulary(frame: pd.DataFrame) -> None:
+    """The processed bookings hold only categories of the vocabulary in use, which the model records.
+
+    They were validated when ``transform`` ran, perhaps with another ``HOTEL_VOCABULARY``; a model
+    recording a vocabulary its training rows do not fit would refuse its own hotels' bookings."""
+    for name, columns in VOCABULARIES.items():
+        for column in (c for c in columns if c in frame):
+            outside = sorted(set(frame[column].dropna().astype(str)) - set(VOCABULARY[name]))
+            if outside:
+                shown = ", ".join(repr(v) for v in outside[:5]) + (" ..." if len(outside) > 5 else "")
+                raise ValueError(
+                    f"the processed bookings' {column} holds {shown}, not in the vocabulary in use "
+                    f"({vocabulary_file()}): train with the {VOCABULARY_ENV} they were validated with, "
+                    "or rerun transform with this one"
+                )
 
 
 def train(
@@ -40,6 +60,7 @@ def train(
     transformation = get_transformation(version)
     if not transformation.numeric_features:
         raise ValueError(f"transformation {version} has no model features: use v2 or v3")
+    check_vocabulary(frame)
     result = run_backtest(frame, transformation, backtest_params, params)
     means = result.means
     print(
@@ -75,6 +96,11 @@ def train(
         "backtest": {k: v for k, v in result.report().items() if k not in ("curve",)},
         "threshold_strategy": params.threshold.strategy,
         "fit_seconds": round(refit, 1),
+        # Which file the model's vocabulary.yaml came from (its categories are in that copy).
+        "vocabulary": {
+            "file": str(vocabulary_file()),
+            "sha256": hashlib.sha256(vocabulary_file().read_bytes()).hexdigest(),
+        },
     }
     print(
         f"train: refit on all {len(frame):,} bookings ({arrival.min().date()} to {arrival.max().date()}) in {refit:.0f}s"

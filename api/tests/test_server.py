@@ -153,3 +153,23 @@ def test_start_up_without_a_registered_model_fails_with_what_to_run(tmp_path) ->
     assert "no model found at models:/hotel-cancellation@champion" in output
     assert "./cli.sh dvc-init-pipeline" in output
     assert "Traceback" not in output
+
+
+def test_start_up_with_another_vocabulary_fails_naming_it(served_workspace, tmp_path) -> None:
+    """The champion was trained with the public vocabulary: an API validating another refuses it."""
+    from data_engineering.src.schema import VOCABULARIES, dump_vocabulary
+    from data_engineering.src.synthetic import OTHER_HOTEL_GROUP
+
+    other = tmp_path / "harbour.yaml"
+    other.write_text(dump_vocabulary({n: list(OTHER_HOTEL_GROUP[n].values()) for n in VOCABULARIES}, []))
+    env = {"HOTEL_VOCABULARY": str(other), "DATABASE_URL": f"sqlite:///{tmp_path / 'log.sqlite'}"}
+    server = start_server(free_port(), env)
+    try:
+        output, _ = server.communicate(timeout=120)
+    finally:
+        if server.poll() is None:
+            server.kill()
+    assert server.returncode == 1, output
+    assert "cannot start the API: the model was trained with another vocabulary" in output
+    assert f"{other} (from HOTEL_VOCABULARY)" in output
+    assert "Traceback" not in output

@@ -5,6 +5,11 @@ path or an http(s) URL, plain CSV or gzip (detected from the bytes, not the name
 written to a temporary name and renamed, so a failed or interrupted run leaves the previous file
 intact; when the content's sha256 is unchanged the existing file is kept untouched (DVC then sees
 nothing new and skips every later stage).
+
+Beside it, ``data/raw/vocabulary.yaml`` holds the categories the bookings are validated with
+(``HOTEL_VOCABULARY``'s file, else the default), rewritten only when they changed: the stages that
+depend on the vocabulary depend on this file, so pointing ``HOTEL_VOCABULARY`` at other
+categories reruns them.
 """
 
 from __future__ import annotations
@@ -25,10 +30,17 @@ import requests
 from pydantic import BaseModel, Field
 
 from data_engineering.src.params import ParamsError, read_section
-from data_engineering.src.paths import RAW_FILE, display_path
+from data_engineering.src.paths import RAW_FILE, RAW_VOCABULARY, display_path
 from data_engineering.src.progress import progress
-from data_engineering.src.schema import ColumnsError, check_columns
+from data_engineering.src.schema import (
+    VOCABULARY,
+    ColumnsError,
+    check_columns,
+    dump_vocabulary,
+    vocabulary_in_use,
+)
 from data_engineering.src.settings import IngestSettings, env_name, repo_path
+from data_engineering.src.vocabulary import VocabularyError, write_atomically
 
 SOURCE_ENV = env_name(IngestSettings, "source")
 CHUNK = 1 << 20
@@ -188,6 +200,22 @@ def fetch(source: Source, dest: Path = RAW_FILE, *, retries: int = 5, timeout: f
         shutil.rmtree(scratch, ignore_errors=True)
 
 
+def record_vocabulary(dest: Path = RAW_VOCABULARY) -> bool:
+    """Write the vocabulary in use to ``dest`` (atomically) unless it holds it already; True if written.
+
+    Its categories only, sorted: moving the file or editing its comments reruns nothing."""
+    text = dump_vocabulary(
+        VOCABULARY, ["The vocabulary the raw bookings are validated with (data/README.md)."]
+    )
+    if dest.exists() and dest.read_text(encoding="utf-8") == text:
+        return False
+    try:
+        write_atomically(dest, text)
+    except VocabularyError as exc:
+        raise SourceError(str(exc)) from exc
+    return True
+
+
 def ingest(params: IngestParams | None = None, dest: Path = RAW_FILE) -> IngestResult:
     params = params or read_section("ingest", IngestParams)
     source = resolve_source(params)
@@ -197,6 +225,9 @@ def ingest(params: IngestParams | None = None, dest: Path = RAW_FILE) -> IngestR
         f"ingest: {source.location} -> {display_path(dest)} "
         f"({result.size:,} bytes, sha256 {result.sha256[:12]}…, {state})"
     )
+    snapshot = dest.with_name(RAW_VOCABULARY.name)
+    state = "updated" if record_vocabulary(snapshot) else "unchanged, kept"
+    print(f"ingest: vocabulary {vocabulary_in_use()} -> {display_path(snapshot)} ({state})")
     return result
 
 

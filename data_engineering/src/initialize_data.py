@@ -8,7 +8,9 @@ not grow with the file's size). Destinations:
   chosen by ``--env``/``APP_ENV``/``DATABASE_URL`` (default: the embedded SQLite file), replaced
   together in one transaction (the chunks' compact Arrow tables are loaded at the end).
 Rejected rows always go to ``data/rejected/hotel_bookings_rejected.csv`` and the counts to
-``reports/data_validation.json``.
+``reports/data_validation.json``, with the values that are not in the vocabulary in use (a hotel
+group's own hotel names or room codes checked against the public dataset's vocabulary, say).
+When no row at all is valid the run fails and the destination is left as it was.
 """
 
 from __future__ import annotations
@@ -42,9 +44,10 @@ from data_engineering.src.paths import (
     processed_file,
 )
 from data_engineering.src.progress import progress
-from data_engineering.src.schema import ColumnsError
+from data_engineering.src.schema import ColumnsError, vocabulary_in_use
 from data_engineering.src.settings import ENVIRONMENTS, SettingsError, database_url
 from data_engineering.src.validate import ID_COLUMN, LINE_COLUMN, REASONS_COLUMN, validate
+from data_engineering.src.vocabulary import OutsideVocabulary
 from data_engineering.transformation import Transformation, UnknownVersionError, get_transformation
 
 DESTINATIONS = ("csv", "db")
@@ -53,6 +56,10 @@ ARROW_TYPES = {"int": pa.int64(), "float": pa.float64(), "text": pa.string(), "d
 
 class TransformParams(BaseModel):
     version: str = "v2"
+
+
+class NoValidRowsError(ValueError):
+    """Every row of the source was rejected: there is nothing to load."""
 
 
 @dataclass
@@ -64,6 +71,8 @@ class Summary:
     rows_rejected: int = 0
     target: str = ""
     seconds: dict[str, float] = field(default_factory=dict)
+    report: dict[str, Any] = field(default_factory=dict)  # what reports/data_validation.json holds
+    outside_vocabulary: str = ""  # which values the vocabulary lacks, and what to do (or "")
 
     def line(self) -> str:
         return (
@@ -139,11 +148,18 @@ def _chunk_frames(chunk: RawChunk, columns: tuple[str, ...]) -> tuple[pd.DataFra
 
 
 def _process_chunk(
-    chunk: RawChunk, columns: tuple[str, ...], transformation: Transformation, ids: BookingIds, out: _Outputs
+    chunk: RawChunk,
+    columns: tuple[str, ...],
+    transformation: Transformation,
+    ids: BookingIds,
+    out: _Outputs,
+    *,
+    outside: OutsideVocabulary,
 ) -> Counter[str]:
     n, width = chunk.table.num_rows, len(chunk.misaligned)
     keys = ids(*_chunk_frames(chunk, columns))
     validated = validate({c: chunk.table[c] for c in columns}, columns)
+    outside.add(validated.details)
     processed = transformation.transform({**validated.columns, ID_COLUMN: keys[validated.accepted]})
     kinds = transformation.output_columns(list(processed))
     out.processed(pa.table({name: pa.array(processed[name], ARROW_TYPES[kinds[name]]) for name in kinds}))
@@ -191,7 +207,7 @@ def _rejected_schema(columns: tuple[str, ...]) -> pa.Schema:
 
 
 def _read_validate_transform(
-    raw_path: Path, transformation: Transformation, destination: str
+    raw_path: Path, transformation: Transformation, destination: str, outside: OutsideVocabulary
 ) -> tuple[dict[str, Any], dict[str, list[pa.Table]], CsvSink | None, CsvSink, tuple[str, ...]]:
     """Stream the raw file through validation and the transformation, chunk by chunk."""
     kinds = transformation.output_columns()
@@ -221,7 +237,9 @@ def _read_validate_transform(
                 total=reader.size, desc="initialize-data: validate", unit="B", unit_scale=True
             ) as bar:
                 for chunk in reader:
-                    reasons.update(_process_chunk(chunk, columns, transformation, ids, outputs))
+                    reasons.update(
+                        _process_chunk(chunk, columns, transformation, ids, outputs, outside=outside)
+                    )
                     blank += chunk.blank
                     bar.set(reader.position)
         except BaseException:
@@ -236,6 +254,9 @@ def _read_validate_transform(
         "rows_loaded": loaded,
         "rows_rejected": rejected_sink.rows,
         "rejection_reasons": dict(sorted(reasons.items())),
+        "vocabulary": vocabulary_in_use(),
+        "rows_outside_vocabulary": outside.rows,
+        "outside_vocabulary": outside.report(),
         "exact_duplicate_rows": ids.duplicates,
         "blank_lines_skipped": blank,
         "duplicate_policy": "kept (see data_engineering/README.md#duplicates)",
@@ -261,12 +282,21 @@ def run(
     if fetch:
         ingest(read_section("ingest", IngestParams), dest=raw_path)
     t = time.perf_counter()
+    outside = OutsideVocabulary()
     report, tables, csv_sink, rejected_sink, columns = _read_validate_transform(
-        raw_path, transformation, destination
+        raw_path, transformation, destination, outside
     )
     summary.rows_in, summary.rows_loaded = report["rows_in"], report["rows_loaded"]
-    summary.rows_rejected = report["rows_rejected"]
+    summary.rows_rejected, summary.report = report["rows_rejected"], report
+    summary.outside_vocabulary = outside.message(summary.rows_in) if outside.rows else ""
     summary.seconds["read_validate_transform"] = time.perf_counter() - t
+    if summary.rows_in and not summary.rows_loaded:
+        # Nothing to load: the destination stays as it was; the rejected rows say why.
+        if csv_sink is not None:
+            csv_sink.abort()
+        rejected_sink.commit()
+        write_atomic(VALIDATION_REPORT, (json.dumps(report, indent=2) + "\n").encode())
+        raise NoValidRowsError(_no_valid_rows(summary))
     t = time.perf_counter()
     if csv_sink is not None:
         csv_sink.commit()
@@ -283,6 +313,16 @@ def run(
     write_atomic(VALIDATION_REPORT, (json.dumps(report, indent=2) + "\n").encode())
     summary.seconds["total"] = time.perf_counter() - started
     return summary
+
+
+def _no_valid_rows(summary: Summary) -> str:
+    reasons = summary.report["rejection_reasons"]
+    top = max(reasons, key=reasons.get) if reasons else "unknown"
+    because = summary.outside_vocabulary or f"the most frequent reason: {top} ({reasons.get(top, 0):,} rows)"
+    return (
+        f"none of the {summary.rows_in:,} rows is valid, nothing was loaded (each row's reasons: "
+        f"{display_path(REJECTED_FILE)}); {because}"
+    )
 
 
 def _load_database(
@@ -311,12 +351,16 @@ def _load_database(
     return f"bookings_{transformation.version}, bookings_raw, bookings_rejected in {masked(url)}"
 
 
-def _print_validation(result_report: dict[str, Any]) -> None:
-    reasons = result_report.get("rejection_reasons", {})
+def print_outcome(summary: Summary, prog: str) -> None:
+    """The rejected rows by reason, the summary line, and which values the vocabulary lacks."""
+    reasons = summary.report.get("rejection_reasons", {})
     if reasons:
         print("rejected rows by reason:")
         for reason, count in sorted(reasons.items(), key=lambda kv: -kv[1]):
             print(f"  {count:>7,}  {reason}")
+    print(summary.line())
+    if summary.outside_vocabulary:
+        print(f"{prog}: warning: {summary.outside_vocabulary}", file=sys.stderr)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -366,12 +410,10 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
-    report = json.loads(VALIDATION_REPORT.read_text())
-    _print_validation(report)
     print("timings: " + ", ".join(f"{step} {seconds:.2f}s" for step, seconds in summary.seconds.items()))
     if ns.timings_json:
         write_atomic(ns.timings_json, json.dumps(summary.seconds).encode())
-    print(summary.line())
+    print_outcome(summary, "initialize-data")
     return 0
 
 

@@ -8,7 +8,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from data_engineering.src.settings import REPO_ROOT, WorkspaceSettings
+from data_engineering.src import settings as _settings
+from data_engineering.src.settings import WorkspaceSettings
+
+# Defined with the settings (they resolve relative paths from it); every path below starts here.
+REPO_ROOT: Path = _settings.REPO_ROOT
 
 # Where generated state lives (data, reports, models, the embedded databases). The repo root,
 # unless HOTEL_WORKSPACE points elsewhere: tests use that to run the real commands in isolation.
@@ -18,6 +22,9 @@ PARAMS_FILE = REPO_ROOT / "params.yaml"
 DATA_DIR = WORKSPACE / "data"
 RAW_DIR = DATA_DIR / "raw"
 RAW_FILE = RAW_DIR / "hotel_bookings.csv"
+# The vocabulary the raw file is validated with (HOTEL_VOCABULARY's, else the default), as of the
+# last ingest: DVC cannot see an environment variable, it sees this copy change.
+RAW_VOCABULARY = RAW_DIR / "vocabulary.yaml"
 REJECTED_DIR = DATA_DIR / "rejected"
 REJECTED_FILE = REJECTED_DIR / "hotel_bookings_rejected.csv"
 PROCESSED_DIR = DATA_DIR / "processed"

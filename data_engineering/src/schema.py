@@ -14,6 +14,7 @@ calendar's and the dataset's fixed meanings and stay enums here.
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -47,14 +48,30 @@ def vocabulary_file() -> Path:
     return VocabularySettings().vocabulary
 
 
+def vocabulary_in_use() -> str:
+    """The vocabulary file the column spec reads, and why that one (for messages)."""
+    path = vocabulary_file()
+    if path == VOCABULARY_FILE:
+        return f"{path.relative_to(VOCABULARY_FILE.parents[1])} (the default: the public dataset's)"
+    return f"{path} (from {VOCABULARY_ENV})"
+
+
 def load_vocabulary(path: Path) -> dict[str, tuple[str, ...]]:
     """Each vocabulary's categories, checked: a list of distinct, non-empty texts."""
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise VocabularyFileError(f"cannot read the vocabulary file {path}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise VocabularyFileError(
+            f"the vocabulary file {path} is not UTF-8 text ({exc.reason} at byte {exc.start})"
+        ) from exc
     except yaml.YAMLError as exc:
-        raise VocabularyFileError(f"the vocabulary file {path} is not valid YAML: {exc}") from exc
+        # One line: where and what (PyYAML's own text quotes the line over several).
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        what = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise VocabularyFileError(f"the vocabulary file {path} is not valid YAML{where}: {what}") from exc
     if not isinstance(document, dict):
         raise VocabularyFileError(f"the vocabulary file {path} must map each vocabulary to a list")
     missing = [name for name in VOCABULARIES if name not in document]
@@ -69,11 +86,28 @@ def load_vocabulary(path: Path) -> dict[str, tuple[str, ...]]:
         values = document[name]
         if not isinstance(values, list) or not values:
             raise VocabularyFileError(f"the vocabulary file {path}: {name} must be a non-empty list")
-        texts = [str(v).strip() for v in values]
+        # YAML reads 007 as 7, 1.10 as 1.1 and Yes as true: only quoted text is taken as written.
+        typed = [v for v in values if not isinstance(v, str)]
+        if typed:
+            raise VocabularyFileError(
+                f"the vocabulary file {path}: {name} has {typed[0]!r}, which YAML read as "
+                f"{type(typed[0]).__name__}, not text: quote it as it appears in the bookings"
+            )
+        texts = [v.strip() for v in values]
         if any(not t for t in texts) or len(set(texts)) != len(texts):
             raise VocabularyFileError(f"the vocabulary file {path}: {name} has empty or repeated values")
         out[name] = tuple(texts)
     return out
+
+
+def dump_vocabulary(vocabulary: Mapping[str, Sequence[str]], header: Sequence[str]) -> str:
+    """The vocabulary file: ``header`` as comment lines, then ``name: [value, ...]`` per vocabulary,
+    values sorted, one line each (quoted where YAML would read them as anything but that text)."""
+    comment = "".join(f"# {line}\n" if line else "#\n" for line in header)
+    body = {name: sorted(vocabulary[name]) for name in VOCABULARIES}
+    return comment + yaml.safe_dump(
+        body, sort_keys=False, allow_unicode=True, default_flow_style=None, width=1 << 20
+    )
 
 
 VOCABULARY = load_vocabulary(vocabulary_file())

@@ -80,7 +80,7 @@ def _is_placeholder(secret: str) -> bool:
 class HotelSettings(BaseSettings):
     """Base of every settings class: the environment, then ``.env.<APP_ENV>``, then defaults.
 
-    ``Cls()`` uses ``APP_ENV``; ``Cls(_app_env="local")`` a given environment (``--env``).
+    ``Cls()`` uses ``APP_ENV``; ``Cls.for_env("local")`` a given environment (``--env``).
     """
 
     model_config = SettingsConfigDict(
@@ -89,6 +89,11 @@ class HotelSettings(BaseSettings):
     # False: the environment only (values needed while modules load, before any --env is known).
     reads_env_file: ClassVar[bool] = True
     _environment: str | None = PrivateAttr(None)
+
+    @classmethod
+    def for_env(cls, env: str | None, **values: Any) -> Self:
+        """The settings of environment ``env`` (``--env``) instead of ``APP_ENV``'s (None: APP_ENV's)."""
+        return cls(_app_env=env, **values)
 
     def __init__(self, _app_env: str | None = None, **values: Any) -> None:
         env = (check_environment(_app_env) or current_environment()) if self.reads_env_file else None
@@ -197,11 +202,11 @@ class DatabaseSettings(HotelSettings):
     @classmethod
     def recorded(cls, env: str) -> Self:
         """What ``./cli.sh setup-db ENV`` recorded in ``.env.ENV``, whatever the environment says."""
-        path = env_file(check_environment(env))
+        path = env_file(check_environment(env) or env)
         values = DotEnvSettingsSource(cls, env_file=path)() if path.exists() else {}
         # By variable name, as the file source returns them; None hides the environment's.
         unset = {env_name(cls, field): None for field in cls.model_fields}
-        return cls(_app_env=env, **(unset | values))
+        return cls.for_env(env, **(unset | values))
 
     def resolved_database_url(self, *, readonly: bool = False) -> str:
         """The URL to connect to (see the module docstring for where it comes from)."""
@@ -225,7 +230,7 @@ class DatabaseSettings(HotelSettings):
 def database_url(env: str | None = None, *, readonly: bool = False) -> str:
     """SQLAlchemy URL of the database to use: ``DATABASE_URL`` (or ``DATABASE_URL_READONLY``),
     else the one recorded for ``env`` (default ``APP_ENV``), else the embedded SQLite file."""
-    return DatabaseSettings(_app_env=env).resolved_database_url(readonly=readonly)
+    return DatabaseSettings.for_env(env).resolved_database_url(readonly=readonly)
 
 
 class IngestSettings(HotelSettings):

@@ -82,6 +82,7 @@ class Problem(NamedTuple):
     field: str  # the field to fix (for a row rule: the one a client is told to change)
     message: str  # "must be >= 0 (got -2)"; for a row rule the whole reason
     row_rule: bool = False
+    unknown: str | None = None  # the text, when it is not one of the field's categories
 
     def __str__(self) -> str:
         return self.message if self.row_rule else f"{self.field}: {self.message}"
@@ -507,8 +508,10 @@ def _details(
                 reason = block.reason(block.names.index(name), code)
             else:
                 reason = _text_reason(spec, code)
-            shown = "" if code == MISSING else f" (got {_shown(columns[name], rejected[position])!r})"
-            details[position].append(Problem(name, reason + shown))
+            value = None if code == MISSING else _shown(columns[name], rejected[position])
+            shown = "" if code == MISSING else f" (got {value!r})"
+            unknown = parse_token(value)[0] if code == UNKNOWN and isinstance(value, str) else None
+            details[position].append(Problem(name, reason + shown, unknown=unknown))
     for failed, reason, blamed in rule_failures:
         for position in np.flatnonzero(failed[rejected]):
             details[position].append(Problem(blamed, reason, row_rule=True))

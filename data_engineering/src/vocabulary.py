@@ -23,17 +23,26 @@ import sys
 import tempfile
 import zlib
 from collections import Counter
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 
 from data_engineering.src.messages import first_line
 from data_engineering.src.paths import REPO_ROOT
 from data_engineering.src.progress import progress
-from data_engineering.src.schema import VOCABULARIES
+from data_engineering.src.schema import (
+    VOCABULARIES,
+    VOCABULARY_ENV,
+    dump_vocabulary,
+    vocabulary_in_use,
+)
 from data_engineering.src.schema import VOCABULARY_FILE as DEFAULT_FILE
+
+if TYPE_CHECKING:
+    from data_engineering.src.validate import Problem
 
 OPTIONAL_COLUMNS = frozenset({"assigned_room_type"})
 BLOCK_SIZE = 16 << 20  # bytes of CSV parsed at a time
@@ -171,7 +180,7 @@ def render_yaml(
     header: Sequence[str],
     counts: Mapping[str, Counter[str]] | None = None,
 ) -> str:
-    """The vocabulary file: comment header, then ``name: [value, ...]`` per vocabulary, sorted.
+    """The vocabulary file (``schema.dump_vocabulary``), checked to read back as written.
 
     With ``counts``, each line ends with a comment giving every value's count."""
     unknown = sorted(set(values) ^ set(VOCABULARIES))
@@ -179,16 +188,19 @@ def render_yaml(
         raise VocabularyError(
             f"vocabularies must be exactly {', '.join(VOCABULARIES)} (not: {', '.join(unknown)})"
         )
-    lines = [f"# {line}" if line else "#" for line in header]
     for name in VOCABULARIES:
-        items = sorted(values[name])
+        items = values[name]
         if not items or any(not isinstance(item, str) or not item.strip() for item in items):
             raise VocabularyError(f"{name}: a vocabulary needs at least one value, and no empty one")
-        flow = yaml.safe_dump(items, default_flow_style=True, allow_unicode=True, width=1 << 20).strip()
-        line = f"{name}: {flow}"
-        if counts is not None:
-            line += "  # " + "; ".join(f"{item} {counts[name][item]:,}" for item in items)
-        lines.append(line)
+    lines = dump_vocabulary(values, header).splitlines()
+    if counts is not None:
+        prefixes = {f"{name}: ": name for name in VOCABULARIES}
+        for i, line in enumerate(lines):
+            found = next((n for prefix, n in prefixes.items() if line.startswith(prefix)), None)
+            if found is not None:
+                lines[i] += "  # " + "; ".join(
+                    f"{item} {counts[found][item]:,}" for item in sorted(values[found])
+                )
     text = "\n".join(lines) + "\n"
     if yaml.safe_load(text) != {name: sorted(values[name]) for name in VOCABULARIES}:
         raise VocabularyError("the vocabulary does not survive a YAML round trip")  # a value YAML mangles
@@ -220,6 +232,55 @@ def file_header(vocabulary: Vocabulary) -> list[str]:
         f"Written by `{written_by}` from {vocabulary.rows:,} bookings;",
         "rerun it on a newer export to regenerate. Counts per value in the trailing comments.",
     ]
+
+
+# ------------------------------------------------------------------ values the vocabulary lacks
+VOCABULARY_OF = {column: name for name, columns in VOCABULARIES.items() for column in columns}
+SHOWN_VALUES = 5  # per vocabulary, the most frequent; the others are counted
+
+
+@dataclass
+class OutsideVocabulary:
+    """Values of rejected rows that the vocabulary in use does not list, counted over a whole file.
+
+    ``add`` the validator's details of each chunk; ``message`` names the values, how many rows
+    hold each, and how a hotel group derives a vocabulary of its own."""
+
+    rows: int = 0  # rows holding at least one such value
+    values: dict[str, Counter[str]] = field(default_factory=dict)  # vocabulary -> value -> rows
+
+    def add(self, details: Iterable[Sequence[Problem]]) -> None:
+        for problems in details:
+            found = {
+                (VOCABULARY_OF[p.field], p.unknown)
+                for p in problems
+                if p.unknown is not None and p.field in VOCABULARY_OF
+            }
+            self.rows += bool(found)
+            for name, value in found:
+                self.values.setdefault(name, Counter())[value] += 1
+
+    def report(self) -> dict[str, dict[str, int]]:
+        """For reports/data_validation.json: vocabulary -> every such value -> rows holding it."""
+        return {name: dict(self.values[name].most_common()) for name in VOCABULARIES if name in self.values}
+
+    def message(self, rows_in: int) -> str:
+        """One line: which values, in how many rows, and what to do if they are the hotels' own."""
+        parts = []
+        for name in VOCABULARIES:
+            counter = self.values.get(name)
+            if not counter:
+                continue
+            shown = [f"{value!r} ({n:,})" for value, n in counter.most_common(SHOWN_VALUES)]
+            more = len(counter) - SHOWN_VALUES
+            parts.append(f"{name} {', '.join(shown)}" + (f" and {more} more" if more > 0 else ""))
+        return (
+            f"{self.rows:,} of {rows_in:,} rows hold values that are not in the vocabulary "
+            f"{vocabulary_in_use()}: {'; '.join(parts)}. If they are your hotels' own, derive the "
+            f"vocabulary from a bookings export that has them and point {VOCABULARY_ENV} at it: "
+            f"./cli.sh vocabulary EXPORT.csv --write vocabulary.yaml, then "
+            f"{VOCABULARY_ENV}=$PWD/vocabulary.yaml (CLI_DOCS.md, vocabulary)"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,6 +10,7 @@ import pyarrow as pa
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.pool import QueuePool
 
 from data_engineering.src import db
 
@@ -137,6 +138,7 @@ def test_postgres_timeouts_keep_the_urls_own_options(pg_url: str) -> None:
         assert conn.exec_driver_sql("SHOW statement_timeout").scalar_one() == "1500ms"
         assert conn.exec_driver_sql("SHOW lock_timeout").scalar_one() == "1500ms"
         assert conn.exec_driver_sql("SHOW application_name").scalar_one() == "hotel-test"
+    assert isinstance(engine.pool, QueuePool)
     assert engine.pool.size() == 2
     engine.dispose()
     plain = db.make_engine(pg_url, timeout_seconds=1.5)  # a connect timeout alone

@@ -23,10 +23,9 @@ def test_first_line_of_a_long_or_empty_message() -> None:
 
 def test_mlflows_message_rather_than_its_json() -> None:
     from mlflow.exceptions import MlflowException
+    from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST
 
-    exc = MlflowException(
-        "Registered Model with name=x not found\nmore", error_code="RESOURCE_DOES_NOT_EXIST"
-    )
+    exc = MlflowException("Registered Model with name=x not found\nmore", error_code=RESOURCE_DOES_NOT_EXIST)
     assert first_line(exc) == "Registered Model with name=x not found"
 
 

@@ -78,7 +78,7 @@ def test_an_explicit_environment_wins_over_app_env(settings_env, monkeypatch: py
     settings_env("local", DATABASE_URL=APP_URL, DATABASE_URL_READONLY=RO_URL)
     monkeypatch.setenv("APP_ENV", "test")  # never set up: would fail
     assert database_url("local") == APP_URL  # --env local
-    assert DatabaseSettings(_app_env="local").app_env == "local"
+    assert DatabaseSettings.for_env("local").app_env == "local"
 
 
 @pytest.mark.parametrize("make", [DatabaseSettings, ProgressSettings, KeyedSettings])
@@ -147,7 +147,9 @@ def test_secrets_are_never_shown(settings_env, monkeypatch: pytest.MonkeyPatch) 
         for text in (repr(settings), str(settings), str(settings.model_dump())):
             assert "file-password" not in text
             assert "key-nobody-may-see" not in text
-    assert KeyedSettings().key.get_secret_value() == "key-nobody-may-see"  # pragma: allowlist secret
+    key = KeyedSettings().key
+    assert key is not None
+    assert key.get_secret_value() == "key-nobody-may-see"  # pragma: allowlist secret
     assert database_url() == APP_URL
 
 

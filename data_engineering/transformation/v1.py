@@ -3,7 +3,8 @@
 - ``children`` missing -> 0 (4 rows in the full file; the stay is priced on adults);
 - ``country`` missing -> ``UNK``; the alpha-2 ``CN`` the hotels sometimes wrote -> ``CHN``;
 - ``agent``/``company`` are ids, not quantities: kept as text (``"9"``), missing -> ``none``;
-- ``meal`` ``Undefined`` -> ``SC`` (the dataset's authors: both mean "no meal package");
+- ``meal`` ``Undefined`` -> ``SC`` (the public dataset's authors: both mean "no meal package"),
+  where the vocabulary in use has both (another hotel group's ``Undefined`` may mean anything);
 - the outcome columns ``reservation_status*`` are dropped; the target and the post-booking facts
   (``assigned_room_type``, ``booking_changes``) are kept for analysis when present, and never used
   as model inputs (see ``encoding.py``).
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 import numpy as np
 
 from data_engineering.src.arrays import map_unique
-from data_engineering.src.schema import COUNTRY_ALIASES
+from data_engineering.src.schema import COUNTRY_ALIASES, VOCABULARY
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -30,6 +31,11 @@ if TYPE_CHECKING:
 ID = "booking_id"
 UNKNOWN_COUNTRY = "UNK"
 NO_ID = "none"
+# The public dataset's codes for "no meal package", merged only in a vocabulary that has both.
+_PUBLIC_MEAL_ALIASES = {"Undefined": "SC"}
+MEAL_ALIASES: dict[str, str] = {
+    old: new for old, new in _PUBLIC_MEAL_ALIASES.items() if {old, new} <= set(VOCABULARY["meal"])
+}
 
 INT_COLUMNS = (
     "lead_time",
@@ -100,7 +106,7 @@ def clean_identifier(value: str | None) -> str:
 
 
 def clean_meal(value: str | None) -> str:
-    return "SC" if value == "Undefined" else str(value)
+    return MEAL_ALIASES.get(str(value), str(value))
 
 
 def transform(bookings: Columns) -> dict[str, np.ndarray]:

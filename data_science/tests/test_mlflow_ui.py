@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from data_science import mlflow_ui
 def exec_calls(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
     """What ``os.execv`` would have become, instead of becoming it."""
     calls: list[list[str]] = []
-    monkeypatch.setattr(mlflow_ui.os, "execv", lambda path, argv: calls.append([str(path), *argv[1:]]))
+    monkeypatch.setattr(os, "execv", lambda path, argv: calls.append([str(path), *argv[1:]]))
     return calls
 
 

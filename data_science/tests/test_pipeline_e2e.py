@@ -30,6 +30,10 @@ def test_dvc_init_pipeline_end_to_end(repo_copy: Path, cli, tmp_path: Path) -> N
     source = write_bookings(tmp_path / "bookings.csv.gz", 4000, seed=21)
     first = cli(source, "dvc-init-pipeline")
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    # Not a terminal (as under CI, Airflow or `| tee`): progress comes as lines, no bar redrawn with \r.
+    assert "\r" not in first.stdout + first.stderr
+    for stage in ("backtest", "baselines: plain_xgboost"):
+        assert f"{stage}: done, 4 of 4 folds (100%)" in first.stdout + first.stderr
     for stage in ("ingest", "transform", "train", "baselines", "evaluate"):
         assert f"Running stage '{stage}'" in first.stdout
     for fold in range(1, 5):  # progress per fold
