@@ -169,7 +169,7 @@ class VocabularySettings(HotelSettings):
         Path("data_engineering/vocabulary.yaml"),
         validation_alias="HOTEL_VOCABULARY",
         description="the categories the column spec allows (hotels, room types, ...): a file written by "
-        "`./cli.sh vocabulary FILE --write PATH`; a relative path is taken from the repository root",
+        "`./cli.sh vocabulary FILE --write PATH` (`./cli.sh` takes a relative path from your directory)",
     )
 
     @field_validator("vocabulary")
