@@ -83,6 +83,17 @@ def start_server(port: int, env: dict[str, str], *args: str) -> subprocess.Popen
     )
 
 
+def start_up_failure(env: dict[str, str]) -> tuple[int, str]:
+    """A server expected to refuse to start: its exit code and everything it printed."""
+    server = start_server(free_port(), env)
+    try:
+        output, _ = server.communicate(timeout=120)
+    finally:
+        if server.poll() is None:
+            server.kill()
+    return server.returncode, output
+
+
 def promote_a_new_version(tmp_path: Path, threshold: float) -> str:
     """Register a second version (the champion's bundle with another threshold) and make it
     the champion, as the pipeline would after a better training run."""

@@ -14,7 +14,14 @@ import httpx
 import mlflow
 import pytest
 
-from api.tests.helpers import free_port, logged_ids, promote_a_new_version, start_server, wait_until
+from api.tests.helpers import (
+    free_port,
+    logged_ids,
+    promote_a_new_version,
+    start_server,
+    start_up_failure,
+    wait_until,
+)
 
 CLIENTS, REQUESTS_EACH = 50, 40
 
@@ -143,13 +150,8 @@ def test_start_up_without_a_registered_model_fails_with_what_to_run(tmp_path) ->
         "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'empty_mlflow.db'}",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'log.sqlite'}",
     }
-    server = start_server(free_port(), env)
-    try:
-        output, _ = server.communicate(timeout=120)
-    finally:
-        if server.poll() is None:
-            server.kill()
-    assert server.returncode == 1, output
+    returncode, output = start_up_failure(env)
+    assert returncode == 1, output
     assert "no model found at models:/hotel-cancellation@champion" in output
     assert "./cli.sh dvc-init-pipeline" in output
     assert "Traceback" not in output
@@ -163,13 +165,8 @@ def test_start_up_with_another_vocabulary_fails_naming_it(served_workspace, tmp_
     other = tmp_path / "harbour.yaml"
     other.write_text(dump_vocabulary({n: list(OTHER_HOTEL_GROUP[n].values()) for n in VOCABULARIES}, []))
     env = {"HOTEL_VOCABULARY": str(other), "DATABASE_URL": f"sqlite:///{tmp_path / 'log.sqlite'}"}
-    server = start_server(free_port(), env)
-    try:
-        output, _ = server.communicate(timeout=120)
-    finally:
-        if server.poll() is None:
-            server.kill()
-    assert server.returncode == 1, output
+    returncode, output = start_up_failure(env)
+    assert returncode == 1, output
     assert "cannot start the API: the model was trained with another vocabulary" in output
     assert f"{other} (from HOTEL_VOCABULARY)" in output
     assert "Traceback" not in output
