@@ -30,18 +30,23 @@ from pathlib import Path
 
 import pytest
 
+from data_engineering.src.initialize_data import TransformParams
+from data_engineering.src.params import read_section
 from data_engineering.src.synthetic import write_bookings
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
 BUCKET = "hotel-artifacts"
 MODEL = "hotel-cancellation"
-# DVC outputs of dvc.yaml that the remote must restore: the data and the model.
+VERSION = read_section("transform", TransformParams).version  # the processed file dvc.yaml names
+# DVC outputs of dvc.yaml that the remote must restore: the data, the model and the backtest's
+# out-of-fold predictions (the model's and the baselines').
 RESTORED = (
     "data/raw/hotel_bookings.csv",
-    "data/processed/bookings_v2.csv",
+    f"data/processed/bookings_{VERSION}.csv",
     "models/model",
-    "models/baselines.joblib",
+    "models/oof_predictions.csv",
+    "models/baselines_oof.csv",
 )
 
 
@@ -249,7 +254,7 @@ def test_scheduler_runs_hotel_retrain_end_to_end(retrained, airflow, deployment,
     import httpx
 
     run_id, state, tasks = retrained
-    stages = ("ingest", "transform", "train", "evaluate", "record", "push", "report")
+    stages = ("ingest", "transform", "train", "baselines", "evaluate", "record", "push", "report")
     assert (state, tasks) == ("success", dict.fromkeys(stages, "success")), airflow.log.read_text()[-3000:]
 
     # A new model version, and the alias where the run's decision put it.
