@@ -14,7 +14,12 @@ export UV_PROJECT_ENVIRONMENT="$VENV"
 export DVC_NO_ANALYTICS=1
 # Trust the machine's certificate store (corporate proxies, private CAs), as pip and curl do.
 export UV_SYSTEM_CERTS="${UV_SYSTEM_CERTS:-1}"
+# Installed packages come with their bytecode: where Python may not write it (PYTHONDONTWRITEBYTECODE,
+# read-only images) every command would otherwise compile MLflow & co. from source at each start.
+export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"  # XGBoost on shared cores: see data_science/__init__.py
+export UV_COMPILE_BYTECODE="${UV_COMPILE_BYTECODE:-1}"
 COMPONENTS=(api data_science data_engineering streamlit_apps infra scripts)
+TYPED_COMPONENTS=(api data_science data_engineering streamlit_apps)  # mypy ([tool.mypy] in pyproject.toml)
 
 die() { echo "cli.sh: $*" >&2; exit 1; }
 usage_error() {
@@ -23,6 +28,12 @@ usage_error() {
   exit 2
 }
 abspath() { case "$1" in /* | http://* | https://*) echo "$1" ;; *) echo "$CALLER_PWD/$1" ;; esac; }
+# A hotel group's own vocabulary file: a relative path is taken from where we were called, as any
+# path a user gives (the Python side, run from other folders, must see it absolute).
+if [ -n "${HOTEL_VOCABULARY:-}" ]; then
+  HOTEL_VOCABULARY="$(abspath "$HOTEL_VOCABULARY")"
+  export HOTEL_VOCABULARY
+fi
 
 # ------------------------------------------------------------------ environment
 ensure_uv() {
@@ -38,21 +49,45 @@ ensure_uv() {
   fi
 }
 
-# Create or update .venv from uv.lock (a no-op taking ~0.1 s when nothing changed).
+# Create or update .venv from uv.lock (a no-op taking ~0.1 s when nothing changed). Every command
+# that runs Python calls it first, so a bad HOTEL_VOCABULARY stops here in one line.
 ensure_env() {
-  [ "${HOTEL_SKIP_SYNC:-0}" = 1 ] && [ -x "$PY" ] && return 0
-  ensure_uv
-  (cd "$ROOT" && "$UV" sync --locked --quiet --python 3.11) || die "uv sync failed (is uv.lock in step with pyproject.toml?)"
+  if [ -n "${HOTEL_VOCABULARY:-}" ] && [ ! -f "$HOTEL_VOCABULARY" ]; then
+    die "HOTEL_VOCABULARY=$HOTEL_VOCABULARY is not a file (derive one from a bookings export: ./cli.sh vocabulary FILE --write PATH)"
+  fi
+  if [ "${HOTEL_SKIP_SYNC:-0}" != 1 ] || [ ! -x "$PY" ]; then
+    ensure_uv
+    (cd "$ROOT" && "$UV" sync --locked --quiet --python 3.11) || die "uv sync failed (is uv.lock in step with pyproject.toml?)"
+  fi
+  check_vocabulary
 }
 
-# Airflow lives in its own environment: it pins versions the API stack must not share.
-AIRFLOW_VENV="$ROOT/.venv-airflow"
-ensure_airflow_env() {
-  [ "${HOTEL_SKIP_SYNC:-0}" = 1 ] && [ -x "$AIRFLOW_VENV/bin/airflow" ] && return 0
-  ensure_uv
-  (cd "$ROOT" && UV_PROJECT_ENVIRONMENT="$AIRFLOW_VENV" "$UV" sync --locked --quiet --python 3.11 --project infra/airflow) \
-    || die "uv sync of the Airflow environment failed (infra/airflow/uv.lock)"
+# The column spec reads the vocabulary when it is imported, where a malformed file would end in a
+# traceback: read it once here (~0.1 s, only when HOTEL_VOCABULARY is set) and say what is wrong.
+check_vocabulary() {
+  [ -n "${HOTEL_VOCABULARY:-}" ] || return 0
+  local problem
+  if ! problem="$(cd "$ROOT" && "$PY" -c 'import data_engineering.src.schema' 2>&1)"; then
+    local reason
+    reason="$(printf '%s\n' "$problem" | sed -n 's/^.*VocabularyFileError: //p' | tail -n 1)"
+    die "HOTEL_VOCABULARY: ${reason:-$(printf '%s\n' "$problem" | tail -n 1)}"
+  fi
 }
+
+# Tools that pin versions the platform must not share live in environments of their own, each
+# synced from its lock file: ensure_locked_env VENV PROJECT_DIR EXECUTABLE DESCRIPTION.
+ensure_locked_env() {
+  [ "${HOTEL_SKIP_SYNC:-0}" = 1 ] && [ -x "$1/bin/$3" ] && return 0
+  ensure_uv
+  (cd "$ROOT" && UV_PROJECT_ENVIRONMENT="$1" "$UV" sync --locked --quiet --python 3.11 --project "$2") \
+    || die "uv sync of $4 failed ($2/uv.lock)"
+}
+
+# Airflow (its pins include FastAPI's), and moto's AWS emulator for the tests (its server pins Flask).
+AIRFLOW_VENV="$ROOT/.venv-airflow"
+MOTO_VENV="$ROOT/.venv-moto"
+ensure_airflow_env() { ensure_locked_env "$AIRFLOW_VENV" infra/airflow airflow "the Airflow environment"; }
+ensure_moto_env() { ensure_locked_env "$MOTO_VENV" infra/moto moto_server "the AWS emulator's environment"; }
 
 # Local Airflow: state under .local/airflow, DAGs from infra/airflow/dags, SQLite, no examples.
 airflow_env() {
@@ -60,6 +95,8 @@ airflow_env() {
   export AIRFLOW__CORE__DAGS_FOLDER="$ROOT/infra/airflow/dags"
   export AIRFLOW__CORE__LOAD_EXAMPLES=False
   export HOTEL_REPO="$ROOT"
+  # `airflow standalone` starts its components as `airflow ...` subprocesses found on PATH.
+  export PATH="$AIRFLOW_VENV/bin:$PATH"
   mkdir -p "$AIRFLOW_HOME"
 }
 
@@ -174,11 +211,45 @@ cmd_dvc_repro() {
   if [ $# -eq 1 ]; then dvc repro --single-item "$1"; else dvc repro; fi
 }
 
+#: tune [--trials N] [--timeout S] [--write] | search the booster's settings (Optuna, nested backtest); --write sets params.yaml
+cmd_tune() {
+  ensure_env
+  "$PY" -m data_science.tune "$@"
+}
+
+#: holdout-check [--months N] | hold out the newest months, train on the rest, score them: held-out vs backtest vs plain XGBoost
+cmd_holdout_check() {
+  ensure_env
+  "$PY" "$ROOT/scripts/holdout_check.py" "$@"
+}
+
 #: pipeline-summary | print the latest metrics and which registered version is champion
 cmd_pipeline_summary() {
   [ $# -eq 0 ] || usage_error "pipeline-summary takes no arguments"
   ensure_env
   "$PY" -m data_science.summary
+}
+
+#: retrain-record [--run-id ID] | link a retraining run's dvc.lock hashes to its MLflow run (reports/retraining/ID.json)
+cmd_retrain_record() {
+  ensure_env
+  cd "$ROOT"  # as a module from the root: the project's packages of this checkout, whatever is installed
+  "$PY" -m scripts.retrain_record "$@"
+}
+
+#: dvc-push | push the pipeline's data and models to the default DVC remote (none configured: says so)
+cmd_dvc_push() {
+  [ $# -eq 0 ] || usage_error "dvc-push takes no arguments (dvc remote add -d NAME URL picks the remote)"
+  ensure_env
+  cd "$ROOT"
+  local remote
+  remote="$("$VENV/bin/dvc" config core.remote 2>/dev/null || true)"
+  if [ -z "$remote" ]; then
+    echo "dvc-push: no default DVC remote configured: nothing pushed"
+    return 0
+  fi
+  "$VENV/bin/dvc" push || die "dvc push to remote '$remote' failed"
+  echo "dvc-push: pushed to remote '$remote'"
 }
 
 #: score-db [--env ENV] [--model-uri URI] | score loaded bookings not yet scored; append to booking_scores
@@ -199,19 +270,26 @@ cmd_predict_batch() {
   "$PY" -m data_science.predict_batch "$input" "$output" "$@"
 }
 
+#: vocabulary FILE [--write PATH] | categorical values and counts of a bookings CSV(.gz); --write saves the YAML
+cmd_vocabulary() {
+  local file="" write=()
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --write) [ $# -ge 2 ] || usage_error "--write needs a PATH"; write=(--write "$(abspath "$2")"); shift 2 ;;
+      --write=*) write=(--write "$(abspath "${1#--write=}")"); shift ;;
+      -*) usage_error "unknown option '$1' for vocabulary" ;;
+      *) [ -z "$file" ] || usage_error "vocabulary takes one FILE"; file="$(abspath "$1")"; shift ;;
+    esac
+  done
+  [ -n "$file" ] || usage_error "vocabulary needs FILE (a bookings CSV or CSV.gz with a header row)"
+  ensure_env
+  "$PY" -m data_engineering.src.vocabulary "$file" ${write[@]+"${write[@]}"}
+}
+
 #: start-mlflow-ui [--port P] | MLflow UI on 127.0.0.1:5000 over the pipeline's tracking store
 cmd_start_mlflow_ui() {
-  local port
-  port="$(port_option start-mlflow-ui 5000 "$@")" || exit 2
   ensure_env
-  local backend="${MLFLOW_TRACKING_URI:-sqlite:///${HOTEL_WORKSPACE:-$ROOT}/mlflow.db}"
-  case "$backend" in
-    http://* | https://*) die "MLFLOW_TRACKING_URI points at a server ($backend): open it in a browser instead" ;;
-  esac
-  echo "MLflow UI on http://127.0.0.1:$port (backend $backend); Ctrl-C stops it"
-  exec "$VENV/bin/mlflow" server --backend-store-uri "$backend" \
-    --default-artifact-root "${HOTEL_WORKSPACE:-$ROOT}/mlartifacts" \
-    --host 127.0.0.1 --port "$port" --workers 1
+  exec "$PY" -m data_science.mlflow_ui "$@"
 }
 
 #: dashboard [--port P] [--env ENV] | Streamlit dashboards on 127.0.0.1:8501 over the read-only database role
@@ -236,6 +314,8 @@ cmd_start_airflow() {
   ensure_airflow_env
   airflow_env
   export AIRFLOW__API__HOST=127.0.0.1 AIRFLOW__API__PORT="$port"
+  # Tasks report to the api-server's execution API at BASE_URL/execution/ (default port 8080).
+  export AIRFLOW__API__BASE_URL="${AIRFLOW__API__BASE_URL:-http://127.0.0.1:$port}"
   echo "Airflow on http://127.0.0.1:$port (state in $AIRFLOW_HOME; the admin password is printed below and saved there)"
   exec "$AIRFLOW_VENV/bin/airflow" standalone
 }
@@ -266,7 +346,31 @@ cmd_stack() {
   esac
 }
 
-#: lint [api|data_science|data_engineering|streamlit_apps|infra|scripts|all] | ruff check + ruff format --check
+#: docker-check [PYTEST_ARGS...] | build the image on a Debian-made base, run the compose stack with host networking, train, predict
+cmd_docker_check() {
+  ensure_env
+  local engine started=0
+  engine="$(bash "$ROOT/scripts/docker_engine.sh" start)" || die "no Docker engine for the check (see above)"
+  while IFS='=' read -r key value; do
+    case "$key" in
+      DOCKER_HOST | DOCKER_CONFIG | HOTEL_DOCKER) export "$key=$value" ;;
+      HOTEL_DOCKER_STARTED) started="$value" ;;
+    esac
+  done <<<"$engine"
+  [ "$started" = 1 ] && trap 'bash "$ROOT/scripts/docker_engine.sh" stop' EXIT
+  local base
+  base="$(bash "$ROOT/scripts/docker_base_images.sh")" || die "the Debian-made base images could not be built"
+  HOTEL_PYTHON_IMAGE="$(sed -n 's/^PYTHON_IMAGE=//p' <<<"$base")"
+  HOTEL_POSTGRES_IMAGE="$(sed -n 's/^POSTGRES_IMAGE=//p' <<<"$base")"
+  export HOTEL_PYTHON_IMAGE HOTEL_POSTGRES_IMAGE
+  cd "$ROOT"
+  local status=0
+  # A cold run builds images for minutes: the whole module may take longer than the default 600 s.
+  "$VENV/bin/pytest" infra/e2e -p no:cacheprovider -o timeout=1800 "$@" || status=$?
+  return "$status"
+}
+
+#: lint [api|data_science|data_engineering|streamlit_apps|infra|scripts|all] | ruff check + ruff format --check + mypy
 cmd_lint() {
   [ $# -le 1 ] || usage_error "lint takes at most 1 argument"
   local target="${1:-all}" paths=()
@@ -281,6 +385,11 @@ cmd_lint() {
   local status=0
   "$VENV/bin/ruff" check "${paths[@]}" || status=1
   "$VENV/bin/ruff" format --check "${paths[@]}" || status=1
+  local typed=() p
+  for p in "${paths[@]}"; do [[ " ${TYPED_COMPONENTS[*]} " == *" $p "* ]] && typed+=("$p"); done
+  if [ ${#typed[@]} -gt 0 ]; then
+    "$VENV/bin/mypy" "${typed[@]}" || status=1
+  fi
   bash -n "$ROOT/cli.sh" "$ROOT"/scripts/*.sh || status=1
   [ "$status" -eq 0 ] && echo "lint: ${paths[*]} clean"
   return "$status"
@@ -299,8 +408,9 @@ cmd_test() {
     paths=("$target/tests")
   fi
   ensure_env
-  # The Airflow tests run the DAGs in Airflow's own environment.
-  [[ "$target" =~ ^(all|infra)$ ]] && ensure_airflow_env
+  # The Airflow tests run the DAGs in Airflow's own environment, the Terraform and S3 tests moto's
+  # AWS emulator from its own.
+  [[ "$target" =~ ^(all|infra)$ ]] && ensure_airflow_env && ensure_moto_env
   # Tests that need PostgreSQL use the real server: start the test cluster (idempotent, ~1 s)
   # unless a test database was given. Without one they skip locally and fail under CI.
   if [ -z "${TEST_DATABASE_URL:-}" ] && [[ "$target" =~ ^(all|api|data_engineering|streamlit_apps)$ ]]; then
@@ -325,12 +435,19 @@ cmd_db_migrate() {
   "$PY" -m api.migrate ${ARGS[@]+"${ARGS[@]}"}
 }
 
-#: bench-api [--env ENV] [--duration S] [--soak-seconds S] | our API vs mlflow models serve, same champion
+#: bench-api [--env ENV] [--duration S] [--soak-seconds S] | our API vs a bare app, MLflow's xgboost flavour and our pyfunc
 cmd_bench_api() {
   take_env_flag "$@"
   ensure_env
   export PATH="$VENV/bin:$PATH"  # mlflow models serve --env-manager local runs from this environment
   "$PY" "$ROOT/scripts/bench_api.py" ${ARGS[@]+"${ARGS[@]}"}
+}
+
+#: bench-batch [--rows N] | streamed predict-batch vs pyarrow read_csv + inplace_predict of the same file
+cmd_bench_batch() {
+  absolutize_source
+  ensure_env
+  "$PY" "$ROOT/scripts/bench_batch.py" "$@"
 }
 
 #: bench-db-load [--env ENV] | time initialize-data v1 db against psql \copy of the same file

@@ -6,15 +6,15 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from data_engineering.src.paths import REPO_ROOT
-from data_engineering.src.settings import env_file, read_env_file
-
-SHARED_DATA = REPO_ROOT.parent / "shared" / "data" / "hotel_bookings.csv.gz"
+from data_engineering.src.messages import first_line
+from data_engineering.src.paths import REPO_ROOT, SHARED_BOOKINGS
+from data_engineering.src.settings import DatabaseSettings
 
 
 def _unavailable(reason: str) -> None:
@@ -24,14 +24,18 @@ def _unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
+def _recorded_test_url(field: str) -> str | None:
+    """The URL ``./cli.sh setup-db test`` recorded in ``.env.test`` (never DATABASE_URL's)."""
+    secret = getattr(DatabaseSettings.recorded("test"), field)
+    return secret.get_secret_value() if secret else None
+
+
 @pytest.fixture(scope="session")
 def pg_url() -> str:
     """URL of the test PostgreSQL started by ``./cli.sh setup-db test``."""
     import sqlalchemy as sa
 
-    url = os.environ.get("TEST_DATABASE_URL")
-    if not url and env_file("test").exists():
-        url = read_env_file(env_file("test")).get("DATABASE_URL")
+    url = os.environ.get("TEST_DATABASE_URL") or _recorded_test_url("database_url")
     if not url:
         _unavailable("no test database: run ./cli.sh setup-db test")
     try:
@@ -40,18 +44,37 @@ def pg_url() -> str:
             conn.exec_driver_sql("SELECT 1")
         engine.dispose()
     except sa.exc.OperationalError as exc:
-        _unavailable(f"test database not reachable: {str(exc).splitlines()[0]}")
+        _unavailable(f"test database not reachable: {first_line(exc)}")
     return url
 
 
 @pytest.fixture(scope="session")
 def pg_readonly_url(pg_url: str) -> str:
-    url = os.environ.get("TEST_DATABASE_URL_READONLY")
-    if not url and env_file("test").exists():
-        url = read_env_file(env_file("test")).get("DATABASE_URL_READONLY")
+    url = os.environ.get("TEST_DATABASE_URL_READONLY") or _recorded_test_url("database_url_readonly")
     if not url:
         _unavailable("no read-only URL for the test database")
     return url
+
+
+@pytest.fixture
+def settings_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Path]:
+    """Settings read ``.env.<ENV>`` files from a temporary folder, and no variable of the
+    developer's shell counts. Returns ``record(env, **values)``: writes ``.env.ENV`` there in the
+    format ``./cli.sh setup-db`` uses."""
+    from data_engineering.src import settings
+    from scripts.settings_table import variables  # every settings variable, as CLI_DOCS.md lists them
+
+    monkeypatch.setattr(settings, "ENV_FILE_DIR", tmp_path)
+    for name, *_ in variables():
+        monkeypatch.delenv(name, raising=False)
+
+    def record(env: str, **values: str) -> Path:
+        path = tmp_path / f".env.{env}"
+        lines = [f"# Written by ./cli.sh setup-db {env}.", f"APP_ENV={env}", "POSTGRES_PORT=55432"]
+        path.write_text("\n".join(lines + [f"{k}={v}" for k, v in values.items()]) + "\n")
+        return path
+
+    return record
 
 
 @pytest.fixture
@@ -84,9 +107,9 @@ def run_module():
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """The real 103,505-row extract, when it sits beside the repo (never committed)."""
-    if not SHARED_DATA.exists():
-        pytest.skip(f"real dataset not found at {SHARED_DATA}")
-    return SHARED_DATA
+    if not SHARED_BOOKINGS.exists():
+        pytest.skip(f"real dataset not found at {SHARED_BOOKINGS}")
+    return SHARED_BOOKINGS
 
 
 @dataclass(frozen=True)
@@ -116,8 +139,9 @@ def trained_workspace(tmp_path_factory: pytest.TempPathFactory) -> TrainedWorksp
         "DATABASE_URL": f"sqlite:///{root / 'data.sqlite'}",
     }
     for module, *args in (
-        ("data_engineering.src.initialize_data", "v2", "csv"),
+        ("data_engineering.src.initialize_data", "csv"),  # the version params.yaml names
         ("data_science.train",),
+        ("data_science.baselines",),
         ("data_science.evaluate",),
     ):
         result = subprocess.run(

@@ -19,7 +19,6 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
-from pydantic import TypeAdapter
 from starlette.types import Message, Receive, Scope, Send
 
 from api.deps import Runtime
@@ -27,8 +26,8 @@ from api.errors import request_validation_handler
 from api.metrics import Metrics
 from api.prediction_log import PredictionLog
 from api.routes import admin, health, model, predict
-from api.schemas import BatchRequest
-from api.serving import ModelHolder
+from api.schemas import batch_schema, booking_schema
+from api.serving import ChampionWatcher, MicroBatcher, ModelHolder
 from api.settings import Settings, get_settings
 
 
@@ -78,19 +77,19 @@ class HotelAPI(FastAPI):
 
     def startup(self) -> None:
         """Start the log writer and load the model; raises StartupError with what to do."""
+        from data_science.model import ModelBundleError
         from data_science.tracking import NoModelError
 
         runtime = self.runtime
         runtime.prediction_log.start()
         settings = runtime.settings
         try:
-            _, state = runtime.holder.load(
-                settings.model_uri, approx_contributions=settings.contributions == "approx"
-            )
-        except NoModelError as exc:
+            _, state = runtime.holder.load(settings.model_uri)
+        except (NoModelError, ModelBundleError) as exc:  # no model, or one for another vocabulary
             runtime.prediction_log.stop(timeout=0)
             raise StartupError(f"cannot start the API: {exc}") from None
         runtime.metrics.serving(state.name, state.version)
+        runtime.watcher.start()
         # Loading imported MLflow and its dependencies: hundreds of thousands of long-lived
         # objects that every full garbage collection would walk again, in a pause of tens of
         # milliseconds landing on some request. Frozen, the collector skips them.
@@ -98,6 +97,7 @@ class HotelAPI(FastAPI):
         gc.freeze()
 
     def shutdown(self) -> None:
+        self.runtime.watcher.stop()
         self.runtime.prediction_log.stop(timeout=5.0)
 
 
@@ -107,11 +107,10 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         schema = get_openapi(
             title=app.title, version=app.version, description=app.description, routes=app.routes
         )
-        # The batch body's schema holds the booking's (and the enums') as definitions.
-        body = TypeAdapter(BatchRequest).json_schema(ref_template="#/components/schemas/{model}")
+        # Generated from the column spec, as the validator the routes call is.
         components = schema.setdefault("components", {}).setdefault("schemas", {})
-        components.update(body.pop("$defs"))
-        components["BatchRequest"] = body
+        components["Booking"] = booking_schema()
+        components["BatchRequest"] = batch_schema()
         app.openapi_schema = schema
     return app.openapi_schema
 
@@ -139,10 +138,22 @@ def create_app(settings: Settings | None = None) -> HotelAPI:
             "reasons behind each prediction. Every prediction is logged to the `predictions` table."
         ),
     )
-    app.runtime = Runtime(settings, ModelHolder(), prediction_log, metrics)
+    holder = ModelHolder()
+    watcher = ChampionWatcher(
+        holder,
+        model_uri=settings.model_uri,
+        every_seconds=settings.model_refresh_seconds,
+        on_change=lambda new, previous: metrics.serving(new.name, new.version, previous),
+    )
+    batcher = MicroBatcher(
+        holder, top=settings.reasons, max_batch=settings.micro_batch, on_batch=metrics.micro_batch.observe
+    )
+    app.runtime = Runtime(settings, holder, prediction_log, metrics, watcher, batcher)
     app.state.runtime = app.runtime
-    app.add_exception_handler(RequestValidationError, request_validation_handler)
+    # Starlette types handlers as taking any Exception; this one is registered for its own class.
+    app.add_exception_handler(RequestValidationError, request_validation_handler)  # type: ignore[arg-type]
     for module in (predict, model, health, admin):
         app.include_router(module.router)
+    # FastAPI's documented way to customise the schema: replace the instance's openapi method.
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

@@ -13,7 +13,7 @@ from fastapi import Depends, HTTPException, Request
 
 from api.metrics import Metrics
 from api.prediction_log import PredictionLog
-from api.serving import ModelHolder, ServingState
+from api.serving import ChampionWatcher, MicroBatcher, ModelHolder, ServingState
 from api.settings import Settings
 
 
@@ -25,14 +25,17 @@ class Runtime:
     holder: ModelHolder
     prediction_log: PredictionLog
     metrics: Metrics
+    watcher: ChampionWatcher
+    batcher: MicroBatcher
 
 
 async def get_runtime(request: Request) -> Runtime:
-    return request.app.state.runtime
+    runtime: Runtime = request.app.state.runtime
+    return runtime
 
 
 async def get_serving_state(request: Request) -> ServingState:
-    state = request.app.state.runtime.holder.state
+    state: ServingState | None = request.app.state.runtime.holder.state
     if state is None:
         raise HTTPException(status_code=503, detail="no model loaded yet")
     return state

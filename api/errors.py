@@ -13,26 +13,15 @@ from typing import Any
 import orjson
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
-from pydantic import ValidationError
 from starlette.responses import Response
+
+from data_engineering.src.validate import Problem, Validated
 
 MAX_DETAILS = 50  # a body of 10,000 bad bookings must not produce a 100 MB error
 
 
 def json_response(payload: Any, status_code: int = 200) -> Response:
     return Response(orjson.dumps(payload), status_code=status_code, media_type="application/json")
-
-
-def _item(error: dict[str, Any], batch: bool) -> dict[str, Any]:
-    loc = list(error["loc"])
-    item: dict[str, Any] = {"loc": ["body", *loc], "msg": error["msg"], "type": error["type"]}
-    if batch and len(loc) >= 2 and loc[0] == "bookings" and isinstance(loc[1], int):
-        item["index"] = loc[1]
-        if len(loc) >= 3:
-            item["field"] = str(loc[2])
-    elif not batch and loc:
-        item["field"] = str(loc[0])
-    return item
 
 
 def _sentence(item: dict[str, Any]) -> str:
@@ -54,24 +43,48 @@ def error_payload(items: Sequence[dict[str, Any]], total: int | None = None) -> 
     return {"message": message, "detail": list(items[:MAX_DETAILS])}
 
 
-def validation_response(exc: ValidationError, *, batch: bool) -> Response:
-    errors = exc.errors(include_url=False, include_context=False, include_input=False)
-    items = [_item(error, batch) for error in errors[:MAX_DETAILS]]
-    return json_response(error_payload(items, len(errors)), 422)
+def problems_response(validated: Validated, *, batch: bool) -> Response:
+    """422 for the bookings the validator refused, each problem with its index and field."""
+    return refused_response(validated.rejected.tolist(), validated.details, batch=batch)
 
 
-def date_response(problems: Sequence[tuple[int | None, str]]) -> Response:
-    """422 for bookings whose arrival date does not exist: (batch index or None, message)."""
-    items = []
-    for index, message in problems[:MAX_DETAILS]:
-        loc: list[str | int] = ["body", "arrival_date_day_of_month"]
-        item: dict[str, Any] = {"loc": loc, "msg": message, "type": "date_not_found"}
-        item["field"] = "arrival_date_day_of_month"
-        if index is not None:
-            item["loc"] = ["body", "bookings", index, "arrival_date_day_of_month"]
-            item["index"] = index
-        items.append(item)
-    return json_response(error_payload(items, len(problems)), 422)
+def refused_response(
+    indices: Sequence[int], details: Sequence[Sequence[Problem]], *, batch: bool
+) -> Response:
+    """422 naming each problem of each refused booking (its batch index and its field)."""
+    items: list[dict[str, Any]] = []
+    total = sum(len(problems) for problems in details)
+    for index, problems in zip(indices, details, strict=True):
+        for problem in problems:
+            loc: list[str | int] = (
+                ["body", "bookings", index, problem.field] if batch else ["body", problem.field]
+            )
+            item: dict[str, Any] = {
+                "loc": loc,
+                "msg": problem.message,
+                "type": "invalid_booking",
+                "field": problem.field,
+            }
+            if batch:
+                item["index"] = index
+            items.append(item)
+            if len(items) >= MAX_DETAILS:
+                break
+        if len(items) >= MAX_DETAILS:
+            break
+    return json_response(error_payload(items, total), 422)
+
+
+def shape_response(loc: Sequence[str | int], message: str) -> Response:
+    """422 for a body that is not JSON of the declared shape."""
+    item: dict[str, Any] = {"loc": ["body", *loc], "msg": message, "type": "invalid_body"}
+    if len(loc) >= 2 and loc[0] == "bookings" and isinstance(loc[1], int):
+        item["index"] = loc[1]
+        if len(loc) >= 3:
+            item["field"] = str(loc[2])
+    elif loc and loc[0] != "bookings":
+        item["field"] = str(loc[0])
+    return json_response(error_payload([item]), 422)
 
 
 def message_response(status_code: int, message: str) -> Response:

@@ -1,34 +1,25 @@
 """Reasons for a prediction: XGBoost's own per-feature contributions, in a revenue manager's words.
 
-``pred_contribs`` splits a booking's margin into one additive term per feature plus a bias
-(exact TreeSHAP, or the cheaper path-based approximation). The API reports the largest terms,
-each as a sentence built from the booking's own value ("Booked 240 days ahead raises the risk"),
-its direction, its size on the calibrated log-odds scale and the change in probability it makes.
+``CancellationModel.predict(..., reasons=True)`` splits each booking's margin into one additive
+term per feature plus a bias (exact TreeSHAP, from precomputed tables). The API
+reports the largest terms, each as a sentence built from the booking's own value ("Booked 240
+days ahead raises the risk"), its direction, its size on the calibrated log-odds scale and the
+change in probability it makes.
 """
 
 from __future__ import annotations
 
 import calendar
+import datetime as dt
 import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
-import xgboost as xgb
 
+from data_engineering.transformation import v3
 from data_engineering.transformation.v1 import NO_ID, UNKNOWN_COUNTRY
 from data_engineering.transformation.v2 import HOME_COUNTRY
-
-
-def contributions(booster: xgb.Booster, matrix: np.ndarray, *, approx: bool) -> np.ndarray:
-    """(n, d + 1) contributions to the margin; the last column is the bias.
-
-    The DMatrix is built with one thread: for a handful of rows the default (every core) spends
-    milliseconds starting OpenMP workers, ~30x the cost of the row itself.
-    """
-    nthread = 1 if len(matrix) < 1_000 else -1
-    data = xgb.DMatrix(matrix, nthread=nthread)
-    return booster.predict(data, pred_contribs=True, approx_contribs=approx, validate_features=False)
 
 
 def _plural(count: float, one: str, many: str | None = None) -> str:
@@ -50,6 +41,11 @@ def _lead_time(days: Any) -> str:
     if days == 0:
         return "Booked for the same day"
     return f"Booked {_plural(days, 'day')} ahead"
+
+
+def _booking_day(index: Any) -> str:
+    day = (v3.EPOCH + np.timedelta64(int(index), "D")).astype(dt.date)
+    return f"Booked on {day:%d %b %Y}"
 
 
 def _money(amount: Any) -> str:
@@ -78,6 +74,7 @@ PHRASES: dict[str, Callable[[Any], str]] = {
     "arrival_weekday": lambda d: f"Arrival on a {_WEEKDAYS[int(d)]}",
     "arrival_day_of_year": lambda d: f"Arrival on day {int(d)} of the year (season)",
     "booking_weekday": lambda d: f"Booked on a {_WEEKDAYS[int(d)]}",
+    "booking_date_index": _booking_day,
     "stays_in_weekend_nights": _count("weekend night", none="No weekend nights"),
     "stays_in_week_nights": _count("week night", none="No week nights"),
     "total_nights": lambda n: f"A {int(n)}-night stay" if int(n) else "A day use (no night)",
@@ -165,7 +162,8 @@ def _strength(probability_change: float) -> str:
 
 
 def reasons(
-    record: Mapping[str, Any],
+    features: Mapping[str, np.ndarray],
+    row: int,
     contribs: np.ndarray,
     margin: float,
     *,
@@ -173,10 +171,10 @@ def reasons(
     feature_names: list[str],
     top: int,
 ) -> list[dict[str, Any]]:
-    """The ``top`` largest contributions of one booking, strongest first.
+    """The ``top`` largest contributions of booking ``row``, strongest first.
 
-    ``record`` is the transformed booking (the features' values before encoding), ``contribs``
-    one row of ``contributions`` and ``margin`` the booster's margin for the same booking.
+    ``features`` are the transformed bookings (the features' values before encoding), ``contribs``
+    the booking's row of contributions and ``margin`` the booster's margin for it.
     """
     if top <= 0:
         return []
@@ -193,7 +191,9 @@ def reasons(
         without = 1.0 / (1.0 + math.exp(-(a * (margin - term) + b)))
         change = probability - without
         direction = "raises" if term > 0 else "lowers"
-        value = record.get(feature)
+        value = features[feature][row] if feature in features else None
+        if isinstance(value, np.generic):
+            value = value.item()
         verb = (
             direction.removesuffix("s")
             if value is not None and _plural_subject(feature, value)

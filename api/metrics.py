@@ -71,6 +71,12 @@ class Metrics:
             registry=registry,
             multiprocess_mode="livemax",
         )
+        self.micro_batch = Histogram(
+            "hotel_api_micro_batch_size",
+            "Single predictions scored together (requests that arrived together)",
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128),
+            registry=registry,
+        )
         self.log_written = Counter(
             "hotel_api_prediction_log_written", "Predictions stored in the database", registry=registry
         )

@@ -10,8 +10,6 @@ import argparse
 import sys
 from pathlib import Path
 
-from sqlalchemy.engine import make_url
-
 ALEMBIC_INI = Path(__file__).resolve().parent / "alembic.ini"
 
 
@@ -22,9 +20,7 @@ def upgrade(url: str, revision: str = "head", *, configure_logging: bool = False
     config = Config(str(ALEMBIC_INI))
     config.attributes["url"] = url
     config.attributes["configure_logging"] = configure_logging
-    if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    command.upgrade(config, revision)
+    command.upgrade(config, revision)  # migrations/env.py connects through make_engine
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,19 +28,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.parse_args(argv)
     import sqlalchemy as sa
 
-    from data_engineering.src.settings import DatabaseConfigError, database_url
+    from data_engineering.src.messages import first_line, masked
+    from data_engineering.src.settings import SettingsError, database_url
 
     try:
         url = database_url()
-    except DatabaseConfigError as exc:
+    except SettingsError as exc:
         print(f"db-migrate: error: {exc}", file=sys.stderr)
         return 1
-    shown = make_url(url).render_as_string(hide_password=True)
+    shown = masked(url)
     try:
         upgrade(url, configure_logging=True)
     except sa.exc.OperationalError as exc:
-        reason = str(exc.orig or exc).strip().splitlines()[0]
-        print(f"db-migrate: error: cannot reach {shown}: {reason}", file=sys.stderr)
+        print(f"db-migrate: error: cannot reach {shown}: {first_line(exc)}", file=sys.stderr)
         return 1
     print(f"db-migrate: {shown} is at the latest revision")
     return 0

@@ -19,13 +19,14 @@ import threading
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.engine import Engine
+
+from data_engineering.src.db import make_engine
+from data_engineering.src.messages import first_line
 
 log = logging.getLogger("api.prediction_log")
 
@@ -41,10 +42,14 @@ COLUMNS = (
     "will_cancel",
     "threshold",
     "latency_ms",
+    "call_id",
+    "batch_size",
 )
 # One queued prediction, in COLUMNS order, except created_at as epoch seconds (cheaper to take
-# on the request path; the writer thread turns it into a timestamp).
-Row = tuple[str, float, str | None, str | None, dict[str, Any], float, bool, float, float]
+# on the request path; the writer thread turns it into a timestamp). ``booking`` is the booking
+# as the v1 transformation cleans it, so the dashboards compare it with the training data as it
+# is; ``latency_ms`` is the whole call's, ``call_id``/``batch_size`` say which call and how big.
+Row = tuple[str, float, str | None, str | None, dict[str, Any], float, bool, float, float, str, int]
 
 metadata = sa.MetaData()
 predictions = sa.Table(
@@ -59,28 +64,10 @@ predictions = sa.Table(
     sa.Column("will_cancel", sa.Boolean, nullable=False),
     sa.Column("threshold", sa.Double, nullable=False),
     sa.Column("latency_ms", sa.Double, nullable=False),
+    sa.Column("call_id", sa.Text),
+    sa.Column("batch_size", sa.Integer),
     sa.Index("ix_predictions_created_at", "created_at"),
 )
-
-
-def make_engine(url: str, timeout_seconds: float) -> Engine:
-    """An engine whose connects and statements give up after ``timeout_seconds``."""
-    if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        return sa.create_engine(url, connect_args={"timeout": timeout_seconds})
-    connect_args: dict[str, Any] = {}
-    parsed = sa.engine.make_url(url)
-    if parsed.get_backend_name() == "postgresql":
-        millis = int(timeout_seconds * 1000)
-        # Appended to any options the URL already has (a search_path, for instance).
-        options = f"{parsed.query.get('options', '')} -c statement_timeout={millis} -c lock_timeout={millis}"
-        connect_args = {"connect_timeout": max(1, round(timeout_seconds)), "options": options.strip()}
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=2, connect_args=connect_args)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(getattr(exc, "orig", None) or exc).strip()
-    return (text.splitlines() or [type(exc).__name__])[0][:300]
 
 
 @dataclass(frozen=True)
@@ -110,7 +97,7 @@ class PredictionLog:
         self.batch_size = batch_size
         self.flush_seconds = flush_seconds
         self.retry_max_seconds = retry_max_seconds
-        self._engine = make_engine(url, timeout_seconds)
+        self._engine = make_engine(url, timeout_seconds=timeout_seconds, statement_timeout=True, pool_size=2)
         self._queue: deque[Row] = deque()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -181,7 +168,7 @@ class PredictionLog:
             with self._engine.connect() as conn:
                 present = sa.inspect(conn).has_table(TABLE)
         except Exception as exc:  # any driver error means "not reachable", with its reason
-            return DatabaseCheck(False, f"database unreachable: {_first_line(exc)}")
+            return DatabaseCheck(False, f"database unreachable: {first_line(exc)}")
         if not present:
             return DatabaseCheck(True, f"table {TABLE} is missing: run ./cli.sh db-migrate")
         return DatabaseCheck(True, None)
@@ -209,7 +196,7 @@ class PredictionLog:
             except Exception as exc:  # the database's problem must never kill the writer
                 self.failed_writes += 1
                 self._on_failed()
-                message = _first_line(exc)
+                message = first_line(exc)
                 if message != self.last_error:
                     log.warning(
                         "prediction log: write of %d rows failed, will retry: %s", len(pending), message
@@ -249,7 +236,9 @@ class PredictionLog:
         statement = f"COPY {TABLE} ({', '.join(COLUMNS)}) FROM STDIN"
         try:
             with self._engine.begin() as conn:
-                cursor = conn.connection.driver_connection.cursor()
+                driver_connection = conn.connection.driver_connection
+                assert driver_connection is not None  # a connection in use has its DBAPI connection
+                cursor = driver_connection.cursor()
                 with cursor.copy(statement) as copy:
                     for record in records:
                         copy.write_row(record)
@@ -269,6 +258,7 @@ class PredictionLog:
         if self._engine.dialect.name == "postgresql":
             from sqlalchemy.dialects.postgresql import insert
         else:
-            from sqlalchemy.dialects.sqlite import insert
+            # The same construct with the same on_conflict_do_nothing, in the other dialect.
+            from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
         with self._engine.begin() as conn:
             conn.execute(insert(predictions).on_conflict_do_nothing(index_elements=["request_id"]), values)

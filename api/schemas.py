@@ -1,44 +1,36 @@
 """Request and response models of the API.
 
-The booking model is generated from ``data_engineering.src.schema.RAW_COLUMNS`` — the same spec
-that validates the training data — so the API accepts exactly the categories, ranges and
-patterns ingest accepts: a field added or a range changed there changes the API with it.
+The booking's JSON Schema is generated from ``data_engineering.src.schema.RAW_COLUMNS`` — the
+spec the validator (``data_engineering.src.validate``) is generated from — and published as the
+OpenAPI ``Booking`` component; the routes validate bodies with that validator, not with this
+schema, and the two agree exactly (schemathesis and a property test hold them to it):
+
+- numbers as JSON numbers in the spec's range (``9.0`` is a whole number), or as text in the
+  field's ``text_pattern`` (what a CSV file holds: ``"9.0"``, ``" 12 "``, ``"NULL"`` where the
+  field may be missing);
+- text fields as strings: one of the categories, or matching the field's pattern;
+- the arrival date must exist: ``if``/``then`` rules cap the day for April, June, September,
+  November and February, and a 29 February needs a leap year.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Mapping
-from enum import StrEnum
-from typing import Annotated, Any, Literal, NotRequired
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
-from pydantic.fields import FieldInfo
-
-# pydantic needs typing_extensions' TypedDict on Python < 3.12 (a dependency of pydantic).
-from typing_extensions import TypedDict
+import numpy as np
+from pydantic import BaseModel, Field
 
 from data_engineering.src import schema as spec
-from data_engineering.src.schema import BOOKING_FIELDS, COLUMNS_BY_NAME, MONTH_NUMBER, NULL_TOKENS
+from data_engineering.src.arrays import is_missing
+from data_engineering.src.schema import BOOKING_FIELDS, COLUMNS_BY_NAME, Month
 
-_ENUMS: tuple[type[StrEnum], ...] = (
-    spec.Hotel,
-    spec.Month,
-    spec.Meal,
-    spec.MarketSegment,
-    spec.DistributionChannel,
-    spec.RoomType,
-    spec.DepositType,
-    spec.CustomerType,
-)
-# Fields a booking may omit or send as null: nullable in the raw file (the hotel may not know
-# them yet), or, for the week number, not a model input at all.
-_OPTIONAL = {"children", "country", "agent", "company", "arrival_date_week_number"}
-_ID_MAX = 999_999_999  # ID_PATTERN: up to nine digits
+MAX_BATCH = 10_000
+OPTIONAL_FIELDS: frozenset[str] = frozenset(n for n in BOOKING_FIELDS if COLUMNS_BY_NAME[n].nullable)
+BOOKING_FIELD_SET: frozenset[str] = frozenset(BOOKING_FIELDS)
 
 _DESCRIPTIONS = {
     "lead_time": "days between booking and arrival",
-    "arrival_date_week_number": "ISO week of arrival (optional: not a model input)",
     "children": "number of children (missing means 0)",
     "country": "ISO 3166-1 alpha-3 country of origin (alpha-2 CN is read as CHN); null if unknown",
     "agent": "id of the travel agency that made the booking; null for none",
@@ -46,81 +38,103 @@ _DESCRIPTIONS = {
     "adr": "average daily rate (EUR)",
     "days_in_waiting_list": "days the booking waited before it was confirmed",
 }
+_ARRIVAL = ("arrival_date_year", "arrival_date_month", "arrival_date_day_of_month")
 
 
-def _enum_for(categories: tuple[str, ...]) -> type[StrEnum]:
-    for enum in _ENUMS:
-        if tuple(member.value for member in enum) == categories:
-            return enum
-    raise LookupError(f"no enum in data_engineering.src.schema has the categories {categories}")
+def _number(low: float, high: float, *, whole: bool) -> dict[str, Any]:
+    return {"type": "integer" if whole else "number", "minimum": low, "maximum": high}
 
 
-def _field(name: str) -> tuple[Any, FieldInfo]:
+def _number_or_text(low: int, high: int, *, whole: bool, nullable: bool = False) -> dict[str, Any]:
+    text = {
+        "type": "string",
+        "pattern": spec.anchored(spec.number_text(low, high, whole=whole), nullable=nullable),
+    }
+    variants: list[dict[str, Any]] = [_number(low, high, whole=whole), text]
+    if nullable:
+        variants.append({"type": "null"})
+    return {"anyOf": variants}
+
+
+def field_schema(name: str) -> dict[str, Any]:
+    """The JSON Schema of one booking field."""
     column = COLUMNS_BY_NAME[name]
-    description = _DESCRIPTIONS.get(name)
-    bounds = {"ge": column.min, "le": column.max}
-    if column.kind == "category":
-        annotation: Any = _enum_for(column.categories or ())
-        bounds = {}
-    elif column.kind == "int":
-        annotation = int
-    elif column.kind == "float":
-        annotation = float
-        bounds |= {"allow_inf_nan": False}
-    elif column.pattern == spec.ID_PATTERN:
-        # The raw file writes agent/company as digits; JSON clients send the id as a number.
-        annotation, bounds = int, {"ge": 0, "le": _ID_MAX}
+    whole = column.kind != "float"
+    if column.kind in ("int", "float", "id"):
+        high = int(column.max) if column.max is not None else 10**9
+        out = _number_or_text(int(column.min or 0), high, whole=whole, nullable=column.nullable)
     else:
-        annotation, bounds = str, {"pattern": column.pattern}
-    bounds = {key: value for key, value in bounds.items() if value is not None}
-    if name in _OPTIONAL:
-        return annotation | None, Field(None, description=description, **bounds)
-    return annotation, Field(description=description, **bounds)
+        text = {"type": "string", "pattern": spec.text_pattern(name)}
+        variants: list[dict[str, Any]] = [text]
+        if column.categories is not None:
+            variants.insert(0, {"type": "string", "enum": list(column.categories)})
+        if column.nullable:
+            variants.append({"type": "null"})
+        out = {"anyOf": variants} if len(variants) > 1 else text
+    description = _DESCRIPTIONS.get(name)
+    return {"title": name, **({"description": description} if description else {}), **out}
 
 
-def _booking_type() -> type:
-    fields: dict[str, Any] = {}
-    for name in BOOKING_FIELDS:
-        annotation, info = _field(name)
-        kind = Annotated[annotation, info]
-        fields[name] = NotRequired[kind] if name in _OPTIONAL else kind
-    booking = TypedDict("Booking", fields)  # type: ignore[operator]
-    booking.__doc__ = "One booking as the hotel knows it when it is made (the booking-time fields)."
-    # A TypedDict, not a BaseModel: validation then yields the plain dict the transformation and
-    # the prediction log take, with no model instance per booking (10,000 bookings validate in
-    # 51 ms instead of 73 ms). Enum members become their text for the same reason.
-    booking.__pydantic_config__ = ConfigDict(extra="forbid", use_enum_values=True)  # type: ignore[attr-defined]
-    return booking
+def _month_is(months: Sequence[str]) -> dict[str, Any]:
+    pattern = spec.anchored("|".join(months))
+    return {"properties": {"arrival_date_month": {"type": "string", "pattern": pattern}}}
 
 
-Booking = _booking_type()
-BOOKING_ADAPTER: TypeAdapter[dict[str, Any]] = TypeAdapter(Booking)
-MAX_BATCH = 10_000
+def _day_at_most(last: int) -> dict[str, Any]:
+    return {"properties": {"arrival_date_day_of_month": _number_or_text(1, last, whole=True)}}
 
 
-class BatchRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+def date_rules() -> list[dict[str, Any]]:
+    """JSON Schema ``if``/``then`` for "the arrival date exists", generated from the calendar."""
+    years = COLUMNS_BY_NAME["arrival_date_year"]
+    low, high = int(years.min or 0), int(years.max or 9999)
+    leap = [y for y in range(low, high + 1) if y % 4 == 0 and (y % 100 != 0 or y % 400 == 0)]
+    thirty = [m.value for m in Month if m.value in ("April", "June", "September", "November")]
+    february = [Month.FEBRUARY.value]
+    leap_text = {
+        "type": "string",
+        "pattern": spec.anchored(spec.whole_number_text(f"(?:{'|'.join(map(str, leap))})")),
+    }
+    day_29_text = {"type": "string", "pattern": spec.anchored(spec.number_text(29, 29))}
+    day_29 = {"properties": {"arrival_date_day_of_month": {"anyOf": [{"const": 29}, day_29_text]}}}
+    return [
+        {"if": _month_is(thirty), "then": _day_at_most(30)},
+        {"if": _month_is(february), "then": _day_at_most(29)},
+        {
+            "if": {"allOf": [_month_is(february), day_29]},
+            "then": {"properties": {"arrival_date_year": {"anyOf": [{"enum": leap}, leap_text]}}},
+        },
+    ]
 
-    bookings: Annotated[list[Booking], Field(max_length=MAX_BATCH)]  # type: ignore[valid-type]
+
+def booking_schema() -> dict[str, Any]:
+    """The ``Booking`` component: what one booking may look like in a request."""
+    return {
+        "title": "Booking",
+        "description": "One booking as the hotel knows it when it is made (the booking-time fields).",
+        "type": "object",
+        "properties": {name: field_schema(name) for name in BOOKING_FIELDS},
+        "required": [name for name in BOOKING_FIELDS if name not in OPTIONAL_FIELDS],
+        "additionalProperties": False,
+        "allOf": date_rules(),
+    }
 
 
-BATCH_ADAPTER: TypeAdapter[BatchRequest] = TypeAdapter(BatchRequest)
-
-
-def arrival_date_error(booking: dict[str, Any]) -> str | None:
-    """Why the arrival date does not exist (31 April), or None when it does.
-
-    Checked after field validation, on the plain dicts: the fields it combines are then known
-    to be in range, and a per-booking Python validator inside pydantic would double its cost.
-    """
-    day = booking["arrival_date_day_of_month"]
-    month = booking["arrival_date_month"]
-    year = booking["arrival_date_year"]
-    try:
-        dt.date(year, MONTH_NUMBER[month], day)
-    except ValueError:
-        return f"arrival date does not exist ({day} {month} {year})"
-    return None
+def batch_schema() -> dict[str, Any]:
+    return {
+        "title": "BatchRequest",
+        "type": "object",
+        "properties": {
+            "bookings": {
+                "type": "array",
+                "items": {"$ref": "#/components/schemas/Booking"},
+                "maxItems": MAX_BATCH,
+                "description": f"up to {MAX_BATCH:,} bookings, answered in the same order",
+            }
+        },
+        "required": ["bookings"],
+        "additionalProperties": False,
+    }
 
 
 class Reason(BaseModel):
@@ -204,8 +218,13 @@ class ModelInfo(BaseModel):
     algorithm: str | None
     transformation: str
     n_trees: int | None
-    validation_window: dict[str, Any]
-    validation_metrics: dict[str, float]
+    training_window: dict[str, Any] = Field(description="arrivals the model was refit on, and its cut-off")
+    backtest_metrics: dict[str, float] = Field(
+        description="expected performance on future bookings: the rolling-origin backtest's means"
+    )
+    backtest_windows: list[dict[str, Any]] = Field(
+        description="each backtest fold: window, bookings, ROC AUC"
+    )
     threshold: float
     calibration: list[float]
     features: list[str]
@@ -221,22 +240,17 @@ class ReloadResult(BaseModel):
     model: ModelInfo
 
 
-def booking_from_raw(row: Mapping[str, Any]) -> dict[str, Any]:
-    """A booking as JSON clients send it, from a row of the raw CSV (every field text).
+def bookings_as_json(columns: Mapping[str, np.ndarray]) -> list[dict[str, Any]]:
+    """Validated bookings as a JSON client sends them: whole numbers as integers, missing as null.
 
-    For the benchmark and tests, which replay the real file through the API: numbers become
-    numbers, the file's null tokens (``NULL``, ``NA``) become null.
+    For the benchmark and tests, which replay real files through the API.
     """
-    booking: dict[str, Any] = {}
+    out: dict[str, list[Any]] = {}
     for name in BOOKING_FIELDS:
-        text = str(row[name]).strip()
-        column = COLUMNS_BY_NAME[name]
-        if text in NULL_TOKENS:
-            booking[name] = None
-        elif column.kind == "int" or column.pattern == spec.ID_PATTERN:
-            booking[name] = int(float(text))
-        elif column.kind == "float":
-            booking[name] = float(text)
+        kind = COLUMNS_BY_NAME[name].kind
+        values = columns[name].tolist()
+        if kind in ("int", "id"):  # numbers (NaN: missing) or id texts (None: missing)
+            out[name] = [None if is_missing(v) else int(v) for v in values]
         else:
-            booking[name] = text
-    return booking
+            out[name] = [None if is_missing(v) else v for v in values]
+    return [dict(zip(BOOKING_FIELDS, row, strict=True)) for row in zip(*out.values(), strict=True)]

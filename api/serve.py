@@ -14,11 +14,15 @@ import os
 import shutil
 import sys
 import tempfile
+from typing import Any
+
+from api.settings import HOST_DEFAULT, PORT_DEFAULT
+from data_engineering.src.arguments import port, positive_int
 
 APP = "api.main:app"
 
 
-def _log_config() -> dict:
+def _log_config() -> dict[str, Any]:
     from uvicorn.config import LOGGING_CONFIG
 
     config = copy.deepcopy(LOGGING_CONFIG)
@@ -26,25 +30,13 @@ def _log_config() -> dict:
     return config
 
 
-def _port(text: str) -> int:
-    value = int(text)
-    if not 0 < value < 65536:
-        raise argparse.ArgumentTypeError("must be 1-65535")
-    return value
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="./cli.sh serve-api", description=__doc__.splitlines()[0])
-    parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
-    parser.add_argument("--port", type=_port, default=8000, help="port (default 8000)")
-    parser.add_argument("--workers", type=_positive, default=1, help="worker processes (default 1)")
+    parser.add_argument(
+        "--host", default=HOST_DEFAULT, help=f"interface to listen on (default {HOST_DEFAULT})"
+    )
+    parser.add_argument("--port", type=port, default=PORT_DEFAULT, help=f"port (default {PORT_DEFAULT})")
+    parser.add_argument("--workers", type=positive_int, default=1, help="worker processes (default 1)")
     parser.add_argument(
         "--access-log", action="store_true", help="log every request (off: /metrics counts them)"
     )
@@ -52,27 +44,26 @@ def main(argv: list[str] | None = None) -> int:
 
     import sqlalchemy as sa
     import uvicorn
-    from sqlalchemy.engine import make_url
 
     from api.migrate import upgrade
     from api.settings import get_settings
-    from data_engineering.src.settings import DatabaseConfigError
+    from data_engineering.src.messages import first_line, masked
+    from data_engineering.src.settings import SettingsError
 
-    settings = get_settings()
     try:
+        settings = get_settings()
         url = settings.resolved_database_url()
-    except DatabaseConfigError as exc:
+    except SettingsError as exc:
         print(f"serve-api: error: {exc}", file=sys.stderr)
         return 1
-    shown = make_url(url).render_as_string(hide_password=True)
+    shown = masked(url)
     if settings.prediction_log:
         try:
             upgrade(url)
             print(f"serve-api: prediction log -> {shown} (table predictions up to date)", file=sys.stderr)
         except sa.exc.OperationalError as exc:
-            reason = str(exc.orig or exc).strip().splitlines()[0]
             print(
-                f"serve-api: warning: prediction log database {shown} unreachable ({reason}); "
+                f"serve-api: warning: prediction log database {shown} unreachable ({first_line(exc)}); "
                 "serving anyway, the log is written once it is back",
                 file=sys.stderr,
             )
@@ -82,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         from data_science.tracking import NoModelError
 
         try:
-            load_state(settings.model_uri, approx_contributions=True)
+            load_state(settings.model_uri)
         except NoModelError as exc:
             print(f"serve-api: error: {exc}", file=sys.stderr)
             return 1

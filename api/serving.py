@@ -3,24 +3,30 @@
 A request reads ``holder.state`` once and uses that object to the end, so a reload that swaps
 the reference mid-request cannot mix two models: in-flight requests finish on the old state,
 new ones get the new state, and nothing on the prediction path takes a lock.
+
+``ChampionWatcher`` closes the retrain -> serve loop: every worker checks, every
+``API_MODEL_REFRESH_SECONDS``, which version the registry alias names, and loads it when it
+moved. Each worker process runs its own watcher, so all of them switch within that bound, and
+the swap is the same atomic one as ``/admin/reload``'s: no request is dropped.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 import tempfile
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import orjson
-
 from api import explain
-from data_engineering.transformation import Transformation, get_transformation
+from api.schemas import ModelInfo
+from data_engineering.src.messages import first_line
+from data_engineering.src.schema import BOOKING_FIELDS
+from data_engineering.src.validate import Problem, records_to_columns, validate
 from data_science.model import CancellationModel
 
 log = logging.getLogger("api.serving")
@@ -28,111 +34,192 @@ log = logging.getLogger("api.serving")
 
 @dataclass(frozen=True)
 class Scored:
-    """One booking's prediction, with what the response and the log need."""
+    """Many bookings' predictions, with what the responses and the log need."""
 
-    probability: float
-    will_cancel: bool
-    reasons: list[dict[str, Any]]
+    probabilities: list[float]
+    decisions: list[bool]
+    reasons: list[list[dict[str, Any]]] | None  # per booking, when asked
+    cleaned: list[dict[str, Any]]  # each booking as the v1 transformation cleans it (logged)
 
 
 @dataclass(frozen=True)
 class ServingState:
     model: CancellationModel
-    transformation: Transformation
     name: str | None
     version: str | None
+    uri: str
     info: dict[str, Any]  # the body of GET /model
     info_json: bytes = field(repr=False)  # ... serialized once per load
-    approx_contributions: bool
 
     @property
     def threshold(self) -> float:
         return self.model.threshold
 
-    # ------------------------------------------------------------------ one booking
-    def score(self, booking: Mapping[str, Any], top: int) -> Scored:
-        """The hot path: transformation -> numpy row -> inplace_predict margin -> calibration.
+    def score(self, bookings: Mapping[str, Any], top: int) -> Scored:
+        """Validated bookings (columns) -> probabilities, decisions, reasons, the logged form."""
+        scores = self.model.predict(bookings, reasons=top > 0)
+        probabilities = scores.probability.tolist()
+        threshold = self.model.threshold
+        explained = None
+        if scores.contributions is not None:
+            calibration, names = self.model.calibration, self.model.feature_names
+            margins = scores.margin.tolist()
+            explained = [
+                explain.reasons(
+                    scores.features,
+                    i,
+                    scores.contributions[i],
+                    margins[i],
+                    calibration=calibration,
+                    feature_names=names,
+                    top=top,
+                )
+                for i in range(len(probabilities))
+            ]
+        columns = [scores.features[name].tolist() for name in BOOKING_FIELDS]
+        cleaned = [dict(zip(BOOKING_FIELDS, row, strict=True)) for row in zip(*columns, strict=True)]
+        return Scored(probabilities, [p >= threshold for p in probabilities], explained, cleaned)
 
-        ``features_record`` split in its two steps, so the transformed record is kept to put
-        the reasons into words.
-        """
-        record = self.transformation.transform_record(booking)
-        row = self.model.encoder.encode_record(record)
-        margin = self.model.margin_matrix(row)
-        probability = float(self.model.calibrate(margin)[0])
-        reasons: list[dict[str, Any]] = []
-        if top > 0:
-            contribs = explain.contributions(self.model.booster, row, approx=self.approx_contributions)
-            reasons = explain.reasons(
-                record,
-                contribs[0],
-                float(margin[0]),
-                calibration=self.model.calibration,
-                feature_names=self.model.feature_names,
-                top=top,
-            )
-        return Scored(probability, probability >= self.model.threshold, reasons)
 
-    # ------------------------------------------------------------------ many bookings
-    def score_many(
-        self, bookings: Sequence[Mapping[str, Any]], top: int
-    ) -> tuple[np.ndarray, list[list[dict[str, Any]]] | None]:
-        """Probabilities of many bookings (one matrix, one inplace_predict), and their reasons."""
-        if not len(bookings):
-            return np.empty(0), [] if top > 0 else None
-        records = []
-        if top > 0:
-            # Reasons are worded from each transformed booking, so keep the records.
-            transform, encode = self.transformation.transform_record, self.model.encoder.encode_record
-            matrix = np.empty((len(bookings), len(self.model.feature_names)), dtype=np.float32)
-            for i, booking in enumerate(bookings):
-                record = transform(booking)
-                matrix[i] = encode(record)[0]
-                records.append(record)
-        else:
-            # The columnar path of the same transformation: ~4x faster for large batches.
-            matrix = self.model.features_many(bookings)
-        margins = self.model.margin_matrix(matrix)
-        probabilities = self.model.calibrate(margins)
-        if top <= 0:
-            return probabilities, None
-        contribs = explain.contributions(self.model.booster, matrix, approx=self.approx_contributions)
-        calibration, names = self.model.calibration, self.model.feature_names
-        reasons = [
-            explain.reasons(
-                records[i],
-                contribs[i],
-                float(margins[i]),
-                calibration=calibration,
-                feature_names=names,
-                top=top,
-            )
-            for i in range(len(bookings))
-        ]
-        return probabilities, reasons
+@dataclass(frozen=True)
+class Single:
+    """One booking's answer from a micro-batch: its prediction, or why it was refused."""
+
+    state: ServingState | None
+    probability: float = 0.0
+    will_cancel: bool = False
+    reasons: list[dict[str, Any]] = field(default_factory=list)
+    cleaned: dict[str, Any] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+
+
+class NoModelLoadedError(RuntimeError):
+    pass
+
+
+class MicroBatcher:
+    """Single-booking requests that arrive together are validated and scored together.
+
+    A request hands its booking over and waits; the batch runs on the event loop once the requests
+    already received have joined it: the flush waits one more loop turn (``call_soon``) as long as
+    the batch is still growing (at most ``SETTLE_TURNS``), because a request read in the same turn
+    needs a few turns of its own to reach ``submit``. A lone request waits one turn (microseconds),
+    while under concurrency the per-call costs — XGBoost's per-call setup, each numpy operation —
+    are paid once per batch instead of once per booking. Answers are each booking's own, exactly as
+    if it came alone: every step is columnar and row-independent (``one booking is a batch of one``).
+    """
+
+    SETTLE_TURNS = 8
+
+    def __init__(
+        self,
+        holder: ModelHolder,
+        *,
+        top: int,
+        max_batch: int = 64,
+        on_batch: Callable[[int], None] | None = None,
+    ) -> None:
+        self.holder = holder
+        self.top = top
+        self.max_batch = max_batch
+        self.on_batch = on_batch  # told each batch's size (the metrics' histogram)
+        self._pending: list[tuple[dict[str, Any], asyncio.Future[Single]]] = []
+        self._scheduled = False
+        self._seen = 0  # pending bookings at the previous turn
+        self._turns = 0
+
+    def submit(self, booking: dict[str, Any]) -> asyncio.Future[Single]:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Single] = loop.create_future()
+        self._pending.append((booking, future))
+        if not self._scheduled:
+            self._scheduled = True
+            loop.call_soon(self._flush)
+        return future
+
+    def _flush(self) -> None:
+        loop = asyncio.get_running_loop()
+        if (
+            len(self._pending) > self._seen
+            and len(self._pending) < self.max_batch
+            and self._turns < self.SETTLE_TURNS
+        ):
+            self._seen, self._turns = len(self._pending), self._turns + 1
+            loop.call_soon(self._flush)  # still growing: give the requests in flight another turn
+            return
+        self._seen = self._turns = 0
+        self._scheduled = False
+        batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch :]
+        if self._pending:
+            self._scheduled = True
+            loop.call_soon(self._flush)
+        try:
+            answers = self.score([booking for booking, _ in batch])
+        except Exception as exc:
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        for (_, future), answer in zip(batch, answers, strict=True):
+            if not future.done():
+                future.set_result(answer)
+
+    def score(self, bookings: Sequence[dict[str, Any]]) -> list[Single]:
+        state = self.holder.state  # one model for the whole batch, even if a reload swaps it now
+        if state is None:
+            raise NoModelLoadedError("no model loaded yet")
+        if self.on_batch is not None:
+            self.on_batch(len(bookings))
+        validated = validate(records_to_columns(bookings, BOOKING_FIELDS), BOOKING_FIELDS)
+        answers: list[Single] = [Single(None)] * len(bookings)
+        for index, problems in zip(validated.rejected.tolist(), validated.details, strict=True):
+            answers[index] = Single(None, problems=problems)
+        if len(validated.accepted):
+            scored = state.score(validated.columns, self.top)
+            for k, index in enumerate(validated.accepted.tolist()):
+                answers[index] = Single(
+                    state,
+                    scored.probabilities[k],
+                    scored.decisions[k],
+                    scored.reasons[k] if scored.reasons is not None else [],
+                    scored.cleaned[k],
+                )
+        return answers
 
 
 def _version(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def load_state(model_uri: str | None, *, approx_contributions: bool) -> ServingState:
+_FOLD_FIELDS = (
+    "start",
+    "end",
+    "train_rows",
+    "rows",
+    "roc_auc",
+    "pr_auc",
+    "brier",
+    "f1",
+    "roc_auc_booked_after_cutoff",
+)
+
+
+def load_state(model_uri: str | None) -> ServingState:
     """Resolve the URI in the registry and load the model it names into memory.
 
     Raises ``data_science.tracking.NoModelError`` when nothing is registered there.
     """
-    import os
-
-    # MLflow draws a progress bar per download; in a server log that is noise.
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    from data_science.tracking import resolve  # imports MLflow (~1.3 s): only when loading
+    # Imports MLflow (~1.3 s): only when loading. It turns MLflow's download progress bars off.
+    from data_science.tracking import resolve
 
     # A private copy of the artifacts, deleted once loaded: the model then lives in memory only,
     # and a reload can never read files another load is replacing.
     with tempfile.TemporaryDirectory(prefix="hotel-api-model-") as tmp:
         resolved = resolve(model_uri, dst=Path(tmp))
         model = CancellationModel.load(resolved.local_dir, nthread=1)
+    model.explainer()  # the contribution tables, built before the first request needs them
     meta = model.metadata
+    backtest = meta.get("backtest", {})
     version = _version(resolved.version)
     info = {
         "name": resolved.name,
@@ -144,12 +231,17 @@ def load_state(model_uri: str | None, *, approx_contributions: bool) -> ServingS
         "algorithm": meta.get("algorithm"),
         "transformation": model.transformation,
         "n_trees": meta.get("n_trees"),
-        "validation_window": meta.get("window", {}),
-        "validation_metrics": {
-            key.removeprefix("val_"): value
-            for key, value in resolved.metrics.items()
-            if key.startswith("val_")
+        "training_window": meta.get("window", {}),
+        # What to expect on future bookings: the rolling-origin backtest (each fold scored by
+        # a model fitted only on earlier arrivals), never the refit's fit on its own data.
+        "backtest_metrics": {
+            key.removesuffix("_mean"): float(value)
+            for key, value in backtest.items()
+            if key.endswith("_mean") and isinstance(value, int | float)
         },
+        "backtest_windows": [
+            {key: fold[key] for key in _FOLD_FIELDS if key in fold} for fold in backtest.get("folds", [])
+        ],
         "threshold": model.threshold,
         "calibration": list(model.calibration),
         "features": model.feature_names,
@@ -159,12 +251,12 @@ def load_state(model_uri: str | None, *, approx_contributions: bool) -> ServingS
     }
     return ServingState(
         model=model,
-        transformation=get_transformation(model.transformation),
         name=resolved.name,
         version=version,
+        uri=resolved.uri,
         info=info,
-        info_json=orjson.dumps(info),
-        approx_contributions=approx_contributions,
+        # Checked against the documented response once, here, rather than on every GET /model.
+        info_json=ModelInfo.model_validate(info).model_dump_json().encode(),
     )
 
 
@@ -175,10 +267,10 @@ class ModelHolder:
         self.state: ServingState | None = None
         self._reload_lock = threading.Lock()  # reloads queue up; predictions never wait on it
 
-    def load(self, model_uri: str | None, *, approx_contributions: bool) -> tuple[str | None, ServingState]:
+    def load(self, model_uri: str | None) -> tuple[str | None, ServingState]:
         """Load a state and swap it in; returns the previous version and the new state."""
         with self._reload_lock:
-            new = load_state(model_uri, approx_contributions=approx_contributions)
+            new = load_state(model_uri)
             previous = self.state
             self.state = new  # the swap: one reference assignment, atomic under the GIL
         log.info(
@@ -189,3 +281,89 @@ class ModelHolder:
             new.threshold,
         )
         return (previous.version if previous else None), new
+
+
+def registered_version(uri: str) -> str | None:
+    """The version a ``models:/NAME@ALIAS`` or ``models:/NAME/VERSION`` URI names now (one query)."""
+    import mlflow
+
+    from data_science.tracking import configure
+
+    if not uri.startswith("models:/"):
+        return None
+    configure()
+    ref = uri.removeprefix("models:/")
+    client = mlflow.MlflowClient()
+    if "@" in ref:
+        name, alias = ref.split("@", 1)
+        return str(client.get_model_version_by_alias(name, alias).version)
+    return ref.split("/", 1)[1]
+
+
+class ChampionWatcher:
+    """A daemon thread that reloads the model when its registry alias moves."""
+
+    def __init__(
+        self,
+        holder: ModelHolder,
+        *,
+        model_uri: str | None,
+        every_seconds: float,
+        on_change: Any = None,
+    ) -> None:
+        self.holder = holder
+        self.model_uri = model_uri
+        self.every_seconds = every_seconds
+        self.on_change = on_change
+        self.last_error: str | None = None
+        self.checks = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self.every_seconds > 0 and self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="champion-watcher", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def check(self) -> bool:
+        """Load the model the alias names if it is not the one served; True when it changed."""
+        state = self.holder.state
+        if state is None:
+            return False
+        now = registered_version(state.uri)
+        self.checks += 1
+        if now is None or now == state.version:
+            return False
+        previous, new = self.holder.load(self.model_uri)
+        log.info("registry moved %s from version %s to %s: now serving it", state.uri, previous, new.version)
+        if self.on_change is not None:
+            self.on_change(new, previous)
+        return True
+
+    def _run(self) -> None:
+        from data_science.model import ModelBundleError
+        from data_science.tracking import NoModelError
+
+        while not self._stop.wait(self.every_seconds):
+            try:
+                self.check()
+                self.last_error = None
+            except (NoModelError, ModelBundleError, OSError) as exc:
+                self.last_error = first_line(exc)
+                log.warning(
+                    "champion watcher: %s (still serving version %s)", self.last_error, self._served()
+                )
+            except Exception as exc:  # MLflow's own errors (an unreachable server): keep serving
+                self.last_error = f"{type(exc).__name__}: {first_line(exc)}"
+                log.warning(
+                    "champion watcher: %s (still serving version %s)", self.last_error, self._served()
+                )
+
+    def _served(self) -> str | None:
+        state = self.holder.state
+        return state.version if state else None

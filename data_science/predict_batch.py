@@ -1,9 +1,13 @@
 """``./cli.sh predict-batch INPUT.csv OUTPUT.csv [--model-uri URI]``: score a file of bookings.
 
-INPUT has the raw dataset's columns; the target and the outcome/post-booking columns may be
-present and are ignored. OUTPUT keeps every input column of each valid row, in input order, and
-adds ``cancel_probability`` and ``will_cancel`` (at the model's threshold). Invalid rows go to
+INPUT has the raw dataset's booking columns (plain or gzip); the target, the outcome and
+post-booking columns and columns of the hotel's own may be present and are passed through
+untouched. OUTPUT keeps every input column of each valid row, in input order, and adds
+``cancel_probability`` and ``will_cancel`` (at the model's threshold). Invalid rows go to
 ``OUTPUT.rejected.csv`` with their line number and reasons: nothing is dropped silently.
+
+The file is read, validated, scored and written a chunk at a time, so memory does not grow with
+its size; both outputs are written under temporary names and renamed when the whole file is done.
 """
 
 from __future__ import annotations
@@ -11,68 +15,113 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-import pandas as pd
+import numpy as np
+import pyarrow as pa
 
-from data_engineering.src.io import read_raw, write_atomic
-from data_engineering.src.schema import ColumnsError
-from data_engineering.src.validate import FIELDS_COLUMN, LINE_COLUMN, REASONS_COLUMN, validate_raw
-from data_science.model import CancellationModel
+from data_engineering.src.io import CsvSink, RawChunk, RawReader, as_text
+from data_engineering.src.progress import progress
+from data_engineering.src.schema import BOOKING_FIELDS, ColumnsError
+from data_engineering.src.validate import LINE_COLUMN, REASONS_COLUMN, validate
+from data_engineering.src.vocabulary import OutsideVocabulary
+from data_science.model import CancellationModel, ModelBundleError
 from data_science.tracking import NoModelError, ResolvedModel, default_model_uri, resolve
+
+OUTPUTS = ("cancel_probability", "will_cancel")  # replaced if the input already had them
 
 
 @dataclass
-class Scored:
-    scored: pd.DataFrame
-    rejected: pd.DataFrame
-
-
-def score(raw: pd.DataFrame, model: CancellationModel) -> Scored:
-    """Validate and score raw text rows (as ``read_raw`` returns them)."""
-    result = validate_raw(raw, scoring=True)
-    probability = model.predict_frame(result.valid)
-    kept = raw.set_index(LINE_COLUMN).loc[result.valid[LINE_COLUMN]].reset_index()
-    scored = kept.drop(columns=[FIELDS_COLUMN, "cancel_probability", "will_cancel"], errors="ignore")
-    scored["cancel_probability"] = probability
-    scored["will_cancel"] = (probability >= model.threshold).astype(int)
-    rejected = raw.set_index(LINE_COLUMN).loc[result.rejected[LINE_COLUMN]].reset_index()
-    rejected = rejected.drop(columns=[FIELDS_COLUMN], errors="ignore")
-    rejected[REASONS_COLUMN] = result.rejected[REASONS_COLUMN].to_numpy()
-    return Scored(scored, rejected)
+class Outcome:
+    rows_in: int = 0
+    scored: int = 0
+    rejected: int = 0
+    flagged: int = 0
+    probability_sum: float = 0.0
+    outside: OutsideVocabulary = field(default_factory=OutsideVocabulary)  # values the vocabulary lacks
 
 
 def rejected_path(output: Path) -> Path:
     return output.with_name(output.name + ".rejected.csv")
 
 
-def _write(frame: pd.DataFrame, path: Path) -> None:
-    write_atomic(path, frame.to_csv(index=False).encode())
+def score_chunk(
+    chunk: RawChunk, columns: list[str], model: CancellationModel, outside: OutsideVocabulary | None = None
+) -> tuple[pa.Table, pa.Table]:
+    """(scored rows, rejected rows) of one chunk; the input text passes through as it was."""
+    validated = validate({name: chunk.table[name] for name in BOOKING_FIELDS}, BOOKING_FIELDS)
+    if outside is not None:
+        outside.add(validated.details)
+    probability = model.predict(validated.columns).probability
+    accepted = pa.array(validated.accepted, pa.int64())
+    scored = {name: as_text(chunk.table[name]).take(accepted) for name in columns}
+    scored["cancel_probability"] = pa.array(probability, pa.float64())
+    scored["will_cancel"] = pa.array(model.decisions(probability), pa.int64())
+
+    lines = np.concatenate([chunk.lines[validated.rejected], [m.line for m in chunk.misaligned]]).astype(
+        np.int64
+    )
+    reasons = validated.reasons + [
+        f"line has {m.count} fields, expected {len(m.fields)}" for m in chunk.misaligned
+    ]
+    order = np.argsort(lines, kind="stable")
+    taken = pa.array(validated.rejected, pa.int64())
+    rejected: dict[str, pa.Array] = {LINE_COLUMN: pa.array(lines[order], pa.int64())}
+    for name in columns:
+        values = pa.concat_arrays(
+            [
+                as_text(chunk.table[name]).take(taken),
+                pa.array([m.fields[name] for m in chunk.misaligned], pa.string()),
+            ]
+        )
+        rejected[name] = values.take(pa.array(order, pa.int64()))
+    rejected[REASONS_COLUMN] = pa.array([reasons[i] for i in order], pa.string())
+    return pa.table(scored), pa.table(rejected)
 
 
 def run(
     input_path: Path, output_path: Path, model_uri: str | None = None
-) -> tuple[Scored, ResolvedModel, float]:
+) -> tuple[Outcome, ResolvedModel, float]:
     started = time.perf_counter()
-    raw = read_raw(input_path, scoring=True)
-    resolved = resolve(model_uri)
-    model = CancellationModel.load(resolved.local_dir)
-    result = score(raw, model)
-    outputs = ("cancel_probability", "will_cancel")  # replaced if the input already had them
-    columns = [c for c in raw.columns if c not in (LINE_COLUMN, FIELDS_COLUMN, *outputs)]
-    _write(result.scored[[*columns, *outputs]], output_path)
-    reject_file = rejected_path(output_path)
-    if len(result.rejected):
-        _write(result.rejected[[LINE_COLUMN, *columns, REASONS_COLUMN]], reject_file)
+    with RawReader(input_path, scoring=True) as reader:
+        resolved = resolve(model_uri)
+        model = CancellationModel.load(resolved.local_dir)
+        columns = [c for c in reader.header if c not in OUTPUTS]
+        text = [(name, pa.string()) for name in columns]
+        scored_schema = pa.schema([*text, ("cancel_probability", pa.float64()), ("will_cancel", pa.int64())])
+        rejected_schema = pa.schema([(LINE_COLUMN, pa.int64()), *text, (REASONS_COLUMN, pa.string())])
+        scored_sink = CsvSink(output_path, scored_schema)
+        rejected_sink = CsvSink(rejected_path(output_path), rejected_schema)
+        outcome = Outcome()
+        try:
+            with progress(total=reader.size, desc="predict-batch", unit="B", unit_scale=True) as bar:
+                for chunk in reader:
+                    scored, rejected = score_chunk(chunk, columns, model, outcome.outside)
+                    scored_sink.write(scored)
+                    rejected_sink.write(rejected)
+                    probability = scored["cancel_probability"].to_numpy()
+                    outcome.flagged += int(scored["will_cancel"].to_numpy().sum())
+                    outcome.probability_sum += float(probability.sum())
+                    bar.set(reader.position)
+        except BaseException:
+            scored_sink.abort()
+            rejected_sink.abort()
+            raise
+    scored_sink.commit()
+    outcome.scored, outcome.rejected = scored_sink.rows, rejected_sink.rows
+    outcome.rows_in = outcome.scored + outcome.rejected
+    if outcome.rejected:
+        rejected_sink.commit()
     else:
-        reject_file.unlink(missing_ok=True)  # no stale rejects from an earlier run
-    return result, resolved, time.perf_counter() - started
+        rejected_sink.abort()
+        rejected_path(output_path).unlink(missing_ok=True)  # no stale rejects from an earlier run
+    return outcome, resolved, time.perf_counter() - started
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="./cli.sh predict-batch", description=__doc__.splitlines()[0])
-    parser.add_argument("input", type=Path, help="CSV with the raw dataset's columns")
+    parser.add_argument("input", type=Path, help="CSV with the raw dataset's booking columns (or .csv.gz)")
     parser.add_argument("output", type=Path, help="CSV to write (invalid rows go to OUTPUT.rejected.csv)")
     parser.add_argument("--model-uri", help=f"MLflow model URI (default {default_model_uri()})")
     ns = parser.parse_args(argv)
@@ -82,26 +131,30 @@ def main(argv: list[str] | None = None) -> int:
         print(f"predict-batch: error: {ns.input} does not exist", file=sys.stderr)
         return 1
     try:
-        result, resolved, seconds = run(ns.input, ns.output, ns.model_uri)
-    except ColumnsError as exc:
+        outcome, resolved, seconds = run(ns.input, ns.output, ns.model_uri)
+    except ModelBundleError as exc:  # a model trained with another vocabulary, say: not the input's fault
+        print(f"predict-batch: error: {exc}; nothing was written", file=sys.stderr)
+        return 1
+    except (ColumnsError, ValueError) as exc:
         print(f"predict-batch: error: {ns.input}: {exc}; nothing was written", file=sys.stderr)
         return 1
     except NoModelError as exc:
         print(f"predict-batch: error: {exc}", file=sys.stderr)
         return 1
-    scored, rejected = len(result.scored), len(result.rejected)
-    flagged = int(result.scored["will_cancel"].sum())
     label = f"{resolved.name} version {resolved.version}" if resolved.version else resolved.uri
     aliases = f" ({', '.join(resolved.aliases)})" if resolved.aliases else ""
     print(
-        f"predict-batch: {scored + rejected:,} rows in, {scored:,} scored -> {ns.output}, "
-        f"{rejected:,} rejected" + (f" -> {rejected_path(ns.output)}" if rejected else "")
+        f"predict-batch: {outcome.rows_in:,} rows in, {outcome.scored:,} scored -> {ns.output}, "
+        f"{outcome.rejected:,} rejected" + (f" -> {rejected_path(ns.output)}" if outcome.rejected else "")
     )
-    if scored:
+    if outcome.scored:
         print(
-            f"predict-batch: {flagged:,} predicted to cancel ({flagged / scored:.1%}), mean probability "
-            f"{result.scored['cancel_probability'].mean():.3f}; model {label}{aliases}; {seconds:.1f}s"
+            f"predict-batch: {outcome.flagged:,} predicted to cancel ({outcome.flagged / outcome.scored:.1%}), "
+            f"mean probability {outcome.probability_sum / outcome.scored:.3f}; model {label}{aliases}; "
+            f"{seconds:.1f}s ({outcome.rows_in / max(seconds, 1e-9):,.0f} rows/s)"
         )
+    if outcome.outside.rows:
+        print(f"predict-batch: warning: {outcome.outside.message(outcome.rows_in)}", file=sys.stderr)
     return 0
 
 

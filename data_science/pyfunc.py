@@ -1,51 +1,106 @@
 """The MLflow pyfunc: raw booking fields in, cancellation probability out.
 
-It validates the rows with the same schema as ingest and applies the shared transformation, so
-``mlflow models serve`` or ``mlflow.pyfunc.load_model`` give the same numbers as batch scoring
-and the API. (MLflow's own xgboost flavour would need pre-computed features and rejects pandas
-categoricals; this takes what a hotel system has.)
+Its per-call work is the platform's scoring path and nothing more: the one validator
+(``data_engineering.src.validate``, so it accepts and refuses exactly what the API and
+``predict-batch`` do) and ``CancellationModel.predict``. MLflow's own xgboost flavour would need
+the encoded features; this takes what a hotel system has.
+
+The registered model carries the code it imports (``code_paths``: only the modules this file
+needs, found by importing it) and pins its requirements, so ``mlflow models serve`` runs it
+from any folder, in a virtualenv holding nothing but the model's ``requirements.txt``.
 """
 
 from __future__ import annotations
 
+import ast
+import shutil
 from pathlib import Path
+from typing import Any
 
-import mlflow.pyfunc
 import numpy as np
 import pandas as pd
 
-from data_engineering.src.schema import BOOKING_FIELDS
-from data_engineering.src.validate import validate_raw
+# Imported from where they are defined: type checkers cannot see through mlflow's lazy
+# `mlflow.pyfunc` attribute.
+from mlflow.pyfunc.model import PythonModel, PythonModelContext
+
+from data_engineering.src.schema import BOOKING_FIELDS, VOCABULARY_FILE
+from data_engineering.src.validate import frame_to_columns, validate
 from data_science.model import CancellationModel
 from data_science.tracking import BUNDLE_ARTIFACT
 
-
-def as_raw_text(frame: pd.DataFrame) -> pd.DataFrame:
-    """Typed or text columns -> the raw text form ingest reads (missing values -> empty)."""
-    # str() of a float is its shortest exact repr, so numbers survive the round trip bit for bit;
-    # "2.0" in an integer column parses as 2.
-    return frame.astype(object).where(frame.notna(), "").astype("str")
+PACKAGES = ("data_engineering", "data_science")
+# What the code above imports, pinned to the versions it was trained and tested with
+# (pydantic-settings: the column spec reads HOTEL_VOCABULARY through the platform's settings).
+REQUIREMENTS = ("mlflow", "xgboost-cpu", "numpy", "pandas", "pyarrow", "pyyaml", "pydantic-settings")
 
 
 class InvalidBookingsError(ValueError):
     pass
 
 
-class HotelCancellationPyfunc(mlflow.pyfunc.PythonModel):
-    def load_context(self, context: mlflow.pyfunc.PythonModelContext) -> None:
+class HotelCancellationPyfunc(PythonModel):
+    def load_context(self, context: PythonModelContext) -> None:
         self.model = CancellationModel.load(Path(context.artifacts[BUNDLE_ARTIFACT]))
 
-    def predict(self, context, model_input: pd.DataFrame, params=None) -> np.ndarray:
+    def predict(
+        self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
+    ) -> np.ndarray:
         frame = pd.DataFrame(model_input)
-        for name in BOOKING_FIELDS:
-            if name not in frame:
-                frame[name] = None  # optional fields (children, country, agent, company)
-        raw = as_raw_text(frame[list(BOOKING_FIELDS)]).reset_index(drop=True)
-        result = validate_raw(raw, scoring=True)
-        if len(result.rejected):
-            first = result.rejected.iloc[0]
+        validated = validate(frame_to_columns(frame, BOOKING_FIELDS), BOOKING_FIELDS)
+        if len(validated.rejected):
             raise InvalidBookingsError(
-                f"{len(result.rejected)} invalid booking(s); first at row {int(first['source_line']) - 2}: "
-                f"{first['rejection_reasons']}"
+                f"{len(validated.rejected)} invalid booking(s); first at row {int(validated.rejected[0])}: "
+                f"{validated.reasons[0]}"
             )
-        return self.model.predict_frame(result.valid)
+        return self.model.predict(validated.columns).probability
+
+
+def _module_file(root: Path, name: str) -> Path | None:
+    base = root.joinpath(*name.split("."))
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _imported(path: Path) -> set[str]:
+    """Every absolute module name ``path`` imports (at the top or inside functions)."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def code_bundle(target: Path, vocabulary: Path) -> list[str]:
+    """Copy the project modules this file imports, transitively, to ``target`` (for ``code_paths``).
+
+    Followed from this module's imports, so the bundle is what the pyfunc needs and nothing of
+    the API, the dashboards, the database layer or the tests. ``vocabulary`` (the model's
+    ``vocabulary.yaml``) becomes the bundle's default vocabulary file.
+    """
+    root = Path(__file__).resolve().parents[1]
+    pending, seen = [__name__], set()
+    while pending:
+        name = pending.pop()
+        parts = name.split(".")
+        for depth in range(1, len(parts) + 1):  # the module and every package above it
+            module = ".".join(parts[:depth])
+            path = _module_file(root, module)
+            if path is None or path in seen:
+                continue
+            seen.add(path)
+            pending.extend(n for n in _imported(path) if n.split(".")[0] in PACKAGES)
+    for source in seen:
+        destination = target / source.relative_to(root)
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, destination)
+    # The vocabulary the model was trained with, where the column spec reads it by default: the
+    # model served on its own (`mlflow models serve`) validates its hotels' bookings without
+    # HOTEL_VOCABULARY.
+    shutil.copy2(vocabulary, target / VOCABULARY_FILE.relative_to(root))
+    return [str(target / package) for package in PACKAGES]

@@ -12,17 +12,20 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
+from typing import Any
 
-import pandas as pd
+import numpy as np
+import pyarrow as pa
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from data_engineering.src import db
-from data_engineering.src.settings import ENVIRONMENTS, DatabaseConfigError, database_url
-from data_engineering.src.validate import ID_COLUMN, LINE_COLUMN
-from data_science.model import CancellationModel
-from data_science.predict_batch import score
+from data_engineering.src.messages import first_line, masked
+from data_engineering.src.progress import progress
+from data_engineering.src.schema import BOOKING_FIELDS
+from data_engineering.src.settings import ENVIRONMENTS, SettingsError, database_url
+from data_engineering.src.validate import ID_COLUMN, LINE_COLUMN, records_to_columns, validate
+from data_science.model import CancellationModel, ModelBundleError
 from data_science.tracking import NoModelError, default_model_uri, resolve
 
 SCORES_TABLE = "booking_scores"
@@ -34,60 +37,85 @@ SCORES_COLUMNS = {
     "will_cancel": "int",
     "scored_at": "text",
 }
+CHUNK_ROWS = 50_000
 
 
 class NoBookingsError(RuntimeError):
     pass
 
 
-def unscored(engine: sa.Engine) -> pd.DataFrame:
+def unscored_query(engine: sa.Engine) -> sa.Select[*tuple[Any, ...]]:
+    """Raw bookings with no score yet and not rejected at load, in file order."""
     inspector = sa.inspect(engine)
     if not inspector.has_table("bookings_raw"):
         raise NoBookingsError(
             "no bookings_raw table: load bookings first with ./cli.sh initialize-data v2 db"
         )
     db.create_table_if_missing(engine, SCORES_TABLE, SCORES_COLUMNS)
-    rejected = (
-        "AND r.booking_id NOT IN (SELECT booking_id FROM bookings_rejected)"
-        if inspector.has_table("bookings_rejected")
-        else ""
+    metadata = sa.MetaData()
+    raw = sa.Table("bookings_raw", metadata, autoload_with=engine)
+    scores = sa.Table(SCORES_TABLE, metadata, autoload_with=engine)
+    fields = [raw.c[name] for name in BOOKING_FIELDS]
+    query = (
+        sa.select(raw.c[ID_COLUMN], *fields)
+        .outerjoin(scores, scores.c[ID_COLUMN] == raw.c[ID_COLUMN])
+        .where(scores.c[ID_COLUMN].is_(None))
+        .order_by(raw.c[LINE_COLUMN])
     )
-    query = f"""
-        SELECT r.* FROM bookings_raw r
-        LEFT JOIN {SCORES_TABLE} s ON s.booking_id = r.booking_id
-        WHERE s.booking_id IS NULL {rejected}
-        ORDER BY r.{LINE_COLUMN}
-    """
-    with engine.connect() as conn:
-        return pd.read_sql_query(sa.text(query), conn, dtype="str")
+    if inspector.has_table("bookings_rejected"):
+        rejected = sa.Table("bookings_rejected", metadata, autoload_with=engine)
+        query = query.where(raw.c[ID_COLUMN].not_in(sa.select(rejected.c[ID_COLUMN])))
+    return query
 
 
 def run(env: str | None, model_uri: str | None) -> str:
     url = database_url(env)
     engine = db.make_engine(url)
-    raw = unscored(engine)
-    if raw.empty:
-        return f"score-db: nothing to score in {make_url(url).render_as_string(hide_password=True)}"
+    query = unscored_query(engine)
+    with engine.connect() as conn:
+        total = conn.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar_one()
+    if not total:
+        engine.dispose()
+        return f"score-db: nothing to score in {masked(url)}"
     resolved = resolve(model_uri)
     model = CancellationModel.load(resolved.local_dir)
-    raw[LINE_COLUMN] = raw[LINE_COLUMN].astype("int64")
-    ids = raw.set_index(LINE_COLUMN)[ID_COLUMN].astype("int64")
-    result = score(raw.drop(columns=[ID_COLUMN]), model)
-    scores = pd.DataFrame(
-        {
-            ID_COLUMN: ids.loc[result.scored[LINE_COLUMN]].to_numpy(),
-            "model_name": resolved.name or resolved.uri,
-            "model_version": resolved.version or "",
-            "cancel_probability": result.scored["cancel_probability"].to_numpy(),
-            "will_cancel": result.scored["will_cancel"].to_numpy(),
-            "scored_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        }
-    )
-    db.append_rows(engine, SCORES_TABLE, scores, SCORES_COLUMNS)
+    scored_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    scored = flagged = invalid = 0
+    # Read in chunks (a server-side cursor on PostgreSQL), written after reading: appending to
+    # booking_scores while the same query reads it would be a moving target.
+    chunks = []
+    with engine.connect() as conn, progress(total=total, desc="score-db", unit="rows") as bar:
+        result = conn.execution_options(yield_per=CHUNK_ROWS).execute(query)
+        for rows in result.partitions():
+            records = [row._mapping for row in rows]
+            validated = validate(records_to_columns(records, BOOKING_FIELDS), BOOKING_FIELDS)
+            scores = model.predict(validated.columns).probability
+            decisions = model.decisions(scores)
+            ids = np.array([records[i][ID_COLUMN] for i in validated.accepted], dtype=np.int64)
+            chunks.append(
+                pa.table(
+                    {
+                        ID_COLUMN: pa.array(ids, pa.int64()),
+                        "model_name": pa.array([resolved.name or resolved.uri] * len(ids), pa.string()),
+                        "model_version": pa.array([resolved.version or ""] * len(ids), pa.string()),
+                        "cancel_probability": pa.array(scores, pa.float64()),
+                        "will_cancel": pa.array(decisions, pa.int64()),
+                        "scored_at": pa.array([scored_at] * len(ids), pa.string()),
+                    }
+                )
+            )
+            scored, flagged, invalid = (
+                scored + len(ids),
+                flagged + int(decisions.sum()),
+                invalid + len(validated.rejected),
+            )
+            bar.update(len(rows))
+    if chunks:
+        db.append_rows(engine, SCORES_TABLE, pa.concat_tables(chunks), SCORES_COLUMNS)
     engine.dispose()
     return (
-        f"score-db: scored {len(scores):,} new bookings with {resolved.name} version {resolved.version} "
-        f"({int(scores['will_cancel'].sum()):,} predicted to cancel); {len(result.rejected):,} invalid"
+        f"score-db: scored {scored:,} new bookings with {resolved.name} version {resolved.version} "
+        f"({flagged:,} predicted to cancel); {invalid:,} invalid"
     )
 
 
@@ -98,11 +126,11 @@ def main(argv: list[str] | None = None) -> int:
     ns = parser.parse_args(argv)
     try:
         print(run(ns.env, ns.model_uri))
-    except (NoBookingsError, NoModelError, DatabaseConfigError) as exc:
+    except (NoBookingsError, NoModelError, ModelBundleError, SettingsError) as exc:
         print(f"score-db: error: {exc}", file=sys.stderr)
         return 1
     except SQLAlchemyError as exc:
-        print(f"score-db: database error: {str(exc).splitlines()[0]}", file=sys.stderr)
+        print(f"score-db: database error: {first_line(exc)}", file=sys.stderr)
         return 1
     return 0
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
-from data_science.evaluate import METRICS_FILE
+from data_engineering.src.paths import METRICS_FILE
 from data_science.tracking import CHAMPION, MODEL_NAME, NoModelError, tracking_uri
 
 
@@ -14,19 +14,28 @@ def main() -> int:
         print("summary: no reports/metrics.json: the evaluate stage has not run", file=sys.stderr)
         return 1
     report = json.loads(METRICS_FILE.read_text())
-    window = report["validation_window"]
-    print(f"model:      {report['model']}")
+    window, backtest = report["training_window"], report["backtest"]
+    folds = backtest["folds"]
+    print(f"model:      {report['model']} ({report['transformation']}, {backtest['n_trees']} trees)")
     print(
-        f"validation: {window['validation_rows']:,} bookings arriving {window['validation_start']} to "
-        f"{window['validation_end']} (trained on {window['train_rows']:,} earlier arrivals)"
+        f"trained on: {window['train_rows']:,} bookings arriving {window['train_start']} to {window['train_end']} "
+        "(refit on all of them)"
     )
     print(
-        f"metrics:    ROC AUC {report['roc_auc']:.4f} | PR AUC {report['pr_auc']:.4f} | Brier {report['brier']:.4f} | "
-        f"F1 {report['f1']:.4f} | precision {report['precision']:.4f} | recall {report['recall']:.4f} "
-        f"at threshold {report['threshold']:.3f}"
+        f"expected on future bookings (backtest, {len(folds)} folds {folds[0]['start']} to {folds[-1]['end']}): "
+        f"ROC AUC {backtest['roc_auc_mean']:.4f} | PR AUC {backtest['pr_auc_mean']:.4f} | "
+        f"Brier {backtest['brier_mean']:.4f} | F1 {backtest['f1_mean']:.4f} at threshold {report['threshold']:.3f}"
     )
-    baseline = report["baselines"]["logistic_regression"]["roc_auc"]
-    print(f"baselines:  logistic regression ROC AUC {baseline:.4f}, majority class 0.5000")
+    for fold in folds:
+        print(
+            f"            {fold['start']}..{fold['end']}: {fold['rows']:>6,} bookings, ROC AUC {fold['roc_auc']:.4f}, "
+            f"F1 {fold['f1']:.4f} (trained on {fold['train_rows']:,})"
+        )
+    baselines = ", ".join(
+        f"{name.replace('_', ' ')} {values['roc_auc_mean']:.4f}"
+        for name, values in report["baselines"].items()
+    )
+    print(f"baselines:  ROC AUC on the same folds: {baselines}")
     import mlflow
     from mlflow.exceptions import MlflowException
 
@@ -38,7 +47,7 @@ def main() -> int:
     except MlflowException as exc:
         raise NoModelError(f"no registered {MODEL_NAME}@{CHAMPION}: {exc.message}") from exc
     # search results do not carry aliases: fetch the newest version itself.
-    latest = client.get_model_version(MODEL_NAME, max(int(v.version) for v in versions))
+    latest = client.get_model_version(MODEL_NAME, str(max(int(v.version) for v in versions)))
     aliases = ", ".join(latest.aliases) or "no alias"
     print(f"registry:   {MODEL_NAME} version {latest.version} ({aliases})  [{tracking_uri()}]")
     if champion.version == latest.version:

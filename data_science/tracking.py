@@ -2,6 +2,7 @@
 
 Tracking URI: ``MLFLOW_TRACKING_URI``, else the embedded SQLite file ``mlflow.db`` in the workspace
 (MLflow 3 deprecates the plain file store). Artifacts of the local store go to ``mlartifacts/``.
+``TrackingSettings`` reads it and ``MODEL_URI`` (the platform's settings: ``data_engineering.src.settings``).
 """
 
 from __future__ import annotations
@@ -11,7 +12,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from data_engineering.src.paths import MLFLOW_ARTIFACTS_DEFAULT, MLFLOW_DB_DEFAULT
+from pydantic import Field
+
+from data_engineering.src.messages import first_line
+from data_engineering.src.paths import (
+    DVC_LOCK,
+    MLFLOW_ARTIFACTS_DEFAULT,
+    MLFLOW_DB_DEFAULT,
+    REPO_ROOT,
+    WORKSPACE,
+)
+from data_engineering.src.settings import HotelSettings
 
 EXPERIMENT = "hotel-cancellation"
 MODEL_NAME = "hotel-cancellation"
@@ -25,15 +36,56 @@ class NoModelError(RuntimeError):
     """No registered model matches the requested URI."""
 
 
+class TrackingSettings(HotelSettings):
+    mlflow_tracking_uri: str | None = Field(
+        None,
+        validation_alias="MLFLOW_TRACKING_URI",
+        description="MLflow tracking and registry: a database URL or a tracking server's http(s) URL",
+        json_schema_extra={
+            "default_shown": "the workspace's `mlflow.db` (SQLite; artifacts in `mlartifacts/`)"
+        },
+    )
+    model_uri: str = Field(
+        f"models:/{MODEL_NAME}@{CHAMPION}",
+        validation_alias="MODEL_URI",
+        description="the model `serve-api`, `predict-batch` and `score-db` use (any MLflow model URI of "
+        "this project's pyfunc; `--model-uri` overrides it)",
+    )
+
+    def resolved_tracking_uri(self) -> str:
+        return self.mlflow_tracking_uri or f"sqlite:///{MLFLOW_DB_DEFAULT}"
+
+
 def tracking_uri() -> str:
-    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{MLFLOW_DB_DEFAULT}"
+    return TrackingSettings().resolved_tracking_uri()
 
 
 def default_model_uri() -> str:
-    return os.environ.get("MODEL_URI") or f"models:/{MODEL_NAME}@{CHAMPION}"
+    return TrackingSettings().model_uri
+
+
+def data_version(path: Path) -> str:
+    """The DVC hash (md5) that ``dvc.lock`` records for ``path``, or why there is none.
+
+    DVC already hashed the file when its stage ran; a pipeline run outside DVC (or in a workspace
+    of its own) has no lock entry, and says so rather than inventing a version.
+    """
+    import yaml
+
+    if WORKSPACE != REPO_ROOT or not DVC_LOCK.exists():
+        return "unknown (not run by dvc repro)"
+    relative = path.resolve().relative_to(REPO_ROOT).as_posix()
+    stages = (yaml.safe_load(DVC_LOCK.read_text()) or {}).get("stages", {})
+    for stage in stages.values():
+        for out in stage.get("outs", []):
+            if out.get("path") == relative and out.get("md5"):
+                return str(out["md5"])
+    return f"unknown ({relative} is not in dvc.lock)"
 
 
 def configure() -> None:
+    # MLflow draws a progress bar per download: in a log it is carriage-return noise.
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     import mlflow
 
     mlflow.set_tracking_uri(tracking_uri())
@@ -95,7 +147,7 @@ def resolve(uri: str | None = None, *, dst: Path | None = None) -> ResolvedModel
         local = mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(dst) if dst else None)
     except MlflowException as exc:
         raise NoModelError(
-            f"no model found at {uri} (tracking: {tracking_uri()}): {exc.message.splitlines()[0]}. "
+            f"no model found at {uri} (tracking: {tracking_uri()}): {first_line(exc)}. "
             "Run ./cli.sh dvc-init-pipeline to train and register one."
         ) from exc
     from mlflow.models import Model

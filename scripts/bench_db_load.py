@@ -26,7 +26,7 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 
 from data_engineering.src.paths import RAW_FILE, REPO_ROOT
-from data_engineering.src.settings import database_url
+from data_engineering.src.settings import SettingsError, current_environment, database_url
 
 
 def _libpq(url: str) -> tuple[str, dict[str, str]]:
@@ -93,7 +93,11 @@ def main(argv: list[str] | None = None) -> int:
     ns = parser.parse_args(argv)
     if not shutil.which("psql"):
         sys.exit("bench-db-load: psql not found (install the PostgreSQL client)")
-    url = database_url(os.environ.get("APP_ENV") or "local")
+    # The benchmark needs PostgreSQL: without --env it measures the local one.
+    try:
+        url = database_url(current_environment() or "local")
+    except SettingsError as exc:
+        sys.exit(f"bench-db-load: error: {exc}")
     if make_url(url).get_backend_name() != "postgresql":
         sys.exit(
             f"bench-db-load: needs PostgreSQL, got {make_url(url).get_backend_name()}: run ./cli.sh setup-db local"

@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # PostgreSQL for one environment: ./cli.sh setup-db [prod|local|test] [start|stop|status]
 #
-# - With a Docker engine: the `postgres` service of infra/docker-compose.yml (one compose project
-#   per environment). Without one: a cluster of the installed server binaries (>= 15) under the
-#   git-ignored .local/postgres/ENV, listening on 127.0.0.1 only, one port per environment.
+# - With a Docker engine whose `docker compose` works: the `postgres` service of
+#   infra/docker-compose.yml (one compose project per environment). Otherwise (no engine, no
+#   compose plugin, or the service does not start): a cluster of the installed server binaries
+#   (>= 15) under the git-ignored .local/postgres/ENV, listening on 127.0.0.1 only, one port per
+#   environment, after a one-line note saying why. SETUP_DB_BACKEND=docker|local forces one
+#   (docker then fails instead of falling back).
+# - Exits 0 only once a PostgreSQL server accepts connections on 127.0.0.1:PORT.
 # - Idempotent: an existing cluster is reused, a stopped one started; the bootstrap (database,
 #   application role, read-only role for dashboards) runs every time and changes nothing twice.
 # - Records the URLs in the git-ignored .env.ENV; the last line printed is DATABASE_URL=<url>.
@@ -39,9 +43,49 @@ recorded() {
 new_password() { python3 -c 'import secrets; print(secrets.token_urlsafe(24))'; }
 urlquote() { python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "$1"; }
 
+BACKEND="${SETUP_DB_BACKEND:-auto}"
+case "$BACKEND" in auto|docker|local) ;; *) die "SETUP_DB_BACKEND must be auto, docker or local (got '$BACKEND')" ;; esac
+
+# Whether docker compose can run the postgres service here; if not, DOCKER_UNAVAILABLE says why.
+DOCKER_UNAVAILABLE=""
+docker_usable() {
+  if ! command -v docker >/dev/null 2>&1; then
+    DOCKER_UNAVAILABLE="docker is not installed"
+  elif ! timeout 10 docker info >/dev/null 2>&1; then
+    DOCKER_UNAVAILABLE="no Docker engine answers (docker info failed)"
+  elif ! timeout 10 docker compose version >/dev/null 2>&1; then
+    # e.g. Debian's docker.io: `docker compose -f` prints "unknown shorthand flag: 'f' in -f".
+    DOCKER_UNAVAILABLE="docker has no compose plugin (docker compose version failed)"
+  else
+    return 0
+  fi
+  return 1
+}
+
+# The backend of an environment set up before (recorded in .env.ENV), else the one to use now.
+recorded_backend() { recorded POSTGRES_BACKEND; }
 use_docker() {
-  [ "${SETUP_DB_BACKEND:-auto}" != "local" ] && command -v docker >/dev/null 2>&1 \
-    && timeout 10 docker info >/dev/null 2>&1
+  case "$BACKEND" in
+    local) return 1 ;;
+    docker)
+      docker_usable || die "SETUP_DB_BACKEND=docker, but $DOCKER_UNAVAILABLE"
+      return 0 ;;
+  esac
+  docker_usable
+}
+
+# True when a PostgreSQL server answers on 127.0.0.1:PORT: its reply to an SSLRequest ('S' or
+# 'N') proves it speaks the protocol, with no client binaries needed on this machine.
+accepting() {
+  python3 - "$PORT" <<'PY'
+import socket, struct, sys
+try:
+    with socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=2) as s:
+        s.sendall(struct.pack("!II", 8, 80877103))
+        sys.exit(0 if s.recv(1) in (b"S", b"N") else 1)
+except OSError:
+    sys.exit(1)
+PY
 }
 
 # ---------------------------------------------------------------- local cluster helpers
@@ -87,6 +131,13 @@ cluster_dir() {
   echo "$dir"
 }
 
+# The folder of an existing cluster, through the link that cluster_dir may have left (the server's
+# user may not be able to follow a link that sits under a folder it cannot read).
+existing_cluster_dir() {
+  readlink -f "${POSTGRES_DATA_DIR:-$ROOT/.local/postgres/$ENV_NAME}" 2>/dev/null \
+    || echo "${POSTGRES_DATA_DIR:-$ROOT/.local/postgres/$ENV_NAME}"
+}
+
 local_start() {
   local bin dir
   bin="$(find_pg_bin)"
@@ -125,7 +176,7 @@ local_start() {
 local_stop() {
   local bin dir
   bin="$(find_pg_bin)"
-  dir="${POSTGRES_DATA_DIR:-$ROOT/.local/postgres/$ENV_NAME}"
+  dir="$(existing_cluster_dir)"
   if [ -f "$dir/data/PG_VERSION" ] && as_pg "$bin/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
     as_pg "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null
     echo "setup-db: $ENV_NAME server stopped (data kept in $dir)"
@@ -137,7 +188,7 @@ local_stop() {
 local_status() {
   local bin dir
   bin="$(find_pg_bin)"
-  dir="${POSTGRES_DATA_DIR:-$ROOT/.local/postgres/$ENV_NAME}"
+  dir="$(existing_cluster_dir)"
   if [ -f "$dir/data/PG_VERSION" ] && as_pg "$bin/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
     echo "setup-db: $ENV_NAME server running on 127.0.0.1:$PORT ($dir)"
   else
@@ -151,15 +202,25 @@ compose() {
   docker compose -f "$COMPOSE_FILE" -p "hotel-$ENV_NAME" --env-file "$ENV_FILE" "$@"
 }
 
+# Starts the postgres service; returns 1 (with its output shown) when compose cannot.
 docker_start() {
-  POSTGRES_PORT="$PORT" compose up -d --wait postgres
+  local log
+  log="$(mktemp)"
+  if ! POSTGRES_PORT="$PORT" compose up -d --wait postgres >"$log" 2>&1; then
+    tail -n 5 "$log" >&2
+    rm -f "$log"
+    compose rm --force --stop postgres >/dev/null 2>&1 || true  # nothing left holding the port
+    return 1
+  fi
+  rm -f "$log"
   bootstrap() { compose exec -T postgres psql -X -q -U postgres -d postgres "$@"; }
 }
 
 # ---------------------------------------------------------------- main
 if [ "$ACTION" != "start" ]; then
-  if use_docker; then
-    [ -f "$ENV_FILE" ] || die "$ENV_NAME was never set up ($ENV_FILE missing)"
+  # stop and status act on the backend that start used.
+  if [ "$(recorded_backend)" = docker ]; then
+    docker_usable || die "$ENV_NAME runs in docker compose, but $DOCKER_UNAVAILABLE"
     if [ "$ACTION" = stop ]; then compose stop postgres; else compose ps postgres; fi
   elif [ "$ACTION" = stop ]; then
     local_stop
@@ -193,6 +254,7 @@ write_env_file() {
   {
     echo "# Written by ./cli.sh setup-db $ENV_NAME. Git-ignored: it holds passwords."
     echo "APP_ENV=$ENV_NAME"
+    echo "POSTGRES_BACKEND=$STARTED_BACKEND"
     echo "POSTGRES_PORT=$PORT"
     echo "POSTGRES_DB=$DB_NAME"
     echo "POSTGRES_SUPERUSER_PASSWORD=$SUPER_PASSWORD"
@@ -205,14 +267,22 @@ write_env_file() {
   } >"$tmp"
   mv "$tmp" "$ENV_FILE"
 }
+STARTED_BACKEND=local
 if use_docker; then
   # compose reads the passwords from this file, so it is written before the server starts.
+  STARTED_BACKEND=docker
   write_env_file
   echo "setup-db: Docker engine found: starting the postgres service of infra/docker-compose.yml"
-  docker_start
-else
-  local_start
+  if ! docker_start; then
+    [ "$BACKEND" = docker ] && die "docker compose could not start the postgres service (SETUP_DB_BACKEND=docker)"
+    echo "setup-db: note: docker compose could not start postgres (output above); using a local cluster instead" >&2
+    STARTED_BACKEND=local
+  fi
+elif [ "$BACKEND" = auto ] && [ "$DOCKER_UNAVAILABLE" != "docker is not installed" ]; then
+  echo "setup-db: note: $DOCKER_UNAVAILABLE; using a local cluster of the installed PostgreSQL" >&2
 fi
+[ "$STARTED_BACKEND" = docker ] || local_start
+accepting || die "no server accepts connections on 127.0.0.1:$PORT"
 
 # Variables go in on stdin (\set), not as arguments: passwords never show up in `ps`.
 psql_vars() {
@@ -226,6 +296,6 @@ psql_vars() {
 { psql_vars; cat "$ROOT/infra/postgres/bootstrap.sql"; } | bootstrap >/dev/null \
   || die "bootstrap of database '$DB_NAME' failed"
 
-use_docker || write_env_file  # only once the server really holds these passwords
+[ "$STARTED_BACKEND" = docker ] || write_env_file  # only once the server really holds these passwords
 echo "setup-db: $ENV_NAME ready on 127.0.0.1:$PORT: database '$DB_NAME', roles '$APP_USER' (read-write) and '$RO_USER' (read-only); URLs in .env.$ENV_NAME"
 echo "DATABASE_URL=$APP_URL"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from data_engineering.src.messages import masked_uri
 from streamlit_apps.lib import config, registry
 
 st.set_page_config(page_title="Hotel cancellations", page_icon=":material/hotel:", layout="wide")
@@ -23,7 +24,7 @@ navigation = st.navigation(
 with st.sidebar:
     st.caption(
         f"Database: `{config.database_label()}`  \n"
-        f"MLflow: `{config.masked_uri(registry.current_tracking_uri())}`  \n"
+        f"MLflow: `{masked_uri(registry.current_tracking_uri())}`  \n"
         f"API: `{config.api_url()}`"
     )
 try:

@@ -7,6 +7,7 @@ from logging.config import fileConfig
 import sqlalchemy as sa
 from alembic import context
 
+from data_engineering.src.db import make_engine
 from data_engineering.src.settings import database_url
 
 config = context.config
@@ -24,7 +25,7 @@ def run_offline() -> None:
 
 
 def run_online() -> None:
-    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    engine = make_engine(url, poolclass=sa.pool.NullPool)
     with engine.connect() as connection:
         context.configure(connection=connection, version_table=version_table)
         with context.begin_transaction():

@@ -53,9 +53,7 @@ async def reload_model(
     holder, config = runtime.holder, runtime.settings
     try:
         # Resolving and loading takes about a second: in a thread, while the old model serves.
-        previous, state = await run_in_threadpool(
-            holder.load, config.model_uri, approx_contributions=config.contributions == "approx"
-        )
+        previous, state = await run_in_threadpool(holder.load, config.model_uri)
     except NoModelError as exc:
         log.error("admin: reload failed, still serving the previous model: %s", exc)
         return message_response(503, f"reload failed, still serving the previous model: {exc}")

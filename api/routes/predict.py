@@ -1,10 +1,11 @@
 """``POST /predict`` (one booking) and ``POST /predict/batch`` (up to 10,000).
 
-Both read the raw body and validate it with pydantic-core's ``validate_json`` (one pass from
-bytes to plain dicts), and return bytes pre-serialized by orjson: FastAPI's generic body parsing
-and response encoding would cost more than the model. The OpenAPI schema is declared
-explicitly (``openapi_extra`` for the bodies, ``response_model`` for the answers), so clients and
-schemathesis see the real contract.
+Both read the raw body, parse it with orjson, check its shape (an object; known fields only)
+and hand the bookings, as columns, to the platform's one validator and then to
+``CancellationModel.predict`` through the serving state: one booking is a batch of one. Answers
+are bytes pre-serialized by orjson. The OpenAPI schema is declared explicitly
+(``openapi_extra`` for the bodies, ``response_model`` and ``responses`` for the answers), so
+clients and schemathesis see the real contract, every status included.
 """
 
 from __future__ import annotations
@@ -13,24 +14,24 @@ import time
 import uuid
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Query, Request
-from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from api.deps import Runtime, RuntimeDep, ServingDep
-from api.errors import date_response, json_response, message_response, validation_response
+from api.errors import json_response, message_response, problems_response, refused_response, shape_response
 from api.schemas import (
-    BATCH_ADAPTER,
-    BOOKING_ADAPTER,
+    BOOKING_FIELD_SET,
     MAX_BATCH,
     BatchPrediction,
     Message,
     Prediction,
     ValidationErrorResponse,
-    arrival_date_error,
 )
 from api.serving import ServingState
+from data_engineering.src.schema import BOOKING_FIELDS
+from data_engineering.src.validate import Validated, records_to_columns, validate
 
 router = APIRouter(tags=["predict"])
 
@@ -41,6 +42,15 @@ MAX_BATCH_BYTES = MAX_BATCH * 4 * 1024
 
 class BodyTooLargeError(Exception):
     pass
+
+
+class ShapeError(ValueError):
+    """The body is not JSON of the expected shape: (where, what)."""
+
+    def __init__(self, loc: list[str | int], message: str) -> None:
+        super().__init__(message)
+        self.loc = loc
+        self.message = message
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -57,13 +67,37 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+def _parse(body: bytes) -> Any:
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise ShapeError([], f"the body is not valid JSON ({exc})") from None
+
+
+def _booking(value: Any, loc: list[str | int]) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ShapeError(loc, "a booking is a JSON object of its fields")
+    unknown = sorted(set(value) - BOOKING_FIELD_SET)
+    if unknown:
+        raise ShapeError(
+            [*loc, unknown[0]],
+            f"unknown field(s) {', '.join(unknown)}: a booking has only its booking-time fields "
+            "(see the Booking schema at /docs)",
+        )
+    return value
+
+
 def _body(schema: str) -> dict[str, Any]:
     content = {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}}
     return {"requestBody": {"required": True, "content": content}}
 
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    422: {"model": ValidationErrorResponse, "description": "A booking field is missing or invalid"},
+    422: {
+        "model": ValidationErrorResponse,
+        "description": "The body is not JSON of the declared shape, or a booking is invalid: a field is "
+        "missing, out of range or not one of its categories, or the arrival date does not exist",
+    },
     503: {"model": Message, "description": "No model is loaded"},
 }
 
@@ -75,20 +109,26 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     openapi_extra=_body("Booking"),
     responses={**_ERRORS, 413: {"model": Message, "description": "Body larger than 64 KiB"}},
 )
-async def predict(request: Request, state: ServingDep, runtime: RuntimeDep) -> Response:
+async def predict(request: Request) -> Response:
+    # No FastAPI dependencies on this route: each costs a resolution per request, and the hot
+    # path reads the runtime straight from the app it was created with.
     started = time.perf_counter()
+    runtime: Runtime = request.app.runtime
+    if runtime.holder.state is None:
+        return message_response(503, "no model loaded yet")
     try:
         body = await read_body(request, MAX_BOOKING_BYTES)
     except BodyTooLargeError:
         return message_response(413, f"a booking is at most {MAX_BOOKING_BYTES // 1024} KiB of JSON")
     try:
-        booking = BOOKING_ADAPTER.validate_json(body)
-    except ValidationError as exc:
-        return validation_response(exc, batch=False)
-    problem = arrival_date_error(booking)
-    if problem is not None:
-        return date_response([(None, problem)])
-    scored = state.score(booking, runtime.settings.reasons)
+        booking = _booking(_parse(body), [])
+    except ShapeError as exc:
+        return shape_response(exc.loc, exc.message)
+    answer = await runtime.batcher.submit(booking)
+    if answer.problems:
+        return refused_response([0], [answer.problems], batch=False)
+    state = answer.state
+    assert state is not None
     request_id = uuid.uuid4().hex
     latency_ms = (time.perf_counter() - started) * 1000.0
     runtime.prediction_log.submit(
@@ -97,22 +137,24 @@ async def predict(request: Request, state: ServingDep, runtime: RuntimeDep) -> R
             time.time(),
             state.name,
             state.version,
-            booking,
-            scored.probability,
-            scored.will_cancel,
+            answer.cleaned,
+            answer.probability,
+            answer.will_cancel,
             state.threshold,
             latency_ms,
+            request_id,
+            1,
         )
     )
-    runtime.metrics.decision[scored.will_cancel].inc()
+    runtime.metrics.decision[answer.will_cancel].inc()
     return json_response(
         {
             "request_id": request_id,
-            "cancel_probability": scored.probability,
-            "will_cancel": scored.will_cancel,
+            "cancel_probability": answer.probability,
+            "will_cancel": answer.will_cancel,
             "threshold": state.threshold,
             "model_version": state.version,
-            "reasons": scored.reasons,
+            "reasons": answer.reasons,
         }
     )
 
@@ -124,7 +166,7 @@ async def predict(request: Request, state: ServingDep, runtime: RuntimeDep) -> R
     openapi_extra=_body("BatchRequest"),
     responses={
         **_ERRORS,
-        413: {"model": Message, "description": f"More than {MAX_BATCH:,} bookings"},
+        413: {"model": Message, "description": f"Body larger than {MAX_BATCH_BYTES // 2**20} MiB"},
     },
 )
 async def predict_batch(
@@ -138,7 +180,7 @@ async def predict_batch(
         body = await read_body(request, MAX_BATCH_BYTES)
     except BodyTooLargeError:
         return message_response(
-            413, f"at most {MAX_BATCH:,} bookings ({MAX_BATCH_BYTES // 2**20} MiB) per call: split the batch"
+            413, f"at most {MAX_BATCH_BYTES // 2**20} MiB of JSON per call: split the batch"
         )
     # Validation and scoring of 10,000 rows take ~0.1 s: off the event loop, so that health
     # checks and single predictions keep being answered meanwhile.
@@ -146,34 +188,38 @@ async def predict_batch(
     return await run_in_threadpool(_score_batch, body, state, runtime, top, started)
 
 
+def _bookings(payload: Any) -> list[dict[str, Any]]:
+    if not isinstance(payload, dict) or "bookings" not in payload:
+        raise ShapeError([], 'a batch is a JSON object {"bookings": [...]}')
+    extra = sorted(set(payload) - {"bookings"})
+    if extra:
+        raise ShapeError([extra[0]], f"unknown field(s) {', '.join(extra)}: a batch has only 'bookings'")
+    bookings = payload["bookings"]
+    if not isinstance(bookings, list):
+        raise ShapeError(["bookings"], "bookings must be a JSON array of bookings")
+    if len(bookings) > MAX_BATCH:
+        raise ShapeError(
+            ["bookings"], f"at most {MAX_BATCH:,} bookings per call, got {len(bookings):,}: split the batch"
+        )
+    return [_booking(b, ["bookings", i]) for i, b in enumerate(bookings)]
+
+
 def _score_batch(body: bytes, state: ServingState, runtime: Runtime, top: int, started: float) -> Response:
     try:
-        bookings = BATCH_ADAPTER.validate_json(body).bookings
-    except ValidationError as exc:
-        too_long = [
-            e for e in exc.errors(include_url=False) if e["type"] == "too_long" and e["loc"] == ("bookings",)
-        ]
-        if too_long:
-            got = too_long[0].get("ctx", {}).get("actual_length", "more")
-            return message_response(
-                413, f"at most {MAX_BATCH:,} bookings per call, got {got}: split the batch"
-            )
-        return validation_response(exc, batch=True)
-    problems = [(i, p) for i, b in enumerate(bookings) if (p := arrival_date_error(b)) is not None]
-    if problems:
-        return date_response(problems)
-    probabilities, explained = state.score_many(bookings, top)
-    threshold = state.threshold
-    probs = probabilities.tolist()
-    decisions = (probabilities >= threshold).tolist()
+        bookings = _bookings(_parse(body))
+    except ShapeError as exc:
+        return shape_response(exc.loc, exc.message)
+    validated: Validated = validate(records_to_columns(bookings, BOOKING_FIELDS), BOOKING_FIELDS)
+    if len(validated.rejected):
+        return problems_response(validated, batch=True)
+    scored = state.score(validated.columns, top)
+    threshold, probs, decisions = state.threshold, scored.probabilities, scored.decisions
     batch_id = uuid.uuid4().hex
     ids = [f"{batch_id}-{i}" for i in range(len(bookings))]
-    latency_ms = (time.perf_counter() - started) * 1000.0
-    now, name, version = time.time(), state.name, state.version
     cancels = sum(decisions)
     runtime.metrics.decision[True].inc(cancels)
     runtime.metrics.decision[False].inc(len(decisions) - cancels)
-    if explained is None:
+    if scored.reasons is None:
         items = [
             {"request_id": ids[i], "cancel_probability": probs[i], "will_cancel": decisions[i]}
             for i in range(len(bookings))
@@ -184,19 +230,33 @@ def _score_batch(body: bytes, state: ServingState, runtime: Runtime, top: int, s
                 "request_id": ids[i],
                 "cancel_probability": probs[i],
                 "will_cancel": decisions[i],
-                "reasons": explained[i],
+                "reasons": scored.reasons[i],
             }
             for i in range(len(bookings))
         ]
     response = json_response(
-        {"model_version": version, "threshold": threshold, "count": len(items), "predictions": items}
+        {"model_version": state.version, "threshold": threshold, "count": len(items), "predictions": items}
     )
+    latency_ms = (time.perf_counter() - started) * 1000.0
+    now, name, version, size = time.time(), state.name, state.version, len(bookings)
     # Queued after the response is built: the writer thread wakes on it and would otherwise
     # contend for the GIL with this request's own serialization.
     runtime.prediction_log.submit_many(
         [
-            (ids[i], now, name, version, bookings[i], probs[i], decisions[i], threshold, latency_ms)
-            for i in range(len(bookings))
+            (
+                ids[i],
+                now,
+                name,
+                version,
+                scored.cleaned[i],
+                probs[i],
+                decisions[i],
+                threshold,
+                latency_ms,
+                batch_id,
+                size,
+            )
+            for i in range(size)
         ]
     )
     return response

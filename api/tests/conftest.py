@@ -13,9 +13,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from api.migrate import upgrade
-from api.schemas import booking_from_raw
+from api.schemas import bookings_as_json
 from api.tests.helpers import api_settings
-from data_engineering.src.paths import REPO_ROOT
+from data_engineering.src.paths import SHARED_BOOKINGS
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -54,27 +54,27 @@ def app_client(served_workspace, sqlite_log_url) -> Iterator[Any]:
 
 
 @pytest.fixture(scope="session")
-def bookings(shared_data_or_none) -> list[dict]:
+def bookings(shared_data_or_none, tmp_path_factory) -> list[dict]:
     """2,000 valid bookings as clients send them: real ones when the data is here."""
     import pandas as pd
+    import pyarrow as pa
 
+    from data_engineering.src.schema import BOOKING_FIELDS
     from data_engineering.src.synthetic import make_bookings
-    from data_engineering.src.validate import validate_raw
+    from data_engineering.src.validate import validate
 
     if shared_data_or_none is not None:
         raw = pd.read_csv(shared_data_or_none, dtype=str, keep_default_na=False, nrows=6000).iloc[::3]
     else:
         raw = make_bookings(3000, seed=21)
-    raw = raw.reset_index(drop=True)
-    valid = set(validate_raw(raw, scoring=True).valid["source_line"] - 2)
-    return [booking_from_raw(row) for i, row in enumerate(raw.to_dict("records")) if i in valid][:2000]
+    validated = validate({c: pa.array(raw[c].tolist(), pa.string()) for c in BOOKING_FIELDS}, BOOKING_FIELDS)
+    return bookings_as_json(validated.columns)[:2000]
 
 
 @pytest.fixture(scope="session")
 def shared_data_or_none() -> Path | None:
     """The real extract beside the repo (as the root conftest's ``shared_data``), or None."""
-    path = REPO_ROOT.parent / "shared" / "data" / "hotel_bookings.csv.gz"
-    return path if path.exists() else None
+    return SHARED_BOOKINGS if SHARED_BOOKINGS.exists() else None
 
 
 @pytest.fixture

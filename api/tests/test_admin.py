@@ -10,10 +10,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.tests.helpers import api_settings
-from data_science.model import CancellationModel
-from data_science.pyfunc import HotelCancellationPyfunc
-from data_science.tracking import BUNDLE_ARTIFACT, CHAMPION, MODEL_NAME, resolve
+from api.tests.helpers import api_settings, promote_a_new_version
+from data_engineering.src.schema import BOOKING_FIELDS
+from data_engineering.src.validate import records_to_columns, validate
 
 KEY = "s3cret-admin-key"
 
@@ -35,26 +34,6 @@ def test_unset_admin_key_refuses_every_call(served_workspace, sqlite_log_url) ->
             assert "set API_ADMIN_KEY" in response.json()["detail"]
 
 
-def _promote_a_new_version(tmp_path, threshold: float) -> str:
-    """Register a second version (the champion's bundle with another threshold) and make it
-    the champion, as the pipeline would after a better training run."""
-    bundle = CancellationModel.load(resolve(None, dst=tmp_path / "current").local_dir)
-    bundle.threshold = threshold
-    bundle.save(tmp_path / "bundle")
-    mlflow.set_tracking_uri(mlflow.get_tracking_uri())
-    with mlflow.start_run(experiment_id=mlflow.get_experiment_by_name(MODEL_NAME).experiment_id):
-        info = mlflow.pyfunc.log_model(
-            name="model",
-            python_model=HotelCancellationPyfunc(),
-            artifacts={BUNDLE_ARTIFACT: str(tmp_path / "bundle")},
-            registered_model_name=MODEL_NAME,
-            pip_requirements=["mlflow"],
-        )
-    version = str(info.registered_model_version)
-    mlflow.MlflowClient().set_registered_model_alias(MODEL_NAME, CHAMPION, version)
-    return version
-
-
 def test_reload_serves_the_new_champion_without_restart(
     served_workspace, sqlite_log_url, booking, tmp_path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -69,8 +48,9 @@ def test_reload_serves_the_new_champion_without_restart(
         before = client.post("/predict", json=booking).json()
         assert before["model_version"] == "1"
         old_state = app.runtime.holder.state
+        assert old_state is not None
 
-        new_version = _promote_a_new_version(tmp_path, threshold=0.999)
+        new_version = promote_a_new_version(tmp_path, threshold=0.999)
         assert client.post("/predict", json=booking).json()["model_version"] == "1"  # not yet
 
         # Predictions keep flowing during the reload; none may mix the two models.
@@ -106,7 +86,8 @@ def test_reload_serves_the_new_champion_without_restart(
 
         # The old state is immutable and intact: a request that started on it finishes on it.
         assert old_state.version == "1"
-        assert old_state.score(booking, 3).probability == pytest.approx(
+        validated = validate(records_to_columns([booking], BOOKING_FIELDS), BOOKING_FIELDS)
+        assert old_state.score(validated.columns, 3).probabilities[0] == pytest.approx(
             before["cancel_probability"], abs=1e-12
         )
 

@@ -1,19 +1,17 @@
-"""Schemathesis against /openapi.json (in-process ASGI): no server error, every response as the
-schema says (status codes, content types, bodies). Bounded examples keep it to seconds."""
+"""Schemathesis against /openapi.json (in-process ASGI), with every check it has.
+
+Positive cases (bookings the schema allows) must be answered 2xx, negative ones (anything it
+refuses: wrong types, out-of-range numbers, unknown fields, impossible dates, booleans for
+counts) must be refused with a declared 4xx, and every response must match its declared schema,
+status and content type. The booking's schema and the validator are both generated from the
+column spec; this is what holds them to each other.
+"""
 
 from __future__ import annotations
 
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
-from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import (
-    content_type_conformance,
-    response_schema_conformance,
-    status_code_conformance,
-)
-
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
 
 @pytest.fixture(scope="module")
@@ -25,6 +23,6 @@ schema = schemathesis.pytest.from_fixture("api_schema")
 
 
 @schema.parametrize()
-@settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
 def test_api_honours_its_openapi_schema(case) -> None:
-    case.call_and_validate(checks=CHECKS)
+    case.call_and_validate()

@@ -86,16 +86,18 @@ def test_phrases_a_revenue_manager_reads() -> None:
 
 def test_reason_sentences_agree_in_number() -> None:
     names = ["total_of_special_requests", "previous_cancellations", "deposit_type", "lead_time"]
-    record = {
-        "total_of_special_requests": 2,
-        "previous_cancellations": 1,
-        "deposit_type": "Non Refund",
-        "lead_time": 240,
+    features = {
+        "total_of_special_requests": np.array([2]),
+        "previous_cancellations": np.array([1]),
+        "deposit_type": np.array(["Non Refund"], dtype=object),
+        "lead_time": np.array([240]),
     }
     contribs = np.array([-0.5, 0.4, 2.0, 0.3, -1.0])  # the last column is the bias
     texts = [
         r["text"].split(" (")[0]
-        for r in explain.reasons(record, contribs, 1.2, calibration=(1.0, 0.0), feature_names=names, top=4)
+        for r in explain.reasons(
+            features, 0, contribs, 1.2, calibration=(1.0, 0.0), feature_names=names, top=4
+        )
     ]
     assert texts == [
         "Non-refundable deposit strongly raises the risk",
@@ -126,8 +128,9 @@ def test_model_route_describes_the_champion(app_client, trained_workspace) -> No
     assert "champion" in info["aliases"]
     assert info["run_id"]
     assert info["trained_at"]
-    assert set(info["validation_window"]) >= {"validation_start", "validation_end"}
-    assert 0.5 < info["validation_metrics"]["roc_auc"] <= 1.0
+    assert set(info["training_window"]) >= {"train_start", "train_end", "cutoff"}
+    assert 0.5 < info["backtest_metrics"]["roc_auc"] <= 1.0
+    assert len(info["backtest_windows"]) == 4
     assert 0 < info["threshold"] < 1
     assert info["features"] == info["numeric_features"] + info["categorical_features"]
     assert "deposit_type" in info["features"]

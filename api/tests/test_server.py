@@ -1,22 +1,34 @@
 """The real server (``python -m api.serve``, what ./cli.sh serve-api runs) under concurrent load
-with PostgreSQL logging, and its start-up when no model is registered."""
+with PostgreSQL logging, two workers following the champion by themselves, and its start-up
+when no model is registered."""
 
 from __future__ import annotations
 
 import asyncio
+import shutil
 import subprocess
+import threading
+import time
 
 import httpx
+import mlflow
 import pytest
 
-from api.tests.helpers import free_port, logged_ids, start_server, wait_until
+from api.tests.helpers import (
+    free_port,
+    logged_ids,
+    promote_a_new_version,
+    start_server,
+    start_up_failure,
+    wait_until,
+)
 
 CLIENTS, REQUESTS_EACH = 50, 40
 
 
 def _wait_ready(server: subprocess.Popen, port: int, timeout: float = 90) -> None:
     def ready() -> bool:
-        assert server.poll() is None, f"server exited:\n{server.stdout.read()}"
+        assert server.poll() is None, f"server exited:\n{server.stdout.read() if server.stdout else ''}"
         try:
             return httpx.get(f"http://127.0.0.1:{port}/ready", timeout=2).status_code == 200
         except httpx.TransportError:
@@ -72,18 +84,89 @@ def test_50_concurrent_clients_no_errors_and_every_prediction_logged(
         _stop(server)
 
 
+def test_two_workers_switch_to_a_new_champion_by_themselves_without_dropping_a_request(
+    served_workspace, booking, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A copy of the registry: the session's champion stays version 1 for every other test.
+    store = tmp_path / "mlflow.db"
+    shutil.copy(served_workspace.root / "mlflow.db", store)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{store}")
+    mlflow.set_tracking_uri(f"sqlite:///{store}")
+    port = free_port()
+    env = {
+        "MLFLOW_TRACKING_URI": f"sqlite:///{store}",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'log.sqlite'}",
+        "API_MODEL_REFRESH_SECONDS": "1",
+    }
+    server = start_server(port, env, "--workers", "2")
+    answers: list[tuple[float, int, str | None]] = []  # (time, status, model version)
+    stop = threading.Event()
+
+    def keep_predicting() -> None:
+        # A new connection per request: the kernel hands connections to either worker.
+        while not stop.is_set():
+            try:
+                response = httpx.post(f"http://127.0.0.1:{port}/predict", json=booking, timeout=30)
+                version = response.json().get("model_version") if response.status_code == 200 else None
+                answers.append((time.monotonic(), response.status_code, version))
+            except httpx.TransportError as exc:
+                answers.append((time.monotonic(), 0, repr(exc)))
+
+    clients = [threading.Thread(target=keep_predicting) for _ in range(4)]
+    try:
+        _wait_ready(server, port)
+        for client in clients:
+            client.start()
+        assert wait_until(lambda: len(answers) >= 40, 30), "no predictions"
+        new_version = promote_a_new_version(tmp_path, threshold=0.999)
+        promoted_at = time.monotonic()  # the alias has just moved
+
+        def switched() -> bool:
+            recent = [version for at, _, version in answers[-200:] if at > promoted_at]
+            return len(recent) >= 200 and set(recent) == {new_version}
+
+        assert wait_until(switched, 60, interval=0.2), "the workers did not all switch"
+        last_old = max(at for at, _, version in answers if version == "1")
+    finally:
+        stop.set()
+        for client in clients:
+            if client.is_alive():
+                client.join()
+        output = _stop(server)
+    statuses = [status for _, status, _ in answers]
+    assert statuses.count(200) == len(answers), {s: statuses.count(s) for s in set(statuses)}
+    # Each worker found the new version on its own (a uvicorn worker is a process: two lines).
+    moved = [line for line in output.splitlines() if f"to {new_version}: now serving it" in line]
+    assert len(moved) == 2, output[-3000:]
+    switch_seconds = max(0.0, last_old - promoted_at)
+    print(
+        f"both workers switched {switch_seconds:.1f}s after the alias moved; {len(answers)} requests, all 200"
+    )
+    assert switch_seconds < 30
+
+
 def test_start_up_without_a_registered_model_fails_with_what_to_run(tmp_path) -> None:
     env = {
         "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'empty_mlflow.db'}",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'log.sqlite'}",
     }
-    server = start_server(free_port(), env)
-    try:
-        output, _ = server.communicate(timeout=120)
-    finally:
-        if server.poll() is None:
-            server.kill()
-    assert server.returncode == 1, output
+    returncode, output = start_up_failure(env)
+    assert returncode == 1, output
     assert "no model found at models:/hotel-cancellation@champion" in output
     assert "./cli.sh dvc-init-pipeline" in output
+    assert "Traceback" not in output
+
+
+def test_start_up_with_another_vocabulary_fails_naming_it(served_workspace, tmp_path) -> None:
+    """The champion was trained with the public vocabulary: an API validating another refuses it."""
+    from data_engineering.src.schema import VOCABULARIES, dump_vocabulary
+    from data_engineering.src.synthetic import OTHER_HOTEL_GROUP
+
+    other = tmp_path / "harbour.yaml"
+    other.write_text(dump_vocabulary({n: list(OTHER_HOTEL_GROUP[n].values()) for n in VOCABULARIES}, []))
+    env = {"HOTEL_VOCABULARY": str(other), "DATABASE_URL": f"sqlite:///{tmp_path / 'log.sqlite'}"}
+    returncode, output = start_up_failure(env)
+    assert returncode == 1, output
+    assert "cannot start the API: the model was trained with another vocabulary" in output
+    assert f"{other} (from HOTEL_VOCABULARY)" in output
     assert "Traceback" not in output

@@ -45,21 +45,54 @@ def test_unknown_and_leaky_fields_are_refused(app_client, booking) -> None:
     for extra in ("is_canceled", "reservation_status", "assigned_room_type", "booking_changes", "nickname"):
         detail = _detail(app_client.post("/predict", json={**booking, extra: 1}))
         assert detail["field"] == extra
-        assert detail["type"] == "extra_forbidden"
+        assert detail["type"] == "invalid_body"
 
 
 def test_missing_required_field(app_client, booking) -> None:
     del booking["hotel"]
     detail = _detail(app_client.post("/predict", json=booking))
-    assert (detail["field"], detail["type"]) == ("hotel", "missing")
+    assert detail["field"] == "hotel"
+    assert detail["msg"] == "missing value"
 
 
-def test_optional_fields_may_be_omitted_or_null(app_client, booking) -> None:
-    for name in ("children", "country", "agent", "company", "arrival_date_week_number"):
+def test_optional_fields_are_the_model_signatures(app_client, booking) -> None:
+    """What the API lets a client omit is exactly what the registered model's signature does."""
+    from data_science.register import signature_columns
+
+    optional = {name for name, _, required in signature_columns() if not required}
+    assert optional == {"children", "country", "agent", "company"}
+    schema = app_client.get("/openapi.json").json()["components"]["schemas"]["Booking"]
+    assert set(schema["properties"]) - set(schema["required"]) == optional
+    for name in optional:
         booking.pop(name, None)
     assert app_client.post("/predict", json=booking).status_code == 200
-    nulls = dict.fromkeys(("children", "country", "agent", "company"), None)
+    nulls = dict.fromkeys(optional, None)
     assert app_client.post("/predict", json={**booking, **nulls}).status_code == 200
+    del booking["arrival_date_week_number"]
+    assert _detail(app_client.post("/predict", json=booking))["field"] == "arrival_date_week_number"
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "accepted"),
+    [
+        ("agent", 9.0, True),  # an integral float is the whole number it writes
+        ("agent", "9.0", True),
+        ("agent", "009", True),
+        ("agent", 9.5, False),
+        ("lead_time", "14", True),  # numbers as text, as a CSV holds them
+        ("lead_time", "1e2", False),  # ... written plainly
+        ("total_of_special_requests", False, False),  # a boolean is no count
+        ("adults", True, False),
+        ("children", "NA", True),  # a null token where the field may be missing
+        ("reserved_room_type", 1, False),  # a room type is text
+    ],
+)
+def test_number_forms(app_client, booking, field, value, accepted) -> None:
+    response = app_client.post("/predict", json={**booking, field: value})
+    if accepted:
+        assert response.status_code == 200, response.json()
+    else:
+        assert _detail(response)["field"] == field
 
 
 @pytest.mark.parametrize(
@@ -115,11 +148,22 @@ def test_batch_date_error_names_the_index(app_client, bookings) -> None:
     assert (detail["index"], detail["field"]) == (3, "arrival_date_day_of_month")
 
 
-def test_batch_over_the_limit_is_413_with_a_clear_message(app_client, booking) -> None:
+def test_batch_over_the_limit_is_422_as_the_schema_says(app_client, booking) -> None:
     body = orjson.dumps({"bookings": [booking] * (MAX_BATCH + 1)})
     response = app_client.post("/predict/batch", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 422  # the schema's maxItems: a validation error, declared
+    assert "at most 10,000 bookings per call, got 10,001" in response.json()["message"]
+    schema = app_client.get("/openapi.json").json()
+    assert schema["components"]["schemas"]["BatchRequest"]["properties"]["bookings"]["maxItems"] == MAX_BATCH
+
+
+def test_a_body_over_the_byte_limit_is_413_as_declared(app_client, booking) -> None:
+    body = b" " * (64 * 1024 + 1)
+    response = app_client.post("/predict", content=body, headers={"content-type": "application/json"})
     assert response.status_code == 413
-    assert "at most 10,000 bookings" in response.json()["detail"]
+    declared = app_client.get("/openapi.json").json()["paths"]["/predict"]["post"]["responses"]
+    assert "413" in declared
+    assert "422" in declared
 
 
 def test_empty_batch_and_wrong_shapes(app_client, booking) -> None:

@@ -14,15 +14,15 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
-from data_engineering.src.io import frame_to_csv_bytes
-
-SQL_TYPES: dict[str, type[sa.types.TypeEngine]] = {
+SQL_TYPES: dict[str, type[sa.types.TypeEngine[Any]]] = {
     "int": sa.Integer,
     "float": sa.Double,
     "text": sa.Text,
@@ -33,25 +33,74 @@ SQL_TYPES: dict[str, type[sa.types.TypeEngine]] = {
 @dataclass(frozen=True)
 class TableLoad:
     name: str
-    frame: pd.DataFrame
+    data: pa.Table
     columns: Mapping[str, str]  # column -> "int" | "float" | "text" | "date"
     primary_key: str = "booking_id"
 
 
-def make_engine(url: str) -> Engine:
-    """An engine whose transactions really cover DDL, on SQLite too."""
-    if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    engine = sa.create_engine(url, pool_pre_ping=True)
+def _csv_bytes(data: pa.Table) -> bytes:
+    sink = pa.BufferOutputStream()
+    pacsv.write_csv(data, sink, pacsv.WriteOptions(include_header=False, quoting_style="needed"))
+    payload: bytes = sink.getvalue().to_pybytes()
+    return payload
+
+
+def make_engine(
+    url: str | sa.URL,
+    *,
+    timeout_seconds: float | None = None,
+    statement_timeout: bool = False,
+    readonly: bool = False,
+    pool_size: int | None = None,
+    poolclass: type[sa.pool.Pool] | None = None,
+) -> Engine:
+    """The platform's one engine factory: every database connection starts here.
+
+    Transactions really cover DDL, on SQLite too. ``timeout_seconds`` bounds connecting (and with
+    ``statement_timeout`` every PostgreSQL statement and lock wait; on SQLite the wait for a
+    lock). ``readonly`` opens a SQLite file read-only (``mode=ro``: SQLite has no roles) and
+    raises FileNotFoundError rather than creating a missing one; otherwise the file's folder is
+    created. PostgreSQL is read-only through its role.
+    """
+    parsed = sa.engine.make_url(url)
+    connect_args: dict[str, Any] = {}
+    if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
+        path = Path(parsed.database)
+        if readonly:
+            if not path.exists():
+                raise FileNotFoundError(f"no database file at {path}")
+            parsed = parsed.set(database=f"file:{path.resolve()}").update_query_dict(
+                {"mode": "ro", "uri": "true"}
+            )
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        if timeout_seconds is not None:
+            connect_args["timeout"] = timeout_seconds
+    elif parsed.get_backend_name() == "postgresql" and timeout_seconds is not None:
+        # An unroutable host would otherwise hang for the OS's TCP timeout.
+        connect_args["connect_timeout"] = max(1, round(timeout_seconds))
+        if statement_timeout:
+            millis = int(timeout_seconds * 1000)
+            # Appended to any options the URL already has (a search_path, for instance).
+            options = (
+                f"{parsed.query.get('options', '')} -c statement_timeout={millis} -c lock_timeout={millis}"
+            )
+            connect_args["options"] = options.strip()
+    pool: dict[str, Any] = {"poolclass": poolclass} if poolclass else {"pool_pre_ping": True}
+    if pool_size is not None and parsed.get_backend_name() != "sqlite":
+        pool["pool_size"] = pool_size
+    engine = sa.create_engine(parsed, connect_args=connect_args, **pool)
     if engine.dialect.name == "sqlite":
         # pysqlite opens transactions lazily and not before DDL, so a failed load could leave a
         # dropped table behind. SQLAlchemy's documented fix: let us emit BEGIN ourselves.
         @event.listens_for(engine, "connect")
-        def _no_implicit_transactions(dbapi_connection, _record):  # pragma: no cover - wiring
+        def _no_implicit_transactions(
+            dbapi_connection: Any, _record: Any
+        ) -> None:  # pragma: no cover - wiring
             dbapi_connection.isolation_level = None
 
         @event.listens_for(engine, "begin")
-        def _begin(conn):  # pragma: no cover - wiring
+        def _begin(conn: Connection) -> None:  # pragma: no cover - wiring
             conn.exec_driver_sql("BEGIN")
 
     return engine
@@ -77,13 +126,15 @@ def _quote(conn: Connection, name: str) -> str:
     return conn.dialect.identifier_preparer.quote(name)
 
 
-def _copy_postgres(conn: Connection, table: str, frame: pd.DataFrame, *, freeze: bool = True) -> None:
-    """COPY the frame; ``freeze`` only for a table created in this same transaction."""
-    columns = ", ".join(_quote(conn, c) for c in frame.columns)
-    payload = frame_to_csv_bytes(frame, header=False)
+def _copy_postgres(conn: Connection, table: str, data: pa.Table, *, freeze: bool = True) -> None:
+    """COPY the rows; ``freeze`` only for a table created in this same transaction."""
+    columns = ", ".join(_quote(conn, c) for c in data.column_names)
+    payload = _csv_bytes(data)
     options = "FORMAT csv, FREEZE" if freeze else "FORMAT csv"
     statement = f"COPY {_quote(conn, table)} ({columns}) FROM STDIN ({options})"
-    cursor = conn.connection.driver_connection.cursor()
+    driver_connection = conn.connection.driver_connection
+    assert driver_connection is not None  # a connection in use always has its DBAPI connection
+    cursor = driver_connection.cursor()
     try:
         with cursor.copy(statement) as copy:
             copy.write(payload)
@@ -92,18 +143,16 @@ def _copy_postgres(conn: Connection, table: str, frame: pd.DataFrame, *, freeze:
         raise sa.exc.DBAPIError.instance(statement, None, exc, conn.dialect.loaded_dbapi.Error) from exc
 
 
-def _insert_sqlite(conn: Connection, table: str, frame: pd.DataFrame) -> None:
-    if frame.empty:
+def _insert_sqlite(conn: Connection, table: str, data: pa.Table) -> None:
+    if not data.num_rows:
         return  # an empty parameter list would run the INSERT once, without parameters
-    # sqlite3 binds only Python scalars: convert column by column (NA -> None, dates -> ISO text).
-    values = []
-    for name in frame.columns:
-        column = frame[name]
-        if column.dtype == object and len(column) and hasattr(column.iloc[0], "isoformat"):
-            column = column.map(lambda d: None if d is None else d.isoformat())
-        values.append(column.astype(object).where(column.notna(), None).tolist())
-    placeholders = ", ".join("?" for _ in frame.columns)
-    names = ", ".join(_quote(conn, c) for c in frame.columns)
+    # sqlite3 binds only Python scalars: dates go in as ISO text, as SQLite stores them.
+    values = [
+        (column.cast(pa.string()) if pa.types.is_date(column.type) else column).to_pylist()
+        for column in data.columns
+    ]
+    placeholders = ", ".join("?" for _ in data.column_names)
+    names = ", ".join(_quote(conn, c) for c in data.column_names)
     conn.exec_driver_sql(
         f"INSERT INTO {_quote(conn, table)} ({names}) VALUES ({placeholders})",
         list(zip(*values, strict=True)),
@@ -122,7 +171,7 @@ def _stage_postgres(engine: Engine, load: TableLoad) -> None:
     with engine.begin() as conn:
         conn.exec_driver_sql(f"DROP TABLE IF EXISTS {_quote(conn, staging)}")
         table_definition(staging, load.columns, None).create(conn)
-        _copy_postgres(conn, staging, load.frame[list(load.columns)])
+        _copy_postgres(conn, staging, load.data.select(list(load.columns)))
         if load.primary_key:
             conn.exec_driver_sql(
                 f"ALTER TABLE {_quote(conn, staging)} ADD CONSTRAINT "
@@ -173,7 +222,7 @@ def replace_tables(engine: Engine, loads: Sequence[TableLoad]) -> float:
             staging = f"{load.name}__staging"
             conn.exec_driver_sql(f"DROP TABLE IF EXISTS {_quote(conn, staging)}")
             table_definition(staging, load.columns, load.primary_key).create(conn)
-            _insert_sqlite(conn, staging, load.frame[list(load.columns)])
+            _insert_sqlite(conn, staging, load.data.select(list(load.columns)))
         for load in loads:
             staging = f"{load.name}__staging"
             conn.exec_driver_sql(f"DROP TABLE IF EXISTS {_quote(conn, load.name)}")
@@ -188,13 +237,13 @@ def create_table_if_missing(
         table_definition(name, columns, primary_key).create(conn, checkfirst=True)
 
 
-def append_rows(engine: Engine, name: str, frame: pd.DataFrame, columns: Mapping[str, str]) -> None:
+def append_rows(engine: Engine, name: str, data: pa.Table, columns: Mapping[str, str]) -> None:
     """Append rows in one transaction (COPY on PostgreSQL): all of them or none."""
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
-            _copy_postgres(conn, name, frame[list(columns)], freeze=False)
+            _copy_postgres(conn, name, data.select(list(columns)), freeze=False)
         else:
-            _insert_sqlite(conn, name, frame[list(columns)])
+            _insert_sqlite(conn, name, data.select(list(columns)))
 
 
 def row_count(engine: Engine, table: str) -> int:

@@ -5,6 +5,11 @@ path or an http(s) URL, plain CSV or gzip (detected from the bytes, not the name
 written to a temporary name and renamed, so a failed or interrupted run leaves the previous file
 intact; when the content's sha256 is unchanged the existing file is kept untouched (DVC then sees
 nothing new and skips every later stage).
+
+Beside it, ``data/raw/vocabulary.yaml`` holds the categories the bookings are validated with
+(``HOTEL_VOCABULARY``'s file, else the default), rewritten only when they changed: the stages that
+depend on the vocabulary depend on this file, so pointing ``HOTEL_VOCABULARY`` at other
+categories reruns them.
 """
 
 from __future__ import annotations
@@ -12,25 +17,32 @@ from __future__ import annotations
 import csv
 import gzip
 import hashlib
-import os
+import io
 import shutil
 import sys
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 import requests
 from pydantic import BaseModel, Field
-from tqdm import tqdm
 
 from data_engineering.src.params import ParamsError, read_section
-from data_engineering.src.paths import RAW_FILE, display_path, resolve_user_path
-from data_engineering.src.schema import ColumnsError, check_columns
+from data_engineering.src.paths import RAW_FILE, RAW_VOCABULARY, display_path
+from data_engineering.src.progress import progress
+from data_engineering.src.schema import (
+    VOCABULARY,
+    ColumnsError,
+    check_columns,
+    dump_vocabulary,
+    vocabulary_in_use,
+)
+from data_engineering.src.settings import IngestSettings, env_name, repo_path
+from data_engineering.src.vocabulary import VocabularyError, write_atomically
 
-SOURCE_ENV = "HOTEL_BOOKINGS_SOURCE"
-SHA256_ENV = "HOTEL_BOOKINGS_SHA256"
+SOURCE_ENV = env_name(IngestSettings, "source")
 CHUNK = 1 << 20
 
 
@@ -65,9 +77,10 @@ class IngestResult:
 
 
 def resolve_source(params: IngestParams) -> Source:
-    """The environment wins over params.yaml; a sha256 only applies to the source it came with."""
-    if os.environ.get(SOURCE_ENV):
-        return Source(os.environ[SOURCE_ENV], os.environ.get(SHA256_ENV) or None, SOURCE_ENV)
+    """The settings win over params.yaml; a sha256 only applies to the source it came with."""
+    settings = IngestSettings()
+    if settings.source:
+        return Source(settings.source, settings.sha256, SOURCE_ENV)
     if params.source:
         return Source(params.source, params.sha256, "params.yaml ingest.source")
     raise SourceError(
@@ -77,8 +90,12 @@ def resolve_source(params: IngestParams) -> Source:
     )
 
 
-def _progress(total: int | None, desc: str) -> tqdm:
-    return tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=desc, mininterval=0.5)
+def local_bookings_file(*fallbacks: Path) -> Path | None:
+    """A bookings file already on this machine, for the benchmarks that repeat real rows:
+    ``HOTEL_BOOKINGS_SOURCE`` when it names a local file, else the first of ``fallbacks`` there."""
+    source = IngestSettings().source
+    configured = [repo_path(source)] if source and not Source(source, None, SOURCE_ENV).is_url else []
+    return next((path for path in [*configured, *fallbacks] if path.is_file()), None)
 
 
 def _download(url: str, target: Path, *, retries: int, timeout: float) -> None:
@@ -89,7 +106,10 @@ def _download(url: str, target: Path, *, retries: int, timeout: float) -> None:
             with requests.get(url, stream=True, timeout=(min(timeout, 10), timeout)) as response:
                 response.raise_for_status()
                 total = int(response.headers.get("Content-Length") or 0) or None
-                with target.open("wb") as out, _progress(total, "download") as bar:
+                with (
+                    target.open("wb") as out,
+                    progress(total=total, desc="ingest: download", unit="B", unit_scale=True) as bar,
+                ):
                     for chunk in response.iter_content(CHUNK):
                         out.write(chunk)
                         bar.update(len(chunk))
@@ -107,7 +127,7 @@ def _download(url: str, target: Path, *, retries: int, timeout: float) -> None:
             time.sleep(wait)
 
 
-def _open_maybe_gzip(path: Path) -> BinaryIO:
+def _open_maybe_gzip(path: Path) -> gzip.GzipFile | io.BufferedReader:
     with path.open("rb") as probe:
         magic = probe.read(2)
     return gzip.open(path, "rb") if magic == b"\x1f\x8b" else path.open("rb")
@@ -116,14 +136,18 @@ def _open_maybe_gzip(path: Path) -> BinaryIO:
 def _copy_hashing(src: Path, out: BinaryIO) -> tuple[str, int]:
     digest = hashlib.sha256()
     size = 0
-    with _open_maybe_gzip(src) as stream, _progress(src.stat().st_size, "read") as bar:
-        raw_stream = stream.fileobj if isinstance(stream, gzip.GzipFile) else stream
+    with (
+        _open_maybe_gzip(src) as stream,
+        progress(total=src.stat().st_size, desc="ingest: read", unit="B", unit_scale=True) as bar,
+    ):
+        # The position in the file itself: for gzip, the compressed bytes read so far (gzip.open
+        # opened that file itself, so it has tell(), which typeshed's type for fileobj leaves out).
+        raw_stream = cast(BinaryIO, stream.fileobj) if isinstance(stream, gzip.GzipFile) else stream
         while chunk := stream.read(CHUNK):
             digest.update(chunk)
             out.write(chunk)
             size += len(chunk)
-            bar.n = raw_stream.tell() if raw_stream is not None else size
-            bar.refresh()
+            bar.set(raw_stream.tell() if raw_stream is not None else size)
     return digest.hexdigest(), size
 
 
@@ -153,7 +177,7 @@ def fetch(source: Source, dest: Path = RAW_FILE, *, retries: int = 5, timeout: f
             local = scratch / "download"
             _download(source.location, local, retries=retries, timeout=timeout)
         else:
-            local = resolve_user_path(source.location)
+            local = repo_path(source.location)
             if not local.is_file():
                 raise SourceError(f"{local} does not exist (from {source.origin})")
         staged = scratch / dest.name
@@ -176,6 +200,22 @@ def fetch(source: Source, dest: Path = RAW_FILE, *, retries: int = 5, timeout: f
         shutil.rmtree(scratch, ignore_errors=True)
 
 
+def record_vocabulary(dest: Path = RAW_VOCABULARY) -> bool:
+    """Write the vocabulary in use to ``dest`` (atomically) unless it holds it already; True if written.
+
+    Its categories only, sorted: moving the file or editing its comments reruns nothing."""
+    text = dump_vocabulary(
+        VOCABULARY, ["The vocabulary the raw bookings are validated with (data/README.md)."]
+    )
+    if dest.exists() and dest.read_text(encoding="utf-8") == text:
+        return False
+    try:
+        write_atomically(dest, text)
+    except VocabularyError as exc:
+        raise SourceError(str(exc)) from exc
+    return True
+
+
 def ingest(params: IngestParams | None = None, dest: Path = RAW_FILE) -> IngestResult:
     params = params or read_section("ingest", IngestParams)
     source = resolve_source(params)
@@ -185,6 +225,9 @@ def ingest(params: IngestParams | None = None, dest: Path = RAW_FILE) -> IngestR
         f"ingest: {source.location} -> {display_path(dest)} "
         f"({result.size:,} bytes, sha256 {result.sha256[:12]}…, {state})"
     )
+    snapshot = dest.with_name(RAW_VOCABULARY.name)
+    state = "updated" if record_vocabulary(snapshot) else "unchanged, kept"
+    print(f"ingest: vocabulary {vocabulary_in_use()} -> {display_path(snapshot)} ({state})")
     return result
 
 

@@ -6,38 +6,51 @@ the same files, so nothing here depends on ``os.getcwd()``.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from data_engineering.src import settings as _settings
+from data_engineering.src.settings import WorkspaceSettings
+
+# Defined with the settings (they resolve relative paths from it); every path below starts here.
+REPO_ROOT: Path = _settings.REPO_ROOT
+
 # Where generated state lives (data, reports, models, the embedded databases). The repo root,
 # unless HOTEL_WORKSPACE points elsewhere: tests use that to run the real commands in isolation.
-WORKSPACE = Path(os.environ.get("HOTEL_WORKSPACE") or REPO_ROOT).resolve()
+WORKSPACE = WorkspaceSettings().workspace
 
 PARAMS_FILE = REPO_ROOT / "params.yaml"
 DATA_DIR = WORKSPACE / "data"
 RAW_DIR = DATA_DIR / "raw"
 RAW_FILE = RAW_DIR / "hotel_bookings.csv"
+# The vocabulary the raw file is validated with (HOTEL_VOCABULARY's, else the default), as of the
+# last ingest: DVC cannot see an environment variable, it sees this copy change.
+RAW_VOCABULARY = RAW_DIR / "vocabulary.yaml"
 REJECTED_DIR = DATA_DIR / "rejected"
 REJECTED_FILE = REJECTED_DIR / "hotel_bookings_rejected.csv"
 PROCESSED_DIR = DATA_DIR / "processed"
 REPORTS_DIR = WORKSPACE / "reports"
 VALIDATION_REPORT = REPORTS_DIR / "data_validation.json"
+METRICS_FILE = REPORTS_DIR / "metrics.json"
+BACKTEST_FILE = REPORTS_DIR / "backtest.json"
+BASELINES_FILE = REPORTS_DIR / "baselines.json"
+PLOTS_DIR = REPORTS_DIR / "plots"
+FIGURES_DIR = REPORTS_DIR / "figures"
+DVC_LOCK = REPO_ROOT / "dvc.lock"
 MODELS_DIR = WORKSPACE / "models"
+MODEL_DIR = MODELS_DIR / "model"
+OOF_FILE = MODELS_DIR / "oof_predictions.csv"  # row-level predictions: DVC-tracked, never in git
+BASELINES_OOF_FILE = MODELS_DIR / "baselines_oof.csv"
 SQLITE_DEFAULT = DATA_DIR / "hotel_cancellation.sqlite"
 MLFLOW_DB_DEFAULT = WORKSPACE / "mlflow.db"
 MLFLOW_ARTIFACTS_DEFAULT = WORKSPACE / "mlartifacts"
+# A copy of the full public file beside the checkout (the machine's shared data): the tests and
+# benchmarks that want real bookings use it when it is there, so they need no download.
+SHARED_BOOKINGS = REPO_ROOT.parent / "shared" / "data" / "hotel_bookings.csv.gz"
 
 
 def processed_file(version: str) -> Path:
     """CSV destination of one transformation version."""
     return PROCESSED_DIR / f"bookings_{version}.csv"
-
-
-def resolve_user_path(value: str | Path) -> Path:
-    """A path from params.yaml or the environment: relative paths are taken from the repo root."""
-    path = Path(value).expanduser()
-    return path if path.is_absolute() else REPO_ROOT / path
 
 
 def display_path(path: Path) -> str:

@@ -1,25 +1,116 @@
-"""The raw booking columns: one declarative spec from which the validation schema is built.
+"""The raw booking columns: one declarative spec from which every check is generated.
 
-The enums here are the platform's vocabulary: the pandera schema, the transformations, the API's
-request model and the dashboard's what-if form all use them, so a category allowed in one place
-is allowed everywhere.
+The validator (``validate.py``), the API's request schema, the MLflow signature and the
+dashboard's what-if form are all generated from ``RAW_COLUMNS``, so a category allowed in one
+place is allowed everywhere.
+
+The categories themselves — hotels, room types, meal plans, market segments, channels, customer
+and deposit types — are data, not code: ``data_engineering/vocabulary.yaml`` holds the public
+dataset's; a hotel group points ``HOTEL_VOCABULARY`` at a file of its own, derived from its
+export with ``./cli.sh vocabulary FILE --write PATH``. Months and reservation statuses are the
+calendar's and the dataset's fixed meanings and stay enums here.
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, Literal
+from pathlib import Path
+from typing import Literal
 
-if TYPE_CHECKING:  # pandas/pandera load lazily: ingest needs only the column names, and fast
-    import pandas as pd
-    import pandera.pandas as pa
+import yaml
+
+from data_engineering.src.settings import VocabularySettings, env_name, repo_path
+
+# The default vocabulary sits beside this package (and travels with the MLflow model's code).
+VOCABULARY_FILE = repo_path(VocabularySettings.model_fields["vocabulary"].default)
+VOCABULARY_ENV = env_name(VocabularySettings, "vocabulary")
+# Vocabulary -> the columns whose values it lists.
+VOCABULARIES: dict[str, tuple[str, ...]] = {
+    "hotel": ("hotel",),
+    "meal": ("meal",),
+    "market_segment": ("market_segment",),
+    "distribution_channel": ("distribution_channel",),
+    "room_type": ("reserved_room_type", "assigned_room_type"),
+    "deposit_type": ("deposit_type",),
+    "customer_type": ("customer_type",),
+}
 
 
-class Hotel(StrEnum):
-    CITY = "City Hotel"
-    RESORT = "Resort Hotel"
+class VocabularyFileError(ValueError):
+    """The vocabulary file is missing, not YAML, or lacks a list of categories."""
+
+
+def vocabulary_file() -> Path:
+    """``HOTEL_VOCABULARY`` (relative paths from the repository root), else the default file."""
+    return VocabularySettings().vocabulary
+
+
+def vocabulary_in_use() -> str:
+    """The vocabulary file the column spec reads, and why that one (for messages)."""
+    path = vocabulary_file()
+    if path == VOCABULARY_FILE:
+        return f"{path.relative_to(VOCABULARY_FILE.parents[1])} (the default: the public dataset's)"
+    return f"{path} (from {VOCABULARY_ENV})"
+
+
+def load_vocabulary(path: Path) -> dict[str, tuple[str, ...]]:
+    """Each vocabulary's categories, checked: a list of distinct, non-empty texts."""
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise VocabularyFileError(f"cannot read the vocabulary file {path}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise VocabularyFileError(
+            f"the vocabulary file {path} is not UTF-8 text ({exc.reason} at byte {exc.start})"
+        ) from exc
+    except yaml.YAMLError as exc:
+        # One line: where and what (PyYAML's own text quotes the line over several).
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        what = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise VocabularyFileError(f"the vocabulary file {path} is not valid YAML{where}: {what}") from exc
+    if not isinstance(document, dict):
+        raise VocabularyFileError(f"the vocabulary file {path} must map each vocabulary to a list")
+    missing = [name for name in VOCABULARIES if name not in document]
+    unknown = [name for name in document if name not in VOCABULARIES]
+    if missing or unknown:
+        problems = [f"missing: {', '.join(missing)}"] * bool(missing) + [
+            f"unknown: {', '.join(map(str, unknown))}"
+        ] * bool(unknown)
+        raise VocabularyFileError(f"the vocabulary file {path}: {'; '.join(problems)}")
+    out = {}
+    for name in VOCABULARIES:
+        values = document[name]
+        if not isinstance(values, list) or not values:
+            raise VocabularyFileError(f"the vocabulary file {path}: {name} must be a non-empty list")
+        # YAML reads 007 as 7, 1.10 as 1.1 and Yes as true: only quoted text is taken as written.
+        typed = [v for v in values if not isinstance(v, str)]
+        if typed:
+            raise VocabularyFileError(
+                f"the vocabulary file {path}: {name} has {typed[0]!r}, which YAML read as "
+                f"{type(typed[0]).__name__}, not text: quote it as it appears in the bookings"
+            )
+        texts = [v.strip() for v in values]
+        if any(not t for t in texts) or len(set(texts)) != len(texts):
+            raise VocabularyFileError(f"the vocabulary file {path}: {name} has empty or repeated values")
+        out[name] = tuple(texts)
+    return out
+
+
+def dump_vocabulary(vocabulary: Mapping[str, Sequence[str]], header: Sequence[str]) -> str:
+    """The vocabulary file: ``header`` as comment lines, then ``name: [value, ...]`` per vocabulary,
+    values sorted, one line each (quoted where YAML would read them as anything but that text)."""
+    comment = "".join(f"# {line}\n" if line else "#\n" for line in header)
+    body = {name: sorted(vocabulary[name]) for name in VOCABULARIES}
+    return comment + yaml.safe_dump(
+        body, sort_keys=False, allow_unicode=True, default_flow_style=None, width=1 << 20
+    )
+
+
+VOCABULARY = load_vocabulary(vocabulary_file())
 
 
 class Month(StrEnum):
@@ -40,76 +131,21 @@ class Month(StrEnum):
 MONTH_NUMBER = {month.value: number for number, month in enumerate(Month, start=1)}
 
 
-class Meal(StrEnum):
-    BB = "BB"
-    HB = "HB"
-    FB = "FB"
-    SC = "SC"
-    UNDEFINED = "Undefined"
-
-
-class MarketSegment(StrEnum):
-    ONLINE_TA = "Online TA"
-    OFFLINE_TA_TO = "Offline TA/TO"
-    GROUPS = "Groups"
-    DIRECT = "Direct"
-    CORPORATE = "Corporate"
-    COMPLEMENTARY = "Complementary"
-    AVIATION = "Aviation"
-    UNDEFINED = "Undefined"
-
-
-class DistributionChannel(StrEnum):
-    TA_TO = "TA/TO"
-    DIRECT = "Direct"
-    CORPORATE = "Corporate"
-    GDS = "GDS"
-    UNDEFINED = "Undefined"
-
-
-class RoomType(StrEnum):
-    """Room type codes (the hotels anonymise them as letters)."""
-
-    A = "A"
-    B = "B"
-    C = "C"
-    D = "D"
-    E = "E"
-    F = "F"
-    G = "G"
-    H = "H"
-    I = "I"  # noqa: E741 - the dataset's own code
-    K = "K"
-    L = "L"
-    P = "P"
-
-
-class DepositType(StrEnum):
-    NO_DEPOSIT = "No Deposit"
-    NON_REFUND = "Non Refund"
-    REFUNDABLE = "Refundable"
-
-
-class CustomerType(StrEnum):
-    TRANSIENT = "Transient"
-    TRANSIENT_PARTY = "Transient-Party"
-    CONTRACT = "Contract"
-    GROUP = "Group"
-
-
 class ReservationStatus(StrEnum):
     CANCELED = "Canceled"
     CHECK_OUT = "Check-Out"
     NO_SHOW = "No-Show"
 
 
-Kind = Literal["int", "float", "category", "text", "date"]
+# int/float: numbers; id: a whole number naming something (agent, company), cleaned to its text;
+# category: one of a closed list; text: free text matching a pattern; date: YYYY-MM-DD.
+Kind = Literal["int", "float", "id", "category", "text", "date"]
 # booking: known when the booking is made (model inputs); target: is_canceled;
 # outcome: the outcome itself; post_booking: recorded after the booking was made.
 Role = Literal["booking", "target", "outcome", "post_booking"]
 
 COUNTRY_PATTERN = r"^[A-Z]{2,3}$"
-ID_PATTERN = r"^[0-9]{1,9}$"
+ID_MAX = 999_999_999  # ids have at most nine digits
 
 
 @dataclass(frozen=True)
@@ -128,8 +164,11 @@ def _enum(enum: type[StrEnum]) -> tuple[str, ...]:
     return tuple(member.value for member in enum)
 
 
+_V = VOCABULARY
+
+
 RAW_COLUMNS: tuple[RawColumn, ...] = (
-    RawColumn("hotel", "category", categories=_enum(Hotel)),
+    RawColumn("hotel", "category", categories=_V["hotel"]),
     RawColumn("is_canceled", "int", role="target", min=0, max=1),
     RawColumn("lead_time", "int", min=0, max=1000),
     RawColumn("arrival_date_year", "int", min=2000, max=2100),
@@ -141,21 +180,21 @@ RAW_COLUMNS: tuple[RawColumn, ...] = (
     RawColumn("adults", "int", min=0, max=100),
     RawColumn("children", "int", nullable=True, min=0, max=20),
     RawColumn("babies", "int", min=0, max=20),
-    RawColumn("meal", "category", categories=_enum(Meal)),
+    RawColumn("meal", "category", categories=_V["meal"]),
     RawColumn("country", "text", nullable=True, pattern=COUNTRY_PATTERN),
-    RawColumn("market_segment", "category", categories=_enum(MarketSegment)),
-    RawColumn("distribution_channel", "category", categories=_enum(DistributionChannel)),
+    RawColumn("market_segment", "category", categories=_V["market_segment"]),
+    RawColumn("distribution_channel", "category", categories=_V["distribution_channel"]),
     RawColumn("is_repeated_guest", "int", min=0, max=1),
     RawColumn("previous_cancellations", "int", min=0, max=100),
     RawColumn("previous_bookings_not_canceled", "int", min=0, max=500),
-    RawColumn("reserved_room_type", "category", categories=_enum(RoomType)),
-    RawColumn("assigned_room_type", "category", role="post_booking", categories=_enum(RoomType)),
+    RawColumn("reserved_room_type", "category", categories=_V["room_type"]),
+    RawColumn("assigned_room_type", "category", role="post_booking", categories=_V["room_type"]),
     RawColumn("booking_changes", "int", role="post_booking", min=0, max=100),
-    RawColumn("deposit_type", "category", categories=_enum(DepositType)),
-    RawColumn("agent", "text", nullable=True, pattern=ID_PATTERN),
-    RawColumn("company", "text", nullable=True, pattern=ID_PATTERN),
+    RawColumn("deposit_type", "category", categories=_V["deposit_type"]),
+    RawColumn("agent", "id", nullable=True, min=0, max=ID_MAX),
+    RawColumn("company", "id", nullable=True, min=0, max=ID_MAX),
     RawColumn("days_in_waiting_list", "int", min=0, max=1000),
-    RawColumn("customer_type", "category", categories=_enum(CustomerType)),
+    RawColumn("customer_type", "category", categories=_V["customer_type"]),
     RawColumn("adr", "float", min=0, max=10_000),
     RawColumn("required_car_parking_spaces", "int", min=0, max=10),
     RawColumn("total_of_special_requests", "int", min=0, max=10),
@@ -210,77 +249,91 @@ def check_columns(columns: list[str], *, scoring: bool = False) -> tuple[str, ..
     return tuple(c for c in RAW_COLUMN_NAMES if c in present)
 
 
-def _column_checks(col: RawColumn) -> list[pa.Check]:
-    import pandera.pandas as pa
-
-    checks: list[pa.Check] = []
-    if col.min is not None:
-        checks.append(pa.Check.ge(col.min, error=f"must be >= {col.min:g}"))
-    if col.max is not None:
-        checks.append(pa.Check.le(col.max, error=f"must be <= {col.max:g}"))
-    if col.categories is not None:
-        shown = ", ".join(col.categories)
-        checks.append(pa.Check.isin(col.categories, error=f"must be one of: {shown}"))
-    if col.pattern is not None:
-        checks.append(pa.Check.str_matches(col.pattern, error=f"must match {col.pattern}"))
-    return checks
+# ------------------------------------------------------------------ accepted text, as patterns
+# What a field accepts as *text* (a CSV field, a JSON string), as one regular expression per field:
+# the validator matches text against it and the API's OpenAPI schema publishes it, so the two
+# cannot disagree. Numbers are written plainly (no sign, no exponent: "1e3" and "+5" are refused
+# with that reason), with up to 10 spaces or tabs around and up to 10 leading zeros.
+_SPACE = r"[ \t]{0,10}"
+_ZEROS = "0{0,10}"
+_NULL_TEXT = "|".join(sorted(t for t in NULL_TOKENS if t)) + "|"  # ... and the empty text
+_META = frozenset(".^$*+?()[]{}|\\")
 
 
-_PANDAS_DTYPE = {
-    "int": "Int64",
-    "float": "Float64",
-    "category": "str",
-    "text": "str",
-    "date": "datetime64[s]",
-}
+def literal(text: str) -> str:
+    """``text`` as a regex matching itself (only metacharacters escaped: ECMA and Python agree)."""
+    return "".join(f"\\{c}" if c in _META else c for c in text)
 
 
-def _arrival_date_exists(frame: pd.DataFrame) -> pd.Series:
-    """Year, month name and day of month must form a real calendar date (no 31 April)."""
-    import pandas as pd
+def _digits_range(low: str, high: str) -> list[str]:
+    """Patterns for the numbers low..high, both written with the same number of digits."""
+    if not low:
+        return [""]
+    if low[0] == high[0]:
+        return [low[0] + rest for rest in _digits_range(low[1:], high[1:])]
+    width = len(low) - 1
+    parts = []
+    if low[1:] == "0" * width:
+        start = low[0]
+    else:
+        parts += [low[0] + rest for rest in _digits_range(low[1:], "9" * width)]
+        start = str(int(low[0]) + 1)
+    if high[1:] == "9" * width:
+        end = high[0]
+        tail = [f"[{start}-{end}]" + ("[0-9]" * width)] if start <= end else []
+        return parts + tail
+    end = str(int(high[0]) - 1)
+    if start <= end:
+        parts.append(f"[{start}-{end}]" + "[0-9]" * width)
+    return parts + [high[0] + rest for rest in _digits_range("0" * width, high[1:])]
 
-    month = frame["arrival_date_month"].map(MONTH_NUMBER)
-    dates = pd.to_datetime(
-        {"year": frame["arrival_date_year"], "month": month, "day": frame["arrival_date_day_of_month"]},
-        errors="coerce",
-    )
-    # Rows whose parts already failed their own checks are reported there, not twice.
-    parts_missing = month.isna() | frame["arrival_date_year"].isna()
-    return dates.notna() | parts_missing
+
+def integer_range_pattern(low: int, high: int) -> str:
+    """A regex (no anchors) for the whole numbers low..high written without leading zeros."""
+    if low < 0 or high < low:
+        raise ValueError(f"cannot write a pattern for {low}..{high}")
+    parts = []
+    for digits in range(len(str(low)), len(str(high)) + 1):
+        first = max(low, 10 ** (digits - 1) if digits > 1 else 0)
+        last = min(high, 10**digits - 1)
+        if first <= last:
+            parts += _digits_range(str(first), str(last))
+    return "(?:" + "|".join(parts) + ")"
 
 
-def _status_agrees_with_target(frame: pd.DataFrame) -> pd.Series:
-    """is_canceled is 1 exactly for Canceled and No-Show reservations."""
-    status = frame["reservation_status"]
-    expected = status.isin([ReservationStatus.CANCELED, ReservationStatus.NO_SHOW]).astype("Int64")
-    return status.isna() | frame["is_canceled"].isna() | (frame["is_canceled"] == expected)
+def whole_number_text(alternatives: str) -> str:
+    """A regex body (no anchors) of the plain texts of the whole numbers ``alternatives`` matches."""
+    return f"{_ZEROS}{alternatives}(?:\\.0{{0,20}})?"
 
 
-@functools.cache  # one schema per column set: building it costs more than validating a few rows
-def build_schema(columns: tuple[str, ...]) -> pa.DataFrameSchema:
-    """Pandera schema for the given raw columns, after they were parsed to their types."""
-    import pandera.pandas as pa
+def number_text(low: int, high: int, *, whole: bool = True) -> str:
+    """A regex body (no anchors) of the plain texts of the numbers low..high."""
+    if not whole:
+        # Below the maximum any fraction is fine; at the maximum only a zero one.
+        below = f"{_ZEROS}{integer_range_pattern(low, high - 1)}(?:\\.[0-9]{{0,20}})?"
+        at_top = f"{_ZEROS}{high}(?:\\.0{{0,20}})?"
+        return "|".join([below, at_top] + (["\\.[0-9]{1,20}"] if low == 0 else []))
+    return whole_number_text(integer_range_pattern(low, high))
 
-    checks = []
-    if {"arrival_date_year", "arrival_date_month", "arrival_date_day_of_month"} <= set(columns):
-        checks.append(pa.Check(_arrival_date_exists, error="arrival date does not exist"))
-    if {"is_canceled", "reservation_status"} <= set(columns):
-        checks.append(
-            pa.Check(
-                _status_agrees_with_target,
-                error="is_canceled disagrees with reservation_status",
-            )
-        )
-    return pa.DataFrameSchema(
-        {
-            name: pa.Column(
-                _PANDAS_DTYPE[COLUMNS_BY_NAME[name].kind],
-                checks=_column_checks(COLUMNS_BY_NAME[name]),
-                nullable=COLUMNS_BY_NAME[name].nullable,
-            )
-            for name in columns
-        },
-        checks=checks,
-        strict=True,
-        ordered=False,
-    )
+
+def anchored(body: str, *, nullable: bool = False) -> str:
+    """``body`` with the spaces a field may have around it (and the null tokens if nullable)."""
+    if nullable:
+        body += "|" + _NULL_TEXT
+    return f"^{_SPACE}(?:{body}){_SPACE}$"
+
+
+@functools.cache
+def text_pattern(name: str) -> str:
+    """The anchored regex of every text the field accepts (null tokens where it may be missing)."""
+    col = COLUMNS_BY_NAME[name]
+    if col.kind in ("int", "float", "id"):
+        high = int(col.max) if col.max is not None else 10**9
+        body = number_text(int(col.min or 0), high, whole=col.kind != "float")
+    elif col.categories is not None:
+        body = "|".join(literal(c) for c in col.categories)
+    elif col.pattern is not None:
+        body = col.pattern.removeprefix("^").removesuffix("$")
+    else:  # a date
+        body = "[0-9]{4}-[0-9]{2}-[0-9]{2}"
+    return anchored(body, nullable=col.nullable)

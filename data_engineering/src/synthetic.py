@@ -5,7 +5,13 @@ a known logistic rule (non-refundable deposits, long lead times and earlier canc
 the risk; special requests and parking lower it), which lets the model tests check that a
 trained model learned real structure, not noise.
 
-    python -m data_engineering.src.synthetic OUT.csv [--rows N] [--seed S] [--gzip]
+The bookings use the public dataset's categories (its vocabulary) unless ``renamed`` gives other
+names for them: ``OTHER_HOTEL_GROUP`` is a hotel group of its own, whose hotels, room types,
+meal plans, segments, channels, deposit and customer types share no value with the public
+dataset's. Renaming changes the names only, not the rule: a prepaid booking of the Harbour Inn
+is as risky as a non-refundable one of the City Hotel.
+
+    python -m data_engineering.src.synthetic OUT.csv [--rows N] [--seed S] [--other-hotel-group]
 """
 
 from __future__ import annotations
@@ -14,12 +20,13 @@ import argparse
 import datetime as dt
 import gzip
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from data_engineering.src.schema import RAW_COLUMN_NAMES, Month
+from data_engineering.src.schema import RAW_COLUMN_NAMES, VOCABULARIES, Month
 
 _COUNTRIES = ["PRT", "GBR", "FRA", "ESP", "DEU", "ITA", "IRL", "BEL", "BRA", "NLD", "USA", "CHE", "CN"]
 _COUNTRY_P = [0.40, 0.10, 0.09, 0.07, 0.06, 0.04, 0.03, 0.03, 0.03, 0.03, 0.02, 0.02, 0.08]
@@ -38,6 +45,45 @@ _ROOMS = ["A", "D", "E", "F", "G", "B", "C", "H"]
 _ROOM_P = [0.72, 0.16, 0.05, 0.025, 0.02, 0.01, 0.01, 0.005]
 _MONTHS = [m.value for m in Month]
 
+# Vocabulary -> {the public dataset's value: this hotel group's}, for every value generated here.
+OTHER_HOTEL_GROUP: dict[str, dict[str, str]] = {
+    "hotel": {"City Hotel": "Harbour Inn", "Resort Hotel": "Alpine Lodge"},
+    "meal": {
+        "BB": "Breakfast",
+        "HB": "Half Board",
+        "FB": "Full Board",
+        "SC": "Room Only",
+        "Undefined": "Not Set",
+    },
+    "market_segment": {
+        "Online TA": "OTA",
+        "Offline TA/TO": "Tour Operator",
+        "Groups": "Group Series",
+        "Direct": "Walk-in",
+        "Corporate": "Business Travel",
+        "Complementary": "House Use",
+        "Aviation": "Airline Crew",
+    },
+    "distribution_channel": {"TA/TO": "Agency", "Direct": "Website", "Corporate": "Corporate Desk"},
+    "room_type": {
+        "A": "S1",
+        "B": "S2",
+        "C": "S3",
+        "D": "DLX",
+        "E": "FAM",
+        "F": "TWN",
+        "G": "STE",
+        "H": "PH",
+    },
+    "deposit_type": {"No Deposit": "Pay at Hotel", "Non Refund": "Prepaid", "Refundable": "Flexible"},
+    "customer_type": {
+        "Transient": "Individual",
+        "Transient-Party": "Individual Linked",
+        "Contract": "Allotment",
+        "Group": "Tour Group",
+    },
+}
+
 
 def make_bookings(
     rows: int = 2000,
@@ -45,8 +91,15 @@ def make_bookings(
     seed: int = 0,
     start: dt.date = dt.date(2015, 7, 1),
     end: dt.date = dt.date(2017, 8, 31),
+    renamed: Mapping[str, Mapping[str, str]] | None = None,
 ) -> pd.DataFrame:
-    """A frame of text columns, exactly like ``pd.read_csv(path, dtype=str)`` of the real file."""
+    """A frame of text columns, exactly like ``pd.read_csv(path, dtype=str)`` of the real file.
+
+    ``renamed`` maps a vocabulary (``schema.VOCABULARIES``: ``room_type`` covers both room
+    columns) to new names for its values, e.g. ``OTHER_HOTEL_GROUP``."""
+    unknown = sorted(set(renamed or {}) - set(VOCABULARIES))
+    if unknown:
+        raise ValueError(f"unknown vocabularies {', '.join(unknown)}; known: {', '.join(VOCABULARIES)}")
     rng = np.random.default_rng(seed)
     span = (end - start).days
     arrival = pd.to_datetime(start) + pd.to_timedelta(rng.integers(0, span + 1, rows), unit="D")
@@ -138,11 +191,17 @@ def make_bookings(
         }
     )
     assert tuple(frame.columns) == RAW_COLUMN_NAMES
-    return frame.astype("str")
+    frame = frame.astype("str")
+    for name, names in (renamed or {}).items():
+        for column in VOCABULARIES[name]:
+            frame[column] = frame[column].replace(dict(names))
+    return frame
 
 
-def write_bookings(path: Path, rows: int = 2000, *, seed: int = 0) -> Path:
-    frame = make_bookings(rows, seed=seed)
+def write_bookings(
+    path: Path, rows: int = 2000, *, seed: int = 0, renamed: Mapping[str, Mapping[str, str]] | None = None
+) -> Path:
+    frame = make_bookings(rows, seed=seed, renamed=renamed)
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix == ".gz":
         with gzip.open(path, "wt", newline="") as out:
@@ -157,8 +216,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("output", type=Path, help="CSV file to write (.gz compresses)")
     parser.add_argument("--rows", type=int, default=5000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--other-hotel-group",
+        action="store_true",
+        help="hotels, room types and other categories of a group of its own, none of the public dataset's",
+    )
     ns = parser.parse_args(argv)
-    write_bookings(ns.output, ns.rows, seed=ns.seed)
+    write_bookings(
+        ns.output, ns.rows, seed=ns.seed, renamed=OTHER_HOTEL_GROUP if ns.other_hotel_group else None
+    )
     print(f"wrote {ns.rows:,} synthetic bookings to {ns.output}")
     return 0
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from data_engineering.src.initialize_data import TransformParams, run
+from data_engineering.src.initialize_data import NoValidRowsError, TransformParams, print_outcome, run
 from data_engineering.src.params import read_section
 from data_engineering.src.schema import ColumnsError
 
@@ -20,7 +20,10 @@ def main() -> int:
     except ColumnsError as exc:
         print(f"transform: error: {exc}; nothing was written", file=sys.stderr)
         return 1
-    print(summary.line())
+    except NoValidRowsError as exc:
+        print(f"transform: error: {exc}", file=sys.stderr)
+        return 1
+    print_outcome(summary, "transform")
     return 0
 
 

@@ -1,183 +1,542 @@
-"""Validate raw bookings row by row: bad rows are set aside with their reasons, never dropped.
+"""The one booking validator, generated from the column spec and used at every edge.
 
-Two phases, because a value that cannot be parsed cannot be range-checked:
-1. parse every column from text to its type; a value that does not parse is a reason;
-2. run the pandera schema (ranges, categories, month names, real dates) on what parsed.
-Columns are checked before any row: a missing or unexpected column stops everything, since it
-means the file is not the dataset we think it is.
+Ingest and ``initialize-data`` (CSV text), ``predict-batch`` (CSV text, streamed), ``score-db``
+(the database's raw text), the API (JSON values) and the MLflow pyfunc (a pandas DataFrame) all
+call ``validate``: they accept and refuse exactly the same bookings, with the same reasons.
+
+Every field is first read into one form, whatever it came as:
+
+- text (a CSV field, a JSON string): whitespace stripped; ``NULL``, ``NA``, empty... mean "no
+  value"; ``parse_token`` is the only place text becomes a number, so ``"9.0"`` is 9 everywhere;
+- JSON numbers and numeric DataFrame columns are taken as they are (``9.0`` is 9);
+- booleans, lists and objects are refused: ``true`` is not a count of special requests, and a
+  number is not a room type.
+
+Then the spec's rules run: whole numbers, ranges, categories, patterns and missing values, all
+numeric columns at once on one matrix (a booking is a row of it, so a single booking costs
+about what a thousand do), and two row rules: the arrival date exists, and ``is_canceled``
+agrees with ``reservation_status``. A row with any failure is rejected with all of its reasons;
+the others come out typed: numbers as float64 (NaN = missing), ids as their canonical text
+(``"009"``, ``9`` and ``"9.0"`` are ``"9"``), categories and text as str (None = missing), dates
+as ``datetime64[D]``.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
+import math
+import re
 from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any, NamedTuple, TypeAlias
 
 import numpy as np
 import pandas as pd
-import pandera.pandas as pa
+import pyarrow as pa
+import pyarrow.compute as pc
 
+from data_engineering.src.arrays import SMALL, gather, is_missing, map_unique, object_array
 from data_engineering.src.schema import (
     COLUMNS_BY_NAME,
+    MONTH_NUMBER,
     NULL_TOKENS,
-    build_schema,
-    check_columns,
+    RawColumn,
+    ReservationStatus,
+    text_pattern,
 )
 
 ID_COLUMN = "booking_id"
 LINE_COLUMN = "source_line"
-FIELDS_COLUMN = "source_field_count"  # set by io.read_raw: fields the line really had
 REASONS_COLUMN = "rejection_reasons"
+
+# A decimal number as hotels' systems write it: 9, 9.0, -2, .5, 1e3 (no "inf", "nan", "1_000").
+NUMBER_PATTERN = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$"
+_NUMBER = re.compile(NUMBER_PATTERN)
+_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+_CANCELLED = (ReservationStatus.CANCELED.value, ReservationStatus.NO_SHOW.value)
+_DAYS_IN_MONTH = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
+NUMERIC_KINDS = ("int", "float", "id")
+
+# Failure codes of one field (0: fine). Every reason a field can fail for is here.
+(
+    OK,
+    WRONG_TYPE,
+    NOT_A_NUMBER,
+    NOT_WHOLE,
+    TOO_LOW,
+    TOO_HIGH,
+    MISSING,
+    NOT_TEXT,
+    UNKNOWN,
+    MISMATCH,
+    NOT_DATE,
+    NOT_PLAIN,
+) = range(12)
+
+ColumnInput: TypeAlias = pa.Array | pa.ChunkedArray | np.ndarray | Sequence[Any]
+
+
+class Problem(NamedTuple):
+    field: str  # the field to fix (for a row rule: the one a client is told to change)
+    message: str  # "must be >= 0 (got -2)"; for a row rule the whole reason
+    row_rule: bool = False
+    unknown: str | None = None  # the text, when it is not one of the field's categories
+
+    def __str__(self) -> str:
+        return self.message if self.row_rule else f"{self.field}: {self.message}"
 
 
 @dataclass
-class ValidationResult:
-    """Outcome of one validation run. ``rows_in == len(valid) + len(rejected)`` always holds."""
+class Validated:
+    """The outcome of one ``validate`` call: ``len(accepted) + len(rejected)`` rows in."""
 
-    valid: pd.DataFrame  # typed columns plus booking_id and source_line
-    rejected: pd.DataFrame  # the raw text of each bad row plus its reasons
-    columns: tuple[str, ...]
+    columns: dict[str, np.ndarray]  # typed values of the accepted rows, in input order
+    accepted: np.ndarray  # positions (in the input) of the accepted rows
+    rejected: np.ndarray  # positions of the rejected rows
+    reasons: list[str]  # why, one "; "-joined string per rejected row
     reason_counts: Counter[str] = field(default_factory=Counter)
-    exact_duplicates: int = 0
+    # The same, structured: per rejected row, each problem.
+    details: list[list[Problem]] = field(default_factory=list)
 
     @property
     def rows_in(self) -> int:
-        return len(self.valid) + len(self.rejected)
-
-    def report(self) -> dict:
-        return {
-            "rows_in": self.rows_in,
-            "rows_loaded": len(self.valid),
-            "rows_rejected": len(self.rejected),
-            "rejection_reasons": dict(sorted(self.reason_counts.items())),
-            "exact_duplicate_rows": self.exact_duplicates,
-            "duplicate_policy": "kept (see data_engineering/README.md#duplicates)",
-        }
-
-
-def row_hashes(raw: pd.DataFrame) -> pd.Series:
-    """64-bit hash of each row's text (pandas' fixed-key hash: the same in every process)."""
-    return pd.util.hash_pandas_object(raw, index=False)
-
-
-def booking_ids(row_hash: pd.Series) -> pd.Series:
-    """A stable 63-bit key per row: the hash of the row's text and its rank among identical rows.
-
-    The dataset has no booking number. Hashing the content gives a booking the same id in the
-    103,505-row extract and in the full 119,390-row file; the rank keeps exact duplicates apart.
-    """
-    rank = row_hash.groupby(row_hash.to_numpy(), sort=False).cumcount()
-    keyed = pd.DataFrame({"hash": row_hash.to_numpy(), "rank": rank.to_numpy()})
-    combined = pd.util.hash_pandas_object(keyed, index=False).to_numpy()
-    return pd.Series((combined >> np.uint64(1)).astype(np.int64), index=row_hash.index, name=ID_COLUMN)
-
-
-def _parse(raw: pd.DataFrame, columns: tuple[str, ...]) -> tuple[pd.DataFrame, dict[int, list[str]]]:
-    """Parse text columns to typed ones; values that do not parse become reasons."""
-    reasons: dict[int, list[str]] = {}
-    typed = {}
-    for name in columns:
-        spec = COLUMNS_BY_NAME[name]
-        text = raw[name].astype("str").str.strip()
-        is_null = text.isin(NULL_TOKENS)
-        if spec.kind in ("int", "float"):
-            numbers = pd.to_numeric(text.where(~is_null), errors="coerce")
-            bad = numbers.isna() & ~is_null
-            if spec.kind == "int":
-                fractional = numbers.notna() & (numbers % 1 != 0)
-                bad |= fractional
-                numbers = numbers.where(~bad).round().astype("Int64")
-                message = "not a whole number"
-            else:
-                numbers = numbers.where(~bad).astype("Float64")
-                message = "not a number"
-            column = numbers
-        elif spec.kind == "date":
-            dates = pd.to_datetime(text.where(~is_null), format="%Y-%m-%d", errors="coerce")
-            bad = dates.isna() & ~is_null
-            column = dates.astype("datetime64[s]")
-            message = "not a date (YYYY-MM-DD)"
-        else:
-            column = text.where(~is_null)
-            bad = pd.Series(False, index=text.index)
-            message = ""
-        for idx in bad[bad].index:
-            reasons.setdefault(idx, []).append(f"{name}: {message} ({raw.at[idx, name]!r})")
-        typed[name] = column
-    return pd.DataFrame(typed, index=raw.index), reasons
-
-
-def _schema_failures(typed: pd.DataFrame, columns: tuple[str, ...]) -> dict[int, list[str]]:
-    reasons: dict[int, list[str]] = {}
-    try:
-        build_schema(columns).validate(typed, lazy=True)
-    except pa.errors.SchemaErrors as errors:
-        cases = errors.failure_cases
-        cases = cases[cases["index"].notna()]
-        for row in cases.itertuples(index=False):
-            check = "missing value" if row.check == "not_nullable" else row.check
-            if row.schema_context == "DataFrameSchema":
-                message = check  # a row-level rule: reported once, not once per column
-            else:
-                value = row.failure_case.item() if hasattr(row.failure_case, "item") else row.failure_case
-                message = f"{row.column}: {check} (got {value!r})"
-            bucket = reasons.setdefault(int(row.index), [])
-            if message not in bucket:
-                bucket.append(message)
-    return reasons
+        return len(self.accepted) + len(self.rejected)
 
 
 def reason_key(reason: str) -> str:
-    """The reason without the offending value, for counting (``adults: must be >= 0``)."""
-    return reason.split(" (", 1)[0]
+    """A reason without the offending value, for counting (``adults: must be >= 0``)."""
+    return reason.split(" (got ", 1)[0]
 
 
-def validate_raw(raw: pd.DataFrame, *, scoring: bool = False) -> ValidationResult:
-    """Validate a frame of raw text (as read from the CSV, every column a string).
+# ------------------------------------------------------------------------------------- reading
+def parse_token(text: str) -> tuple[str | None, float]:
+    """One field's text: (stripped text, or None for a null token; its number, or NaN).
 
-    ``raw`` must carry a ``source_line`` column (the row's line number in the file) so that a
-    rejected row can be found in the original file.
+    The only place text becomes a number, whether it came from a CSV file, the database or a
+    JSON string. Whether the field *accepts* the text is ``schema.text_pattern``'s business.
     """
-    data_columns = [c for c in raw.columns if c not in (LINE_COLUMN, FIELDS_COLUMN)]
-    columns = check_columns(data_columns, scoring=scoring)
-    raw = raw.reset_index(drop=True)
-    if LINE_COLUMN not in raw:
-        raw.insert(0, LINE_COLUMN, np.arange(2, len(raw) + 2))  # line 1 is the header
-    hashes = row_hashes(raw[list(columns)])
-    ids = booking_ids(hashes)
-    typed, reasons = _parse(raw, columns)
-    if FIELDS_COLUMN in raw:
-        # A line with the wrong number of fields is misaligned: its other "errors" are noise.
-        width = len(data_columns)
-        misaligned = raw.index[raw[FIELDS_COLUMN] != width]
-        for idx in misaligned:
-            reasons[idx] = [f"line has {raw.at[idx, FIELDS_COLUMN]} fields, expected {width}"]
-    # Values that did not parse are null now; the schema must not also call them missing.
-    parse_failed = set(reasons)
-    for idx, messages in _schema_failures(typed, columns).items():
-        if FIELDS_COLUMN in raw and raw.at[idx, FIELDS_COLUMN] != len(data_columns):
-            continue
-        parsed_columns = {m.split(":", 1)[0] for m in reasons[idx]} if idx in parse_failed else set()
-        reasons.setdefault(idx, []).extend(m for m in messages if m.split(":", 1)[0] not in parsed_columns)
-    bad_index = np.array(sorted(i for i, msgs in reasons.items() if msgs), dtype=np.int64)
-    bad_mask = np.zeros(len(raw), dtype=bool)
-    bad_mask[bad_index] = True
+    stripped = text.strip(" \t")
+    if stripped in NULL_TOKENS:
+        return None, math.nan
+    return stripped, float(stripped) if _NUMBER.fullmatch(stripped) else math.nan
 
-    valid = typed.loc[~bad_mask].copy()
-    valid.insert(0, ID_COLUMN, ids.loc[~bad_mask].to_numpy())
-    valid.insert(1, LINE_COLUMN, raw.loc[~bad_mask, LINE_COLUMN].to_numpy())
 
-    rejected = raw.loc[bad_mask, [LINE_COLUMN, *columns]].copy()
-    rejected.insert(0, ID_COLUMN, ids.loc[bad_mask].to_numpy())
-    rejected[REASONS_COLUMN] = ["; ".join(reasons[i]) for i in bad_index]
+@dataclass
+class _Values:
+    """One column split by what each row holds: a number, a text, nothing, or something else."""
 
+    numbers: np.ndarray  # float64: the value of rows that hold a number (JSON, DataFrame), else NaN
+    tokens: list[str | None]  # the distinct texts (None for rows without one)
+    codes: np.ndarray | None  # each row's index in ``tokens`` (None: row i is ``tokens[i]``)
+    null: np.ndarray  # bool: None, NaN, NA...
+    wrong_type: np.ndarray  # bool: a boolean, list, object...
+
+
+def _split_values(values: list[Any]) -> _Values:
+    """JSON-like Python values (the API's bookings, an object column of a DataFrame)."""
+    n = len(values)
+    kinds = set(map(type, values))
+    if kinds <= {int, float, type(None)}:  # numbers (None -> NaN): no Python loop
+        numbers = np.array(values, dtype=np.float64)
+        return _Values(numbers, [None] * n, None, np.isnan(numbers), np.zeros(n, dtype=bool))
+    if kinds <= {str, type(None)}:
+        null = np.fromiter((v is None for v in values), dtype=bool, count=n)
+        if n <= SMALL:
+            return _Values(np.full(n, np.nan), values, None, null, np.zeros(n, dtype=bool))
+        codes, uniques = pd.factorize(object_array(values), use_na_sentinel=False)
+        tokens: list[str | None] = [None if is_missing(u) else u for u in uniques]
+        return _Values(np.full(n, np.nan), tokens, codes, null, np.zeros(n, dtype=bool))
+    numbers = np.full(n, np.nan)
+    tokens = [None] * n
+    null = np.zeros(n, dtype=bool)
+    wrong_type = np.zeros(n, dtype=bool)
+    for i, value in enumerate(values):
+        if isinstance(value, bool | np.bool_):
+            wrong_type[i] = True
+        elif is_missing(value):
+            null[i] = True
+        elif isinstance(value, int | float | np.integer | np.floating):
+            numbers[i] = value
+        elif isinstance(value, str):
+            tokens[i] = value
+        else:
+            wrong_type[i] = True
+    return _Values(numbers, tokens, None, null, wrong_type)
+
+
+def _split(values: ColumnInput) -> _Values:
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if isinstance(values, pa.Array):
+        kind = values.type.value_type if pa.types.is_dictionary(values.type) else values.type
+        if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+            # CSV or database text: pyarrow's dictionary encoding gives the distinct values.
+            encoded = values if pa.types.is_dictionary(values.type) else pc.dictionary_encode(values)
+            tokens = encoded.dictionary.cast(pa.string()).to_pylist()
+            codes = pc.fill_null(encoded.indices, len(tokens)).to_numpy(zero_copy_only=False)
+            n = len(values)
+            null = codes == len(tokens)
+            return _Values(np.full(n, np.nan), [*tokens, None], codes, null, np.zeros(n, dtype=bool))
+        values = values.to_numpy(zero_copy_only=False)
+    if isinstance(values, np.ndarray) and values.dtype.kind in "iuf":
+        numbers = values.astype(np.float64)
+        n = len(numbers)
+        return _Values(numbers, [None] * n, None, np.isnan(numbers), np.zeros(n, dtype=bool))
+    if isinstance(values, np.ndarray):
+        values = values.tolist()  # booleans, text and objects: value by value
+    return _split_values(list(values))
+
+
+def _per_token(values: _Values, fn: Any, width: int) -> list[np.ndarray]:
+    """``fn(token)`` (a tuple of ``width`` results) gathered to the rows: once per distinct token."""
+    results = [fn(token) for token in values.tokens]
+    return [gather(np.array([r[k] for r in results]), values.codes) for k in range(width)]
+
+
+@functools.cache
+def _accepted_text(name: str) -> re.Pattern[str]:
+    return re.compile(text_pattern(name))
+
+
+def _read_numbers(spec: RawColumn, values: _Values) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(numbers, missing, wrong type, written unplainly) of a numeric field."""
+    pattern = _accepted_text(spec.name)
+
+    def token(text: str | None) -> tuple[float, bool, bool]:
+        if text is None:
+            return math.nan, False, False
+        stripped, number = parse_token(text)
+        return number, stripped is None, not pattern.fullmatch(text)
+
+    parsed, token_null, unplain = _per_token(values, token, 3)
+    has_token = ~values.null & np.isnan(values.numbers) & ~values.wrong_type
+    numbers = np.where(has_token, parsed, values.numbers)
+    missing = values.null | (has_token & token_null)
+    return numbers, missing, values.wrong_type, has_token & unplain & ~token_null
+
+
+# ------------------------------------------------------------------------------------- rules
+@dataclass(frozen=True)
+class _NumericBlock:
+    """The spec's rules for a set of numeric columns, as vectors: one operation checks them all."""
+
+    names: tuple[str, ...]
+    whole: np.ndarray  # bool per column: int or id
+    low: np.ndarray  # minimum per column (-inf: none)
+    high: np.ndarray  # maximum per column (inf: none)
+    nullable: np.ndarray
+
+    @classmethod
+    @functools.cache
+    def of(cls, names: tuple[str, ...]) -> _NumericBlock:
+        specs = [COLUMNS_BY_NAME[n] for n in names]
+        return cls(
+            tuple(names),
+            np.array([s.kind in ("int", "id") for s in specs], dtype=bool),
+            np.array([-math.inf if s.min is None else s.min for s in specs]),
+            np.array([math.inf if s.max is None else s.max for s in specs]),
+            np.array([s.nullable for s in specs], dtype=bool),
+        )
+
+    def check(
+        self, numbers: np.ndarray, missing: np.ndarray, wrong: np.ndarray, unplain: np.ndarray
+    ) -> np.ndarray:
+        """Failure codes (n, k) of a matrix of numbers; NaN where a row has no number."""
+        status = np.zeros(numbers.shape, dtype=np.int8)
+        status[unplain] = NOT_PLAIN  # a sign, an exponent: refused even where the value is fine
+        status[~missing & ~np.isfinite(numbers)] = NOT_A_NUMBER
+        status[numbers < self.low] = TOO_LOW  # NaN compares false: no number, no range failure
+        status[numbers > self.high] = TOO_HIGH
+        status[(np.floor(numbers) != numbers) & self.whole & np.isfinite(numbers)] = NOT_WHOLE
+        status[missing & ~self.nullable] = MISSING
+        status[wrong] = WRONG_TYPE
+        return status
+
+    def reason(self, column: int, code: int) -> str:
+        spec = COLUMNS_BY_NAME[self.names[column]]
+        if code == TOO_LOW:
+            return f"must be >= {spec.min:g}"
+        if code == TOO_HIGH:
+            return f"must be <= {spec.max:g}"
+        return _REASONS[code]
+
+
+_REASONS = {
+    WRONG_TYPE: "must be a number",
+    NOT_A_NUMBER: "not a number",
+    NOT_WHOLE: "not a whole number",
+    MISSING: "missing value",
+    NOT_TEXT: "must be text",
+    NOT_DATE: "not a date (YYYY-MM-DD)",
+    NOT_PLAIN: "write it plainly: digits and a decimal point, no sign or exponent, at most 10 spaces around",
+}
+
+
+def _parse_date(text: str) -> tuple[dt.date | None, int]:
+    if _DATE.fullmatch(text):
+        try:
+            return dt.date.fromisoformat(text), OK
+        except ValueError:
+            pass
+    return None, NOT_DATE
+
+
+@functools.cache
+def _text_rule(spec: RawColumn) -> Callable[[str | None], tuple[Any, int]]:
+    """(value, code) of one text token under the spec's rules for ``spec``; None: no text."""
+    accepted = _accepted_text(spec.name)
+    allowed = frozenset(spec.categories) if spec.categories is not None else None
+    pattern = re.compile(spec.pattern) if spec.pattern is not None else None
+
+    def rule(token: str | None) -> tuple[Any, int]:
+        if token is None:
+            return None, OK  # rows without text are sorted out by the caller
+        text, _ = parse_token(token)
+        if text is None:
+            return None, (OK if spec.nullable else MISSING)
+        code = OK
+        if allowed is not None and text not in allowed:
+            code = UNKNOWN
+        elif pattern is not None and not pattern.fullmatch(text):
+            code = MISMATCH
+        elif not accepted.fullmatch(token):
+            code = NOT_PLAIN
+        elif spec.kind == "date":
+            return _parse_date(text)
+        return (text if code == OK else None), code
+
+    return rule
+
+
+def _check_text_values(spec: RawColumn, values: list[Any]) -> tuple[np.ndarray, np.ndarray]:
+    """``_check_text`` for a handful of JSON values, value by value: the same rules, no arrays
+    to build per column (one booking in the API costs a few microseconds here, not a hundred)."""
+    rule = _text_rule(spec)
+    typed, codes = [], []
+    for given in values:
+        if isinstance(given, str):
+            value, code = rule(given)
+        elif given is None or (not isinstance(given, bool) and is_missing(given)):
+            value, code = None, OK if spec.nullable else MISSING
+        else:  # booleans, numbers, lists: a text field takes text
+            value, code = None, NOT_TEXT
+        typed.append(value)
+        codes.append(code)
+    out = object_array(typed)
+    if spec.kind == "date":
+        out = np.array([v or np.datetime64("NaT") for v in typed], dtype="datetime64[D]")
+    return out, np.array(codes, dtype=np.int8)
+
+
+def _check_text(spec: RawColumn, values: _Values) -> tuple[np.ndarray, np.ndarray]:
+    """Typed values and failure codes of one text column (the rule runs once per distinct text)."""
+    rule = _text_rule(spec)
+    pairs = [rule(token) for token in values.tokens]
+    status = gather(np.array([code for _, code in pairs], dtype=np.int8), values.codes)
+    if spec.kind == "date":
+        table = np.array([value or np.datetime64("NaT") for value, _ in pairs], dtype="datetime64[D]")
+    else:
+        table = object_array([value for value, _ in pairs])
+    typed = gather(table, values.codes)
+    status = status.copy()
+    if not spec.nullable:
+        status[values.null] = MISSING
+    # Text fields take text: a JSON number where a room type or a country is expected is refused.
+    status[values.wrong_type | ~np.isnan(values.numbers)] = NOT_TEXT
+    return typed, status
+
+
+def _check_text_column(spec: RawColumn, values: ColumnInput, n: int) -> tuple[np.ndarray, np.ndarray]:
+    if isinstance(values, list) and n <= SMALL:
+        return _check_text_values(spec, values)
+    return _check_text(spec, _split(values))
+
+
+def _text_reason(spec: RawColumn, code: int) -> str:
+    if code == UNKNOWN:
+        return f"must be one of: {', '.join(spec.categories or ())}"
+    if code == MISMATCH:
+        return f"must match {spec.pattern}"
+    if code == NOT_PLAIN:
+        return "at most 10 spaces or tabs around the text"
+    return _REASONS[code]
+
+
+def _arrival_date_missing(columns: Mapping[str, np.ndarray], usable: np.ndarray) -> np.ndarray:
+    """Year, month name and day form no calendar date (31 April, 29 February 2017)."""
+    year, month, day = (columns[n] for n in ARRIVAL_PARTS)
+    month_number = map_unique(month, lambda m: MONTH_NUMBER.get(m, 1), np.int64)
+    years = np.nan_to_num(year, nan=2000).astype(np.int64)
+    leap = (years % 4 == 0) & ((years % 100 != 0) | (years % 400 == 0))
+    last_day = _DAYS_IN_MONTH[month_number - 1] + ((month_number == 2) & leap)
+    missing: np.ndarray = usable & (day > last_day)
+    return missing
+
+
+def _target_disagrees(columns: Mapping[str, np.ndarray], usable: np.ndarray) -> np.ndarray:
+    """``is_canceled`` is 1 exactly for Canceled and No-Show reservations."""
+    cancelled = map_unique(columns["reservation_status"], lambda s: s in _CANCELLED, bool)
+    disagrees: np.ndarray = usable & (columns["is_canceled"] != cancelled)
+    return disagrees
+
+
+ARRIVAL_PARTS = ("arrival_date_year", "arrival_date_month", "arrival_date_day_of_month")
+# (fields the rule reads, the rule, its reason, the field a client is told to fix)
+_ROW_RULES = (
+    (ARRIVAL_PARTS, _arrival_date_missing, "arrival date does not exist", "arrival_date_day_of_month"),
+    (
+        ("is_canceled", "reservation_status"),
+        _target_disagrees,
+        "is_canceled disagrees with reservation_status",
+        "is_canceled",
+    ),
+)
+
+
+def _numbers_of_records(columns: Mapping[str, ColumnInput], names: Sequence[str]) -> np.ndarray | None:
+    """The numeric columns as one matrix when every value is a plain number or None (JSON)."""
+    lists = [columns[name] for name in names]
+    if not lists or not all(isinstance(values, list) for values in lists):
+        return None
+    kinds = {type(value) for values in lists for value in values}
+    if not kinds <= {int, float, type(None)}:
+        return None
+    return np.array(lists, dtype=np.float64).T  # None -> NaN
+
+
+def _numeric_matrix(
+    columns: Mapping[str, ColumnInput], numeric: Sequence[str], n: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(numbers, missing, wrong type, unplain text), each (n, k), of the numeric columns."""
+    numbers = _numbers_of_records(columns, numeric)
+    if numbers is not None:
+        nothing = np.zeros(numbers.shape, dtype=bool)
+        return numbers, np.isnan(numbers), nothing, nothing
+    if not numeric:
+        empty = np.empty((n, 0), dtype=bool)
+        return np.empty((n, 0)), empty, empty, empty
+    reads = [_read_numbers(COLUMNS_BY_NAME[name], _split(columns[name])) for name in numeric]
+    values, missing, wrong_type, unplain = (np.column_stack([r[k] for r in reads]) for k in range(4))
+    return values, missing, wrong_type, unplain
+
+
+def validate(columns: Mapping[str, ColumnInput], names: Iterable[str] | None = None) -> Validated:
+    """Check the spec's columns ``names`` (default: those of ``columns`` in the spec) on every row.
+
+    ``columns`` maps a column name to its values (pyarrow text, a numpy array or a list of
+    Python values, all of the same length). Columns outside the spec are not looked at.
+    """
+    names = [n for n in (names if names is not None else columns) if n in COLUMNS_BY_NAME]
+    if not names:
+        raise ValueError("no booking column to validate")
+    n = len(columns[names[0]])
+    numeric = [name for name in names if COLUMNS_BY_NAME[name].kind in NUMERIC_KINDS]
+    text = [name for name in names if name not in numeric]
+    for name in names:
+        if len(columns[name]) != n:
+            raise ValueError(f"column {name} has {len(columns[name])} values, expected {n}")
+
+    block = _NumericBlock.of(tuple(numeric))
+    numbers, missing, wrong, unplain = _numeric_matrix(columns, numeric, n)
+    number_status = block.check(numbers, missing, wrong, unplain)
+    typed: dict[str, np.ndarray] = {}
+    clean = np.where(number_status == OK, numbers, np.nan)
+    for j, name in enumerate(numeric):
+        typed[name] = clean[:, j]
+    text_status = np.zeros((n, len(text)), dtype=np.int8)
+    for j, name in enumerate(text):
+        typed[name], text_status[:, j] = _check_text_column(COLUMNS_BY_NAME[name], columns[name], n)
+
+    bad = (number_status != OK).any(axis=1) | (text_status != OK).any(axis=1)
+    status = dict(zip(numeric, number_status.T, strict=True)) | dict(zip(text, text_status.T, strict=True))
+    rule_failures = []
+    for parts, rule, reason, blamed in _ROW_RULES:
+        if set(parts) <= set(names):
+            usable = np.logical_and.reduce([status[p] == OK for p in parts])
+            failed = rule(typed, usable)
+            bad |= failed
+            rule_failures.append((failed, reason, blamed))
+
+    rejected = np.flatnonzero(bad)
+    accepted = np.flatnonzero(~bad)
+    if len(rejected):
+        typed = {name: values[accepted] for name, values in typed.items()}
+    for name in numeric:
+        if COLUMNS_BY_NAME[name].kind == "id":
+            # "009", 9 and "9.0" name the same agent: its canonical text is "9".
+            typed[name] = map_unique(typed[name], lambda v: None if v is None else str(int(v)))
+    if not len(rejected):
+        return Validated(typed, accepted, rejected, [], Counter())
+    details = _details(rejected, names, status, block, columns, rule_failures=rule_failures)
     counts: Counter[str] = Counter()
-    for i in bad_index:
-        counts.update({reason_key(r) for r in reasons[i]})
-    duplicates = int(hashes.duplicated().sum())
-    return ValidationResult(
-        valid=valid.reset_index(drop=True),
-        rejected=rejected.reset_index(drop=True),
-        columns=columns,
-        reason_counts=counts,
-        exact_duplicates=duplicates,
-    )
+    reasons = []
+    for row in details:
+        messages = [str(problem) for problem in row]
+        counts.update({reason_key(m) for m in messages})
+        reasons.append("; ".join(messages))
+    return Validated(typed, accepted, rejected, reasons, counts, details)
+
+
+def _shown(values: ColumnInput, row: int) -> Any:
+    value = values[int(row)]
+    if isinstance(value, pa.Scalar):
+        value = value.as_py()
+    if isinstance(value, np.generic):
+        value = value.item()
+    return value
+
+
+def _details(
+    rejected: np.ndarray,
+    names: Sequence[str],
+    status: Mapping[str, np.ndarray],
+    block: _NumericBlock,
+    columns: Mapping[str, ColumnInput],
+    *,
+    rule_failures: list[tuple[np.ndarray, str, str]],
+) -> list[list[Problem]]:
+    """Each rejected row's problems, field by field in column order, then the row rules."""
+    details: list[list[Problem]] = [[] for _ in rejected]
+    for name in names:
+        codes = status[name][rejected]
+        spec = COLUMNS_BY_NAME[name]
+        for position in np.flatnonzero(codes):
+            code = int(codes[position])
+            if spec.kind in NUMERIC_KINDS:
+                reason = block.reason(block.names.index(name), code)
+            else:
+                reason = _text_reason(spec, code)
+            value = None if code == MISSING else _shown(columns[name], rejected[position])
+            shown = "" if code == MISSING else f" (got {value!r})"
+            unknown = parse_token(value)[0] if code == UNKNOWN and isinstance(value, str) else None
+            details[position].append(Problem(name, reason + shown, unknown=unknown))
+    for failed, reason, blamed in rule_failures:
+        for position in np.flatnonzero(failed[rejected]):
+            details[position].append(Problem(blamed, reason, row_rule=True))
+    return details
+
+
+def records_to_columns(records: Sequence[Mapping[Any, Any]], names: Iterable[str]) -> dict[str, list[Any]]:
+    """JSON bookings (dicts, or database rows' mappings) as columns; an absent field is a missing value."""
+    return {name: [record.get(name) for record in records] for name in names}
+
+
+def frame_to_columns(frame: pd.DataFrame, names: Iterable[str]) -> dict[str, ColumnInput]:
+    """A DataFrame's columns as the validator reads them; an absent column is all missing."""
+    out: dict[str, ColumnInput] = {}
+    for name in names:
+        if name not in frame:
+            out[name] = [None] * len(frame)
+            continue
+        column = frame[name]
+        dtype = column.dtype
+        if isinstance(dtype, pd.StringDtype):
+            # pandas takes any na_value; pandas-stubs' overloads leave None out.
+            out[name] = pa.array(column.to_numpy(dtype=object, na_value=None), pa.string())  # type: ignore[call-overload]
+        elif dtype.kind in "iuf":
+            out[name] = column.to_numpy(dtype=np.float64, na_value=np.nan)
+        else:  # object, booleans, categoricals: value by value
+            out[name] = column.to_numpy(dtype=object, na_value=None).tolist()  # type: ignore[call-overload]  # as above
+    return out

@@ -11,8 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from data_engineering.src.ingest import IngestParams, Source, SourceError, fetch, resolve_source
+from data_engineering.src.ingest import (
+    IngestParams,
+    Source,
+    SourceError,
+    fetch,
+    local_bookings_file,
+    resolve_source,
+)
 from data_engineering.src.schema import ColumnsError
+from data_engineering.src.settings import REPO_ROOT
 from data_engineering.src.synthetic import write_bookings
 
 
@@ -73,15 +81,14 @@ def test_a_file_with_wrong_columns_never_replaces_the_raw_file(tmp_path: Path) -
     assert dest.read_text() == "previous"
 
 
-def test_missing_source_names_the_variable_and_the_param(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("HOTEL_BOOKINGS_SOURCE", raising=False)
+def test_missing_source_names_the_variable_and_the_param(settings_env) -> None:
     with pytest.raises(SourceError) as error:
         resolve_source(IngestParams(source=None))
     assert "HOTEL_BOOKINGS_SOURCE" in str(error.value)
     assert "ingest.source" in str(error.value)
 
 
-def test_environment_overrides_params(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_environment_overrides_params(settings_env, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HOTEL_BOOKINGS_SOURCE", "/data/x.csv")
     monkeypatch.setenv("HOTEL_BOOKINGS_SHA256", "ab" * 32)
     source = resolve_source(IngestParams(source="https://example.org/y.csv", sha256="cd" * 32))
@@ -90,6 +97,23 @@ def test_environment_overrides_params(monkeypatch: pytest.MonkeyPatch) -> None:
         "ab" * 32,
         "HOTEL_BOOKINGS_SOURCE",
     )
+
+
+def test_the_benchmarks_local_file_is_the_configured_one_else_a_fallback(
+    settings_env, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, csv_file: Path
+) -> None:
+    fallback = tmp_path / "fallback.csv"
+    fallback.write_text("x\n")
+    missing = tmp_path / "missing.csv"
+    assert local_bookings_file(missing, fallback) == fallback
+    monkeypatch.setenv("HOTEL_BOOKINGS_SOURCE", str(csv_file))
+    assert local_bookings_file(fallback) == csv_file
+    monkeypatch.chdir(tmp_path)  # a relative path is the repository root's, as for ingest
+    monkeypatch.setenv("HOTEL_BOOKINGS_SOURCE", "params.yaml")
+    assert local_bookings_file(fallback) == REPO_ROOT / "params.yaml"
+    monkeypatch.setenv("HOTEL_BOOKINGS_SOURCE", "https://example.org/hotel_bookings.csv.gz")
+    assert local_bookings_file(fallback) == fallback  # a URL is not on this machine
+    assert local_bookings_file(missing) is None
 
 
 def test_nonexistent_local_source_is_a_clear_error(tmp_path: Path) -> None:

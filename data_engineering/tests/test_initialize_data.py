@@ -9,7 +9,9 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
+from data_engineering.src.initialize_data import TransformParams
 from data_engineering.src.io import read_processed
+from data_engineering.src.params import read_section
 from data_engineering.src.synthetic import make_bookings
 
 MODULE = "data_engineering.src.initialize_data"
@@ -46,7 +48,7 @@ def test_broken_rows_are_rejected_and_the_rest_loaded(
         "arrival_date_month: must be one of: January, February, March, April, May, June, July, August, "
         "September, October, November, December": 1,
         "hotel: missing value": 1,
-        "lead_time: not a whole number": 1,
+        "lead_time: not a number": 1,
     }
     rejected = pd.read_csv(workspace / "data" / "rejected" / "hotel_bookings_rejected.csv")
     assert sorted(rejected["source_line"]) == [7, 8, 9, 10, 11]
@@ -80,15 +82,16 @@ def test_bad_argument_is_a_usage_error(workspace: Path, run_module) -> None:
 def test_db_destination_defaults_to_embedded_sqlite(workspace: Path, broken_source: Path, run_module) -> None:
     env = {"HOTEL_BOOKINGS_SOURCE": str(broken_source)}
     for _ in range(2):  # twice: same tables, no duplicates
-        result = run_module(MODULE, "db", env=env)  # version from params.yaml (v2)
+        result = run_module(MODULE, "db", env=env)  # version from params.yaml
         assert result.returncode == 0, result.stderr
+    processed = f"bookings_{read_section('transform', TransformParams).version}"
     engine = sa.create_engine(f"sqlite:///{workspace / 'data' / 'hotel_cancellation.sqlite'}")
     with engine.connect() as conn:
         counts = {
             t: conn.exec_driver_sql(f"SELECT count(*), count(DISTINCT booking_id) FROM {t}").one()
-            for t in ("bookings_v2", "bookings_raw", "bookings_rejected")
+            for t in (processed, "bookings_raw", "bookings_rejected")
         }
-    assert counts == {"bookings_v2": (395, 395), "bookings_raw": (400, 400), "bookings_rejected": (5, 5)}
+    assert counts == {processed: (395, 395), "bookings_raw": (400, 400), "bookings_rejected": (5, 5)}
 
 
 def test_unknown_environment_explains_setup(workspace: Path, broken_source: Path, run_module) -> None:
@@ -111,7 +114,7 @@ def test_postgres_destination(workspace: Path, broken_source: Path, pg_url: str,
         count, distinct = conn.exec_driver_sql(
             "SELECT count(*), count(DISTINCT booking_id) FROM bookings_v2"
         ).one()
-        types = dict(
+        types: dict[str, str] = dict(
             conn.exec_driver_sql(
                 "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'bookings_v2'"
             ).all()

@@ -1,8 +1,8 @@
 """Versioned transformations of validated bookings: the only place features are computed.
 
-Training, batch scoring and the API all import this package, so a feature cannot drift between
-them. Every version works on a whole DataFrame (batch) and on a single booking dict (the API's hot
-path) with the same results; ``data_engineering/tests/test_transformation.py`` holds them to it.
+Each version is one columnar function (``Transformation.transform``): many bookings in, their
+columns out; one booking is a batch of one. Training, batch scoring, the API, the MLflow model
+and the dashboards all call it, so a feature cannot drift between them.
 """
 
 from data_engineering.transformation.registry import (

@@ -1,136 +1,71 @@
-"""Model inputs: which v2 columns the model sees, and how they become a float matrix.
+"""Model inputs: how a transformation's feature columns become a float matrix.
 
-Categorical columns become ordinal codes ordered by their (smoothed) cancellation rate in the
-*training* window, so one split on the code separates high- and low-risk categories; categories
-unseen in training become NaN, which XGBoost routes down its learned default branch. The codes
-are learned once by ``FeatureEncoder.fit`` and saved with the model, and the same object encodes
-a DataFrame (training, batch scoring) or one booking (the API), giving identical rows.
+Categorical columns become category indices (the training rows' categories, sorted), declared to
+XGBoost as categorical features (``feature_types``), so its trees split on sets of categories
+(native categorical support: +0.006 ROC AUC over the earlier risk-ordered codes in the backtest).
+A category unseen in training becomes NaN, which the trees route down their learned default
+branch. The categories are learned once by ``FeatureEncoder.fit`` and saved with the model;
+``encode`` turns any number of transformed bookings into rows, one booking being a batch of one.
 """
 
 from __future__ import annotations
 
 import json
-import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
-import pandas as pd
 
+from data_engineering.src.arrays import lookup
 from data_engineering.src.schema import LEAKY_COLUMNS, TARGET
+from data_engineering.transformation.v1 import Columns, column
 
-NUMERIC_FEATURES: tuple[str, ...] = (
-    "lead_time",
-    "arrival_month",
-    "arrival_date_day_of_month",
-    "arrival_weekday",
-    "arrival_day_of_year",
-    "booking_weekday",
-    "stays_in_weekend_nights",
-    "stays_in_week_nights",
-    "total_nights",
-    "weekend_share",
-    "adults",
-    "children",
-    "babies",
-    "total_guests",
-    "is_repeated_guest",
-    "previous_cancellations",
-    "previous_bookings_not_canceled",
-    "previous_cancellation_rate",
-    "days_in_waiting_list",
-    "adr",
-    "adr_per_guest",
-    "stay_value",
-    "required_car_parking_spaces",
-    "total_of_special_requests",
-    "is_domestic",
-    "has_agent",
-    "has_company",
-)
-CATEGORICAL_FEATURES: tuple[str, ...] = (
-    "hotel",
-    "meal",
-    "country",
-    "market_segment",
-    "distribution_channel",
-    "reserved_room_type",
-    "deposit_type",
-    "customer_type",
-    "agent",
-    "company",
-)
-# Deliberately not model inputs: identifiers, absolute time (arrival_date_year, dates: a model
-# must not learn "2016" when it will score 2018), the dataset's inconsistent week numbers, and
-# every outcome or post-booking column.
-EXCLUDED: frozenset[str] = frozenset(
-    {
-        "booking_id",
-        TARGET,
-        "arrival_date_year",
-        "arrival_date_week_number",
-        "arrival_date",
-        "booking_date",
-        *LEAKY_COLUMNS,
-    }
-)
-assert not EXCLUDED & set(NUMERIC_FEATURES + CATEGORICAL_FEATURES), "a leaky column is a feature"
+# Never model inputs, whatever a transformation declares: identifiers, the target, the outcome
+# and post-booking facts.
+FORBIDDEN: frozenset[str] = frozenset({"booking_id", TARGET, *LEAKY_COLUMNS})
+
+
+class LeakyFeatureError(ValueError):
+    """A feature list names the target, an outcome or a post-booking column."""
 
 
 @dataclass
 class FeatureEncoder:
-    numeric: tuple[str, ...] = NUMERIC_FEATURES
-    categorical: tuple[str, ...] = CATEGORICAL_FEATURES
+    numeric: tuple[str, ...]
+    categorical: tuple[str, ...]
     codes: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        leaky = FORBIDDEN & {*self.numeric, *self.categorical}
+        if leaky:
+            raise LeakyFeatureError(f"not booking-time features: {', '.join(sorted(leaky))}")
 
     @property
     def feature_names(self) -> list[str]:
         return [*self.numeric, *self.categorical]
 
+    @property
+    def feature_types(self) -> list[str]:
+        """XGBoost's feature types: "q" for numbers, "c" for categories."""
+        return ["q"] * len(self.numeric) + ["c"] * len(self.categorical)
+
     @classmethod
-    def fit(
-        cls,
-        frame: pd.DataFrame,
-        target: pd.Series,
-        *,
-        smoothing: float = 20.0,
-        numeric: Sequence[str] = NUMERIC_FEATURES,
-        categorical: Sequence[str] = CATEGORICAL_FEATURES,
-    ) -> FeatureEncoder:
-        """Learn category codes from the training window only (never from validation rows)."""
-        prior = float(target.mean())
+    def fit(cls, features: Columns, *, numeric: Sequence[str], categorical: Sequence[str]) -> FeatureEncoder:
+        """Learn the categories from training rows only (never from the rows scored later)."""
         codes: dict[str, dict[str, int]] = {}
         for name in categorical:
-            stats = target.groupby(frame[name].astype("str")).agg(["sum", "count"])
-            rate = (stats["sum"] + prior * smoothing) / (stats["count"] + smoothing)
-            # Ties broken by name so the codes are the same on every run.
-            ordered = sorted(rate.items(), key=lambda item: (item[1], item[0]))
-            codes[name] = {category: code for code, (category, _) in enumerate(ordered)}
+            categories = sorted(set(column(features, name, object).tolist()))
+            codes[name] = {category: index for index, category in enumerate(categories)}
         return cls(tuple(numeric), tuple(categorical), codes)
 
-    def encode_frame(self, frame: pd.DataFrame) -> np.ndarray:
+    def encode(self, features: Columns) -> np.ndarray:
         """(n, d) float32 matrix in ``feature_names`` order."""
-        columns = [frame[name].astype("float64").to_numpy() for name in self.numeric]
-        for name in self.categorical:
-            mapped = frame[name].astype("str").map(self.codes[name])
-            columns.append(mapped.astype("float64").to_numpy())
-        return np.column_stack(columns).astype(np.float32)
-
-    def encode_record(self, record: Mapping[str, Any]) -> np.ndarray:
-        """(1, d) float32 row for one transformed booking: no pandas on the API's hot path."""
-        values = [float(record[name]) for name in self.numeric]
-        values.extend(self.codes[name].get(record[name], math.nan) for name in self.categorical)
-        return np.array(values, dtype=np.float32).reshape(1, -1)
-
-    def encode_columns(self, columns: Mapping[str, np.ndarray]) -> np.ndarray:
-        """(n, d) float32 matrix from columns (``v2.transform_columns``), no pandas."""
-        matrix = np.empty((len(columns[self.numeric[0]]), len(self.feature_names)), dtype=np.float32)
+        first = self.numeric[0] if self.numeric else self.categorical[0]
+        matrix = np.empty((len(features[first]), len(self.feature_names)), dtype=np.float32)
         for j, name in enumerate(self.numeric):
-            matrix[:, j] = columns[name]
+            matrix[:, j] = column(features, name, np.float64)
         for j, name in enumerate(self.categorical, start=len(self.numeric)):
-            codes = self.codes[name]
-            matrix[:, j] = [codes.get(value, math.nan) for value in columns[name]]
+            matrix[:, j] = lookup(column(features, name, object), self.codes[name], np.nan)
         return matrix
 
     def to_json(self) -> str:

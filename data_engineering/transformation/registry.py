@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
-import pandas as pd
 
-from data_engineering.transformation import v1, v2
+from data_engineering.transformation import v1, v2, v3
 
 ColumnType = Literal["int", "float", "text", "date"]
 
@@ -18,14 +17,16 @@ ColumnType = Literal["int", "float", "text", "date"]
 class Transformation:
     version: str
     description: str
-    # Output columns and their types, in order. Optional columns (the target and post-booking
-    # facts) appear only when the input has them.
+    # Output columns and their types, in order. Optional columns (the target, the id and the
+    # post-booking facts) appear only when the input has them.
     columns: Mapping[str, ColumnType]
     optional: frozenset[str]
-    transform_frame: Callable[[pd.DataFrame], pd.DataFrame]
-    transform_record: Callable[[Mapping[str, Any]], dict[str, Any]]
-    # Many bookings as numpy columns (the model's inputs only): the API's batch path.
-    transform_columns: Callable[[Sequence[Mapping[str, Any]]], dict[str, np.ndarray]] | None = None
+    # Validated bookings (columns) -> the version's columns: one implementation for one booking
+    # and for a million (training, batch scoring, the API, the MLflow model, the dashboards).
+    transform: Callable[[v1.Columns], dict[str, np.ndarray]]
+    # The model's inputs among the output columns (empty: this version is not a model input).
+    numeric_features: tuple[str, ...] = ()
+    categorical_features: tuple[str, ...] = ()
 
     def output_columns(self, frame_columns: list[str] | None = None) -> dict[str, ColumnType]:
         present = set(frame_columns) if frame_columns is not None else set(self.columns)
@@ -45,17 +46,25 @@ VERSIONS: dict[str, Transformation] = {
         description="typed and cleaned raw columns; outcome columns dropped",
         columns=v1.COLUMNS,
         optional=v1.OPTIONAL,
-        transform_frame=v1.transform_frame,
-        transform_record=v1.transform_record,
+        transform=v1.transform,
     ),
     "v2": Transformation(
         version="v2",
         description="v1 plus booking-time features (dates, stay, guests, price, history)",
         columns=v2.COLUMNS,
         optional=v1.OPTIONAL,
-        transform_frame=v2.transform_frame,
-        transform_record=v2.transform_record,
-        transform_columns=v2.transform_columns,
+        transform=v2.transform,
+        numeric_features=v2.NUMERIC_FEATURES,
+        categorical_features=v2.CATEGORICAL_FEATURES,
+    ),
+    "v3": Transformation(
+        version="v3",
+        description="v2 plus the booking date as a point in time (booking_date_index)",
+        columns=v3.COLUMNS,
+        optional=v1.OPTIONAL,
+        transform=v3.transform,
+        numeric_features=v3.NUMERIC_FEATURES,
+        categorical_features=v3.CATEGORICAL_FEATURES,
     ),
 }
 

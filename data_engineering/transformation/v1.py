@@ -1,28 +1,41 @@
 """v1: typed and cleaned raw columns.
 
-- ``NULL``/``NA``/empty were already turned into nulls by validation;
 - ``children`` missing -> 0 (4 rows in the full file; the stay is priced on adults);
 - ``country`` missing -> ``UNK``; the alpha-2 ``CN`` the hotels sometimes wrote -> ``CHN``;
-- ``agent``/``company`` are ids, not quantities: kept as text, missing -> ``none``;
-- ``meal`` ``Undefined`` -> ``SC`` (the dataset's authors: both mean "no meal package");
+- ``agent``/``company`` are ids, not quantities: kept as text (``"9"``), missing -> ``none``;
+- ``meal`` ``Undefined`` -> ``SC`` (the public dataset's authors: both mean "no meal package"),
+  where the vocabulary in use has both (another hotel group's ``Undefined`` may mean anything);
 - the outcome columns ``reservation_status*`` are dropped; the target and the post-booking facts
   (``assigned_room_type``, ``booking_changes``) are kept for analysis when present, and never used
   as model inputs (see ``encoding.py``).
+
+Input: validated bookings (``data_engineering.src.validate``), or v1's own output: cleaning is
+idempotent (``none`` stays ``none``, ``UNK`` stays ``UNK``), so a processed file can be scored.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
-import pandas as pd
+import numpy as np
 
-from data_engineering.src.schema import COUNTRY_ALIASES
+from data_engineering.src.arrays import map_unique
+from data_engineering.src.schema import COUNTRY_ALIASES, VOCABULARY
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from data_engineering.transformation.registry import ColumnType
 
 ID = "booking_id"
 UNKNOWN_COUNTRY = "UNK"
 NO_ID = "none"
+# The public dataset's codes for "no meal package", merged only in a vocabulary that has both.
+_PUBLIC_MEAL_ALIASES = {"Undefined": "SC"}
+MEAL_ALIASES: dict[str, str] = {
+    old: new for old, new in _PUBLIC_MEAL_ALIASES.items() if {old, new} <= set(VOCABULARY["meal"])
+}
 
 INT_COLUMNS = (
     "lead_time",
@@ -55,9 +68,9 @@ TEXT_COLUMNS = (
     "customer_type",
 )
 FLOAT_COLUMNS = ("adr",)
-OPTIONAL: frozenset[str] = frozenset({"is_canceled", "assigned_room_type", "booking_changes"})
+OPTIONAL: frozenset[str] = frozenset({ID, "is_canceled", "assigned_room_type", "booking_changes"})
 
-COLUMNS: dict[str, str] = {
+COLUMNS: dict[str, ColumnType] = {
     ID: "int",
     "is_canceled": "int",
     **dict.fromkeys(INT_COLUMNS, "int"),
@@ -67,93 +80,56 @@ COLUMNS: dict[str, str] = {
     "booking_changes": "int",
 }
 
+# name -> values: numpy arrays, pandas Series or lists (a DataFrame is such a mapping)
+Columns: TypeAlias = "Mapping[str, Any] | pd.DataFrame"
 
-def _missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
+
+def column(bookings: Columns, name: str, dtype: Any) -> np.ndarray:
+    """One column as a numpy array of ``dtype`` (missing: NaN for numbers, None otherwise)."""
+    values = bookings[name]
+    if hasattr(values, "to_numpy"):  # a pandas Series (a processed file read back)
+        missing = np.nan if np.dtype(dtype).kind == "f" else None
+        # pandas takes None as na_value; pandas-stubs' signature leaves it out.
+        array: np.ndarray = values.to_numpy(dtype=dtype, na_value=missing)  # type: ignore[arg-type]
+        return array
+    return np.asarray(values, dtype=dtype)
 
 
-def clean_country(value: Any) -> str:
-    if _missing(value):
+def clean_country(value: str | None) -> str:
+    if value is None:
         return UNKNOWN_COUNTRY
-    text = str(value)
-    return COUNTRY_ALIASES.get(text, text)
+    return COUNTRY_ALIASES.get(value, value)
 
 
-def clean_identifier(value: Any) -> str:
-    if _missing(value):
-        return NO_ID
-    return str(int(value))  # "009", 9 and 9.0 name the same agent
+def clean_identifier(value: str | None) -> str:
+    return NO_ID if value is None else str(value)
 
 
-def _identifier_or_none(value: Any) -> str:
-    return value if value == NO_ID else clean_identifier(value)
+def clean_meal(value: str | None) -> str:
+    return MEAL_ALIASES.get(str(value), str(value))
 
 
-def clean_meal(value: Any) -> str:
-    text = str(value)
-    return "SC" if text == "Undefined" else text
-
-
-def transform_frame(valid: pd.DataFrame) -> pd.DataFrame:
-    """Clean a validated frame (typed columns as produced by ``validate_raw``)."""
-    out: dict[str, pd.Series] = {}
-    if ID in valid:
-        out[ID] = valid[ID].astype("int64")
-    if "is_canceled" in valid:
-        out["is_canceled"] = valid["is_canceled"].astype("int64")
+def transform(bookings: Columns) -> dict[str, np.ndarray]:
+    """Clean validated bookings, column by column (one booking is a batch of one)."""
+    out: dict[str, np.ndarray] = {}
+    if ID in bookings:
+        out[ID] = column(bookings, ID, np.int64)
+    if "is_canceled" in bookings:
+        out["is_canceled"] = column(bookings, "is_canceled", np.float64).astype(np.int64)
     for name in INT_COLUMNS:
-        column = valid[name]
+        values = column(bookings, name, np.float64)
         if name == "children":
-            column = column.fillna(0)
-        # Int64 keeps a missing week number (optional in the API) as null instead of a float.
-        out[name] = column.astype("Int64")
-    out["hotel"] = valid["hotel"].astype("str")
-    out["arrival_date_month"] = valid["arrival_date_month"].astype("str")
-    out["meal"] = valid["meal"].astype("str").replace("Undefined", "SC")
-    country = valid["country"].astype("object").where(valid["country"].notna(), UNKNOWN_COUNTRY)
-    out["country"] = country.replace(COUNTRY_ALIASES).astype("str")
-    for name in ("market_segment", "distribution_channel", "reserved_room_type", "deposit_type"):
-        out[name] = valid[name].astype("str")
-    for name in ("agent", "company"):
-        ids = valid[name].astype("object").where(valid[name].notna(), NO_ID)
-        out[name] = ids.map(_identifier_or_none).astype("str")
-    out["customer_type"] = valid["customer_type"].astype("str")
-    out["adr"] = valid["adr"].astype("float64")
-    if "assigned_room_type" in valid:
-        out["assigned_room_type"] = valid["assigned_room_type"].astype("str")
-    if "booking_changes" in valid:
-        out["booking_changes"] = valid["booking_changes"].astype("Int64")
-    frame = pd.DataFrame(out, index=valid.index)
-    return frame[[c for c in COLUMNS if c in frame.columns]]
-
-
-def transform_record(booking: Mapping[str, Any]) -> dict[str, Any]:
-    """Clean one booking (the API's path): the same rules as ``transform_frame``."""
-    out: dict[str, Any] = {}
-    if ID in booking:
-        out[ID] = int(booking[ID])
-    if booking.get("is_canceled") is not None:
-        out["is_canceled"] = int(booking["is_canceled"])
-    for name in INT_COLUMNS:
-        value = booking.get(name)
-        if value is None:
-            out[name] = 0 if name == "children" else None
-        else:
-            out[name] = int(value)
-    out["hotel"] = str(booking["hotel"])
-    out["arrival_date_month"] = str(booking["arrival_date_month"])
-    out["meal"] = clean_meal(booking["meal"])
-    out["country"] = clean_country(booking.get("country"))
-    out["market_segment"] = str(booking["market_segment"])
-    out["distribution_channel"] = str(booking["distribution_channel"])
-    out["reserved_room_type"] = str(booking["reserved_room_type"])
-    out["deposit_type"] = str(booking["deposit_type"])
-    out["agent"] = clean_identifier(booking.get("agent"))
-    out["company"] = clean_identifier(booking.get("company"))
-    out["customer_type"] = str(booking["customer_type"])
-    out["adr"] = float(booking["adr"])
-    if booking.get("assigned_room_type") is not None:
-        out["assigned_room_type"] = str(booking["assigned_room_type"])
-    if booking.get("booking_changes") is not None:
-        out["booking_changes"] = int(booking["booking_changes"])
-    return out
+            values = np.nan_to_num(values, nan=0.0)
+        out[name] = values.astype(np.int64)
+    for name in TEXT_COLUMNS:
+        out[name] = column(bookings, name, object)
+    out["meal"] = map_unique(out["meal"], clean_meal)
+    out["country"] = map_unique(out["country"], clean_country)
+    out["agent"] = map_unique(out["agent"], clean_identifier)
+    out["company"] = map_unique(out["company"], clean_identifier)
+    out["adr"] = column(bookings, "adr", np.float64)
+    if "assigned_room_type" in bookings:
+        out["assigned_room_type"] = column(bookings, "assigned_room_type", object)
+    if "booking_changes" in bookings:
+        out["booking_changes"] = column(bookings, "booking_changes", np.float64).astype(np.int64)
+    return {name: out[name] for name in COLUMNS if name in out}

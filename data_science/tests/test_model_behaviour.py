@@ -6,26 +6,34 @@ known (see data_engineering/src/synthetic.py), so each expectation below is a fa
 
 from __future__ import annotations
 
+import io
 import json
 
 import mlflow
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
+import xgboost as xgb
 from sklearn.metrics import roc_auc_score
 
 from data_engineering.src.io import read_processed
 from data_engineering.src.schema import BOOKING_FIELDS, LEAKY_COLUMNS
 from data_engineering.src.synthetic import make_bookings
-from data_engineering.src.validate import validate_raw
-from data_science.model import CancellationModel
+from data_engineering.src.validate import frame_to_columns, validate
+from data_science.model import BOOSTER_FILE, CancellationModel
 from data_science.tracking import MODEL_NAME, resolve
 
 
 @pytest.fixture(scope="module")
-def champion(trained_workspace, monkeypatch_module) -> CancellationModel:
+def champion_dir(trained_workspace, monkeypatch_module):
     monkeypatch_module.setenv("MLFLOW_TRACKING_URI", trained_workspace.tracking_uri)
-    return CancellationModel.load(resolve(f"models:/{MODEL_NAME}@champion").local_dir)
+    return resolve(f"models:/{MODEL_NAME}@champion").local_dir
+
+
+@pytest.fixture(scope="module")
+def champion(champion_dir) -> CancellationModel:
+    return CancellationModel.load(champion_dir)
 
 
 @pytest.fixture(scope="module")
@@ -34,55 +42,62 @@ def monkeypatch_module():
         yield patch
 
 
+def _validated(frame: pd.DataFrame, names=BOOKING_FIELDS) -> dict[str, np.ndarray]:
+    result = validate({c: pa.array(frame[c].tolist(), pa.string()) for c in names}, names)
+    assert not len(result.rejected), result.reasons[:3]
+    return result.columns
+
+
 @pytest.fixture(scope="module")
-def bookings() -> list[dict]:
-    """Fresh bookings the model never saw, as the API receives them (Python values)."""
-    valid = validate_raw(make_bookings(400, seed=99), scoring=True).valid[list(BOOKING_FIELDS)]
-    return valid.astype(object).where(valid.notna(), None).to_dict("records")
+def bookings() -> dict[str, np.ndarray]:
+    """Fresh bookings the model never saw, validated as every edge validates them."""
+    return _validated(make_bookings(400, seed=99))
 
 
-def _probabilities(model: CancellationModel, bookings: list[dict], **changes) -> np.ndarray:
-    return np.array([model.predict_record({**b, **changes}) for b in bookings])
+def _probabilities(model: CancellationModel, bookings: dict[str, np.ndarray], **changes) -> np.ndarray:
+    n = len(bookings["hotel"])
+    changed = {**bookings}
+    for name, value in changes.items():
+        changed[name] = np.full(n, value, dtype=object if isinstance(value, str) else np.float64)
+    return model.predict(changed).probability
 
 
-def test_no_leaky_column_reaches_the_model(champion: CancellationModel) -> None:
-    features = set(champion.booster.feature_names)
-    assert not features & {*LEAKY_COLUMNS, "is_canceled", "booking_id", "arrival_date_year"}
-    assert features == set(champion.feature_names)
+def test_the_saved_booster_was_trained_on_booking_time_features_only(champion_dir) -> None:
+    """Read from the saved model file itself: the names XGBoost stored when it was trained."""
+    booster = xgb.Booster()
+    booster.load_model(champion_dir / BOOSTER_FILE)
+    trained_on = set(booster.feature_names or [])
+    assert trained_on, "the booster must record the features it was trained on"
+    assert not trained_on & {*LEAKY_COLUMNS, "is_canceled", "booking_id", "arrival_date_year"}
+    assert trained_on == set(CancellationModel.load(champion_dir).encoder.feature_names)
 
 
-def test_invariance_arrival_day_of_month(champion: CancellationModel, bookings: list[dict]) -> None:
+def test_invariance_arrival_day_of_month(champion: CancellationModel, bookings) -> None:
     # Moving a mid-month arrival by a couple of days is not a reason to change the forecast much.
-    mid_month = [b for b in bookings if 5 <= b["arrival_date_day_of_month"] <= 25]
-    base = _probabilities(champion, mid_month)
-    shifted = np.array(
-        [
-            champion.predict_record({**b, "arrival_date_day_of_month": b["arrival_date_day_of_month"] + 2})
-            for b in mid_month
-        ]
-    )
+    day = bookings["arrival_date_day_of_month"]
+    mid = {k: v[(day >= 5) & (day <= 25)] for k, v in bookings.items()}
+    base = champion.predict(mid).probability
+    shifted = champion.predict(
+        {**mid, "arrival_date_day_of_month": mid["arrival_date_day_of_month"] + 2}
+    ).probability
     assert np.median(np.abs(shifted - base)) < 0.03
 
 
-def test_direction_non_refundable_deposit_raises_risk(
-    champion: CancellationModel, bookings: list[dict]
-) -> None:
+def test_direction_non_refundable_deposit_raises_risk(champion: CancellationModel, bookings) -> None:
     low = _probabilities(champion, bookings, deposit_type="No Deposit")
     high = _probabilities(champion, bookings, deposit_type="Non Refund")
     assert (high >= low).mean() > 0.9
     assert high.mean() - low.mean() > 0.15
 
 
-def test_direction_previous_cancellations_raise_risk(
-    champion: CancellationModel, bookings: list[dict]
-) -> None:
+def test_direction_previous_cancellations_raise_risk(champion: CancellationModel, bookings) -> None:
     none = _probabilities(champion, bookings, previous_cancellations=0)
     many = _probabilities(champion, bookings, previous_cancellations=3)
     assert (many >= none).mean() > 0.9
     assert many.mean() > none.mean()
 
 
-def test_direction_special_requests_lower_risk(champion: CancellationModel, bookings: list[dict]) -> None:
+def test_direction_special_requests_lower_risk(champion: CancellationModel, bookings) -> None:
     none = _probabilities(champion, bookings, total_of_special_requests=0)
     several = _probabilities(champion, bookings, total_of_special_requests=3)
     assert (several <= none).mean() > 0.9
@@ -90,39 +105,44 @@ def test_direction_special_requests_lower_risk(champion: CancellationModel, book
 
 
 def test_minimum_quality_on_unseen_slice(champion: CancellationModel) -> None:
-    fresh = validate_raw(make_bookings(3000, seed=123)).valid
-    p = champion.predict_frame(fresh)
+    frame = make_bookings(3000, seed=123)
+    fresh = _validated(frame, list(frame.columns))
+    p = champion.predict(fresh).probability
     assert roc_auc_score(fresh["is_canceled"], p) > 0.75
     assert ((p >= 0) & (p <= 1)).all()
 
 
-def test_record_and_frame_paths_score_identically(champion: CancellationModel, bookings: list[dict]) -> None:
-    frame = validate_raw(make_bookings(400, seed=99), scoring=True).valid
-    np.testing.assert_allclose(champion.predict_frame(frame), _probabilities(champion, bookings), atol=1e-9)
+def test_one_booking_scores_as_it_does_in_a_batch(champion: CancellationModel, bookings) -> None:
+    batch = champion.predict(bookings, reasons=True)
+    assert batch.contributions is not None
+    for i in (0, 7, 399):
+        alone = champion.predict({k: v[i : i + 1] for k, v in bookings.items()}, reasons=True)
+        assert alone.contributions is not None
+        assert alone.probability[0] == pytest.approx(batch.probability[i], abs=1e-12)
+        np.testing.assert_allclose(alone.contributions[0], batch.contributions[i], atol=1e-5)
+    # Contributions add up to the margin (TreeSHAP's efficiency), bias included.
+    np.testing.assert_allclose(batch.contributions.sum(axis=1), batch.margin, atol=1e-3)
 
 
-def test_registered_pyfunc_takes_raw_fields(trained_workspace, champion, monkeypatch_module) -> None:
+def test_registered_pyfunc_takes_raw_fields(trained_workspace, champion, bookings) -> None:
     pyfunc = mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}@champion")
-    frame = validate_raw(make_bookings(300, seed=5), scoring=True).valid
-    typed = pd.DataFrame(
-        {
-            c: frame[c].astype("float64")
-            if c in ("adr", "children")
-            else frame[c].astype("int64")
-            if str(frame[c].dtype) == "Int64"
-            else frame[c].astype(object).where(frame[c].notna(), None)
-            for c in BOOKING_FIELDS
-        }
-    )
-    np.testing.assert_allclose(np.asarray(pyfunc.predict(typed)), champion.predict_frame(frame), atol=1e-6)
+    frame = make_bookings(300, seed=5)
+    typed = pd.read_csv(io.StringIO(frame.to_csv(index=False)))  # as pandas reads a CSV
+    validated = validate(frame_to_columns(typed, BOOKING_FIELDS), BOOKING_FIELDS)
+    assert not len(validated.rejected)
+    expected = champion.predict(validated.columns).probability
+    np.testing.assert_allclose(np.asarray(pyfunc.predict(typed[list(BOOKING_FIELDS)])), expected, atol=1e-12)
+    with pytest.raises(Exception, match="adults: must be >= 0"):
+        pyfunc.predict(typed[list(BOOKING_FIELDS)].assign(adults=-1))
 
 
 # ---------------------------------------------------------------- data tests (processed dataset)
 
 
 @pytest.fixture(scope="module")
-def processed(trained_workspace) -> pd.DataFrame:
-    return read_processed("v2", trained_workspace.root / "data" / "processed" / "bookings_v2.csv")
+def processed(trained_workspace, champion) -> pd.DataFrame:
+    version = champion.transformation
+    return read_processed(version, trained_workspace.root / "data" / "processed" / f"bookings_{version}.csv")
 
 
 def test_processed_keys_target_and_dates(processed: pd.DataFrame) -> None:
@@ -139,8 +159,31 @@ def test_processed_model_inputs_are_complete(processed: pd.DataFrame, champion: 
     assert processed["weekend_share"].between(0, 1).all()
 
 
-def test_metrics_report_is_honest(trained_workspace) -> None:
+def test_reported_backtest_is_recomputable_from_its_out_of_fold_predictions(
+    trained_workspace, champion, processed
+) -> None:
+    """Every figure of the report comes from predictions of models that never saw the rows."""
+    from sklearn.metrics import f1_score, roc_auc_score
+
     report = json.loads((trained_workspace.root / "reports" / "metrics.json").read_text())
-    assert report["validation_window"]["train_end"] < report["validation_window"]["validation_start"]
-    assert 0.5 < report["roc_auc"] < 0.99  # above chance, and no leak would push it to 1.0
-    assert report["roc_auc"] > report["baselines"]["majority"]["roc_auc"]
+    backtest = report["backtest"]
+    oof = pd.read_csv(trained_workspace.root / "models" / "oof_predictions.csv", parse_dates=["arrival_date"])
+    arrivals = pd.to_datetime(processed["arrival_date"])
+    for number, fold in enumerate(backtest["folds"], start=1):
+        rows = oof[oof["fold"] == number]
+        start = pd.Timestamp(fold["start"])
+        # scored rows are the window's; the fold's model saw only arrivals before it
+        assert rows["arrival_date"].between(start, pd.Timestamp(fold["end"])).all()
+        assert fold["train_rows"] == int((arrivals < start).sum())
+        assert fold["roc_auc"] == pytest.approx(roc_auc_score(rows["is_canceled"], rows["probability"]))
+        # F1 at the fold's own (cross-fitted) threshold, the one recorded beside its predictions
+        assert (rows["threshold"] == fold["threshold"]).all()
+        decision = rows["probability"] >= fold["threshold"]
+        assert fold["f1"] == pytest.approx(f1_score(rows["is_canceled"], decision))
+    assert backtest["roc_auc_mean"] == pytest.approx(np.mean([f["roc_auc"] for f in backtest["folds"]]))
+    # the served threshold and tree count are the ones chosen on all the folds
+    assert champion.threshold == pytest.approx(backtest["threshold"])
+    assert champion.booster.num_boosted_rounds() == backtest["n_trees"]
+    # and the champion itself was refit on every booking
+    assert report["training_window"]["train_rows"] == len(processed)
+    assert report["backtest"]["roc_auc_mean"] > report["baselines"]["majority"]["roc_auc_mean"]

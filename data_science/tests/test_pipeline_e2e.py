@@ -7,6 +7,7 @@ without touching this checkout's data, models or MLflow store).
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -29,29 +30,55 @@ def test_dvc_init_pipeline_end_to_end(repo_copy: Path, cli, tmp_path: Path) -> N
     source = write_bookings(tmp_path / "bookings.csv.gz", 4000, seed=21)
     first = cli(source, "dvc-init-pipeline")
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
-    for stage in ("ingest", "transform", "train", "evaluate"):
+    # Not a terminal (as under CI, Airflow or `| tee`): progress comes as lines, no bar redrawn with \r.
+    assert "\r" not in first.stdout + first.stderr
+    for stage in ("backtest", "baselines: plain_xgboost"):
+        assert f"{stage}: done, 4 of 4 folds (100%)" in first.stdout + first.stderr
+    for stage in ("ingest", "transform", "train", "baselines", "evaluate"):
         assert f"Running stage '{stage}'" in first.stdout
+    for fold in range(1, 5):  # progress per fold
+        assert f"backtest: fold {fold}/4" in first.stdout
     assert "registered hotel-cancellation version 1 as champion" in first.stdout
-    assert re.search(r"metrics:\s+ROC AUC 0\.\d{4}", first.stdout)
+    assert re.search(r"expected on future bookings \(backtest, 4 folds .*\): ROC AUC 0\.\d{4}", first.stdout)
     assert "champion:   version 1, the newest model" in first.stdout
-    for figure in ("confusion_matrix", "roc_curve", "feature_importance", "calibration", "precision_recall"):
+    figures = (
+        "backtest",
+        "confusion_matrix",
+        "roc_curve",
+        "feature_importance",
+        "calibration",
+        "precision_recall",
+    )
+    for figure in figures:
         assert (repo_copy / "reports" / "figures" / f"{figure}.png").stat().st_size > 10_000
+    shown = subprocess.run(
+        [str(repo_copy / ".venv" / "bin" / "dvc"), "metrics", "show", "--json"],
+        cwd=repo_copy,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert '"roc_auc_mean"' in shown.stdout  # dvc metrics show has the headline
 
     again = cli(source, "dvc-init-pipeline")
     assert again.returncode == 0, again.stderr
-    for stage in ("transform", "train", "evaluate"):
+    for stage in ("transform", "train", "baselines", "evaluate"):
         assert f"Stage '{stage}' didn't change, skipping" in again.stdout
     assert "unchanged, kept" in again.stdout
 
+    # The recency half-life is a training choice: it reruns train and evaluate, not the rest.
     params = yaml.safe_load((repo_copy / "params.yaml").read_text())
-    params["train"]["learning_rate"] = 0.1
+    params["train"]["half_life_days"] = 0
     (repo_copy / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     tuned = cli(source, "dvc-init-pipeline")
     assert tuned.returncode == 0, tuned.stderr
-    assert "Stage 'transform' didn't change, skipping" in tuned.stdout
+    for stage in ("transform", "baselines"):
+        assert f"Stage '{stage}' didn't change, skipping" in tuned.stdout
     assert "Running stage 'train'" in tuned.stdout
     assert "Running stage 'evaluate'" in tuned.stdout
     assert "registered hotel-cancellation version 2" in tuned.stdout
+    # The gate compared the two pipelines on the same folds, and said so.
+    assert "backtest on the same folds" in tuned.stdout
 
 
 def test_missing_source_is_a_clear_error(cli, tmp_path: Path) -> None:

@@ -55,7 +55,7 @@ def test_scores_valid_rows_in_order_and_rejects_the_rest(
     assert set(scored["will_cancel"]) <= {"0", "1"}
     rejected = pd.read_csv(tmp_path / "out.csv.rejected.csv", dtype=str)
     assert list(rejected["pms_reference"]) == ["R00010", "R00020"]
-    assert "adults: must be >= 0" in rejected.loc[0, "rejection_reasons"]
+    assert "adults: must be >= 0" in str(rejected.loc[0, "rejection_reasons"])
 
 
 def test_missing_column_is_named_and_nothing_written(trained_workspace, tmp_path: Path) -> None:

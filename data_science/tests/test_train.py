@@ -1,30 +1,55 @@
-"""Training building blocks: the time split, the threshold rules and calibration."""
+"""Training building blocks: folds, recency weights, thresholds, calibration, and the backtest's
+promise that every fold is scored by a model fitted on earlier arrivals only."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
-from data_science.train import SplitParams, ThresholdParams, choose_threshold, fit_platt, time_split
+from data_engineering.src.synthetic import make_bookings
+from data_engineering.src.validate import validate
+from data_engineering.transformation import get_transformation
+from data_science.backtest import (
+    BacktestParams,
+    ThresholdParams,
+    TrainParams,
+    choose_threshold,
+    fit_platt,
+    make_folds,
+    recency_weights,
+    run_backtest,
+)
 
 
-def _frame() -> pd.DataFrame:
-    dates = pd.date_range("2016-01-01", "2016-12-31", freq="D")
-    return pd.DataFrame({"arrival_date": dates.date, "is_canceled": np.arange(len(dates)) % 2})
+def _arrivals(start: str, end: str) -> pd.Series:
+    return pd.Series(pd.date_range(start, end, freq="D"))
 
 
-def test_time_split_validates_on_the_most_recent_months() -> None:
-    train, valid, cutoff = time_split(_frame(), SplitParams(validation_months=3).validation_months)
-    assert cutoff == pd.Timestamp("2016-10-01")
-    assert pd.to_datetime(train["arrival_date"]).max() < cutoff
-    assert pd.to_datetime(valid["arrival_date"]).min() == cutoff
-    assert len(train) + len(valid) == 366
+def test_folds_are_consecutive_windows_ending_with_the_newest_month() -> None:
+    folds = make_folds(_arrivals("2015-07-01", "2017-05-20"), BacktestParams(folds=4, fold_months=3))
+    assert [f.window for f in folds] == [
+        {"start": "2016-06-01", "end": "2016-08-31"},
+        {"start": "2016-09-01", "end": "2016-11-30"},
+        {"start": "2016-12-01", "end": "2017-02-28"},
+        {"start": "2017-03-01", "end": "2017-05-31"},
+    ]
 
 
-def test_time_split_refuses_an_empty_side() -> None:
-    with pytest.raises(ValueError, match="one side would be empty"):
-        time_split(_frame(), 12)
+def test_folds_refuse_data_without_a_past_to_train_on() -> None:
+    with pytest.raises(ValueError, match="first fold would train on nothing"):
+        make_folds(_arrivals("2016-06-01", "2017-05-31"), BacktestParams(folds=4, fold_months=3))
+
+
+def test_recency_weights_halve_every_half_life_and_average_one() -> None:
+    cutoff = pd.Timestamp("2017-06-01")
+    arrival = pd.Series(pd.to_datetime(["2017-05-31", "2017-03-02", "2016-12-02"]))
+    weights = recency_weights(arrival, cutoff, 90)
+    assert weights.mean() == pytest.approx(1.0)
+    assert weights[0] / weights[1] == pytest.approx(2.0, rel=0.02)
+    assert weights[1] / weights[2] == pytest.approx(2.0, rel=0.02)
+    assert (recency_weights(arrival, cutoff, 0) == 1).all()
 
 
 def test_f1_threshold_separates_perfectly_separable_scores() -> None:
@@ -49,3 +74,46 @@ def test_platt_recovers_a_known_logistic_relation() -> None:
     a, b = fit_platt(margin, y)
     assert a == pytest.approx(0.5, abs=0.05)
     assert b == pytest.approx(-1, abs=0.1)
+
+
+@pytest.fixture(scope="module")
+def processed() -> pd.DataFrame:
+    frame = make_bookings(3000, seed=4)
+    validated = validate({c: pa.array(frame[c].tolist(), pa.string()) for c in frame.columns})
+    columns = get_transformation("v3").transform({**validated.columns, "booking_id": np.arange(3000)})
+    return pd.DataFrame(columns).assign(arrival_date=lambda d: pd.to_datetime(d["arrival_date"]))
+
+
+def test_every_fold_is_scored_by_a_model_of_earlier_arrivals(processed: pd.DataFrame) -> None:
+    params = TrainParams(max_trees=60, checkpoint_every=20, half_life_days=90)
+    result = run_backtest(processed, get_transformation("v3"), BacktestParams(folds=3, fold_months=2), params)
+    arrival = processed.set_index("booking_id")["arrival_date"]
+    for number, fold in enumerate(result.folds, start=1):
+        rows = result.oof[result.oof["fold"] == number]
+        start, end = pd.Timestamp(fold["start"]), pd.Timestamp(fold["end"])
+        assert arrival.loc[rows["booking_id"]].between(start, end).all()
+        assert fold["train_rows"] == int((processed["arrival_date"] < start).sum())
+        assert fold["rows"] == len(rows)
+    assert result.n_trees in (20, 40, 60)
+    assert result.curve[result.n_trees] == max(result.curve.values())  # the size is the OOF-best
+    assert 0 < result.threshold < 1
+    assert result.means["roc_auc_mean"] == pytest.approx(np.mean([f["roc_auc"] for f in result.folds]))
+    assert result.means["roc_auc_mean"] > 0.7  # the synthetic rule is learnable
+
+
+def test_each_fold_is_reported_at_settings_chosen_without_its_own_bookings(processed: pd.DataFrame) -> None:
+    """Cross-fitting: flip the outcomes of the last fold (bookings no model trains on) and its
+    size, calibration and threshold stay the same, while the champion's, chosen on every fold, move."""
+    params = TrainParams(max_trees=60, checkpoint_every=20, half_life_days=90)
+    folds = BacktestParams(folds=3, fold_months=2)
+    result = run_backtest(processed, get_transformation("v3"), folds, params)
+    last = pd.Timestamp(result.folds[-1]["start"])
+    flipped = processed.copy()
+    in_last = flipped["arrival_date"] >= last
+    flipped.loc[in_last, "is_canceled"] = 1 - flipped.loc[in_last, "is_canceled"]
+    again = run_backtest(flipped, get_transformation("v3"), folds, params)
+    for key in ("n_trees", "calibration", "threshold"):
+        assert again.folds[-1][key] == result.folds[-1][key], key
+    # Its own data did change.
+    assert again.folds[-1]["roc_auc"] == pytest.approx(1 - result.folds[-1]["roc_auc"])
+    assert (again.calibration, again.threshold) != (result.calibration, result.threshold)

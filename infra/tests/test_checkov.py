@@ -74,7 +74,13 @@ def test_dockerfile_passes_checkov(dockerfile_report):
     assert summary["parsing_errors"] == 0, summary
     assert summary["passed"] > 0, summary
     assert summary["failed"] == 0, "\n".join(failures(dockerfile_report))
-    assert summary["skipped"] == 0, "the Dockerfile needs no checkov skip"
+    # One explained skip: the base image is a build argument (PYTHON_IMAGE), whose tag checkov
+    # cannot see.
+    skipped = [check["check_id"] for check in dockerfile_report["results"]["skipped_checks"]]
+    assert skipped == ["CKV_DOCKER_7"]
+    inline = [(m["check"], m["reason"].strip()) for m in INLINE_SKIP.finditer(DOCKERFILE.read_text())]
+    assert [check for check, _ in inline] == skipped
+    assert all(len(reason.split()) >= 8 for _, reason in inline), inline
 
 
 def test_every_skip_is_inline_and_explained(terraform_report):

@@ -22,6 +22,7 @@ AIRFLOW_SERVICES = {"airflow-init", "airflow-apiserver", "airflow-scheduler", "a
 # The variables ./cli.sh setup-db ENV writes to .env.ENV (scripts/setup_db.sh), and nothing else.
 SETUP_DB_VARIABLES = (
     "APP_ENV",
+    "POSTGRES_BACKEND",
     "POSTGRES_PORT",
     "POSTGRES_DB",
     "POSTGRES_SUPERUSER_PASSWORD",

@@ -1,7 +1,9 @@
-"""infra/Dockerfile and .dockerignore: lint (hadolint), structure, and the service selector.
+"""infra/Dockerfile and .dockerignore: lint (hadolint), the Airflow stage, and the service selector.
 
-No image is built here (no Docker engine): the selector script, which the Dockerfile writes with
-printf, is extracted from the Dockerfile and run against stub servers.
+The runtime image is built and run for real by ``./cli.sh docker-check`` (infra/e2e): its stages,
+lock-file installs, user, entrypoint and environment are checked there by behaviour. Here, without
+an engine: hadolint, the Airflow stage (its official base image cannot be pulled in CI), the build
+context, and the selector script (extracted from the Dockerfile) run against stub servers.
 """
 
 from __future__ import annotations
@@ -85,49 +87,6 @@ def test_hadolint_ignores_are_justified():
             assert len(justification) > 30, f"line {number + 1}: explain the ignore above it"
 
 
-def test_stages_and_default_target(dockerfile_stages):
-    assert list(dockerfile_stages) == ["builder", "airflow", "runtime"]
-    runtime = dockerfile_stages["runtime"]
-    assert runtime[0] == ("FROM", "python:3.11-slim-bookworm AS runtime")
-    assert dockerfile_stages["builder"][0] == ("FROM", "python:3.11-slim-bookworm AS builder")
-    assert dockerfile_stages["airflow"][0][1].startswith("apache/airflow:${AIRFLOW_IMAGE_TAG} ")
-
-
-def test_dependencies_come_from_the_lock_file(dockerfile_stages):
-    builder = " ".join(arguments for _, arguments in dockerfile_stages["builder"])
-    assert re.search(r'pip install --no-cache-dir "uv==\$\{UV_VERSION\}"', builder)
-    assert re.search(r"^ARG UV_VERSION=\d+\.\d+\.\d+$", DOCKERFILE.read_text(), re.M)
-    syncs = re.findall(r"uv sync [^&]*", builder)
-    assert syncs, "the builder installs with uv sync"
-    for sync in syncs:
-        assert "--locked" in sync, sync
-        assert "--no-dev" in sync, sync
-
-
-def test_runtime_runs_as_an_unprivileged_numeric_user(dockerfile_stages):
-    for name, stage in dockerfile_stages.items():
-        users = [arguments for keyword, arguments in stage if keyword == "USER"]
-        if name == "builder":
-            continue
-        assert users, f"stage {name} must set USER"
-        uid = users[-1].split(":")[0]
-        assert uid.isdigit(), f"stage {name}: USER {users[-1]} is not numeric"
-        assert int(uid) > 0, f"stage {name} ends as root"
-
-
-def test_runtime_has_healthcheck_entrypoint_and_environment(dockerfile_stages):
-    runtime = dict(dockerfile_stages["runtime"])
-    assert runtime["HEALTHCHECK"].endswith('CMD ["hotel", "healthcheck"]')
-    assert runtime["ENTRYPOINT"] == '["hotel"]'
-    assert runtime["CMD"] == '["api"]'
-    environment = " ".join(
-        arguments for keyword, arguments in dockerfile_stages["runtime"] if keyword == "ENV"
-    )
-    assert "HOTEL_SKIP_SYNC=1" in environment
-    assert 'PATH="/app/.venv/bin:${PATH}"' in environment
-    assert set(runtime["EXPOSE"].split()) == {"8000", "8501", "5000"}
-
-
 def test_airflow_image_carries_the_project_where_the_dags_look(dockerfile_stages):
     environment = " ".join(
         arguments for keyword, arguments in dockerfile_stages["airflow"] if keyword == "ENV"
@@ -142,12 +101,12 @@ def test_airflow_image_carries_the_project_where_the_dags_look(dockerfile_stages
     assert "uv sync --project /opt/hotel --locked --no-dev" in installs
 
 
-def test_dvc_runs_without_git_in_both_images(dockerfile_stages):
+def test_airflow_image_runs_dvc_without_git(dockerfile_stages):
     # The build context has no .git: without core.no_scm, `dvc repro` stops with "not a git
-    # repository", and the pipeline service with it.
-    for name, config in (("runtime", "/app/.dvc/config.local"), ("airflow", "/opt/hotel/.dvc/config.local")):
-        runs = " ".join(arguments for keyword, arguments in dockerfile_stages[name] if keyword == "RUN")
-        assert f"printf '[core]\\n    no_scm = true\\n' >{config}" in runs, name
+    # repository". The runtime image is built and runs the pipeline in infra/e2e; the Airflow
+    # stage (on the official Airflow image, which CI cannot pull) is checked here.
+    runs = " ".join(arguments for keyword, arguments in dockerfile_stages["airflow"] if keyword == "RUN")
+    assert "printf '[core]\\n    no_scm = true\\n' >/opt/hotel/.dvc/config.local" in runs
 
 
 def test_dockerignore_keeps_secrets_and_local_state_out_of_the_context():
@@ -223,13 +182,6 @@ def selector(tmp_path: Path, commands):
 
     run.state = state
     return run
-
-
-def test_selector_script_is_valid_bash(commands, tmp_path):
-    script = tmp_path / "hotel"
-    script.write_text(selector_script())
-    result = commands.run(["bash", "-n", script])
-    assert result.returncode == 0, commands.describe(result)
 
 
 @pytest.mark.parametrize("key", [None, "", "change-me"])

@@ -1,16 +1,13 @@
 """infra/terraform: fmt, init, validate and `terraform test` (mocked AWS provider), offline.
 
 The module is copied to a temporary folder first, so that `init` writes neither .terraform/ nor
-.terraform.lock.hcl into the working tree. When this machine has a local provider mirror
-(HOTEL_TF_PROVIDER_MIRROR, default /opt/tf-plugins), a CLI configuration generated here installs
-the AWS provider from it; elsewhere Terraform downloads the provider as usual (honouring the
-user's own TF_CLI_CONFIG_FILE, if any).
+.terraform.lock.hcl into the working tree; the provider comes from a local mirror where there is
+one (conftest's terraform_env).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 from pathlib import Path
@@ -19,19 +16,12 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MODULE = REPO_ROOT / "infra" / "terraform"
-DEFAULT_MIRROR = Path("/opt/tf-plugins")
 
 pytestmark = pytest.mark.slow
 
 
-def provider_mirror() -> Path | None:
-    configured = os.environ.get("HOTEL_TF_PROVIDER_MIRROR")
-    mirror = Path(configured) if configured else DEFAULT_MIRROR
-    return mirror if (mirror / "registry.terraform.io" / "hashicorp" / "aws").is_dir() else None
-
-
 @pytest.fixture(scope="module")
-def terraform(tmp_path_factory, commands, terraform_bin):
+def terraform(tmp_path_factory, commands, terraform_bin, terraform_env):
     """run(*args, cwd=the module copy) for an initialised copy of the module."""
     root = tmp_path_factory.mktemp("terraform")
     workdir = root / "module"
@@ -40,24 +30,7 @@ def terraform(tmp_path_factory, commands, terraform_bin):
         workdir,
         ignore=shutil.ignore_patterns(".terraform", ".terraform.lock.hcl", "*.tfstate*", "*.tfvars"),
     )
-    env = {
-        "TF_DATA_DIR": str(root / "data"),
-        "TF_IN_AUTOMATION": "1",
-        "TF_INPUT": "0",
-        "CHECKPOINT_DISABLE": "1",  # no version check against HashiCorp's servers
-    }
-    mirror = provider_mirror()
-    if mirror is not None:
-        cli_config = root / "terraform.rc"
-        cli_config.write_text(
-            "provider_installation {\n"
-            f'  filesystem_mirror {{\n    path    = "{mirror}"\n'
-            '    include = ["registry.terraform.io/hashicorp/*"]\n  }\n'
-            '  direct {\n    exclude = ["registry.terraform.io/hashicorp/*"]\n  }\n}\n'
-        )
-        env["TF_CLI_CONFIG_FILE"] = str(cli_config)
-    elif Path(os.environ.get("TF_CLI_CONFIG_FILE", "/nonexistent")).is_file():
-        env["TF_CLI_CONFIG_FILE"] = os.environ["TF_CLI_CONFIG_FILE"]  # the user's own (mirror, proxy)
+    env = terraform_env(root)
 
     def run(*args: str, cwd: Path = workdir, timeout: float = 300):
         return commands.run([terraform_bin, *args], cwd=cwd, env=env, timeout=timeout)

@@ -8,15 +8,17 @@ database that comes back is picked up on the next rerun.
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import pandas as pd
 import sqlalchemy as sa
 import streamlit as st
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.sql.selectable import ExecutableReturnsRows
 
-from streamlit_apps.lib.config import CONNECT_TIMEOUT_SECONDS, QUERY_TTL_SECONDS, masked
+from data_engineering.src.db import make_engine
+from data_engineering.src.messages import first_line, masked
+from streamlit_apps.lib.config import CONNECT_TIMEOUT_SECONDS, QUERY_TTL_SECONDS
 
 Kind = Literal["config", "down", "no_data", "permission", "error"]
 
@@ -34,12 +36,12 @@ class DataUnavailable(Exception):  # noqa: N818 - a state the pages report, not 
 
 
 def current_url() -> str:
-    from data_engineering.src.settings import DatabaseConfigError
+    from data_engineering.src.settings import SettingsError
     from streamlit_apps.lib.config import readonly_database_url
 
     try:
         return readonly_database_url()
-    except DatabaseConfigError as exc:
+    except SettingsError as exc:
         raise DataUnavailable("config", str(exc)) from exc
 
 
@@ -53,34 +55,18 @@ def backend(url: str) -> str:
 
 @st.cache_resource(show_spinner=False)
 def _engine(url: str) -> Engine:
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite":
-        path = Path(parsed.database or "")
-        if not parsed.database or not path.exists():
-            # Connecting would create an empty file: a read-only dashboard must not.
-            raise DataUnavailable("no_data", f"no database file at {path}", masked(url))
-        # mode=ro: SQLite has no roles, so read-only is enforced by how the file is opened.
-        parsed = parsed.set(database=f"file:{path.resolve()}").update_query_dict(
-            {"mode": "ro", "uri": "true"}
-        )
-        return sa.create_engine(parsed)
-    connect_args: dict[str, Any] = {}
-    if parsed.get_backend_name() == "postgresql":
-        # An unroutable host would otherwise hang the page for the OS's TCP timeout.
-        connect_args["connect_timeout"] = CONNECT_TIMEOUT_SECONDS
-    return sa.create_engine(parsed, pool_pre_ping=True, pool_size=4, connect_args=connect_args)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(getattr(exc, "orig", None) or exc).strip()
-    return text.splitlines()[0] if text else exc.__class__.__name__
+    try:
+        # Read-only: a missing SQLite file is refused, never created (a dashboard must not write).
+        return make_engine(url, readonly=True, timeout_seconds=CONNECT_TIMEOUT_SECONDS, pool_size=4)
+    except FileNotFoundError as exc:
+        raise DataUnavailable("no_data", str(exc), masked(url)) from exc
 
 
 def classify(exc: sa.exc.SQLAlchemyError, url: str) -> DataUnavailable:
     """Turn a driver error into what a reader of the page needs to know."""
     orig = getattr(exc, "orig", None)
     code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
-    detail = _first_line(exc)
+    detail = first_line(exc)
     where = masked(url)
     if code == _UNDEFINED_TABLE or "no such table" in detail:
         return DataUnavailable("no_data", detail, where)
@@ -93,17 +79,21 @@ def classify(exc: sa.exc.SQLAlchemyError, url: str) -> DataUnavailable:
 
 
 @st.cache_data(ttl=QUERY_TTL_SECONDS, show_spinner=False, max_entries=256)
-def _run(url: str, sql: str, params: dict[str, Any]) -> pd.DataFrame:
+def _run(url: str, key: str, _statement: ExecutableReturnsRows) -> pd.DataFrame:
+    # ``key`` (the statement as this database's SQL, with its parameters) is the cache key;
+    # Streamlit does not hash arguments whose names start with an underscore.
     with _engine(url).connect() as conn:
-        result = conn.execute(sa.text(sql), params)
+        result = conn.execute(_statement)
         return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
 
 
-def query(sql: str, params: dict[str, Any] | None = None, *, url: str | None = None) -> pd.DataFrame:
-    """Rows of one SELECT on the read-only database, cached; raises DataUnavailable."""
+def query(statement: ExecutableReturnsRows, *, url: str | None = None) -> pd.DataFrame:
+    """Rows of one SQLAlchemy Core SELECT on the read-only database, cached; raises DataUnavailable."""
     url = url or current_url()
     try:
-        return _run(url, sql, params or {})
+        compiled = statement.compile(dialect=make_url(url).get_dialect()())
+        key = f"{compiled}\n{sorted(compiled.params.items())!r}"
+        return _run(url, key, statement)
     except sa.exc.ArgumentError as exc:  # a malformed URL in the environment
         raise DataUnavailable("config", str(exc), masked(url)) from exc
     except sa.exc.SQLAlchemyError as exc:

@@ -11,12 +11,14 @@ import json
 import os
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, ParamSpec, TypeVar
 
 import streamlit as st
 
+from data_engineering.src.messages import first_line
 from data_science.tracking import CHALLENGER, CHAMPION, MODEL_NAME, tracking_uri
 from streamlit_apps.lib.config import MODEL_TTL_SECONDS
 
@@ -28,13 +30,14 @@ os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "5")
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 FIGURES = {
+    "backtest": "Backtest: each fold's metrics, model and baselines",
     "confusion_matrix": "Confusion matrix",
     "roc_curve": "ROC curve",
     "precision_recall": "Precision-recall",
     "calibration": "Calibration",
     "feature_importance": "Feature importance",
 }
-# Validation metrics as the evaluate stage logs them (val_<name>), in display order.
+# Backtest means as the evaluate stage logs them (backtest_<name>_mean), in display order.
 METRICS = {
     "roc_auc": "ROC AUC",
     "pr_auc": "PR AUC",
@@ -43,9 +46,12 @@ METRICS = {
     "f1": "F1",
     "precision": "Precision",
     "recall": "Recall",
-    "accuracy": "Accuracy",
 }
-BASELINES = {"logistic_regression": "Logistic regression", "majority": "Majority class"}
+BASELINES = {
+    "plain_xgboost": "Plain XGBoost",
+    "logistic_regression": "Logistic regression",
+    "majority": "Majority class",
+}
 ALIAS_ORDER = (CHAMPION, CHALLENGER)
 
 
@@ -69,12 +75,11 @@ class VersionSummary:
 
     @property
     def threshold(self) -> float | None:
-        return self.metrics.get("val_threshold")
+        return self.metrics.get("threshold")
 
-    @property
-    def validation_start(self) -> str | None:
-        """First arrival date of the validation window: the model trained on earlier arrivals."""
-        return self.tags.get("validation_start")
+    def backtest(self, metric: str) -> float | None:
+        """The backtest mean of ``metric``: expected performance on future bookings."""
+        return self.metrics.get(f"backtest_{metric}_mean")
 
 
 @dataclass(frozen=True)
@@ -114,12 +119,11 @@ def _client(uri: str) -> Any:
     return mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(getattr(exc, "message", None) or exc).strip()
-    return text.splitlines()[0] if text else exc.__class__.__name__
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
-def _call(fn, *args, **kwargs):
+def _call(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
     """Run an MLflow call, turning its failures into ModelUnavailable."""
     from mlflow.exceptions import MlflowException
 
@@ -127,10 +131,10 @@ def _call(fn, *args, **kwargs):
         return fn(*args, **kwargs)
     except MlflowException as exc:
         if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
-            raise ModelUnavailable("no_model", _first_line(exc)) from exc
-        raise ModelUnavailable("error", _first_line(exc)) from exc
+            raise ModelUnavailable("no_model", first_line(exc)) from exc
+        raise ModelUnavailable("error", first_line(exc)) from exc
     except OSError as exc:
-        raise ModelUnavailable("error", f"{exc.__class__.__name__}: {_first_line(exc)}") from exc
+        raise ModelUnavailable("error", f"{exc.__class__.__name__}: {first_line(exc)}") from exc
 
 
 @st.cache_data(ttl=MODEL_TTL_SECONDS, show_spinner=False)
@@ -186,17 +190,45 @@ def run_artifacts(uri: str, run_id: str) -> RunArtifacts:
     return RunArtifacts(figures, report)
 
 
-def champion_window(uri: str) -> tuple[str, str] | None:
-    """(champion version, validation_start) or None when no champion or no window is recorded."""
-    registry = load_registry(uri)
-    champion = registry.by_alias(CHAMPION)
-    if champion is None:
+@dataclass(frozen=True)
+class Reference:
+    """The champion's drift reference: the profile of the data it was trained on."""
+
+    version: str
+    profile: dict[str, Any]
+
+
+@st.cache_data(ttl=MODEL_TTL_SECONDS, show_spinner=False)
+def champion_profile(uri: str) -> Reference | None:
+    """The champion's ``profile.json`` (saved inside its model files), or None without a champion."""
+    import mlflow
+    import yaml
+
+    from data_science.model import PROFILE_FILE
+    from data_science.tracking import BUNDLE_ARTIFACT
+
+    _check_store(uri)
+    client = _client(uri)
+    model = _call(client.get_registered_model, MODEL_NAME)
+    version = (model.aliases or {}).get(CHAMPION)
+    if version is None:
         return None
-    start = champion.validation_start
-    if not start and champion.run_id:
-        report = run_artifacts(uri, champion.run_id).report or {}
-        start = report.get("validation_window", {}).get("validation_start")
-    return (champion.version, start) if start else None
+    location = _call(client.get_model_version_download_uri, MODEL_NAME, str(version))
+    with tempfile.TemporaryDirectory(prefix="dashboard-profile-") as tmp:
+        # Two small files, not the whole model: where the bundle sits, then its profile.
+        mlmodel = _call(mlflow.artifacts.download_artifacts, artifact_uri=f"{location}/MLmodel", dst_path=tmp)
+        flavor = yaml.safe_load(Path(mlmodel).read_text())["flavors"]["python_function"]
+        bundle = flavor["artifacts"][BUNDLE_ARTIFACT]["path"]
+        try:
+            path = mlflow.artifacts.download_artifacts(
+                artifact_uri=f"{location}/{bundle}/{PROFILE_FILE}", dst_path=tmp
+            )
+        except Exception as exc:
+            raise ModelUnavailable(
+                "no_model",
+                f"champion version {version} has no {PROFILE_FILE} (trained before drift profiles)",
+            ) from exc
+        return Reference(str(version), json.loads(Path(path).read_text()))
 
 
 def current_tracking_uri() -> str:

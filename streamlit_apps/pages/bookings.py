@@ -21,7 +21,9 @@ def as_date(value: object) -> dt.date:
     return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
 
 
-def rate_chart(frame: pd.DataFrame, label: str, order: list[str] | None = None) -> alt.Chart:
+def rate_chart(
+    frame: pd.DataFrame, label: str, order: list[str] | None = None
+) -> alt.LayerChart | alt.FacetChart:
     sort = order or alt.EncodingSortField("cancellation_rate", order="descending")
     base = alt.Chart(frame).encode(
         y=alt.Y("value:N", title=None, sort=sort),
@@ -35,15 +37,16 @@ def rate_chart(frame: pd.DataFrame, label: str, order: list[str] | None = None) 
     )
     bars = base.mark_bar(color="#4c78a8")
     text = base.mark_text(align="left", dx=3).encode(text=alt.Text("cancellation_rate:Q", format=".0%"))
-    return (bars + text).properties(title=f"Cancellation rate by {label.lower()}", height=alt.Step(22))
+    return alt.layer(bars, text).properties(
+        title=f"Cancellation rate by {label.lower()}", height=alt.Step(22)
+    )
 
 
 st.title("Bookings")
 
 try:
     url = db.current_url()
-    dialect = sql.Dialect(db.backend(url))
-    bounds = db.query(sql.HOTEL_BOUNDS, url=url)
+    bounds = db.query(sql.hotel_bounds(), url=url)
 except db.DataUnavailable as exc:
     ui.data_unavailable(exc, table=sql.BOOKINGS, missing=LOAD_HINT)
     st.stop()
@@ -69,11 +72,11 @@ if not hotels:
     st.warning("Choose at least one hotel in the sidebar.")
     st.stop()
 
-where, params = sql.booking_filter(dialect, hotels, start.isoformat(), end.isoformat())
+where = sql.booking_filter(hotels, start, end)
 try:
-    kpis = db.query(sql.booking_kpis(where), params, url=url).iloc[0]
-    breakdowns = db.query(sql.booking_breakdowns(dialect, where), params, url=url)
-    months = db.query(sql.booking_months(where), params, url=url)
+    kpis = db.query(sql.booking_kpis(where), url=url).iloc[0]
+    breakdowns = db.query(sql.booking_breakdowns(where), url=url)
+    months = db.query(sql.booking_months(where), url=url)
 except db.DataUnavailable as exc:
     ui.data_unavailable(exc, table=sql.BOOKINGS, missing=LOAD_HINT)
     st.stop()

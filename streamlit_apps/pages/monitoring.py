@@ -1,5 +1,6 @@
 """Monitoring: what the prediction API has been asked, how fast it answered, how the inputs drift
-from the champion's training data, and how right it was once outcomes are known."""
+from the champion's training data (its own profile, saved with the model), and how right it was
+once outcomes are known."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from data_engineering.src.messages import masked_uri
 from streamlit_apps.lib import config, db, drift, registry, sql, ui
 
 PERIODS = {
@@ -52,12 +54,10 @@ with st.sidebar:
 now = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
 span = PERIODS[period]
 since = now - span if span else dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-params = {"since": since.isoformat()}
 
 try:
     url = db.current_url()
-    dialect = sql.Dialect(db.backend(url))
-    summary = db.query(sql.prediction_summary(dialect), params, url=url).iloc[0]
+    summary = db.query(sql.prediction_summary(since), url=url).iloc[0]
 except db.DataUnavailable as exc:
     ui.data_unavailable(exc, table=sql.PREDICTIONS, missing=NO_PREDICTIONS)
     st.stop()
@@ -73,17 +73,19 @@ unit: sql.Bucket = (
     "minute" if span_seen <= pd.Timedelta(hours=3) else "hour" if span_seen <= pd.Timedelta(days=3) else "day"
 )
 try:
-    overall = db.query(sql.prediction_activity(dialect, None), params, url=url).iloc[0]
-    activity = db.query(sql.prediction_activity(dialect, unit), params, url=url)
-    histogram = db.query(sql.probability_histogram(dialect, HISTOGRAM_BINS), params, url=url)
-    versions = db.query(sql.prediction_versions(dialect), params, url=url)
+    overall = db.query(sql.prediction_activity(since, None), url=url).iloc[0]
+    activity = db.query(sql.prediction_activity(since, unit), url=url)
+    histogram = db.query(sql.probability_histogram(since, HISTOGRAM_BINS), url=url)
+    versions = db.query(sql.prediction_versions(since), url=url)
 except db.DataUnavailable as exc:  # the database went away between two queries
     ui.data_unavailable(exc, table=sql.PREDICTIONS, missing=NO_PREDICTIONS)
     st.stop()
 
+calls = int(summary["calls"])
 st.caption(
-    f"{period} · {total:,} predictions from {first_at:%Y-%m-%d %H:%M} to {last_at:%Y-%m-%d %H:%M} UTC "
-    f"· source `{sql.PREDICTIONS}`"
+    f"{period} · {total:,} predictions in {calls:,} API calls from {first_at:%Y-%m-%d %H:%M} to "
+    f"{last_at:%Y-%m-%d %H:%M} UTC · source `{sql.PREDICTIONS}` · latency percentiles are per call "
+    "(a batch call counts once, with its whole latency)"
 )
 kpis = st.columns(5)
 kpis[0].metric("Predictions", ui.count(total))
@@ -166,96 +168,90 @@ if len(versions) > 1:
     st.caption(
         "Predictions by model version: "
         + ", ".join(
-            f"{r.model_name} v{r.model_version}: {int(r.predictions):,}" for r in versions.itertuples()
+            f"{r['model_name']} v{r['model_version']}: {int(r['predictions']):,}"
+            for r in versions.to_dict("records")
         )
     )
 
 # ---------------------------------------------------------------------------------------- drift
 st.subheader("Input drift against the training data")
 uri = registry.current_tracking_uri()
-window = None
+reference = None
 try:
-    window = registry.champion_window(uri)
+    reference = registry.champion_profile(uri)
 except registry.ModelUnavailable as exc:
-    ui.model_unavailable(exc, config.masked_uri(uri))
-if window is None:
-    st.info("Drift needs the champion's training window (its `validation_start` tag): none is registered.")
+    ui.model_unavailable(exc, masked_uri(uri))
+if reference is None:
+    st.info("Drift needs a champion model (its profile of the training data): none is registered.")
 else:
-    version, validation_start = window
     try:
-        training = db.query(sql.training_histograms(dialect), {"validation_start": validation_start}, url=url)
-        current = db.query(sql.prediction_histograms(dialect), params, url=url)
+        current = db.query(sql.prediction_histograms(since), url=url)
     except db.DataUnavailable as exc:
-        ui.data_unavailable(exc, table=sql.BOOKINGS, missing=LOAD_HINT)
-        training = None
-    if training is not None and training.empty:
-        st.info(f"`{sql.BOOKINGS}` has no arrivals before {validation_start} to compare with.")
-    elif training is not None:
-        reference_rows = int(training.loc[training["feature"] == sql.CATEGORICAL_FIELDS[0], "n"].sum())
-        table = drift.drift_table(training, current, sql.NUMERIC_FIELDS, sql.CATEGORICAL_FIELDS)
-        counts = table["severity"].value_counts()
-        st.caption(
-            f"Population stability index of each of the {len(table)} inputs: {total:,} logged predictions "
-            f"vs {reference_rows:,} bookings arriving before {validation_start} (the training window of "
-            f"champion version {version}). Numbers are binned on the training deciles, categories "
-            f"compared one by one. PSI < {drift.WATCH} ok · {drift.WATCH}–{drift.ALERT} watch · "
-            f"> {drift.ALERT} alert."
+        ui.data_unavailable(exc, table=sql.PREDICTIONS, missing=NO_PREDICTIONS)
+        st.stop()
+    profile = reference.profile
+    window = profile.get("window", {})
+    table = drift.drift_table(profile, current)
+    counts = table["severity"].value_counts()
+    st.caption(
+        f"Population stability index of each of the {len(table)} inputs: {total:,} logged predictions "
+        f"vs the {profile['rows']:,} bookings champion version {reference.version} was trained on "
+        f"(arrivals {window.get('first_arrival', '?')} to {window.get('last_arrival', '?')}, its saved "
+        f"profile). Numbers are binned on the training deciles, categories compared one by one. "
+        f"PSI < {drift.WATCH} ok · {drift.WATCH}–{drift.ALERT} watch · > {drift.ALERT} alert."
+    )
+    if total < MIN_DRIFT_SAMPLE:
+        st.warning(
+            f"Only {total} predictions in the period: with fewer than {MIN_DRIFT_SAMPLE}, PSI mostly "
+            "reflects sampling noise."
         )
-        if total < MIN_DRIFT_SAMPLE:
-            st.warning(
-                f"Only {total} predictions in the period: with fewer than {MIN_DRIFT_SAMPLE}, PSI mostly "
-                "reflects sampling noise."
-            )
-        badges = st.columns(3)
-        badges[0].metric("Inputs ok", int(counts.get("ok", 0)))
-        badges[1].metric("Inputs to watch", int(counts.get("watch", 0)))
-        badges[2].metric("Inputs in alert", int(counts.get("alert", 0)))
-        # A square-root axis: one input far out (a new arrival year) must not flatten the rest.
-        chart = (
-            alt.Chart(table)
-            .mark_bar()
-            .encode(
-                y=alt.Y(
-                    "feature:N", sort="-x", title=None, axis=alt.Axis(labelLimit=220, labelOverlap=False)
-                ),
-                x=alt.X("psi:Q", title="PSI (square-root scale)", scale=alt.Scale(type="sqrt")),
-                color=alt.Color(
-                    "severity:N",
-                    scale=alt.Scale(
-                        domain=list(ui.SEVERITY_COLOURS), range=list(ui.SEVERITY_COLOURS.values())
-                    ),
-                    legend=alt.Legend(orient="bottom", title=None),
-                ),
-                tooltip=["feature:N", alt.Tooltip("psi:Q", format=".3f"), "severity:N", "largest_shift:N"],
-            )
-            .properties(height=alt.Step(20))
+    badges = st.columns(3)
+    badges[0].metric("Inputs ok", int(counts.get("ok", 0)))
+    badges[1].metric("Inputs to watch", int(counts.get("watch", 0)))
+    badges[2].metric("Inputs in alert", int(counts.get("alert", 0)))
+    # A square-root axis: one input far out (a new arrival year) must not flatten the rest.
+    chart = (
+        alt.Chart(table)
+        .mark_bar()
+        .encode(
+            y=alt.Y("feature:N", sort="-x", title=None, axis=alt.Axis(labelLimit=220, labelOverlap=False)),
+            x=alt.X("psi:Q", title="PSI (square-root scale)", scale=alt.Scale(type="sqrt")),
+            color=alt.Color(
+                "severity:N",
+                scale=alt.Scale(domain=list(ui.SEVERITY_COLOURS), range=list(ui.SEVERITY_COLOURS.values())),
+                legend=alt.Legend(orient="bottom", title=None),
+            ),
+            tooltip=["feature:N", alt.Tooltip("psi:Q", format=".3f"), "severity:N", "largest_shift:N"],
         )
-        thresholds = (
-            alt.Chart(pd.DataFrame({"psi": [drift.WATCH, drift.ALERT]}))
-            .mark_rule(strokeDash=[3, 3], color="#888")
-            .encode(x="psi:Q")
-        )
-        chart_column, table_column = st.columns([2, 3])
-        chart_column.altair_chart(chart + thresholds, width="stretch")
-        shift = "largest shift (training → now)"
-        shown = table.rename(columns={"psi": "PSI", "largest_shift": shift})
-        columns = ["feature", "PSI", "severity", shift]
-        if shown["missing"].any():
-            columns.append("missing")  # inputs the API accepts without a value (week number)
-        table_column.dataframe(
-            shown[columns].style.apply(severity_style, axis=None).format({"PSI": "{:.3f}"}),
-            hide_index=True,
-            height=35 * (len(shown) + 1) + 3,
-        )
+        .properties(height=alt.Step(20))
+    )
+    thresholds = (
+        alt.Chart(pd.DataFrame({"psi": [drift.WATCH, drift.ALERT]}))
+        .mark_rule(strokeDash=[3, 3], color="#888")
+        .encode(x="psi:Q")
+    )
+    chart_column, table_column = st.columns([2, 3])
+    chart_column.altair_chart(chart + thresholds, width="stretch")
+    shift = "largest shift (training → now)"
+    shown = table.rename(columns={"psi": "PSI", "largest_shift": shift})
+    columns = ["feature", "PSI", "severity", shift]
+    if shown["missing"].any():
+        columns.append("missing")
+    table_column.dataframe(
+        shown[columns].style.apply(severity_style, axis=None).format({"PSI": "{:.3f}"}),
+        hide_index=True,
+        height=35 * (len(shown) + 1) + 3,
+    )
 
 # --------------------------------------------------------------------------------------- labels
 st.subheader("Realised performance")
 st.caption(
     f"Predictions whose 27 booking fields match a booking in `{sql.BOOKINGS}` with a known outcome "
-    "(matched in SQL on the cleaned fields). Duplicated bookings with different outcomes are left out."
+    "(both sides as the v1 transformation cleans them). Duplicated bookings with different outcomes "
+    "are left out."
 )
 try:
-    outcome = db.query(sql.realised_outcomes(dialect), params, url=url).iloc[0]
+    outcome = db.query(sql.realised_outcomes(since), url=url).iloc[0]
 except db.DataUnavailable as exc:
     ui.data_unavailable(exc, table=sql.BOOKINGS, missing=LOAD_HINT)
     st.stop()

@@ -4,28 +4,36 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from typing import Any
 
 import altair as alt
 import pandas as pd
 import streamlit as st
 
-from data_engineering.src.schema import (
-    COUNTRY_PATTERN,
-    CustomerType,
-    DepositType,
-    DistributionChannel,
-    Hotel,
-    MarketSegment,
-    Meal,
-    RoomType,
-)
+from data_engineering.src.schema import COLUMNS_BY_NAME, COUNTRY_PATTERN
 from streamlit_apps.lib import api, config, ui
 
 RESULT_KEY = "what_if_result"
 
 
-def options(enum) -> list[str]:
-    return [member.value for member in enum]
+# The form starts on the public dataset's most common booking; another hotel's vocabulary starts
+# on its first category wherever these are not in it.
+TYPICAL = {
+    "market_segment": "Online TA",
+    "distribution_channel": "TA/TO",
+    "deposit_type": "No Deposit",
+    "customer_type": "Transient",
+}
+
+
+def options(field: str) -> list[str]:
+    """The field's categories, as the column spec (and so the API) accepts them."""
+    return list(COLUMNS_BY_NAME[field].categories or ())
+
+
+def typical(field: str) -> int:
+    choices = options(field)
+    return choices.index(TYPICAL[field]) if TYPICAL.get(field) in choices else 0
 
 
 def identifier(text: str, label: str) -> int | None:
@@ -38,7 +46,7 @@ def identifier(text: str, label: str) -> int | None:
     return int(text)
 
 
-def reason_line(reason: dict) -> str:
+def reason_line(reason: dict[str, Any]) -> str:
     """One reason as a sentence: the API's own words when it sends them, else the feature, which
     way it pushes the risk and by how much."""
     arrow = {"raises": "▲", "lowers": "▼"}.get(str(reason.get("direction")), "•")
@@ -66,7 +74,7 @@ today = dt.datetime.now(dt.UTC).date()
 with st.form("booking"):
     columns = st.columns(4)
     with columns[0]:
-        hotel = st.selectbox("Hotel", options(Hotel), key="hotel")
+        hotel = st.selectbox("Hotel", options("hotel"), key="hotel")
         arrival = st.date_input("Arrival date", value=today + dt.timedelta(days=60), key="arrival")
         lead_time = st.number_input("Lead time (days booked ahead)", 0, 1000, 60, key="lead_time")
         weekend_nights = st.number_input("Weekend nights", 0, 100, 1, key="weekend_nights")
@@ -75,14 +83,25 @@ with st.form("booking"):
         adults = st.number_input("Adults", 0, 100, 2, key="adults")
         children = st.number_input("Children", 0, 20, 0, key="children")
         babies = st.number_input("Babies", 0, 20, 0, key="babies")
-        meal = st.selectbox("Meal", options(Meal), key="meal")
-        room = st.selectbox("Reserved room type", options(RoomType), key="room")
+        meal = st.selectbox("Meal", options("meal"), key="meal")
+        room = st.selectbox("Reserved room type", options("reserved_room_type"), key="room")
     with columns[2]:
         country = st.text_input("Country (ISO alpha-3, blank: unknown)", "PRT", key="country")
-        segment = st.selectbox("Market segment", options(MarketSegment), key="segment")
-        channel = st.selectbox("Distribution channel", options(DistributionChannel), key="channel")
-        deposit = st.selectbox("Deposit", options(DepositType), key="deposit")
-        customer = st.selectbox("Customer type", options(CustomerType), key="customer")
+        segment = st.selectbox(
+            "Market segment", options("market_segment"), index=typical("market_segment"), key="segment"
+        )
+        channel = st.selectbox(
+            "Distribution channel",
+            options("distribution_channel"),
+            index=typical("distribution_channel"),
+            key="channel",
+        )
+        deposit = st.selectbox(
+            "Deposit", options("deposit_type"), index=typical("deposit_type"), key="deposit"
+        )
+        customer = st.selectbox(
+            "Customer type", options("customer_type"), index=typical("customer_type"), key="customer"
+        )
     with columns[3]:
         adr = st.number_input("Average daily rate (€)", 0.0, 10_000.0, 100.0, step=5.0, key="adr")
         special = st.number_input("Special requests", 0, 10, 0, key="special")

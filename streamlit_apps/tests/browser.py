@@ -174,7 +174,7 @@ class Browser:
             now = time.perf_counter()
             if state.get("busy", True) or not shown or text != ready_text:
                 ready_at, ready_text = (now, text) if shown and not state.get("busy", True) else (None, None)
-            elif now - ready_at >= SETTLE_SECONDS:
+            elif ready_at is not None and now - ready_at >= SETTLE_SECONDS:
                 return ready_at - started
             time.sleep(0.02)
         missing = [t for t in expect if t not in state.get("text", "")]

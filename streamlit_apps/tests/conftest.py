@@ -33,7 +33,6 @@ class Seeded:
     readonly_url: str  # the read-only role, same schema
     empty_readonly_url: str  # the read-only role on a schema without tables
     tracking_uri: str
-    validation_start: str
     bookings: pd.DataFrame  # bookings_v2 as loaded (the tests' oracle)
     predictions: pd.DataFrame  # what was inserted into predictions, booking dicts included
 
@@ -41,9 +40,6 @@ class Seeded:
 @contextmanager
 def seeded_schema(pg_url: str, pg_readonly_url: str, trained_workspace, workspace: Path) -> Iterator[Seeded]:
     """Two fresh schemas (one seeded, one empty), dropped on exit whatever happened."""
-    import mlflow
-
-    from data_science.tracking import CHAMPION, MODEL_NAME
 
     tag = uuid.uuid4().hex[:8]
     schema, empty = f"dashboards_{tag}", f"dashboards_empty_{tag}"
@@ -62,16 +58,12 @@ def seeded_schema(pg_url: str, pg_readonly_url: str, trained_workspace, workspac
         bookings = load_bookings(app_url, workspace, trained_workspace.source)
         predictions = make_predictions(bookings)
         insert_predictions(app_url, predictions)
-        client = mlflow.MlflowClient(tracking_uri=trained_workspace.tracking_uri)
-        champion = client.get_model_version_by_alias(MODEL_NAME, CHAMPION)
-        validation_start = client.get_run(champion.run_id).data.tags["validation_start"]
         yield Seeded(
             schema=schema,
             app_url=app_url,
             readonly_url=with_search_path(pg_readonly_url, schema),
             empty_readonly_url=with_search_path(pg_readonly_url, empty),
             tracking_uri=trained_workspace.tracking_uri,
-            validation_start=validation_start,
             bookings=bookings,
             predictions=predictions,
         )

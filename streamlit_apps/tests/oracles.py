@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from data_engineering.src.schema import BOOKING_FIELDS
-from data_engineering.transformation.v1 import transform_record
+from data_science.profile import OTHER, TOP_CATEGORIES
 from streamlit_apps.lib import drift
 
 
@@ -32,9 +32,14 @@ def nearest_rank(values: pd.Series, q: float) -> float:
     return float(ordered[math.ceil(q * len(ordered)) - 1])
 
 
+def call_latencies(predictions: pd.DataFrame) -> pd.Series:
+    """One latency per API call: a batch call's rows share its call id and its latency."""
+    return predictions.groupby("call_id")["latency_ms"].max()
+
+
 def cleaned(predictions: pd.DataFrame) -> pd.DataFrame:
-    """The logged bookings cleaned by the platform's own v1 rules (the oracle for the SQL)."""
-    return pd.DataFrame([transform_record(b) for b in predictions["booking"]])[list(BOOKING_FIELDS)]
+    """The logged bookings (the API logs them cleaned), one column per field."""
+    return pd.DataFrame(list(predictions["booking"]))[list(BOOKING_FIELDS)]
 
 
 def psi(training: pd.Series, current: pd.Series, *, numeric: bool) -> float:
@@ -47,15 +52,12 @@ def psi(training: pd.Series, current: pd.Series, *, numeric: bool) -> float:
         values = current.dropna().to_numpy(dtype=float)
         actual = np.bincount(np.searchsorted(edges, values, side="left"), minlength=len(edges) + 1)
     else:
-        categories = list(training.value_counts().index[: drift.TOP_CATEGORIES])
-        labels = [*categories, drift.OTHER]
+        categories = list(training.astype(str).value_counts().index[:TOP_CATEGORIES])
+        labels = [*categories, OTHER]
 
-        def pooled(values: pd.Series) -> np.ndarray:
-            return (
-                values.where(values.isin(categories), drift.OTHER)
-                .value_counts()
-                .reindex(labels, fill_value=0)
-            )
+        def pooled(values: pd.Series) -> pd.Series:
+            values = values.astype(str)
+            return values.where(values.isin(categories), OTHER).value_counts().reindex(labels, fill_value=0)
 
         expected, actual = pooled(training).to_numpy(), pooled(current).to_numpy()
     p = np.clip(expected / expected.sum(), drift.EPSILON, None)
@@ -71,8 +73,6 @@ def realised(bookings: pd.DataFrame, predictions: pd.DataFrame) -> dict[str, int
     ):
         match = pd.Series(True, index=bookings.index)
         for field, value in booking.items():
-            if field == "arrival_date_week_number" and pd.isna(value):
-                continue  # the API accepts a booking without its week number
             match &= bookings[field] == value
         outcomes = set(bookings.loc[match, "is_canceled"])
         if len(outcomes) != 1:

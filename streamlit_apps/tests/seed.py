@@ -17,13 +17,15 @@ import sqlalchemy as sa
 from api import prediction_log
 from data_engineering.src.paths import REPO_ROOT
 from data_engineering.src.schema import BOOKING_FIELDS, COLUMNS_BY_NAME
+from data_engineering.src.validate import records_to_columns, validate
+from data_engineering.transformation import get_transformation
 
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 
 
 def raw_booking(row: pd.Series, variant: int) -> dict[str, Any]:
     """A dataset row as an API client sends it: ids as numbers or null, and, in some variants,
-    the raw spellings v1 cleans (meal 'Undefined', country 'CN', children or week missing)."""
+    the raw spellings v1 cleans (meal 'Undefined', country 'CN', children missing, an id as text)."""
     booking: dict[str, Any] = {}
     for name in BOOKING_FIELDS:
         value, kind = row[name], COLUMNS_BY_NAME[name].kind
@@ -44,13 +46,25 @@ def raw_booking(row: pd.Series, variant: int) -> dict[str, Any]:
     if booking["children"] == 0 and variant % 3 == 0:
         booking["children"] = None
     if variant % 5 == 0:
-        booking["arrival_date_week_number"] = None
+        booking["agent"] = (
+            None if booking["agent"] is None else f"{booking['agent']}.0"
+        )  # text, as a CSV has it
     return booking
+
+
+def logged_form(raw: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The bookings as the API logs them: through the one validator and the v1/v2 cleaning."""
+    validated = validate(records_to_columns(raw, BOOKING_FIELDS), BOOKING_FIELDS)
+    assert not len(validated.rejected), validated.reasons[:3]
+    features = get_transformation("v2").transform(validated.columns)
+    columns = [features[name].tolist() for name in BOOKING_FIELDS]
+    return [dict(zip(BOOKING_FIELDS, row, strict=True)) for row in zip(*columns, strict=True)]
 
 
 def make_predictions(bookings: pd.DataFrame, seed: int = 3) -> pd.DataFrame:
     """65 logged predictions: 40 of dataset bookings, then 25 of bookings made 900 days ahead
-    (the dataset has none). The first 60 spread over the last 20 hours, the last 5 ten days ago."""
+    (the dataset has none). The first 60 spread over the last 20 hours, the last 5 ten days ago;
+    predictions 50-59 came in one /predict/batch call (one call id, the call's latency)."""
     rng = np.random.default_rng(seed)
     known = bookings.sample(40, random_state=seed)
     rows = []
@@ -64,17 +78,26 @@ def make_predictions(bookings: pd.DataFrame, seed: int = 3) -> pd.DataFrame:
     probability = np.round(rng.uniform(0.02, 0.98, count), 4)
     recent = NOW - pd.to_timedelta(np.linspace(0, 20 * 3600, 60).astype(int), unit="s")
     old = [NOW - dt.timedelta(days=10, hours=h) for h in range(5)]
+    created = [*recent.to_pydatetime(), *old]
+    latency = np.round(rng.uniform(2, 60, count), 2)
+    request_ids = [f"req-{i:03d}" for i in range(count)]
+    calls, sizes = list(request_ids), [1] * count
+    batch = range(50, 60)
+    for i in batch:
+        created[i], latency[i], calls[i], sizes[i] = created[50], 480.0, "batch-1", len(batch)
     return pd.DataFrame(
         {
-            "request_id": [f"req-{i:03d}" for i in range(count)],
-            "created_at": [*recent.to_pydatetime(), *old],
+            "request_id": request_ids,
+            "created_at": created,
             "model_name": "hotel-cancellation",
             "model_version": "1",
-            "booking": rows,
+            "booking": logged_form(rows),
             "cancel_probability": probability,
             "will_cancel": probability >= 0.4,
             "threshold": 0.4,
-            "latency_ms": np.round(rng.uniform(2, 60, count), 2),
+            "latency_ms": latency,
+            "call_id": calls,
+            "batch_size": sizes,
         }
     )
 
@@ -85,7 +108,7 @@ def insert_predictions(url: str, frame: pd.DataFrame) -> None:
     metadata, table = prediction_log.metadata, prediction_log.predictions
     # Plain Python values: the driver does not adapt numpy's bool.
     records = [
-        {k: v.item() if isinstance(v, np.generic) else v for k, v in r.items()}
+        {str(k): v.item() if isinstance(v, np.generic) else v for k, v in r.items()}
         for r in frame.to_dict("records")
     ]
     with engine.begin() as conn:

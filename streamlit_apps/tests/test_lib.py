@@ -1,13 +1,19 @@
-"""The pieces under the pages: PSI arithmetic, SQL dialect helpers, what may be shown of a URL."""
+"""The pieces under the pages: PSI arithmetic, the training profile, the SQL constructs compiled
+per dialect."""
 
 from __future__ import annotations
+
+import datetime as dt
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from streamlit_apps.lib import config, drift, sql
+from data_science import profile as profiles
+from data_science.profile import bin_counts, quantile_edges, training_profile
+from streamlit_apps.lib import drift, sql
 
 
 @pytest.mark.parametrize(
@@ -34,42 +40,41 @@ def test_quantile_edges_from_a_histogram_match_numpy_on_the_rows() -> None:
         rng.normal(100, 30, 3000).round(2),
     ):
         distinct, counts = np.unique(values, return_counts=True)
-        edges = drift.quantile_edges(distinct, counts)
+        edges = quantile_edges(distinct, counts)
         expected = np.unique(np.quantile(values, np.arange(1, 10) / 10, method="inverted_cdf"))
         expected = expected[expected < values.max()] if len(expected) > 1 else expected
         np.testing.assert_array_equal(edges, expected)
-        binned = drift.bin_counts(distinct, counts, edges)
+        binned = bin_counts(distinct, counts, edges)
         assert binned.sum() == len(values)
         assert len(drift.bin_labels(edges)) == len(binned)
 
 
 def test_a_constant_input_has_two_bins_and_no_drift_when_unchanged() -> None:
-    edges = drift.quantile_edges(np.array([0.0]), np.array([100]))
+    edges = quantile_edges(np.array([0.0]), np.array([100]))
     assert edges.tolist() == [0.0]
-    training = pd.DataFrame({"num_value": [0.0], "n": [100]})
+    reference = {"kind": "numeric", "edges": edges.tolist(), "counts": [100, 0]}
     current = pd.DataFrame({"num_value": [0.0, None], "n": [10, 3]})
-    result = drift.numeric_drift("babies", training, current)
+    result = drift.numeric_drift("babies", reference, current)
     assert result.psi == 0.0
     assert (result.predictions, result.missing) == (10, 3)
 
 
 def test_categories_unseen_in_training_count_as_other() -> None:
-    training = pd.DataFrame({"cat_value": ["A", "B"], "n": [60, 40]})
+    reference = {"kind": "categorical", "counts": {"A": 60, "B": 40, "(other)": 0}}
     current = pd.DataFrame({"cat_value": ["A", "Z"], "n": [6, 4]})
-    result = drift.categorical_drift("reserved_room_type", training, current)
+    result = drift.categorical_drift("reserved_room_type", reference, current)
     assert result.severity == "alert"
     assert result.largest_shift == "B: 40% → 0%"  # ties go to the first bin: B before (other)
 
 
 def test_drift_table_is_worst_first() -> None:
-    training = pd.DataFrame(
-        {
-            "feature": ["lead_time"] * 3 + ["hotel"] * 2,
-            "num_value": [1.0, 2.0, 3.0, None, None],
-            "cat_value": [None, None, None, "City Hotel", "Resort Hotel"],
-            "n": [10, 10, 10, 50, 50],
-        }
-    )
+    profile = {
+        "rows": 80,
+        "fields": {
+            "lead_time": {"kind": "numeric", "edges": [1.0, 2.0], "counts": [10, 10, 10]},
+            "hotel": {"kind": "categorical", "counts": {"City Hotel": 50, "Resort Hotel": 50, "(other)": 0}},
+        },
+    }
     current = pd.DataFrame(
         {
             "feature": ["lead_time", "hotel", "hotel"],
@@ -78,61 +83,72 @@ def test_drift_table_is_worst_first() -> None:
             "n": [30, 5, 5],
         }
     )
-    table = drift.drift_table(training, current, ("lead_time",), ("hotel",))
+    table = drift.drift_table(profile, current)
     assert table["feature"].tolist() == ["lead_time", "hotel"]
     assert table.loc[1, "psi"] == 0.0
 
 
-def _bucket(engine: sa.Engine, unit: str, stamp: str) -> str:
-    dialect = sql.Dialect(engine.dialect.name)
+def test_the_training_profile_is_what_drift_reads() -> None:
+    rng = np.random.default_rng(2)
+    frame = pd.DataFrame({"arrival_date": pd.date_range("2016-01-01", periods=400, freq="D")})
+    for name in profiles.NUMERIC_FIELDS:
+        frame[name] = rng.integers(0, 5, 400)
+    for name in profiles.CATEGORICAL_FIELDS:
+        frame[name] = rng.choice(["a", "b", "c"], 400)
+    profile = training_profile(frame)
+    assert profile["rows"] == 400
+    assert profile["window"] == {"first_arrival": "2016-01-01", "last_arrival": "2017-02-03"}
+    hotel = profile["fields"]["hotel"]["counts"]
+    assert sum(hotel.values()) == 400
+    assert hotel["(other)"] == 0
+    lead = profile["fields"]["lead_time"]
+    assert sum(lead["counts"]) == 400
+    assert len(lead["counts"]) == len(lead["edges"]) + 1
+    # The same bookings logged again: no drift anywhere.
+    current = pd.concat(
+        [
+            frame[name].value_counts().rename_axis("num_value").reset_index(name="n").assign(feature=name)
+            for name in profiles.NUMERIC_FIELDS
+        ]
+        + [
+            frame[name].value_counts().rename_axis("cat_value").reset_index(name="n").assign(feature=name)
+            for name in profiles.CATEGORICAL_FIELDS
+        ],
+        ignore_index=True,
+    )
+    table = drift.drift_table(profile, current)
+    assert len(table) == len(profiles.NUMERIC_FIELDS) + len(profiles.CATEGORICAL_FIELDS)
+    assert (table["psi"] == 0).all()
+
+
+def _scalar(engine: sa.Engine, expression) -> Any:
     with engine.connect() as conn:
-        if dialect.postgres:
-            expression = dialect.bucket("CAST(:t AS TIMESTAMPTZ)", unit)
-        else:
-            expression = dialect.bucket(":t", unit)
-        value = conn.execute(sa.text(f"SELECT {expression}"), {"t": stamp}).scalar_one()
-    return str(pd.Timestamp(value))
+        return conn.execute(sa.select(expression)).scalar_one()
 
 
-@pytest.mark.parametrize(
-    ("unit", "expected"),
-    [("minute", "2026-11-27 08:41:00"), ("hour", "2026-11-27 08:00:00"), ("day", "2026-11-27 00:00:00")],
-)
-def test_time_buckets_on_sqlite(unit: str, expected: str) -> None:
+STAMP = dt.datetime(2026, 11, 27, 8, 41, 37, 500000, tzinfo=dt.UTC)
+BUCKETS = [("minute", "2026-11-27 08:41:00"), ("hour", "2026-11-27 08:00:00"), ("day", "2026-11-27 00:00:00")]
+
+
+@pytest.mark.parametrize(("unit", "expected"), BUCKETS)
+def test_time_buckets_on_sqlite(unit: sql.Bucket, expected: str) -> None:
     engine = sa.create_engine("sqlite://")
-    assert _bucket(engine, unit, "2026-11-27 10:41:37.5+02:00") == expected
+    stamp = sa.literal(STAMP, sa.DateTime(timezone=True))
+    assert str(pd.Timestamp(_scalar(engine, sql.TimeBucket(stamp, unit)))) == expected
 
 
 @pytest.mark.postgres
-@pytest.mark.parametrize(
-    ("unit", "expected"),
-    [("minute", "2026-11-27 08:41:00"), ("hour", "2026-11-27 08:00:00"), ("day", "2026-11-27 00:00:00")],
-)
-def test_time_buckets_on_postgres(pg_url: str, unit: str, expected: str) -> None:
+@pytest.mark.parametrize(("unit", "expected"), BUCKETS)
+def test_time_buckets_on_postgres(pg_url: str, unit: sql.Bucket, expected: str) -> None:
     engine = sa.create_engine(pg_url)
-    assert _bucket(engine, unit, "2026-11-27 10:41:37.5+02:00") == expected
+    stamp = sa.literal(STAMP, sa.DateTime(timezone=True))
+    assert str(pd.Timestamp(_scalar(engine, sql.TimeBucket(stamp, unit)))) == expected
     engine.dispose()
 
 
-def test_identifiers_are_cleaned_like_v1_on_sqlite() -> None:
-    engine = sa.create_engine("sqlite://")
-    expression = sql.Dialect("sqlite").identifier(":v")
-    with engine.connect() as conn:
-        clean = [
-            conn.execute(sa.text(f"SELECT {expression}"), {"v": v}).scalar_one()
-            for v in (None, "", "009", "9.0", "240")
-        ]
-    assert clean == ["none", "none", "9", "9", "240"]
-
-
-def test_urls_shown_on_pages_never_carry_passwords() -> None:
-    assert config.masked("postgresql+psycopg://reader:s3cret@db:5432/hotel") == (  # pragma: allowlist secret
-        "postgresql+psycopg://reader:***@db:5432/hotel"
-    )
-    assert (
-        config.masked_uri("https://user:s3cret@mlflow.example.com:5000")  # pragma: allowlist secret
-        == "https://user:***@mlflow.example.com:5000"
-    )
-    fake = "postgresql://u:s3cret@h/mlflow"  # pragma: allowlist secret
-    assert config.masked_uri(fake) == "postgresql://u:***@h/mlflow"
-    assert config.masked_uri("sqlite:////srv/mlflow.db") == "sqlite:////srv/mlflow.db"
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_floor_is_the_floor_on_both_databases(backend: str, request: pytest.FixtureRequest) -> None:
+    engine = sa.create_engine("sqlite://" if backend == "sqlite" else request.getfixturevalue("pg_url"))
+    for value, floor in ((0.0, 0), (0.95 * 20, 19), (0.999 * 20, 19), (7.5, 7)):
+        assert _scalar(engine, sql.FloorInt(sa.literal(value, sa.Double))) == floor
+    engine.dispose()

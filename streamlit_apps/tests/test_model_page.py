@@ -17,20 +17,26 @@ def test_champion_card_shows_the_runs_numbers(registry_copy, monkeypatch: pytest
     at = open_page(PAGE)
     client = mlflow.MlflowClient(tracking_uri=registry_copy, registry_uri=registry_copy)
     champion = client.get_model_version_by_alias(MODEL_NAME, CHAMPION)
+    assert champion.run_id is not None
     run = client.get_run(champion.run_id)
     shown = metrics(at)
     assert shown["Version"] == str(champion.version)
-    assert shown["Decision threshold"] == f"{run.data.metrics['val_threshold']:.3f}"
-    assert shown["Validation ROC AUC"] == f"{run.data.metrics['val_roc_auc']:.4f}"
-    assert shown["PR AUC"] == f"{run.data.metrics['val_pr_auc']:.4f}"
+    assert shown["Decision threshold"] == f"{run.data.metrics['threshold']:.3f}"
+    assert shown["Expected ROC AUC on future bookings"] == f"{run.data.metrics['backtest_roc_auc_mean']:.4f}"
+    assert shown["PR AUC"] == f"{run.data.metrics['backtest_pr_auc_mean']:.4f}"
     assert shown["Data version"] == run.data.tags["data_version"][:12]
 
     card = next(df.value for df in at.dataframe if "metric" in df.value.columns)
     model_metrics = dict(zip(card["metric"], card["model"], strict=True))
-    assert model_metrics["Brier score"] == pytest.approx(run.data.metrics["val_brier"])
-    assert model_metrics["Recall"] == pytest.approx(run.data.metrics["val_recall"])
-    baseline = dict(zip(card["metric"], card["Logistic regression"], strict=True))
-    assert baseline["ROC AUC"] == pytest.approx(run.data.metrics["baseline_logistic_regression_roc_auc"])
+    assert model_metrics["Brier score"] == pytest.approx(run.data.metrics["backtest_brier_mean"])
+    assert model_metrics["Recall"] == pytest.approx(run.data.metrics["backtest_recall_mean"])
+    baseline = dict(zip(card["metric"], card["Plain XGBoost"], strict=True))
+    assert baseline["ROC AUC"] == pytest.approx(run.data.metrics["baseline_plain_xgboost_roc_auc_mean"])
+
+    # The backtest, fold by fold: the model card's "expected performance on future bookings".
+    folds = next(df.value for df in at.dataframe if "arrivals" in df.value.columns)
+    assert len(folds) == 4
+    assert folds["ROC AUC"].mean() == pytest.approx(run.data.metrics["backtest_roc_auc_mean"])
 
     captions = [caption for image in at.image for caption in image.captions]
     assert sorted(captions) == sorted(registry.FIGURES.values())

@@ -36,23 +36,31 @@ def cli(*args: str) -> str:
     return " ".join([f"bash {CLI}", *args]) + " "
 
 
-STAGES = ("ingest", "transform", "train", "evaluate")
+STAGES = ("ingest", "transform", "train", "baselines", "evaluate")
+# HOTEL_RETRAIN_SCHEDULE (in the environment of the dag-processor): a preset or cron expression,
+# or `none` for runs on demand only (triggered from the UI or the REST API).
+RETRAIN_SCHEDULE = os.environ.get("HOTEL_RETRAIN_SCHEDULE", "@weekly")
 
 
 @dag(
     dag_id="hotel_retrain",
-    schedule="@weekly",
+    schedule=None if RETRAIN_SCHEDULE.strip().lower() == "none" else RETRAIN_SCHEDULE,
     start_date=START,
     catchup=False,
     max_active_runs=1,  # DVC locks the repository: one run at a time
     default_args=DEFAULT_ARGS,
     tags=TAGS,
-    doc_md="""Weekly retraining: ingest → transform → train → evaluate, then report the outcome.
+    doc_md="""Weekly retraining (HOTEL_RETRAIN_SCHEDULE changes it): ingest → transform → train →
+baselines → evaluate → record → push → report.
 
 Each task runs one DVC stage with `./cli.sh dvc-repro STAGE` (`dvc repro --single-item`), the exact
 stages of `dvc.yaml`; unchanged stages are skipped by DVC as they are for users. `evaluate`
-registers the new model and moves `champion` only if it beats the current one; `report` prints
-the metrics and whether the champion moved.""",
+registers the new model and moves `champion` only if it beats the current one. `record` links what
+the run produced (`./cli.sh retrain-record`: dvc.lock's hashes, the MLflow run and model version,
+where `champion` points) in `reports/retraining/RUN_ID.json`, as tags of the MLflow run and as the
+task's XCom; `push` sends the data and model to the default DVC remote when one is configured;
+`report` prints the metrics and whether the champion moved. A serving API that follows the
+`champion` alias picks the new model up by itself when the alias moved.""",
 )
 def hotel_retrain() -> None:
     previous = None
@@ -61,8 +69,12 @@ def hotel_retrain() -> None:
         if previous is not None:
             previous >> task
         previous = task
+    record = BashOperator(
+        task_id="record", bash_command=cli("retrain-record", "--run-id", "'{{ run_id }}'"), cwd=str(REPO)
+    )
+    push = BashOperator(task_id="push", bash_command=cli("dvc-push"), cwd=str(REPO))
     report = BashOperator(task_id="report", bash_command=cli("pipeline-summary"), cwd=str(REPO), retries=0)
-    previous >> report
+    previous >> record >> push >> report
 
 
 @dag(

@@ -345,3 +345,28 @@ run "rejects_non_https_repository" {
 
   expect_failures = [var.repo_url]
 }
+
+run "pinned_ami_skips_the_lookup" {
+  command = plan
+  # A state of its own: in the shared one the instance exists already and ignores AMI changes.
+  state_key = "pinned_ami"
+
+  variables {
+    ami_id = "ami-0fedcba9876543210"
+  }
+
+  assert {
+    condition     = length(data.aws_ami.ubuntu) == 0 && aws_instance.app.ami == "ami-0fedcba9876543210"
+    error_message = "With ami_id set, the instance must boot that image and the Ubuntu lookup must not run."
+  }
+}
+
+run "rejects_malformed_ami_id" {
+  command = plan
+
+  variables {
+    ami_id = "ubuntu-24.04"
+  }
+
+  expect_failures = [var.ami_id]
+}

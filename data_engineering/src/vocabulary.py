@@ -1,0 +1,314 @@
+"""The categorical vocabularies of a bookings export: which hotels, room types, meal plans, market
+segments, distribution channels, deposit and customer types it holds, and how often.
+
+    ./cli.sh vocabulary FILE [--write PATH]
+    python -m data_engineering.src.vocabulary FILE [--write PATH]
+
+FILE is a CSV with a header row, plain or gzip (detected from the bytes), with at least the
+columns below; other columns are ignored. It is streamed in blocks with every field read as text,
+so the size of the export does not matter. Prints one table per vocabulary (value, count, share);
+``--write PATH`` also writes them as the YAML vocabulary file the column spec reads (the default
+is data_engineering/vocabulary.yaml), atomically. ``room_type`` is the union of
+``reserved_room_type`` and, when present, ``assigned_room_type``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import gzip
+import io
+import os
+import sys
+import tempfile
+import zlib
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import yaml
+
+from data_engineering.src.messages import first_line
+from data_engineering.src.paths import REPO_ROOT
+from data_engineering.src.progress import progress
+from data_engineering.src.schema import (
+    VOCABULARIES,
+    VOCABULARY_ENV,
+    dump_vocabulary,
+    vocabulary_in_use,
+)
+from data_engineering.src.schema import VOCABULARY_FILE as DEFAULT_FILE
+
+if TYPE_CHECKING:
+    from data_engineering.src.validate import Problem
+
+OPTIONAL_COLUMNS = frozenset({"assigned_room_type"})
+BLOCK_SIZE = 16 << 20  # bytes of CSV parsed at a time
+
+
+class VocabularyError(RuntimeError):
+    """The file cannot be read as a bookings CSV, or the result cannot be written."""
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    source: Path
+    rows: int
+    counts: dict[str, Counter[str]]  # vocabulary -> value -> occurrences
+    empty: dict[str, int]  # vocabulary -> empty fields (not values)
+    columns: dict[str, tuple[str, ...]]  # vocabulary -> the columns it was read from
+
+    def values(self) -> dict[str, list[str]]:
+        return {name: sorted(counter) for name, counter in self.counts.items()}
+
+
+def _open_binary(path: Path) -> gzip.GzipFile | io.BufferedReader:
+    with path.open("rb") as probe:
+        magic = probe.read(2)
+    return gzip.open(path, "rb") if magic == b"\x1f\x8b" else path.open("rb")
+
+
+def _header(path: Path) -> list[str]:
+    try:
+        with _open_binary(path) as raw, io.TextIOWrapper(raw, encoding="utf-8-sig", newline="") as text:
+            header = next(csv.reader(text), None)
+    except (gzip.BadGzipFile, EOFError, OSError) as exc:
+        raise VocabularyError(f"{path}: not a readable CSV or gzip file ({exc})") from exc
+    except UnicodeDecodeError as exc:
+        raise VocabularyError(
+            f"{path}: not a UTF-8 text CSV ({exc.reason} at byte {exc.start}); convert it to UTF-8 first"
+        ) from exc
+    except csv.Error as exc:
+        raise VocabularyError(f"{path}: not a CSV file ({exc})") from exc
+    if not header:
+        raise VocabularyError(f"{path}: the file is empty (expected a CSV with a header row)")
+    return [name.strip() for name in header]
+
+
+def _columns_to_read(path: Path, header: list[str]) -> dict[str, tuple[str, ...]]:
+    needed = [column for columns in VOCABULARIES.values() for column in columns]
+    missing = [column for column in needed if column not in header and column not in OPTIONAL_COLUMNS]
+    if missing:
+        hint = " Is it a comma-separated CSV with a header row?" if len(header) == 1 else ""
+        raise VocabularyError(
+            f"{path}: missing column(s) {', '.join(missing)} (the header has {len(header)} "
+            f"column(s): {', '.join(header[:8])}{', ...' if len(header) > 8 else ''}).{hint}"
+        )
+    repeated = sorted({column for column in needed if header.count(column) > 1})
+    if repeated:
+        raise VocabularyError(f"{path}: column(s) {', '.join(repeated)} appear more than once in the header")
+    return {
+        name: tuple(column for column in columns if column in header)
+        for name, columns in VOCABULARIES.items()
+    }
+
+
+def count(path: Path, *, block_size: int = BLOCK_SIZE) -> Vocabulary:
+    """Count the values of every vocabulary in ``path``, streaming it ``block_size`` bytes at a time."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pacsv
+
+    if not path.exists():
+        raise VocabularyError(f"{path} does not exist")
+    if not path.is_file():
+        raise VocabularyError(f"{path} is not a file")
+    header = _header(path)
+    columns = _columns_to_read(path, header)
+    wanted = sorted({column for names in columns.values() for column in names})
+    per_column: dict[str, Counter[str]] = {column: Counter() for column in wanted}
+    rows = 0
+    try:
+        with _open_binary(path) as raw, progress(desc="vocabulary: read", unit="rows") as bar:
+            reader = pacsv.open_csv(
+                raw,
+                read_options=pacsv.ReadOptions(
+                    column_names=header, skip_rows=1, block_size=block_size, encoding="utf-8"
+                ),
+                convert_options=pacsv.ConvertOptions(
+                    include_columns=wanted,
+                    column_types=dict.fromkeys(wanted, pa.string()),
+                    strings_can_be_null=False,
+                    quoted_strings_can_be_null=False,
+                ),
+            )
+            for batch in reader:
+                rows += batch.num_rows
+                bar.set(rows)
+                for column in wanted:
+                    values = pc.utf8_trim_whitespace(batch.column(column))
+                    for item in pc.value_counts(values).to_pylist():
+                        per_column[column][item["values"]] += item["counts"]
+    except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
+        raise VocabularyError(f"{path}: a truncated or corrupt gzip file ({exc})") from exc
+    except (pa.ArrowInvalid, OSError) as exc:
+        reason = first_line(exc)
+        if "UTF8" in reason:
+            raise VocabularyError(
+                f"{path}: not a UTF-8 text CSV ({reason}); convert it to UTF-8 first"
+            ) from exc
+        raise VocabularyError(f"{path}: not a well-formed CSV ({reason})") from exc
+    counts: dict[str, Counter[str]] = {}
+    empty: dict[str, int] = {}
+    for name, sources in columns.items():
+        merged = sum((per_column[column] for column in sources), Counter())
+        empty[name] = merged.pop("", 0)
+        counts[name] = merged
+    return Vocabulary(path, rows, counts, empty, columns)
+
+
+def format_tables(vocabulary: Vocabulary) -> str:
+    """One table per vocabulary, most frequent value first."""
+    out = [f"{vocabulary.source}: {vocabulary.rows:,} bookings"]
+    for name, counter in vocabulary.counts.items():
+        total = sum(counter.values()) + vocabulary.empty[name]
+        read_from = " + ".join(vocabulary.columns[name])
+        out += ["", f"{name} ({len(counter)} values, from {read_from})"]
+        width = max([len("value"), *(len(value) for value in counter)])
+        out.append(f"  {'value':<{width}}  {'count':>12}  {'share':>6}")
+        for value, n in sorted(counter.items(), key=lambda item: (-item[1], item[0])):
+            out.append(f"  {value:<{width}}  {n:>12,}  {n / total:>6.1%}")
+        if vocabulary.empty[name]:
+            out.append(f"  ({vocabulary.empty[name]:,} empty fields: not values, left out)")
+    return "\n".join(out)
+
+
+def render_yaml(
+    values: Mapping[str, Sequence[str]],
+    header: Sequence[str],
+    counts: Mapping[str, Counter[str]] | None = None,
+) -> str:
+    """The vocabulary file (``schema.dump_vocabulary``), checked to read back as written.
+
+    With ``counts``, each line ends with a comment giving every value's count."""
+    unknown = sorted(set(values) ^ set(VOCABULARIES))
+    if unknown:
+        raise VocabularyError(
+            f"vocabularies must be exactly {', '.join(VOCABULARIES)} (not: {', '.join(unknown)})"
+        )
+    for name in VOCABULARIES:
+        items = values[name]
+        if not items or any(not isinstance(item, str) or not item.strip() for item in items):
+            raise VocabularyError(f"{name}: a vocabulary needs at least one value, and no empty one")
+    lines = dump_vocabulary(values, header).splitlines()
+    if counts is not None:
+        prefixes = {f"{name}: ": name for name in VOCABULARIES}
+        for i, line in enumerate(lines):
+            found = next((n for prefix, n in prefixes.items() if line.startswith(prefix)), None)
+            if found is not None:
+                lines[i] += "  # " + "; ".join(
+                    f"{item} {counts[found][item]:,}" for item in sorted(values[found])
+                )
+    text = "\n".join(lines) + "\n"
+    if yaml.safe_load(text) != {name: sorted(values[name]) for name in VOCABULARIES}:
+        raise VocabularyError("the vocabulary does not survive a YAML round trip")  # a value YAML mangles
+    return text
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to a temporary file beside ``path``, then rename it over ``path``."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, scratch = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise VocabularyError(f"cannot write {path}: {exc.strerror}") from exc
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+        Path(scratch).replace(path)
+    except OSError as exc:
+        raise VocabularyError(f"cannot write {path}: {exc.strerror}") from exc
+    finally:
+        Path(scratch).unlink(missing_ok=True)
+
+
+def file_header(vocabulary: Vocabulary) -> list[str]:
+    written_by = f"./cli.sh vocabulary {vocabulary.source.name} --write PATH"
+    return [
+        "Categorical vocabularies of the bookings: the values the column spec accepts for each",
+        "categorical column (room_type: reserved_room_type and assigned_room_type).",
+        f"Written by `{written_by}` from {vocabulary.rows:,} bookings;",
+        "rerun it on a newer export to regenerate. Counts per value in the trailing comments.",
+    ]
+
+
+# ------------------------------------------------------------------ values the vocabulary lacks
+VOCABULARY_OF = {column: name for name, columns in VOCABULARIES.items() for column in columns}
+SHOWN_VALUES = 5  # per vocabulary, the most frequent; the others are counted
+
+
+@dataclass
+class OutsideVocabulary:
+    """Values of rejected rows that the vocabulary in use does not list, counted over a whole file.
+
+    ``add`` the validator's details of each chunk; ``message`` names the values, how many rows
+    hold each, and how a hotel group derives a vocabulary of its own."""
+
+    rows: int = 0  # rows holding at least one such value
+    values: dict[str, Counter[str]] = field(default_factory=dict)  # vocabulary -> value -> rows
+
+    def add(self, details: Iterable[Sequence[Problem]]) -> None:
+        for problems in details:
+            found = {
+                (VOCABULARY_OF[p.field], p.unknown)
+                for p in problems
+                if p.unknown is not None and p.field in VOCABULARY_OF
+            }
+            self.rows += bool(found)
+            for name, value in found:
+                self.values.setdefault(name, Counter())[value] += 1
+
+    def report(self) -> dict[str, dict[str, int]]:
+        """For reports/data_validation.json: vocabulary -> every such value -> rows holding it."""
+        return {name: dict(self.values[name].most_common()) for name in VOCABULARIES if name in self.values}
+
+    def message(self, rows_in: int) -> str:
+        """One line: which values, in how many rows, and what to do if they are the hotels' own."""
+        parts = []
+        for name in VOCABULARIES:
+            counter = self.values.get(name)
+            if not counter:
+                continue
+            shown = [f"{value!r} ({n:,})" for value, n in counter.most_common(SHOWN_VALUES)]
+            more = len(counter) - SHOWN_VALUES
+            parts.append(f"{name} {', '.join(shown)}" + (f" and {more} more" if more > 0 else ""))
+        return (
+            f"{self.rows:,} of {rows_in:,} rows hold values that are not in the vocabulary "
+            f"{vocabulary_in_use()}: {'; '.join(parts)}. If they are your hotels' own, derive the "
+            f"vocabulary from a bookings export that has them and point {VOCABULARY_ENV} at it: "
+            f"./cli.sh vocabulary EXPORT.csv --write vocabulary.yaml, then "
+            f"{VOCABULARY_ENV}=$PWD/vocabulary.yaml (CLI_DOCS.md, vocabulary)"
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="./cli.sh vocabulary",
+        description="Distinct values and counts of the categorical columns of a bookings CSV(.gz).",
+    )
+    parser.add_argument("file", type=Path, help="bookings CSV, plain or gzip, with a header row")
+    parser.add_argument(
+        "--write",
+        type=Path,
+        metavar="PATH",
+        help=f"also write the vocabulary YAML there (the default file: {DEFAULT_FILE.relative_to(REPO_ROOT)})",
+    )
+    args = parser.parse_args(argv)
+    try:
+        vocabulary = count(args.file)
+        print(format_tables(vocabulary))
+        if args.write:
+            write_atomically(
+                args.write, render_yaml(vocabulary.values(), file_header(vocabulary), vocabulary.counts)
+            )
+            print(f"\nvocabulary: wrote {args.write}")
+    except VocabularyError as exc:
+        print(f"vocabulary: error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,342 @@
+"""The deployment's storage and scheduler for real: S3 (moto's emulator) and Airflow 3.
+
+A copy of the repository whose default DVC remote is ``s3://BUCKET/dvc`` on the emulator, an
+MLflow tracking server as the compose stack runs it (PostgreSQL backend: a schema of its own in
+the test cluster's ``mlflow`` database; ``--artifacts-destination s3://BUCKET/mlflow``), and
+``./cli.sh start-airflow`` (Airflow 3 standalone: scheduler, dag-processor, api-server, triggerer)
+with generated bookings as the source. One training, run by the scheduler:
+
+- the test triggers ``hotel_retrain`` through the REST API (a JWT from the simple auth manager's
+  ``/auth/token``) and waits until every task succeeded; a model version was registered, the run
+  recorded its dvc.lock hashes and MLflow run, and its ``push`` task filled the S3 remote;
+- ``dvc pull`` in a fresh ``git clone`` restores the data and the model byte for byte;
+- the champion's files are objects in the bucket, and ``./cli.sh predict-batch`` loads it back
+  through the server;
+- ``hotel_score_bookings``, also triggered through the API, scores the loaded bookings with it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from data_engineering.src.initialize_data import TransformParams
+from data_engineering.src.params import read_section
+from data_engineering.src.synthetic import write_bookings
+
+pytestmark = [pytest.mark.slow, pytest.mark.postgres]
+
+BUCKET = "hotel-artifacts"
+MODEL = "hotel-cancellation"
+VERSION = read_section("transform", TransformParams).version  # the processed file dvc.yaml names
+# DVC outputs of dvc.yaml that the remote must restore: the data, the model and the backtest's
+# out-of-fold predictions (the model's and the baselines').
+RESTORED = (
+    "data/raw/hotel_bookings.csv",
+    f"data/processed/bookings_{VERSION}.csv",
+    "models/model",
+    "models/oof_predictions.csv",
+    "models/baselines_oof.csv",
+)
+
+
+def digest(path: Path) -> str:
+    """sha256 of a file, or of a folder's files (names and contents)."""
+    sha = hashlib.sha256()
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for file in files:
+        sha.update(str(file.relative_to(path) if path.is_dir() else file.name).encode())
+        sha.update(file.read_bytes())
+    return sha.hexdigest()
+
+
+def s3_env(endpoint: str) -> dict[str, str]:
+    """What the S3 clients (DVC's s3fs, MLflow's boto3) need for the emulator."""
+    return {
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",  # pragma: allowlist secret (the emulator accepts any credentials)
+        "AWS_DEFAULT_REGION": "eu-west-1",
+        "MLFLOW_S3_ENDPOINT_URL": endpoint,
+    }
+
+
+def wait_for(url: str, process: subprocess.Popen, log: Path, timeout: float = 120) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            pytest.fail(f"{url} did not answer:\n{log.read_text()[-3000:]}")
+        time.sleep(0.5)
+
+
+@pytest.fixture(scope="module")
+def tracking_server(aws, pg_url, unused_port, tmp_path_factory):
+    """An MLflow tracking server: tables in a fresh schema of the ``mlflow`` database, artifacts
+    in s3://BUCKET/mlflow on the emulator (uploaded through the server). Its URL."""
+    import sqlalchemy as sa
+    from sqlalchemy.engine import make_url
+
+    aws("s3").create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    schema = f"mlflow_s3_{secrets.token_hex(4)}"
+    url = make_url(pg_url).set(database="mlflow")
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    backend = url.set(query={"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
+    port = unused_port()
+    log = tmp_path_factory.mktemp("mlflow") / "server.log"
+    venv_bin = Path(sys.executable).parent
+    argv = [str(venv_bin / "mlflow"), "server", "--backend-store-uri", backend]
+    argv += ["--artifacts-destination", f"s3://{BUCKET}/mlflow", "--serve-artifacts"]
+    argv += ["--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
+    with log.open("w") as out:
+        server = subprocess.Popen(
+            argv, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **s3_env(aws.endpoint)}
+        )
+    tracking = f"http://127.0.0.1:{port}"
+    try:
+        # First start runs MLflow's migrations on PostgreSQL: a minute or more on a busy machine.
+        wait_for(f"{tracking}/health", server, log, timeout=300)
+        yield tracking
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        engine.dispose()
+
+
+def git(repo: Path, *args: str) -> str:
+    result = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def commit(repo: Path, message: str) -> None:
+    git(repo, "add", "--all")
+    git(repo, "-c", "user.name=ci", "-c", "user.email=ci@example.invalid", "commit", "-qm", message)
+
+
+def dvc(repo: Path, cwd: Path, env: dict[str, str], *args: str) -> str:
+    """Run the copy's dvc in ``cwd``; fail with its output unless it succeeds."""
+    argv = [str(repo / ".venv" / "bin" / "dvc"), *args]
+    result = subprocess.run(
+        argv, cwd=cwd, env={**os.environ, **env}, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    return result.stdout
+
+
+@pytest.fixture(scope="module")
+def deployment(repo_copy, tracking_server, aws):
+    """The repository copy with the S3 remote as its default, committed; the clients' variables."""
+    env = {**s3_env(aws.endpoint), "MLFLOW_TRACKING_URI": tracking_server}
+    dvc(repo_copy, repo_copy, env, "remote", "add", "--default", "s3", f"s3://{BUCKET}/dvc")
+    dvc(repo_copy, repo_copy, env, "remote", "modify", "s3", "endpointurl", aws.endpoint)
+    commit(repo_copy, "S3 remote")
+    return repo_copy, env
+
+
+@pytest.fixture(scope="module")
+def airflow(deployment, unused_port, tmp_path_factory):
+    """``./cli.sh start-airflow`` in the copy, on generated bookings; yields an authenticated
+    client of the REST API (/api/v2) and the standalone log."""
+    import httpx
+
+    repo, env = deployment
+    if not (repo / ".venv-airflow" / "bin" / "airflow").exists():
+        message = "no .venv-airflow: run ./cli.sh sync --airflow"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    home = tmp_path_factory.mktemp("airflow-home")
+    source = write_bookings(tmp_path_factory.mktemp("source") / "bookings.csv", 3000, seed=23)
+    port = unused_port()
+    run_env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")},
+        **env,
+        "HOTEL_BOOKINGS_SOURCE": str(source),
+        "HOTEL_SKIP_SYNC": "1",
+        "AIRFLOW_HOME": str(home),
+        # On demand only: unpausing a scheduled DAG would also start its latest interval's run.
+        "HOTEL_RETRAIN_SCHEDULE": "none",
+    }
+    for name in ("HOTEL_WORKSPACE", "DATABASE_URL", "DATABASE_URL_READONLY", "APP_ENV"):
+        run_env.pop(name, None)
+    log = home / "standalone.log"
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            ["bash", str(repo / "cli.sh"), "start-airflow", "--port", str(port)],
+            env=run_env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(f"{base}/api/v2/monitor/health", process, log, timeout=300)
+        passwords = home / "simple_auth_manager_passwords.json.generated"
+        deadline = time.monotonic() + 60
+        while not passwords.exists() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        users = json.loads(passwords.read_text())
+        answer = httpx.post(
+            f"{base}/auth/token", json={"username": "admin", "password": users["admin"]}, timeout=30
+        )
+        assert answer.status_code in (200, 201), answer.text
+        headers = {"Authorization": f"Bearer {answer.json()['access_token']}"}
+        with httpx.Client(base_url=f"{base}/api/v2", headers=headers, timeout=30) as api:
+            api.unauthenticated = f"{base}/api/v2"
+            api.log = log
+            yield api
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=30)
+
+
+def run_dag(api, dag_id: str, timeout: float = 900) -> tuple[str, str, dict[str, str], float]:
+    """Unpause ``dag_id``, trigger it through the REST API and wait for the end of the run:
+    (run id, the run's state, each task's state, seconds)."""
+    deadline = time.monotonic() + 180
+    while (found := api.get(f"/dags/{dag_id}")).status_code == 404 and time.monotonic() < deadline:
+        time.sleep(2)  # the dag-processor has not parsed the file yet
+    assert found.status_code == 200, found.text
+    assert api.patch(f"/dags/{dag_id}", json={"is_paused": False}).status_code == 200
+    started = time.monotonic()
+    triggered = api.post(f"/dags/{dag_id}/dagRuns", json={"logical_date": None})
+    assert triggered.status_code == 200, triggered.text
+    run_id = triggered.json()["dag_run_id"]
+    while (state := api.get(f"/dags/{dag_id}/dagRuns/{run_id}").json()["state"]) not in ("success", "failed"):
+        assert time.monotonic() - started < timeout, f"{dag_id} still {state} after {timeout:.0f}s"
+        time.sleep(3)
+    tasks = api.get(f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances").json()["task_instances"]
+    return run_id, state, {task["task_id"]: task["state"] for task in tasks}, time.monotonic() - started
+
+
+@pytest.fixture(scope="module")
+def retrained(airflow, deployment):
+    """hotel_retrain, run by the scheduler; then dvc.lock committed so that a clone can pull."""
+    run_id, state, tasks, seconds = run_dag(airflow, "hotel_retrain")
+    print(f"hotel_retrain run by the scheduler: {seconds:.0f}s, {len(tasks)} tasks {state}")
+    repo, _ = deployment
+    if state == "success":
+        commit(repo, "retrained")
+    return run_id, state, tasks
+
+
+def test_the_rest_api_refuses_requests_without_a_token(airflow):
+    import httpx
+
+    assert httpx.get(f"{airflow.unauthenticated}/dags", timeout=30).status_code == 401
+
+
+def test_scheduler_runs_hotel_retrain_end_to_end(retrained, airflow, deployment, aws, tracking_server):
+    import httpx
+
+    run_id, state, tasks = retrained
+    stages = ("ingest", "transform", "train", "baselines", "evaluate", "record", "push", "report")
+    assert (state, tasks) == ("success", dict.fromkeys(stages, "success")), airflow.log.read_text()[-3000:]
+
+    # A new model version, and the alias where the run's decision put it.
+    versions = httpx.get(
+        f"{tracking_server}/api/2.0/mlflow/model-versions/search",
+        params={"filter": f"name='{MODEL}'"},
+        timeout=30,
+    ).json()["model_versions"]
+    assert [v["version"] for v in versions] == ["1"]
+    champion = httpx.get(
+        f"{tracking_server}/api/2.0/mlflow/registered-models/alias",
+        params={"name": MODEL, "alias": "champion"},
+        timeout=30,
+    ).json()["model_version"]
+
+    # What the run produced is recorded: dvc.lock's hashes tied to the version's MLflow run.
+    repo, _ = deployment
+    name = re.sub(r"[^A-Za-z0-9_.-]", "_", run_id)
+    record = json.loads((repo / "reports" / "retraining" / f"{name}.json").read_text())
+    lock = (repo / "dvc.lock").read_text()
+    assert record["dvc_lock_sha256"] == hashlib.sha256(lock.encode()).hexdigest()
+    assert record["dvc_outputs"]["train"]["models/model"] in lock
+    assert record["mlflow_run_id"] == versions[0]["run_id"]
+    assert (record["model_versions"], record["champion_version"]) == (["1"], champion["version"])
+    run = httpx.get(
+        f"{tracking_server}/api/2.0/mlflow/runs/get", params={"run_id": record["mlflow_run_id"]}, timeout=30
+    )
+    tags = {tag["key"]: tag["value"] for tag in run.json()["run"]["data"]["tags"]}
+    assert tags["retrain.run_id"] == run_id
+
+    # ... and pushed: the data and the model are on the S3 remote.
+    keys = aws("s3").list_objects_v2(Bucket=BUCKET, Prefix="dvc/")["KeyCount"]
+    assert keys >= len(RESTORED)
+
+
+def test_dvc_pull_into_a_fresh_clone_restores_data_and_model(retrained, deployment, tmp_path):
+    repo, env = deployment
+    started = time.monotonic()
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(repo), str(clone)], check=True)
+    for name in RESTORED:
+        assert not (clone / name).exists(), f"{name} must come from the remote, not from git"
+    dvc(repo, clone, env, "pull")
+    for name in RESTORED:
+        assert digest(clone / name) == digest(repo / name), name
+    # Everything matches dvc.lock; only the ingest stage, which always runs (its source lives
+    # outside the repository), is reported.
+    assert dvc(repo, clone, env, "status").split() == ["ingest:", "always", "changed"]
+    print(f"dvc pull into a fresh clone: {time.monotonic() - started:.1f}s")
+
+
+def test_the_champion_lives_in_s3_and_loads_back_through_the_server(
+    retrained, deployment, aws, repo_cli, tmp_path
+):
+    import pandas as pd
+
+    repo, env = deployment
+    keys = [o["Key"] for o in aws("s3").list_objects_v2(Bucket=BUCKET, Prefix="mlflow/")["Contents"]]
+    assert any(key.endswith("/MLmodel") for key in keys), keys[:20]
+    bookings = write_bookings(tmp_path / "new.csv", 200, seed=99)
+    scored = repo_cli(repo, "predict-batch", str(bookings), str(tmp_path / "scored.csv"), env=env)
+    assert scored.returncode == 0, scored.stdout[-2000:] + scored.stderr[-2000:]
+    frame = pd.read_csv(tmp_path / "scored.csv")
+    assert len(frame) > 150
+    assert frame["cancel_probability"].between(0, 1).all()
+
+
+def test_scheduler_scores_loaded_bookings_with_the_champion(retrained, airflow, deployment, repo_cli):
+    import sqlalchemy as sa
+
+    repo, env = deployment
+    source = write_bookings(repo / ".." / "to-score.csv", 500, seed=41)
+    loaded = repo_cli(repo, "initialize-data", "v2", "db", env={**env, "HOTEL_BOOKINGS_SOURCE": str(source)})
+    assert loaded.returncode == 0, loaded.stderr[-2000:]
+    _, state, tasks, seconds = run_dag(airflow, "hotel_score_bookings")
+    assert (state, tasks) == ("success", {"score_new_bookings": "success"}), airflow.log.read_text()[-3000:]
+    engine = sa.create_engine(f"sqlite:///{repo / 'data' / 'hotel_cancellation.sqlite'}")
+    try:
+        with engine.connect() as conn:
+            scored = conn.exec_driver_sql("SELECT count(*) FROM booking_scores").scalar_one()
+            loaded_rows = conn.exec_driver_sql("SELECT count(*) FROM bookings_raw").scalar_one()
+    finally:
+        engine.dispose()
+    assert 0 < scored <= loaded_rows
+    print(f"hotel_score_bookings run by the scheduler: {seconds:.0f}s, {scored} bookings scored")

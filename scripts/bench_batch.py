@@ -1,0 +1,146 @@
+"""``./cli.sh bench-batch``: streamed ``predict-batch`` against the bare work, in the same run.
+
+Builds a file of ``--rows`` bookings (default 955,120: the full public file's size times eight)
+by repeating the real extract (``HOTEL_BOOKINGS_SOURCE`` or ``../shared/data``; synthetic
+bookings when neither is there), then measures:
+
+  bare   pyarrow's ``read_csv`` of that file + the champion booster's ``inplace_predict`` of a
+         float32 matrix of the same shape (nothing validated, transformed, calibrated or written);
+  ours   ``python -m data_science.predict_batch`` on it, as a user runs it (a subprocess), with
+         its peak resident memory.
+
+and prints rows/s, peak RSS and ours/bare. Targets: <= 4x the bare work, <= 1.2 GB peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def build_file(target: Path, rows: int) -> str:
+    """``rows`` bookings: the real extract repeated (its header once), else synthetic."""
+    from data_engineering.src.ingest import local_bookings_file
+    from data_engineering.src.paths import SHARED_BOOKINGS
+
+    source = local_bookings_file(SHARED_BOOKINGS)
+    if source is None:
+        from data_engineering.src.synthetic import make_bookings
+
+        make_bookings(rows, seed=3).to_csv(target, index=False)
+        return f"{rows:,} synthetic bookings (real data not found)"
+    opener = gzip.open if source.read_bytes()[:2] == b"\x1f\x8b" else open
+    with opener(source, "rb") as stream:
+        header, *lines = stream.read().splitlines(keepends=True)
+    written = 0
+    with target.open("wb") as out:
+        out.write(header)
+        while written < rows:
+            chunk = lines[: rows - written]
+            out.writelines(chunk)
+            written += len(chunk)
+    return f"{rows:,} real bookings ({source.name} repeated)"
+
+
+def bare_work(path: Path, booster, width: int) -> dict[str, float]:
+    import pyarrow.csv as pacsv
+
+    started = time.perf_counter()
+    table = pacsv.read_csv(path)
+    parse = time.perf_counter() - started
+    matrix = np.random.default_rng(0).random((table.num_rows, width), dtype=np.float32)
+    started = time.perf_counter()
+    booster.inplace_predict(matrix, predict_type="margin", validate_features=False)
+    predict = time.perf_counter() - started
+    return {"parse_seconds": parse, "inplace_predict_seconds": predict, "rows": table.num_rows}
+
+
+def _high_water_kib(pid: int) -> int | None:
+    """The process's peak resident memory so far (VmHWM), None once it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return None
+
+
+def ours(path: Path, output: Path) -> dict[str, float]:
+    """``predict-batch`` as a subprocess, with its peak RSS read from /proc while it runs.
+
+    Not ``getrusage(RUSAGE_CHILDREN)``: Linux carries the parent's memory high-water mark over
+    a fork+exec into the child's, so it would report this script's own peak (the bare work's
+    whole table) instead of predict-batch's.
+    """
+    started = time.perf_counter()
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "data_science.predict_batch", str(path), str(output)],
+            cwd=ROOT,
+            stdout=out,
+            stderr=err,
+        )
+        peak_kib = 0
+        while process.poll() is None:
+            peak_kib = max(peak_kib, _high_water_kib(process.pid) or 0)
+            time.sleep(0.02)
+        seconds = time.perf_counter() - started
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read().decode(), err.read().decode()
+    if process.returncode != 0:
+        raise RuntimeError(f"predict-batch failed:\n{stdout}\n{stderr}")
+    return {"seconds": seconds, "peak_rss_mb": peak_kib / 1024, "output": stdout.strip()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="./cli.sh bench-batch", description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=955_120, help="bookings in the file (default 955,120)")
+    parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    ns = parser.parse_args(argv)
+
+    from data_science.model import CancellationModel
+    from data_science.tracking import default_model_uri, resolve
+
+    with tempfile.TemporaryDirectory(prefix="bench-batch-") as tmp:
+        work = Path(tmp)
+        resolved = resolve(default_model_uri(), dst=work / "champion")
+        model = CancellationModel.load(resolved.local_dir)
+        path = work / "bookings.csv"
+        label = build_file(path, ns.rows)
+        size_mb = path.stat().st_size / 1e6
+        print(f"bench-batch: {label}, {size_mb:.0f} MB; model {resolved.uri} version {resolved.version}")
+        bare = bare_work(path, model.booster, len(model.feature_names))
+        bare_seconds = bare["parse_seconds"] + bare["inplace_predict_seconds"]
+        print(
+            f"bare:  pyarrow read_csv {bare['parse_seconds']:.2f}s + inplace_predict "
+            f"{bare['inplace_predict_seconds']:.2f}s = {bare_seconds:.2f}s"
+        )
+        mine = ours(path, work / "scored.csv")
+        print(mine["output"])
+        ratio = mine["seconds"] / bare_seconds
+        print(
+            f"ours:  predict-batch {mine['seconds']:.2f}s ({bare['rows'] / mine['seconds']:,.0f} rows/s), "
+            f"peak RSS {mine['peak_rss_mb']:,.0f} MB -> {ratio:.2f}x the bare work "
+            f"(targets: <= 4x, <= 1,200 MB)"
+        )
+        report = {"data": label, "file_mb": size_mb, "bare": bare, "ours": mine, "ratio": ratio}
+    if ns.json:
+        ns.json.write_text(json.dumps(report, indent=2) + "\n")
+    return 0 if ratio <= 4 and mine["peak_rss_mb"] <= 1200 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
