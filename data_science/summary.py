@@ -6,7 +6,7 @@ import json
 import sys
 
 from data_engineering.src.paths import METRICS_FILE
-from data_science.tracking import CHAMPION, MODEL_NAME, tracking_uri
+from data_science.tracking import CHAMPION, MODEL_NAME, configure, tracking_uri
 
 # Exit status when the registry has no champion although the pipeline ran: DVC restored
 # evaluate's outputs from its cache (a new or emptied MLFLOW_TRACKING_URI), so nothing was
@@ -44,7 +44,7 @@ def main() -> int:
     import mlflow
     from mlflow.exceptions import MlflowException
 
-    mlflow.set_tracking_uri(tracking_uri())
+    configure()  # tracking and registry both from MLFLOW_TRACKING_URI
     client = mlflow.MlflowClient()
     try:
         versions = client.search_model_versions(f"name = '{MODEL_NAME}'")
