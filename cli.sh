@@ -193,7 +193,16 @@ cmd_dvc_init_pipeline() {
   dvc repro || die "dvc repro failed (see the stage output above)"
   echo
   echo "== pipeline finished in $((SECONDS - started))s =="
-  "$PY" -m data_science.summary
+  local status=0
+  "$PY" -m data_science.summary || status=$?
+  if [ "$status" -eq 3 ]; then  # data_science.summary.NO_CHAMPION
+    # A new or emptied registry (MLFLOW_TRACKING_URI) while DVC kept evaluate's outputs: register them.
+    echo "cli.sh: note: evaluate's results came from DVC's cache; running it again to register the model in this registry"
+    dvc repro --force --single-item evaluate || die "dvc repro evaluate failed (see the stage output above)"
+    "$PY" -m data_science.summary
+  elif [ "$status" -ne 0 ]; then
+    exit "$status"
+  fi
 }
 
 #: dvc-repro [STAGE] | run one pipeline stage alone (what Airflow's tasks call), or the whole pipeline

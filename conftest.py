@@ -189,7 +189,16 @@ def clean_env(**extra: str) -> dict[str, str]:
         k: v
         for k, v in os.environ.items()
         if k
-        not in ("HOTEL_WORKSPACE", "MLFLOW_TRACKING_URI", "DATABASE_URL", "DATABASE_URL_READONLY", "APP_ENV")
+        not in (
+            "HOTEL_WORKSPACE",
+            # mlflow.set_tracking_uri / set_registry_uri (tracking.configure) write both into
+            # os.environ: a test that configured MLflow in-process would point a child at its store.
+            "MLFLOW_TRACKING_URI",
+            "MLFLOW_REGISTRY_URI",
+            "DATABASE_URL",
+            "DATABASE_URL_READONLY",
+            "APP_ENV",
+        )
     }
     return env | {"HOTEL_SKIP_SYNC": "1"} | extra
 

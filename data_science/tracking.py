@@ -88,6 +88,8 @@ def configure() -> None:
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     import mlflow
 
+    # Both: MLflow reads the registry from MLFLOW_REGISTRY_URI when set (and sets it in this
+    # process's environment), so a registry elsewhere than the runs would split the two.
     mlflow.set_tracking_uri(tracking_uri())
     mlflow.set_registry_uri(tracking_uri())
 

@@ -13,8 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from api.migrate import upgrade
-from api.schemas import bookings_as_json
-from api.tests.helpers import api_settings
+from api.tests.helpers import api_settings, json_bookings
 from data_engineering.src.paths import SHARED_BOOKINGS
 
 
@@ -57,18 +56,14 @@ def app_client(served_workspace, sqlite_log_url) -> Iterator[Any]:
 def bookings(shared_data_or_none, tmp_path_factory) -> list[dict]:
     """2,000 valid bookings as clients send them: real ones when the data is here."""
     import pandas as pd
-    import pyarrow as pa
 
-    from data_engineering.src.schema import BOOKING_FIELDS
     from data_engineering.src.synthetic import make_bookings
-    from data_engineering.src.validate import validate
 
     if shared_data_or_none is not None:
         raw = pd.read_csv(shared_data_or_none, dtype=str, keep_default_na=False, nrows=6000).iloc[::3]
     else:
         raw = make_bookings(3000, seed=21)
-    validated = validate({c: pa.array(raw[c].tolist(), pa.string()) for c in BOOKING_FIELDS}, BOOKING_FIELDS)
-    return bookings_as_json(validated.columns)[:2000]
+    return json_bookings(raw)[:2000]
 
 
 @pytest.fixture(scope="session")

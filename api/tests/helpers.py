@@ -6,16 +6,22 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import httpx
 import mlflow
+import pandas as pd
 import sqlalchemy as sa
 
+from api.schemas import bookings_as_json
 from api.settings import Settings
 from data_engineering.src.paths import REPO_ROOT
+from data_engineering.src.schema import BOOKING_FIELDS
+from data_engineering.src.validate import validate
 from data_science.model import CancellationModel
 from data_science.pyfunc import HotelCancellationPyfunc
 from data_science.tracking import BUNDLE_ARTIFACT, CHAMPION, MODEL_NAME, resolve
@@ -55,6 +61,15 @@ def logged_ids(url: str, ids: Sequence[str | None]) -> set[str]:
     return found
 
 
+def json_bookings(raw: pd.DataFrame) -> list[dict[str, Any]]:
+    """Bookings of a text frame (as ``pd.read_csv(dtype=str)`` reads the file), validated, as a
+    JSON client sends them."""
+    import pyarrow as pa
+
+    validated = validate({c: pa.array(raw[c].tolist(), pa.string()) for c in BOOKING_FIELDS}, BOOKING_FIELDS)
+    return bookings_as_json(validated.columns)
+
+
 def api_settings(log_url: str, **overrides: Any) -> Settings:
     """Explicit settings, so that a developer's API_* variables cannot change a test."""
     values: dict[str, Any] = {
@@ -71,11 +86,12 @@ def api_settings(log_url: str, **overrides: Any) -> Settings:
     return Settings(**(values | overrides))
 
 
-def start_server(port: int, env: dict[str, str], *args: str) -> subprocess.Popen:
-    """``python -m api.serve`` as ./cli.sh serve-api runs it, output captured."""
+def start_server(port: int, env: dict[str, str], *args: str, repo: Path = REPO_ROOT) -> subprocess.Popen:
+    """``python -m api.serve`` of ``repo`` (this checkout, or a copy sharing its environment) as
+    ./cli.sh serve-api runs it, output captured."""
     return subprocess.Popen(
         [sys.executable, "-m", "api.serve", "--port", str(port), *args],
-        cwd=REPO_ROOT,
+        cwd=repo,
         env={**os.environ, **env},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -114,3 +130,81 @@ def promote_a_new_version(tmp_path: Path, threshold: float) -> str:
     version = str(info.registered_model_version)
     mlflow.MlflowClient().set_registered_model_alias(MODEL_NAME, CHAMPION, version)
     return version
+
+
+class Traffic:
+    """Clients predicting one booking in a loop, each request on a new connection (the kernel
+    hands connections to either worker), until the ``with`` block ends. ``answers`` holds
+    (wall-clock time, status, model version): status 0 is a transport error, with its repr as
+    version. Wall-clock, so that times the registry records (epoch milliseconds) compare."""
+
+    def __init__(self, url: str, booking: dict[str, Any], clients: int = 4, pause: float = 0.0) -> None:
+        self.url, self.booking, self.pause = url, booking, pause
+        self.answers: list[tuple[float, int, str | None]] = []
+        self._stop = threading.Event()
+        self._clients = [threading.Thread(target=self._keep_predicting) for _ in range(clients)]
+
+    def _keep_predicting(self) -> None:
+        while not self._stop.is_set():
+            try:
+                response = httpx.post(f"{self.url}/predict", json=self.booking, timeout=30)
+                version = response.json().get("model_version") if response.status_code == 200 else None
+                self.answers.append((time.time(), response.status_code, version))
+            except httpx.TransportError as exc:
+                self.answers.append((time.time(), 0, repr(exc)))
+            self._stop.wait(self.pause)  # light traffic leaves the CPU to what runs beside it
+
+    def __enter__(self) -> Traffic:
+        for client in self._clients:
+            client.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        for client in self._clients:
+            client.join()
+
+    def statuses(self) -> dict[int, int]:
+        """How many answers had each status."""
+        counts: dict[int, int] = {}
+        for _, status, _ in self.answers:
+            counts[status] = counts.get(status, 0) + 1
+        return counts
+
+    def switched_to(self, version: str, since: float, last: int = 200) -> bool:
+        """Were the last ``last`` answers, all given after ``since``, from ``version`` only?"""
+        recent = [answer for at, _, answer in self.answers[-last:] if at > since]
+        return len(recent) >= last and set(recent) == {version}
+
+    def switch_seconds(self, old_version: str, since: float) -> float:
+        """Seconds from ``since`` to the last answer still given by ``old_version``."""
+        return max(0.0, max(at for at, _, answer in self.answers if answer == old_version) - since)
+
+
+def wait_ready(server: subprocess.Popen[str], url: str, timeout: float = 90) -> None:
+    """Until ``url``/ready answers 200; fails with the server's output if it exits first."""
+
+    def ready() -> bool:
+        assert server.poll() is None, f"server exited:\n{server.stdout.read() if server.stdout else ''}"
+        try:
+            return httpx.get(f"{url}/ready", timeout=2).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    assert wait_until(ready, timeout, interval=0.2), "server not ready in time"
+
+
+def stop_server(server: subprocess.Popen[str]) -> str:
+    """Terminate it (SIGTERM, as a deployment does) and return everything it printed."""
+    server.terminate()
+    try:
+        output, _ = server.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        output, _ = server.communicate()
+    return output
+
+
+def switch_lines(output: str, version: str) -> list[str]:
+    """The log lines of workers that found ``version`` on their own (one per worker process)."""
+    return [line for line in output.splitlines() if f"to {version}: now serving it" in line]

@@ -8,12 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
-from api.schemas import bookings_as_json
+from api.tests.helpers import json_bookings
 from data_engineering.src.schema import BOOKING_FIELDS
 from data_engineering.src.synthetic import make_bookings
-from data_engineering.src.validate import validate
 from data_science.predict_batch import run
 
 
@@ -37,10 +35,7 @@ def test_api_probabilities_equal_predict_batch_on_10000_rows(
     scored = _predict_batch(source, tmp_path / "scored.csv").iloc[:10_000]
     assert len(scored) == 10_000
 
-    validated = validate(
-        {c: pa.array(scored[c].tolist(), pa.string()) for c in BOOKING_FIELDS}, BOOKING_FIELDS
-    )
-    bookings = bookings_as_json(validated.columns)
+    bookings = json_bookings(scored)
     response = app_client.post("/predict/batch", json={"bookings": bookings})
     assert response.status_code == 200, response.text[:500]
     api = np.array([p["cancel_probability"] for p in response.json()["predictions"]])

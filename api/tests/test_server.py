@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import subprocess
-import threading
 import time
 
 import httpx
@@ -15,36 +13,19 @@ import mlflow
 import pytest
 
 from api.tests.helpers import (
+    Traffic,
     free_port,
     logged_ids,
     promote_a_new_version,
     start_server,
     start_up_failure,
+    stop_server,
+    switch_lines,
+    wait_ready,
     wait_until,
 )
 
 CLIENTS, REQUESTS_EACH = 50, 40
-
-
-def _wait_ready(server: subprocess.Popen, port: int, timeout: float = 90) -> None:
-    def ready() -> bool:
-        assert server.poll() is None, f"server exited:\n{server.stdout.read() if server.stdout else ''}"
-        try:
-            return httpx.get(f"http://127.0.0.1:{port}/ready", timeout=2).status_code == 200
-        except httpx.TransportError:
-            return False
-
-    assert wait_until(ready, timeout, interval=0.2), "server not ready in time"
-
-
-def _stop(server: subprocess.Popen) -> str:
-    server.terminate()
-    try:
-        output, _ = server.communicate(timeout=30)
-    except subprocess.TimeoutExpired:
-        server.kill()
-        output, _ = server.communicate()
-    return output
 
 
 @pytest.mark.postgres
@@ -55,7 +36,7 @@ def test_50_concurrent_clients_no_errors_and_every_prediction_logged(
     env = {"MLFLOW_TRACKING_URI": served_workspace.tracking_uri, "DATABASE_URL": pg_schema_url}
     server = start_server(port, env)
     try:
-        _wait_ready(server, port)
+        wait_ready(server, f"http://127.0.0.1:{port}")
 
         async def client(k: int, http: httpx.AsyncClient) -> list[tuple[int, str | None]]:
             out = []
@@ -81,7 +62,7 @@ def test_50_concurrent_clients_no_errors_and_every_prediction_logged(
         ready = httpx.get(f"http://127.0.0.1:{port}/ready").json()
         assert ready["prediction_log"]["dropped"] == 0
     finally:
-        _stop(server)
+        stop_server(server)
 
 
 def test_two_workers_switch_to_a_new_champion_by_themselves_without_dropping_a_request(
@@ -99,50 +80,25 @@ def test_two_workers_switch_to_a_new_champion_by_themselves_without_dropping_a_r
         "API_MODEL_REFRESH_SECONDS": "1",
     }
     server = start_server(port, env, "--workers", "2")
-    answers: list[tuple[float, int, str | None]] = []  # (time, status, model version)
-    stop = threading.Event()
-
-    def keep_predicting() -> None:
-        # A new connection per request: the kernel hands connections to either worker.
-        while not stop.is_set():
-            try:
-                response = httpx.post(f"http://127.0.0.1:{port}/predict", json=booking, timeout=30)
-                version = response.json().get("model_version") if response.status_code == 200 else None
-                answers.append((time.monotonic(), response.status_code, version))
-            except httpx.TransportError as exc:
-                answers.append((time.monotonic(), 0, repr(exc)))
-
-    clients = [threading.Thread(target=keep_predicting) for _ in range(4)]
+    url = f"http://127.0.0.1:{port}"
     try:
-        _wait_ready(server, port)
-        for client in clients:
-            client.start()
-        assert wait_until(lambda: len(answers) >= 40, 30), "no predictions"
-        new_version = promote_a_new_version(tmp_path, threshold=0.999)
-        promoted_at = time.monotonic()  # the alias has just moved
-
-        def switched() -> bool:
-            recent = [version for at, _, version in answers[-200:] if at > promoted_at]
-            return len(recent) >= 200 and set(recent) == {new_version}
-
-        assert wait_until(switched, 60, interval=0.2), "the workers did not all switch"
-        last_old = max(at for at, _, version in answers if version == "1")
+        wait_ready(server, url)
+        with Traffic(url, booking) as traffic:
+            assert wait_until(lambda: len(traffic.answers) >= 40, 30), "no predictions"
+            new_version = promote_a_new_version(tmp_path, threshold=0.999)
+            promoted_at = time.time()  # the alias has just moved
+            switched = wait_until(lambda: traffic.switched_to(new_version, promoted_at), 60, interval=0.2)
+            assert switched, "the workers did not all switch"
     finally:
-        stop.set()
-        for client in clients:
-            if client.is_alive():
-                client.join()
-        output = _stop(server)
-    statuses = [status for _, status, _ in answers]
-    assert statuses.count(200) == len(answers), {s: statuses.count(s) for s in set(statuses)}
+        output = stop_server(server)
+    assert traffic.statuses() == {200: len(traffic.answers)}, traffic.statuses()
     # Each worker found the new version on its own (a uvicorn worker is a process: two lines).
-    moved = [line for line in output.splitlines() if f"to {new_version}: now serving it" in line]
-    assert len(moved) == 2, output[-3000:]
-    switch_seconds = max(0.0, last_old - promoted_at)
+    assert len(switch_lines(output, new_version)) == 2, output[-3000:]
+    seconds = traffic.switch_seconds("1", promoted_at)
     print(
-        f"both workers switched {switch_seconds:.1f}s after the alias moved; {len(answers)} requests, all 200"
+        f"both workers switched {seconds:.1f}s after the alias moved; {len(traffic.answers)} requests, all 200"
     )
-    assert switch_seconds < 30
+    assert seconds < 30
 
 
 def test_start_up_without_a_registered_model_fails_with_what_to_run(tmp_path) -> None:

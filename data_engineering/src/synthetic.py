@@ -92,11 +92,14 @@ def make_bookings(
     start: dt.date = dt.date(2015, 7, 1),
     end: dt.date = dt.date(2017, 8, 31),
     renamed: Mapping[str, Mapping[str, str]] | None = None,
+    reverse_risk: bool = False,
 ) -> pd.DataFrame:
     """A frame of text columns, exactly like ``pd.read_csv(path, dtype=str)`` of the real file.
 
     ``renamed`` maps a vocabulary (``schema.VOCABULARIES``: ``room_type`` covers both room
-    columns) to new names for its values, e.g. ``OTHER_HOTEL_GROUP``."""
+    columns) to new names for its values, e.g. ``OTHER_HOTEL_GROUP``. ``reverse_risk`` draws the
+    outcomes from the opposite of the usual risk: a market that changed, where a model of
+    earlier bookings ranks cancellations backwards (concept drift, for retraining tests)."""
     unknown = sorted(set(renamed or {}) - set(VOCABULARIES))
     if unknown:
         raise ValueError(f"unknown vocabularies {', '.join(unknown)}; known: {', '.join(VOCABULARIES)}")
@@ -143,6 +146,8 @@ def make_bookings(
         + 0.3 * (segment == "Online TA")
         - 0.5 * (segment == "Corporate")
     )
+    if reverse_risk:
+        logit = -logit
     canceled = (rng.random(rows) < 1 / (1 + np.exp(-logit))).astype(int)
     no_show = (canceled == 1) & (rng.random(rows) < 0.03)
     status = np.where(canceled == 0, "Check-Out", np.where(no_show, "No-Show", "Canceled"))
@@ -199,9 +204,22 @@ def make_bookings(
 
 
 def write_bookings(
-    path: Path, rows: int = 2000, *, seed: int = 0, renamed: Mapping[str, Mapping[str, str]] | None = None
+    path: Path,
+    rows: int = 2000,
+    *,
+    seed: int = 0,
+    renamed: Mapping[str, Mapping[str, str]] | None = None,
+    start: dt.date = dt.date(2015, 7, 1),
+    end: dt.date = dt.date(2017, 8, 31),
+    reverse_risk: bool = False,
 ) -> Path:
-    frame = make_bookings(rows, seed=seed, renamed=renamed)
+    """``make_bookings(...)`` written as CSV (gzip-compressed for a ``.gz`` path)."""
+    frame = make_bookings(rows, seed=seed, renamed=renamed, start=start, end=end, reverse_risk=reverse_risk)
+    return write_frame(path, frame)
+
+
+def write_frame(path: Path, frame: pd.DataFrame) -> Path:
+    """Bookings as the public file stores them: CSV, gzip-compressed for a ``.gz`` path."""
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix == ".gz":
         with gzip.open(path, "wt", newline="") as out:

@@ -26,7 +26,7 @@ def cli(repo_copy: Path, repo_cli):
     return run
 
 
-def test_dvc_init_pipeline_end_to_end(repo_copy: Path, cli, tmp_path: Path) -> None:
+def test_dvc_init_pipeline_end_to_end(repo_copy: Path, cli, repo_cli, tmp_path: Path) -> None:
     source = write_bookings(tmp_path / "bookings.csv.gz", 4000, seed=21)
     first = cli(source, "dvc-init-pipeline")
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
@@ -79,6 +79,17 @@ def test_dvc_init_pipeline_end_to_end(repo_copy: Path, cli, tmp_path: Path) -> N
     assert "registered hotel-cancellation version 2" in tuned.stdout
     # The gate compared the two pipelines on the same folds, and said so.
     assert "backtest on the same folds" in tuned.stdout
+
+    # Another, empty registry while every stage is up to date: DVC skips evaluate (its outputs
+    # are in the cache), so the main job runs it again to register the model there.
+    fresh = {"HOTEL_BOOKINGS_SOURCE": str(source), "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'new.db'}"}
+    moved = repo_cli(repo_copy, "dvc-init-pipeline", env=fresh)
+    assert moved.returncode == 0, moved.stdout[-3000:] + moved.stderr[-3000:]
+    assert "Stage 'evaluate' didn't change, skipping" in moved.stdout
+    assert "has no hotel-cancellation@champion" in moved.stderr
+    assert "running it again to register the model in this registry" in moved.stdout
+    assert "registered hotel-cancellation version 1 as champion" in moved.stdout
+    assert "champion:   version 1, the newest model" in moved.stdout
 
 
 def test_missing_source_is_a_clear_error(cli, tmp_path: Path) -> None:

@@ -163,15 +163,9 @@ def stack(image: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stac
 
 @pytest.fixture(scope="module")
 def booking() -> dict:
-    import pyarrow as pa
+    from api.tests.helpers import json_bookings
 
-    from api.schemas import bookings_as_json
-    from data_engineering.src.schema import BOOKING_FIELDS
-    from data_engineering.src.validate import validate
-
-    raw = make_bookings(50, seed=77)
-    validated = validate({c: pa.array(raw[c].tolist(), pa.string()) for c in BOOKING_FIELDS}, BOOKING_FIELDS)
-    return bookings_as_json(validated.columns)[0]
+    return json_bookings(make_bookings(50, seed=77))[0]
 
 
 def test_the_pipeline_container_registered_a_champion(stack: Stack) -> None:

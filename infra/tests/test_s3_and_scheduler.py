@@ -13,10 +13,16 @@ with generated bookings as the source. One training, run by the scheduler:
 - the champion's files are objects in the bucket, and ``./cli.sh predict-batch`` loads it back
   through the server;
 - ``hotel_score_bookings``, also triggered through the API, scores the loaded bookings with it.
+
+Then the closed loop: with the API serving that champion from two workers, two years of new
+bookings whose risk has turned around arrive in the source, the scheduler retrains, the gate promotes the
+new version (it beats the champion on those bookings), and both workers serve it by themselves
+while clients keep predicting, every request answered.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import os
@@ -32,7 +38,7 @@ import pytest
 
 from data_engineering.src.initialize_data import TransformParams
 from data_engineering.src.params import read_section
-from data_engineering.src.synthetic import write_bookings
+from data_engineering.src.synthetic import make_bookings, write_bookings, write_frame
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
@@ -204,6 +210,7 @@ def airflow(deployment, unused_port, tmp_path_factory):
         with httpx.Client(base_url=f"{base}/api/v2", headers=headers, timeout=30) as api:
             api.unauthenticated = f"{base}/api/v2"
             api.log = log
+            api.source = source  # HOTEL_BOOKINGS_SOURCE of every run: new data goes there
             yield api
     finally:
         os.killpg(process.pid, signal.SIGTERM)
@@ -231,6 +238,12 @@ def run_dag(api, dag_id: str, timeout: float = 900) -> tuple[str, str, dict[str,
         time.sleep(3)
     tasks = api.get(f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances").json()["task_instances"]
     return run_id, state, {task["task_id"]: task["state"] for task in tasks}, time.monotonic() - started
+
+
+def retrain_record(repo: Path, run_id: str) -> dict:
+    """What ``./cli.sh retrain-record`` wrote for a run of hotel_retrain."""
+    name = re.sub(r"[^A-Za-z0-9_.-]", "_", run_id)
+    return json.loads((repo / "reports" / "retraining" / f"{name}.json").read_text())
 
 
 @pytest.fixture(scope="module")
@@ -272,8 +285,7 @@ def test_scheduler_runs_hotel_retrain_end_to_end(retrained, airflow, deployment,
 
     # What the run produced is recorded: dvc.lock's hashes tied to the version's MLflow run.
     repo, _ = deployment
-    name = re.sub(r"[^A-Za-z0-9_.-]", "_", run_id)
-    record = json.loads((repo / "reports" / "retraining" / f"{name}.json").read_text())
+    record = retrain_record(repo, run_id)
     lock = (repo / "dvc.lock").read_text()
     assert record["dvc_lock_sha256"] == hashlib.sha256(lock.encode()).hexdigest()
     assert record["dvc_outputs"]["train"]["models/model"] in lock
@@ -340,3 +352,88 @@ def test_scheduler_scores_loaded_bookings_with_the_champion(retrained, airflow, 
         engine.dispose()
     assert 0 < scored <= loaded_rows
     print(f"hotel_score_bookings run by the scheduler: {seconds:.0f}s, {scored} bookings scored")
+
+
+def champion_version(tracking: str) -> dict:
+    """The registry's ``champion`` model version (as MLflow's REST API gives it)."""
+    import httpx
+
+    answer = httpx.get(
+        f"{tracking}/api/2.0/mlflow/registered-models/alias",
+        params={"name": MODEL, "alias": "champion"},
+        timeout=30,
+    )
+    assert answer.status_code == 200, answer.text
+    return answer.json()["model_version"]
+
+
+def test_a_scheduler_retrain_moves_the_champion_and_the_running_api_follows(
+    retrained, airflow, deployment, tracking_server, tmp_path
+):
+    """Last in this module: it registers version 2, which the tests above do not expect."""
+    import httpx
+    import pandas as pd
+
+    from api.tests.helpers import (
+        Traffic,
+        free_port,
+        json_bookings,
+        start_server,
+        stop_server,
+        switch_lines,
+        wait_ready,
+        wait_until,
+    )
+
+    assert retrained[1] == "success", "the first scheduler-run retraining failed"
+    repo, env = deployment
+    old = champion_version(tracking_server)["version"]
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    server_env = {
+        **env,
+        "HOTEL_WORKSPACE": str(repo),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'predictions.sqlite'}",
+        "API_MODEL_REFRESH_SECONDS": "1",
+    }
+    server = start_server(port, server_env, "--workers", "2", repo=repo)
+    booking = json_bookings(make_bookings(20, seed=77))[0]
+    try:
+        wait_ready(server, url)
+        # Four clients, ten requests a second each: the retraining shares this machine's CPU.
+        with Traffic(url, booking, pause=0.1) as traffic:
+            assert wait_until(lambda: len(traffic.answers) >= 40, 30), "no predictions"
+            # Two years of new arrivals after the champion's cut-off (2017-09-01) whose risk has
+            # turned around: the champion ranks them backwards (ROC AUC about 0.23); the new
+            # backtest's folds (the last 12 months) are fitted on a year of them (about 0.76).
+            # The gate compares both on the bookings of those folds: a wide, seeded margin.
+            first = pd.read_csv(airflow.source, dtype=str, keep_default_na=False)
+            drifted = make_bookings(
+                3000, seed=24, start=dt.date(2017, 9, 1), end=dt.date(2019, 8, 31), reverse_risk=True
+            )
+            write_frame(airflow.source, pd.concat([first, drifted], ignore_index=True))
+            run_id, state, tasks, seconds = run_dag(airflow, "hotel_retrain")
+            assert state == "success", (tasks, airflow.log.read_text()[-3000:])
+            champion = champion_version(tracking_server)
+            new = champion["version"]
+            assert new != old, "the retrained model did not become champion"
+            # When the alias moved: the new version is registered, then promoted, in one task.
+            promoted_at = int(champion["creation_timestamp"]) / 1000
+            switched = wait_until(lambda: traffic.switched_to(new, promoted_at), 60, interval=0.2)
+            assert switched, f"the workers did not all switch to version {new}"
+    finally:
+        output = stop_server(server)
+    assert traffic.statuses() == {200: len(traffic.answers)}, traffic.statuses()
+    # Each worker found the new version on its own (a uvicorn worker is a process: two lines).
+    assert len(switch_lines(output, new)) == 2, output[-3000:]
+    switch = traffic.switch_seconds(old, promoted_at)
+    run = httpx.get(
+        f"{tracking_server}/api/2.0/mlflow/runs/get", params={"run_id": champion["run_id"]}, timeout=30
+    ).json()["run"]
+    decision = {tag["key"]: tag["value"] for tag in run["data"]["tags"]}["alias_decision"]
+    assert retrain_record(repo, run_id)["champion_version"] == new
+    print(
+        f"retrain by the scheduler in {seconds:.0f}s: version {new} is {decision}; both API workers "
+        f"served it {switch:.1f}s after the alias moved, {len(traffic.answers)} requests, all 200"
+    )
+    assert switch < 30
