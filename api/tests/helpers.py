@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -166,10 +167,7 @@ class Traffic:
 
     def statuses(self) -> dict[int, int]:
         """How many answers had each status."""
-        counts: dict[int, int] = {}
-        for _, status, _ in self.answers:
-            counts[status] = counts.get(status, 0) + 1
-        return counts
+        return dict(Counter(status for _, status, _ in self.answers))
 
     def switched_to(self, version: str, since: float, last: int = 200) -> bool:
         """Were the last ``last`` answers, all given after ``since``, from ``version`` only?"""

@@ -204,18 +204,10 @@ def make_bookings(
 
 
 def write_bookings(
-    path: Path,
-    rows: int = 2000,
-    *,
-    seed: int = 0,
-    renamed: Mapping[str, Mapping[str, str]] | None = None,
-    start: dt.date = dt.date(2015, 7, 1),
-    end: dt.date = dt.date(2017, 8, 31),
-    reverse_risk: bool = False,
+    path: Path, rows: int = 2000, *, seed: int = 0, renamed: Mapping[str, Mapping[str, str]] | None = None
 ) -> Path:
-    """``make_bookings(...)`` written as CSV (gzip-compressed for a ``.gz`` path)."""
-    frame = make_bookings(rows, seed=seed, renamed=renamed, start=start, end=end, reverse_risk=reverse_risk)
-    return write_frame(path, frame)
+    """``make_bookings(rows, seed=seed, renamed=renamed)`` written by ``write_frame``."""
+    return write_frame(path, make_bookings(rows, seed=seed, renamed=renamed))
 
 
 def write_frame(path: Path, frame: pd.DataFrame) -> Path:

@@ -246,6 +246,19 @@ def retrain_record(repo: Path, run_id: str) -> dict:
     return json.loads((repo / "reports" / "retraining" / f"{name}.json").read_text())
 
 
+def champion_version(tracking: str) -> dict:
+    """The registry's ``champion`` model version (as MLflow's REST API gives it)."""
+    import httpx
+
+    answer = httpx.get(
+        f"{tracking}/api/2.0/mlflow/registered-models/alias",
+        params={"name": MODEL, "alias": "champion"},
+        timeout=30,
+    )
+    assert answer.status_code == 200, answer.text
+    return answer.json()["model_version"]
+
+
 @pytest.fixture(scope="module")
 def retrained(airflow, deployment):
     """hotel_retrain, run by the scheduler; then dvc.lock committed so that a clone can pull."""
@@ -277,11 +290,7 @@ def test_scheduler_runs_hotel_retrain_end_to_end(retrained, airflow, deployment,
         timeout=30,
     ).json()["model_versions"]
     assert [v["version"] for v in versions] == ["1"]
-    champion = httpx.get(
-        f"{tracking_server}/api/2.0/mlflow/registered-models/alias",
-        params={"name": MODEL, "alias": "champion"},
-        timeout=30,
-    ).json()["model_version"]
+    champion = champion_version(tracking_server)
 
     # What the run produced is recorded: dvc.lock's hashes tied to the version's MLflow run.
     repo, _ = deployment
@@ -352,19 +361,6 @@ def test_scheduler_scores_loaded_bookings_with_the_champion(retrained, airflow, 
         engine.dispose()
     assert 0 < scored <= loaded_rows
     print(f"hotel_score_bookings run by the scheduler: {seconds:.0f}s, {scored} bookings scored")
-
-
-def champion_version(tracking: str) -> dict:
-    """The registry's ``champion`` model version (as MLflow's REST API gives it)."""
-    import httpx
-
-    answer = httpx.get(
-        f"{tracking}/api/2.0/mlflow/registered-models/alias",
-        params={"name": MODEL, "alias": "champion"},
-        timeout=30,
-    )
-    assert answer.status_code == 200, answer.text
-    return answer.json()["model_version"]
 
 
 def test_a_scheduler_retrain_moves_the_champion_and_the_running_api_follows(
