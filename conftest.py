@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -102,6 +104,32 @@ def run_module():
         )
 
     return run
+
+
+# Where fault-suite cases record their figures (one JSON file per case); the README's
+# "Reliability" table is generated from them.
+FAULT_RESULTS_DIR = REPO_ROOT / ".local" / "faults"
+
+
+@pytest.fixture
+def fault_case(request: pytest.FixtureRequest) -> Callable[..., Path]:
+    """Record one fault-suite case: ``record(case=..., sent=..., kept=..., lost=..., detail=...)``.
+
+    ``case`` is the fault in a few words ("PostgreSQL outage under load"), ``sent`` what went in
+    (requests, rows), ``kept`` what came out intact, ``lost`` what did not; ``detail`` the other
+    figures worth a reader's time (timings, memory, the message a user saw).
+    """
+
+    def record(*, case: str, sent: int, kept: int, lost: int, detail: str = "") -> Path:
+        results = Path(os.environ.get("HOTEL_FAULT_RESULTS", FAULT_RESULTS_DIR))
+        results.mkdir(parents=True, exist_ok=True)
+        name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.nodeid).strip("_")
+        path = results / f"{name}.json"
+        entry = {"test": request.node.nodeid, "case": case, "sent": sent, "kept": kept, "lost": lost}
+        path.write_text(json.dumps({**entry, "detail": detail}, indent=1) + "\n")
+        return path
+
+    return record
 
 
 @pytest.fixture(scope="session")
