@@ -15,7 +15,7 @@ from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from starlette.responses import Response
 
-from data_engineering.src.validate import Problem, Validated
+from data_engineering.src.validate import Problem
 
 MAX_DETAILS = 50  # a body of 10,000 bad bookings must not produce a 100 MB error
 
@@ -41,11 +41,6 @@ def error_payload(items: Sequence[dict[str, Any]], total: int | None = None) -> 
     if total > 1:
         message += f" (and {total - 1} more problem{'s' if total > 2 else ''})"
     return {"message": message, "detail": list(items[:MAX_DETAILS])}
-
-
-def problems_response(validated: Validated, *, batch: bool) -> Response:
-    """422 for the bookings the validator refused, each problem with its index and field."""
-    return refused_response(validated.rejected.tolist(), validated.details, batch=batch)
 
 
 def refused_response(

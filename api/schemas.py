@@ -23,11 +23,18 @@ from pydantic import BaseModel, Field
 
 from data_engineering.src import schema as spec
 from data_engineering.src.arrays import is_missing
-from data_engineering.src.schema import BOOKING_FIELDS, COLUMNS_BY_NAME, Month
+from data_engineering.src.schema import (
+    AS_OF,
+    BOOKING_FIELDS,
+    BOOKING_ID,
+    COLUMNS_BY_NAME,
+    SCORING_FIELDS,
+    Month,
+)
 
 MAX_BATCH = 10_000
-OPTIONAL_FIELDS: frozenset[str] = frozenset(n for n in BOOKING_FIELDS if COLUMNS_BY_NAME[n].nullable)
-BOOKING_FIELD_SET: frozenset[str] = frozenset(BOOKING_FIELDS)
+OPTIONAL_FIELDS: frozenset[str] = frozenset(n for n in SCORING_FIELDS if COLUMNS_BY_NAME[n].nullable)
+BOOKING_FIELD_SET: frozenset[str] = frozenset(SCORING_FIELDS)
 
 _DESCRIPTIONS = {
     "lead_time": "days between booking and arrival",
@@ -37,6 +44,12 @@ _DESCRIPTIONS = {
     "company": "id of the company paying for the booking; null for none",
     "adr": "average daily rate (EUR)",
     "days_in_waiting_list": "days the booking waited before it was confirmed",
+    BOOKING_ID: "the hotel's reservation id: echoed in the answer and logged, never a model input",
+    AS_OF: (
+        "the day (YYYY-MM-DD) to judge the booking as of, from its booking date (arrival minus lead_time) to "
+        "the day before arrival: the answer is the probability it is cancelled after that day, given it is "
+        "still on the books then. Default: the booking date. Another day is refused with 422 naming as_of."
+    ),
 }
 _ARRIVAL = ("arrival_date_year", "arrival_date_month", "arrival_date_day_of_month")
 
@@ -111,9 +124,12 @@ def booking_schema() -> dict[str, Any]:
     """The ``Booking`` component: what one booking may look like in a request."""
     return {
         "title": "Booking",
-        "description": "One booking as the hotel knows it when it is made (the booking-time fields).",
+        "description": (
+            "One booking as the hotel knows it when it is made (the booking-time fields), optionally with the "
+            "hotel's booking_id and the as_of day to judge it as of."
+        ),
         "type": "object",
-        "properties": {name: field_schema(name) for name in BOOKING_FIELDS},
+        "properties": {name: field_schema(name) for name in SCORING_FIELDS},
         "required": [name for name in BOOKING_FIELDS if name not in OPTIONAL_FIELDS],
         "additionalProperties": False,
         "allOf": date_rules(),
@@ -149,7 +165,15 @@ class Reason(BaseModel):
 
 class Prediction(BaseModel):
     request_id: str
-    cancel_probability: float = Field(ge=0, le=1)
+    booking_id: str | None = Field(description="the booking's booking_id, as sent (null when none was)")
+    as_of: str = Field(
+        description="the day the booking was judged as of (its booking date unless as_of was sent)"
+    )
+    cancel_probability: float = Field(
+        ge=0,
+        le=1,
+        description="probability the booking is cancelled after as_of, given it is on the books then",
+    )
     will_cancel: bool = Field(description="cancel_probability >= threshold")
     threshold: float
     model_version: str | None
@@ -158,6 +182,8 @@ class Prediction(BaseModel):
 
 class BatchItem(BaseModel):
     request_id: str
+    booking_id: str | None
+    as_of: str
     cancel_probability: float = Field(ge=0, le=1)
     will_cancel: bool
     reasons: list[Reason] | None = Field(None, description="present when ?reasons=true")

@@ -17,29 +17,20 @@ import datetime as dt
 import logging
 import tempfile
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from api import explain
+import numpy as np
+
 from api.schemas import ModelInfo
 from data_engineering.src.messages import first_line
-from data_engineering.src.schema import BOOKING_FIELDS
-from data_engineering.src.validate import Problem, records_to_columns, validate
+from data_engineering.src.schema import AS_OF, BOOKING_FIELDS, BOOKING_ID, SCORING_FIELDS
+from data_engineering.src.validate import Problem, records_to_columns
 from data_science.model import CancellationModel
 
 log = logging.getLogger("api.serving")
-
-
-@dataclass(frozen=True)
-class Scored:
-    """Many bookings' predictions, with what the responses and the log need."""
-
-    probabilities: list[float]
-    decisions: list[bool]
-    reasons: list[list[dict[str, Any]]] | None  # per booking, when asked
-    cleaned: list[dict[str, Any]]  # each booking as the v1 transformation cleans it (logged)
 
 
 @dataclass(frozen=True)
@@ -55,42 +46,50 @@ class ServingState:
     def threshold(self) -> float:
         return self.model.threshold
 
-    def score(self, bookings: Mapping[str, Any], top: int) -> Scored:
-        """Validated bookings (columns) -> probabilities, decisions, reasons, the logged form."""
-        scores = self.model.predict(bookings, reasons=top > 0)
-        probabilities = scores.probability.tolist()
-        threshold = self.model.threshold
-        explained = None
-        if scores.contributions is not None:
-            calibration, names = self.model.calibration, self.model.feature_names
-            margins = scores.margin.tolist()
-            explained = [
-                explain.reasons(
-                    scores.features,
-                    i,
-                    scores.contributions[i],
-                    margins[i],
-                    calibration=calibration,
-                    feature_names=names,
-                    top=top,
-                )
-                for i in range(len(probabilities))
-            ]
-        columns = [scores.features[name].tolist() for name in BOOKING_FIELDS]
-        cleaned = [dict(zip(BOOKING_FIELDS, row, strict=True)) for row in zip(*columns, strict=True)]
-        return Scored(probabilities, [p >= threshold for p in probabilities], explained, cleaned)
-
 
 @dataclass(frozen=True)
 class Single:
-    """One booking's answer from a micro-batch: its prediction, or why it was refused."""
+    """One booking's answer: its prediction, or why it was refused."""
 
     state: ServingState | None
     probability: float = 0.0
     will_cancel: bool = False
+    booking_id: str | None = None
+    as_of: str | None = None  # YYYY-MM-DD: the day it was judged as of
     reasons: list[dict[str, Any]] = field(default_factory=list)
-    cleaned: dict[str, Any] = field(default_factory=dict)
+    logged: dict[str, Any] = field(default_factory=dict)  # the booking as cleaned, for the log
     problems: list[Problem] = field(default_factory=list)
+
+
+LOGGED_FIELDS = (*BOOKING_FIELDS, BOOKING_ID, AS_OF)
+
+
+def answer_bookings(state: ServingState, bookings: Sequence[dict[str, Any]], top: int) -> list[Single]:
+    """Each JSON booking's answer from ``state``'s model, in order (one ``answer`` call for all)."""
+    answers = state.model.answer(records_to_columns(bookings, SCORING_FIELDS), reasons=top)
+    out: list[Single] = [Single(None)] * len(bookings)
+    for index, problems in zip(answers.rejected.tolist(), answers.problems, strict=True):
+        out[index] = Single(None, problems=problems)
+    if not len(answers.accepted):
+        return out
+    days = np.datetime_as_string(answers.as_of, unit="D").tolist()
+    features = answers.features
+    columns = [features[name].tolist() for name in BOOKING_FIELDS]
+    probabilities, decisions = answers.probability.tolist(), answers.will_cancel.tolist()
+    ids = answers.booking_id.tolist()
+    for k, (index, row) in enumerate(zip(answers.accepted.tolist(), zip(*columns, strict=True), strict=True)):
+        logged = dict(zip(BOOKING_FIELDS, row, strict=True))
+        logged[BOOKING_ID], logged[AS_OF] = ids[k], days[k]
+        out[index] = Single(
+            state,
+            probabilities[k],
+            decisions[k],
+            ids[k],
+            days[k],
+            answers.reasons[k] if answers.reasons is not None else [],
+            logged,
+        )
+    return out
 
 
 class NoModelLoadedError(RuntimeError):
@@ -170,21 +169,7 @@ class MicroBatcher:
             raise NoModelLoadedError("no model loaded yet")
         if self.on_batch is not None:
             self.on_batch(len(bookings))
-        validated = validate(records_to_columns(bookings, BOOKING_FIELDS), BOOKING_FIELDS)
-        answers: list[Single] = [Single(None)] * len(bookings)
-        for index, problems in zip(validated.rejected.tolist(), validated.details, strict=True):
-            answers[index] = Single(None, problems=problems)
-        if len(validated.accepted):
-            scored = state.score(validated.columns, self.top)
-            for k, index in enumerate(validated.accepted.tolist()):
-                answers[index] = Single(
-                    state,
-                    scored.probabilities[k],
-                    scored.decisions[k],
-                    scored.reasons[k] if scored.reasons is not None else [],
-                    scored.cleaned[k],
-                )
-        return answers
+        return answer_bookings(state, bookings, self.top)
 
 
 def _version(value: Any) -> str | None:
@@ -201,6 +186,13 @@ _FOLD_FIELDS = (
     "brier",
     "f1",
     "roc_auc_booked_after_cutoff",
+    "on_the_books_as_of",
+    "rows_on_the_books",
+    "roc_auc_on_the_books",
+    "calibration_in_the_large_on_the_books",
+    "nightly_wape",
+    "nightly_bias",
+    "nightly_coverage_80",
 )
 
 

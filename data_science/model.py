@@ -1,15 +1,23 @@
 """The trained model as one object: transformation + encoder + booster + calibration + threshold.
 
-``CancellationModel.predict`` is the only code that turns bookings into probabilities: the API,
-``predict-batch``, ``score-db``, the MLflow pyfunc, evaluation, the champion gate and the
-benchmarks all call it, so they cannot disagree:
+``CancellationModel.answer`` is the only code that turns bookings into answers: the API,
+``predict-batch``, ``score-db``, the forecast, the MLflow pyfunc and the benchmarks all call it,
+so they accept, refuse and score exactly alike. One booking is a batch of one:
 
-    features    = transformation(bookings)            (data_engineering.transformation)
+    validated   = validate(bookings)                   (data_engineering.src.validate: refused rows
+                                                        come back with every reason)
+    features    = transformation(validated, as_of)     (data_engineering.transformation)
     margin      = booster(encoder(features))           (raw log-odds)
-    probability = sigmoid(a * margin + b)              (Platt calibration; (1, 0) when off)
+    probability = sigmoid(a * margin + b)              (Platt calibration, data_science.calibration)
+    will_cancel = probability >= threshold
+    reasons     = the largest exact TreeSHAP terms, in words (data_science.explain)
 
-It takes validated bookings as columns (``data_engineering.src.validate``), one booking being a
-batch of one, and, when asked, each feature's contribution to the margin (exact TreeSHAP).
+The question is P(the booking is cancelled after day T | it is still on the books at T), for any
+T from its booking date to the day before arrival (``as_of``; default: the booking date, "will
+this booking cancel, judged the day it is made"). A model of a transformation without as-of
+features (v2, v3) answers only that default question and refuses any other day.
+``predict`` is the same path from already validated and typed columns (training data read back
+from the processed file), used by evaluation and the champion gate.
 
 The model also records the vocabulary (``data_engineering/vocabulary.yaml`` or the file
 ``HOTEL_VOCABULARY`` names) its training bookings were validated with, as ``vocabulary.yaml`` in
@@ -22,6 +30,7 @@ carries the model's as its default.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +39,10 @@ import numpy as np
 import xgboost as xgb
 
 from data_engineering.src.schema import (
+    AS_OF,
+    BOOKING_FIELDS,
+    BOOKING_ID,
+    COLUMNS_BY_NAME,
     VOCABULARIES,
     VOCABULARY,
     VOCABULARY_ENV,
@@ -39,9 +52,12 @@ from data_engineering.src.schema import (
     load_vocabulary,
     vocabulary_in_use,
 )
+from data_engineering.src.validate import ColumnInput, Problem, validate
 from data_engineering.transformation import get_transformation
 from data_engineering.transformation.encoding import FeatureEncoder
 from data_engineering.transformation.v1 import Columns
+from data_science import explain
+from data_science.calibration import Calibration, calibrate, decide
 from data_science.treeshap import TreeExplainer, UnsupportedBoosterError
 
 BOOSTER_FILE = "booster.ubj"
@@ -71,12 +87,39 @@ class Scores:
     contributions: np.ndarray | None  # (n, d + 1) per-feature shares of the margin, bias last
 
 
+@dataclass(frozen=True)
+class Answers:
+    """The model's answers to n bookings: the valid ones scored, the others refused with reasons.
+
+    Arrays of the scored bookings are in input order, one entry per position in ``accepted``.
+    """
+
+    accepted: np.ndarray  # input positions of the scored bookings
+    rejected: np.ndarray  # input positions of the refused ones
+    problems: list[list[Problem]]  # per refused booking, every reason
+    booking_id: np.ndarray  # the hotel's reservation id (None when not given)
+    as_of: np.ndarray  # datetime64[D]: the day each booking was judged as of
+    probability: np.ndarray  # P(cancelled after as_of | on the books at as_of), calibrated
+    will_cancel: np.ndarray  # bool: probability >= threshold
+    threshold: float
+    features: dict[str, np.ndarray]  # the transformed bookings (cleaned fields, features)
+    reasons: list[list[dict[str, Any]]] | None  # per booking, the strongest contributions in words
+
+    @property
+    def rows_in(self) -> int:
+        return len(self.accepted) + len(self.rejected)
+
+    def refusals(self) -> list[str]:
+        """Each refused booking's reasons as one line."""
+        return ["; ".join(str(problem) for problem in problems) for problems in self.problems]
+
+
 @dataclass
 class CancellationModel:
     booster: xgb.Booster
     encoder: FeatureEncoder
     threshold: float = 0.5
-    calibration: tuple[float, float] = (1.0, 0.0)
+    calibration: Calibration = (1.0, 0.0)
     transformation: str = "v2"
     metadata: dict[str, Any] = field(default_factory=dict)
     profile: dict[str, Any] | None = None
@@ -99,10 +142,91 @@ class CancellationModel:
     def feature_names(self) -> list[str]:
         return self.encoder.feature_names
 
+    @property
+    def answers_as_of(self) -> bool:
+        """Whether the model can judge a booking as of a day after its booking date."""
+        return get_transformation(self.transformation).as_of
+
     # ------------------------------------------------------------------ scoring
+    def answer(
+        self,
+        bookings: Mapping[str, ColumnInput],
+        *,
+        as_of: np.datetime64 | str | None = None,
+        reasons: int = 0,
+    ) -> Answers:
+        """Validate, transform, score, calibrate, decide and (``reasons`` > 0) explain bookings.
+
+        ``bookings`` maps field names to columns (pyarrow text, numpy arrays or lists of JSON
+        values): the booking fields, and optionally ``booking_id``, ``as_of`` and the outcome
+        columns (a historical replay: a booking cancelled on or before its ``as_of`` is not on
+        the books and is refused). ``as_of`` sets the day for every booking, over any column.
+        """
+        columns = dict(bookings)
+        n = len(next(iter(columns.values()))) if columns else 0
+        for name in BOOKING_FIELDS:
+            columns.setdefault(name, [None] * n)  # an absent booking field is missing in every row
+        if as_of is not None:
+            columns[AS_OF] = [str(np.datetime64(as_of, "D"))] * n
+        names = [name for name in COLUMNS_BY_NAME if name in columns]
+        validated = validate(columns, names)
+        accepted, rejected = validated.accepted, validated.rejected
+        problems = list(validated.details)
+        typed = validated.columns
+        if AS_OF in typed and not self.answers_as_of and len(accepted):
+            # A booking-date model cannot judge a later day: refuse those rows rather than answer
+            # another question than the one asked.
+            booked = self._transform(typed)["booking_date"]
+            day = typed[AS_OF]
+            later = ~np.isnat(day) & (day != booked)
+            if later.any():
+                problem = Problem(
+                    AS_OF,
+                    f"this model ({self.transformation}) judges a booking only as of its booking date",
+                    row_rule=True,
+                )
+                order = np.argsort(np.concatenate([rejected, accepted[later]]), kind="stable")
+                problems = [[*p] for p in problems] + [[problem] for _ in range(int(later.sum()))]
+                problems = [problems[i] for i in order]
+                rejected = np.sort(np.concatenate([rejected, accepted[later]]))
+                accepted = accepted[~later]
+                typed = {name: values[~later] for name, values in typed.items()}
+        scores = self.predict(typed, reasons=reasons > 0)
+        features = scores.features
+        explained = None
+        if scores.contributions is not None:
+            explained = [
+                explain.reasons(
+                    features,
+                    i,
+                    scores.contributions[i],
+                    float(scores.margin[i]),
+                    calibration=self.calibration,
+                    feature_names=self.feature_names,
+                    top=reasons,
+                )
+                for i in range(len(scores.probability))
+            ]
+        size = len(scores.probability)
+        ids = features.get(BOOKING_ID)
+        days = features.get(AS_OF)
+        if days is None or self.answers_as_of is False:
+            days = np.asarray(features["booking_date"], dtype="datetime64[D]")
+        return Answers(
+            accepted=accepted,
+            rejected=rejected,
+            problems=problems,
+            booking_id=ids if ids is not None else np.full(size, None, dtype=object),
+            as_of=np.asarray(days, dtype="datetime64[D]"),
+            probability=scores.probability,
+            will_cancel=self.decisions(scores.probability),
+            threshold=self.threshold,
+            features=features,
+            reasons=explained,
+        )
+
     def calibrate(self, margin: np.ndarray) -> np.ndarray:
-        a, b = self.calibration
-        return 1.0 / (1.0 + np.exp(-(a * margin.astype(np.float64) + b)))
+        return calibrate(margin, self.calibration)
 
     def predict(self, bookings: Columns, *, reasons: bool = False) -> Scores:
         """Score validated bookings (columns); ``reasons`` adds per-feature contributions."""
@@ -137,8 +261,8 @@ class CancellationModel:
         return self._explainer
 
     def decisions(self, probability: np.ndarray) -> np.ndarray:
-        """1 where the booking is predicted to cancel (probability >= the model's threshold)."""
-        return (probability >= self.threshold).astype(np.int64)
+        """True where the booking is predicted to cancel (probability >= the model's threshold)."""
+        return decide(probability, self.threshold)
 
     # ------------------------------------------------------------------ persistence
     def save(self, directory: Path) -> None:

@@ -143,7 +143,8 @@ def resolve(uri: str | None = None, *, dst: Path | None = None) -> ResolvedModel
             else:
                 name, number = ref.split("/", 1)
                 mv = client.get_model_version(name, number)
-            version, run_id, aliases = mv.version, mv.run_id, tuple(mv.aliases)
+            # MLflow 3.17 gives the version as an int, older ones as text: always text here.
+            version, run_id, aliases = str(mv.version), mv.run_id, tuple(mv.aliases)
             if run_id:
                 metrics = dict(client.get_run(run_id).data.metrics)
         local = mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(dst) if dst else None)

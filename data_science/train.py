@@ -1,11 +1,14 @@
 """Stage ``train``: rolling-origin backtest, then the champion refit on all arrivals.
 
 1. The backtest (``backtest.py``) fits the whole pipeline fold by fold on everything before each
-   window and scores the window; the number of trees, the Platt calibration and the decision
-   threshold are chosen from its out-of-fold predictions.
-2. The model is refit on *all* arrivals with those choices — the newest months are the most
-   informative for the next bookings, and nothing is held back to be "validated" on — with
-   recency weights (half-life ``train.half_life_days``, by arrival date).
+   window and asks it both questions (each booking at booking; the bookings on the books at the
+   cut-off, and their nightly forecast); the number of trees, the Platt calibration and the
+   decision threshold are chosen from its out-of-fold predictions.
+2. The model is refit on *all* arrivals with an outcome, with those choices — the newest months
+   are the most informative for the next bookings, and nothing is held back to be "validated"
+   on — on their snapshots (``snapshots.py``: each booking at its booking date and every
+   ``train.snapshot_every_days`` days it stayed on the books), with recency weights (half-life
+   ``train.half_life_days``, by arrival date).
 3. Outputs: ``models/model/`` (booster, categories, calibration, threshold, drift profile, and
    the vocabulary the bookings were validated with: serving must use the same, see ``model.py``),
    ``models/oof_predictions.csv`` (the backtest's predictions, for plots and the champion gate;
@@ -32,9 +35,17 @@ from data_engineering.src.params import read_section
 from data_engineering.src.paths import BACKTEST_FILE, MODEL_DIR, OOF_FILE, processed_file
 from data_engineering.src.schema import VOCABULARIES, VOCABULARY, VOCABULARY_ENV, vocabulary_file
 from data_engineering.transformation import get_transformation
-from data_science.backtest import Backtest, BacktestParams, TrainParams, fit_booster, run_backtest
+from data_science.backtest import (
+    Backtest,
+    BacktestParams,
+    TrainParams,
+    fit_booster,
+    run_backtest,
+    training_rows,
+)
 from data_science.model import CancellationModel
 from data_science.profile import training_profile
+from data_science.snapshots import known_outcome
 
 
 def check_vocabulary(frame: pd.DataFrame) -> None:
@@ -61,17 +72,26 @@ def train(
     if not transformation.numeric_features:
         raise ValueError(f"transformation {version} has no model features: use v2 or v3")
     check_vocabulary(frame)
+    frame = frame[known_outcome(frame)].reset_index(
+        drop=True
+    )  # bookings still on the books teach nothing yet
+    if frame.empty:
+        raise ValueError(
+            "no booking has a recorded outcome (is_canceled and reservation_status): nothing to learn from"
+        )
     result = run_backtest(frame, transformation, backtest_params, params)
     means = result.means
     print(
         f"train: chosen out of fold: {result.n_trees} trees, calibration a={result.calibration[0]:.3f} "
         f"b={result.calibration[1]:.3f}, threshold {result.threshold:.3f} ({params.threshold.strategy}); "
-        f"backtest ROC AUC mean {means['roc_auc_mean']:.4f} ({result.seconds:.0f}s)"
+        f"backtest ROC AUC mean {means['roc_auc_mean']:.4f} at booking, {means['roc_auc_on_the_books_mean']:.4f} "
+        f"on the books, nightly WAPE {means['nightly_wape_mean']:.3f} ({result.seconds:.0f}s)"
     )
     started = time.perf_counter()
     arrival = pd.to_datetime(frame["arrival_date"])
     cutoff = arrival.max() + pd.Timedelta(days=1)
-    encoder, booster, _ = fit_booster(frame, transformation, params, cutoff, result.n_trees)
+    rows = training_rows(frame, transformation, params)
+    encoder, booster, _ = fit_booster(rows, transformation, params, cutoff, result.n_trees)
     refit = time.perf_counter() - started
     model = CancellationModel(
         booster,
@@ -87,8 +107,10 @@ def train(
         + ("Platt-calibrated" if params.calibration == "platt" else "uncalibrated"),
         "n_trees": result.n_trees,
         "half_life_days": params.half_life_days,
+        "snapshot_every_days": params.snapshot_every_days if transformation.as_of else 0,
         "window": {
             "train_rows": len(frame),
+            "train_snapshots": len(rows),
             "train_start": str(arrival.min().date()),
             "train_end": str(arrival.max().date()),
             "cutoff": str(cutoff.date()),
@@ -103,7 +125,8 @@ def train(
         },
     }
     print(
-        f"train: refit on all {len(frame):,} bookings ({arrival.min().date()} to {arrival.max().date()}) in {refit:.0f}s"
+        f"train: refit on all {len(frame):,} bookings ({len(rows):,} snapshots; arrivals {arrival.min().date()} "
+        f"to {arrival.max().date()}) in {refit:.0f}s"
     )
     return model, result
 

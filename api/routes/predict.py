@@ -1,8 +1,10 @@
 """``POST /predict`` (one booking) and ``POST /predict/batch`` (up to 10,000).
 
 Both read the raw body, parse it with orjson, check its shape (an object; known fields only)
-and hand the bookings, as columns, to the platform's one validator and then to
-``CancellationModel.predict`` through the serving state: one booking is a batch of one. Answers
+and hand the bookings to ``CancellationModel.answer`` (validation, the as-of day, features,
+probability, decision, reasons) through ``serving.answer_bookings``: one booking is a batch of
+one. Each booking may carry the hotel's ``booking_id`` and the ``as_of`` day to judge it as of
+(default: its booking date); both are echoed. Answers
 are bytes pre-serialized by orjson. The OpenAPI schema is declared explicitly
 (``openapi_extra`` for the bodies, ``response_model`` and ``responses`` for the answers), so
 clients and schemathesis see the real contract, every status included.
@@ -20,7 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from api.deps import Runtime, RuntimeDep, ServingDep
-from api.errors import json_response, message_response, problems_response, refused_response, shape_response
+from api.errors import json_response, message_response, refused_response, shape_response
 from api.schemas import (
     BOOKING_FIELD_SET,
     MAX_BATCH,
@@ -29,9 +31,7 @@ from api.schemas import (
     Prediction,
     ValidationErrorResponse,
 )
-from api.serving import ServingState
-from data_engineering.src.schema import BOOKING_FIELDS
-from data_engineering.src.validate import Validated, records_to_columns, validate
+from api.serving import ServingState, answer_bookings
 
 router = APIRouter(tags=["predict"])
 
@@ -81,8 +81,8 @@ def _booking(value: Any, loc: list[str | int]) -> dict[str, Any]:
     if unknown:
         raise ShapeError(
             [*loc, unknown[0]],
-            f"unknown field(s) {', '.join(unknown)}: a booking has only its booking-time fields "
-            "(see the Booking schema at /docs)",
+            f"unknown field(s) {', '.join(unknown)}: a booking has only its booking-time fields, "
+            "booking_id and as_of (see the Booking schema at /docs)",
         )
     return value
 
@@ -137,7 +137,7 @@ async def predict(request: Request) -> Response:
             time.time(),
             state.name,
             state.version,
-            answer.cleaned,
+            answer.logged,
             answer.probability,
             answer.will_cancel,
             state.threshold,
@@ -150,6 +150,8 @@ async def predict(request: Request) -> Response:
     return json_response(
         {
             "request_id": request_id,
+            "booking_id": answer.booking_id,
+            "as_of": answer.as_of,
             "cancel_probability": answer.probability,
             "will_cancel": answer.will_cancel,
             "threshold": state.threshold,
@@ -209,31 +211,29 @@ def _score_batch(body: bytes, state: ServingState, runtime: Runtime, top: int, s
         bookings = _bookings(_parse(body))
     except ShapeError as exc:
         return shape_response(exc.loc, exc.message)
-    validated: Validated = validate(records_to_columns(bookings, BOOKING_FIELDS), BOOKING_FIELDS)
-    if len(validated.rejected):
-        return problems_response(validated, batch=True)
-    scored = state.score(validated.columns, top)
-    threshold, probs, decisions = state.threshold, scored.probabilities, scored.decisions
+    answers = answer_bookings(state, bookings, top)
+    refused = [(i, a.problems) for i, a in enumerate(answers) if a.problems]
+    if refused:
+        return refused_response([i for i, _ in refused], [p for _, p in refused], batch=True)
+    threshold = state.threshold
     batch_id = uuid.uuid4().hex
     ids = [f"{batch_id}-{i}" for i in range(len(bookings))]
-    cancels = sum(decisions)
+    cancels = sum(a.will_cancel for a in answers)
     runtime.metrics.decision[True].inc(cancels)
-    runtime.metrics.decision[False].inc(len(decisions) - cancels)
-    if scored.reasons is None:
-        items = [
-            {"request_id": ids[i], "cancel_probability": probs[i], "will_cancel": decisions[i]}
-            for i in range(len(bookings))
-        ]
-    else:
-        items = [
-            {
-                "request_id": ids[i],
-                "cancel_probability": probs[i],
-                "will_cancel": decisions[i],
-                "reasons": scored.reasons[i],
-            }
-            for i in range(len(bookings))
-        ]
+    runtime.metrics.decision[False].inc(len(answers) - cancels)
+    items: list[dict[str, Any]] = [
+        {
+            "request_id": ids[i],
+            "booking_id": a.booking_id,
+            "as_of": a.as_of,
+            "cancel_probability": a.probability,
+            "will_cancel": a.will_cancel,
+        }
+        for i, a in enumerate(answers)
+    ]
+    if top:
+        for item, a in zip(items, answers, strict=True):
+            item["reasons"] = a.reasons
     response = json_response(
         {"model_version": state.version, "threshold": threshold, "count": len(items), "predictions": items}
     )
@@ -248,15 +248,15 @@ def _score_batch(body: bytes, state: ServingState, runtime: Runtime, top: int, s
                 now,
                 name,
                 version,
-                scored.cleaned[i],
-                probs[i],
-                decisions[i],
+                a.logged,
+                a.probability,
+                a.will_cancel,
                 threshold,
                 latency_ms,
                 batch_id,
                 size,
             )
-            for i in range(size)
+            for i, a in enumerate(answers)
         ]
     )
     return response

@@ -20,7 +20,7 @@ import json
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 from pydantic import BaseModel
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -44,7 +45,7 @@ from data_engineering.src.paths import (
     processed_file,
 )
 from data_engineering.src.progress import progress
-from data_engineering.src.schema import ColumnsError, vocabulary_in_use
+from data_engineering.src.schema import BOOKING_ID, BOOKING_ID_PATTERN, ColumnsError, vocabulary_in_use
 from data_engineering.src.settings import ENVIRONMENTS, SettingsError, database_url
 from data_engineering.src.validate import ID_COLUMN, LINE_COLUMN, REASONS_COLUMN, validate
 from data_engineering.src.vocabulary import OutsideVocabulary
@@ -147,6 +148,23 @@ def _chunk_frames(chunk: RawChunk, columns: tuple[str, ...]) -> tuple[pd.DataFra
     return formed, aside.astype("str")
 
 
+def _keys(chunk: RawChunk, columns: tuple[str, ...], ids: BookingIds) -> np.ndarray:
+    """Each row's key (text): the hotel's reservation id where the file gives a valid one, else
+    the row's content hash (``BookingIds``), both unique per booking."""
+    keys = ids(*_chunk_frames(chunk, columns)).astype(str).astype(object)
+    if BOOKING_ID not in columns:
+        return keys
+    given = _text_of(chunk, (BOOKING_ID,), np.arange(chunk.table.num_rows + len(chunk.misaligned)))[
+        BOOKING_ID
+    ]
+    texts = pc.utf8_trim(given, " \t")
+    valid = pc.fill_null(pc.match_substring_regex(texts, BOOKING_ID_PATTERN), False).to_numpy(
+        zero_copy_only=False
+    )
+    keys[valid] = np.asarray(texts.to_pylist(), dtype=object)[valid]
+    return keys
+
+
 def _process_chunk(
     chunk: RawChunk,
     columns: tuple[str, ...],
@@ -154,15 +172,19 @@ def _process_chunk(
     ids: BookingIds,
     out: _Outputs,
     *,
+    kinds: Mapping[str, str],
     outside: OutsideVocabulary,
 ) -> Counter[str]:
     n, width = chunk.table.num_rows, len(chunk.misaligned)
-    keys = ids(*_chunk_frames(chunk, columns))
+    keys = _keys(chunk, columns, ids)
     validated = validate({c: chunk.table[c] for c in columns}, columns)
     outside.add(validated.details)
     processed = transformation.transform({**validated.columns, ID_COLUMN: keys[validated.accepted]})
-    kinds = transformation.output_columns(list(processed))
-    out.processed(pa.table({name: pa.array(processed[name], ARROW_TYPES[kinds[name]]) for name in kinds}))
+    out.processed(
+        pa.table(
+            {name: pa.array(processed[name], ARROW_TYPES[kinds[name]], from_pandas=True) for name in kinds}
+        )
+    )
 
     lines = np.concatenate([chunk.lines, np.array([m.line for m in chunk.misaligned], dtype=np.int64)])
     bad = np.concatenate([validated.rejected, np.arange(n, n + width)])
@@ -171,26 +193,27 @@ def _process_chunk(
     ]
     order = np.argsort(lines[bad], kind="stable")
     bad, reasons = bad[order], [reasons[i] for i in order]
+    # The key last: a file's own booking_id column holds the same text where it is valid.
     out.rejected(
         pa.table(
             {
-                ID_COLUMN: pa.array(keys[bad], pa.int64()),
                 LINE_COLUMN: pa.array(lines[bad], pa.int64()),
                 **_text_of(chunk, columns, bad),
                 REASONS_COLUMN: pa.array(reasons, pa.string()),
+                ID_COLUMN: pa.array(keys[bad], pa.string()),
             }
-        )
+        ).select(list(_rejected_schema(columns).names))
     )
     if out.raw is not None:
         everyone = np.argsort(lines, kind="stable")
         out.raw(
             pa.table(
                 {
-                    ID_COLUMN: pa.array(keys[everyone], pa.int64()),
                     LINE_COLUMN: pa.array(lines[everyone], pa.int64()),
                     **_text_of(chunk, columns, everyone),
+                    ID_COLUMN: pa.array(keys[everyone], pa.string()),
                 }
-            )
+            ).select([ID_COLUMN, LINE_COLUMN, *(c for c in columns if c != ID_COLUMN)])
         )
     counts = Counter(validated.reason_counts)
     if width:
@@ -200,8 +223,8 @@ def _process_chunk(
 
 def _rejected_schema(columns: tuple[str, ...]) -> pa.Schema:
     return pa.schema(
-        [(ID_COLUMN, pa.int64()), (LINE_COLUMN, pa.int64())]
-        + [(c, pa.string()) for c in columns]
+        [(ID_COLUMN, pa.string()), (LINE_COLUMN, pa.int64())]
+        + [(c, pa.string()) for c in columns if c != ID_COLUMN]
         + [(REASONS_COLUMN, pa.string())]
     )
 
@@ -210,11 +233,12 @@ def _read_validate_transform(
     raw_path: Path, transformation: Transformation, destination: str, outside: OutsideVocabulary
 ) -> tuple[dict[str, Any], dict[str, list[pa.Table]], CsvSink | None, CsvSink, tuple[str, ...]]:
     """Stream the raw file through validation and the transformation, chunk by chunk."""
-    kinds = transformation.output_columns()
-    schema = pa.schema([(name, ARROW_TYPES[kind]) for name, kind in kinds.items()])
     tables: dict[str, list[pa.Table]] = {"processed": [], "raw": [], "rejected": []}
     with RawReader(raw_path) as reader:
         columns = reader.columns
+        # The file's optional columns (outcomes, ids) are carried through when it has them.
+        kinds = transformation.output_columns([ID_COLUMN, *columns])
+        schema = pa.schema([(name, ARROW_TYPES[kind]) for name, kind in kinds.items()])
         rejected_sink = CsvSink(REJECTED_FILE, _rejected_schema(columns))
         csv_sink = CsvSink(processed_file(transformation.version), schema) if destination == "csv" else None
         in_db = destination == "db"
@@ -238,7 +262,9 @@ def _read_validate_transform(
             ) as bar:
                 for chunk in reader:
                     reasons.update(
-                        _process_chunk(chunk, columns, transformation, ids, outputs, outside=outside)
+                        _process_chunk(
+                            chunk, columns, transformation, ids, outputs, kinds=kinds, outside=outside
+                        )
                     )
                     blank += chunk.blank
                     bar.set(reader.position)
@@ -325,11 +351,22 @@ def _no_valid_rows(summary: Summary) -> str:
     )
 
 
+def _last_per_key(table: pa.Table) -> pa.Table:
+    """One row per booking id, the last of the file (a re-export listing a booking twice)."""
+    keys = table[ID_COLUMN].to_numpy(zero_copy_only=False)
+    _, first_from_end = np.unique(keys[::-1], return_index=True)
+    keep = np.sort(len(keys) - 1 - first_from_end)
+    return table.take(pa.array(keep, pa.int64()))
+
+
 def _load_database(
     url: str, transformation: Transformation, columns: tuple[str, ...], tables: dict[str, list[pa.Table]]
 ) -> str:
-    kinds = transformation.output_columns()
-    raw_columns = {ID_COLUMN: "int", LINE_COLUMN: "int", **dict.fromkeys(columns, "text")}
+    """Replace the tables with this file's bookings; or, when the file carries the hotel's booking
+    ids, merge them in: a booking id already loaded is updated (its status may have changed since
+    the last export), a new one added, and bookings the file does not list are kept."""
+    kinds = transformation.output_columns([ID_COLUMN, *columns])
+    raw_columns = {ID_COLUMN: "text", LINE_COLUMN: "int", **{c: "text" for c in columns if c != ID_COLUMN}}
     schemas = {
         "raw": pa.schema([(c, ARROW_TYPES[k]) for c, k in raw_columns.items()]),
         "rejected": _rejected_schema(columns),
@@ -338,17 +375,34 @@ def _load_database(
     data = {
         key: pa.concat_tables(tables[key]) if tables[key] else schemas[key].empty_table() for key in schemas
     }
+    merge = BOOKING_ID in columns
+    if merge:
+        data = {key: _last_per_key(table) for key, table in data.items()}
+        # Only the valid rows update bookings_raw: a rejected re-export must not replace the text
+        # of the booking's last valid version (bookings_rejected says why it was refused).
+        valid_ids = pc.is_in(data["raw"][ID_COLUMN], value_set=data["processed"][ID_COLUMN])
+        data["raw"] = data["raw"].filter(valid_ids)
     loads = [
         db.TableLoad("bookings_raw", data["raw"], raw_columns),
         db.TableLoad("bookings_rejected", data["rejected"], {**raw_columns, REASONS_COLUMN: "text"}),
         db.TableLoad(f"bookings_{transformation.version}", data["processed"], kinds),
     ]
     engine = db.make_engine(url)
+    names = f"bookings_{transformation.version}, bookings_raw, bookings_rejected in {masked(url)}"
     try:
-        db.replace_tables(engine, loads)
+        if not merge:
+            db.replace_tables(engine, loads)
+            return names
+        # A booking valid now is no longer a rejected one, and one rejected now keeps its last
+        # valid version (said in bookings_rejected) rather than losing it.
+        valid = data["processed"][ID_COLUMN]
+        counts = db.merge_tables(
+            engine, [loads[0], loads[2], loads[1]], delete=[("bookings_rejected", valid)]
+        )
     finally:
         engine.dispose()
-    return f"bookings_{transformation.version}, bookings_raw, bookings_rejected in {masked(url)}"
+    new, updated = counts[f"bookings_{transformation.version}"]
+    return f"{names} (merged by booking_id: {new:,} new, {updated:,} updated)"
 
 
 def print_outcome(summary: Summary, prog: str) -> None:
