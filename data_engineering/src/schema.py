@@ -24,6 +24,7 @@ from typing import Literal
 import yaml
 
 from data_engineering.src.settings import VocabularySettings, env_name, repo_path
+from data_engineering.src.yaml_file import read_yaml
 
 # The default vocabulary sits beside this package (and travels with the MLflow model's code).
 VOCABULARY_FILE = repo_path(VocabularySettings.model_fields["vocabulary"].default)
@@ -59,20 +60,7 @@ def vocabulary_in_use() -> str:
 
 def load_vocabulary(path: Path) -> dict[str, tuple[str, ...]]:
     """Each vocabulary's categories, checked: a list of distinct, non-empty texts."""
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise VocabularyFileError(f"cannot read the vocabulary file {path}: {exc.strerror}") from exc
-    except UnicodeDecodeError as exc:
-        raise VocabularyFileError(
-            f"the vocabulary file {path} is not UTF-8 text ({exc.reason} at byte {exc.start})"
-        ) from exc
-    except yaml.YAMLError as exc:
-        # One line: where and what (PyYAML's own text quotes the line over several).
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        what = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise VocabularyFileError(f"the vocabulary file {path} is not valid YAML{where}: {what}") from exc
+    document = read_yaml(path, "the vocabulary file", VocabularyFileError)
     if not isinstance(document, dict):
         raise VocabularyFileError(f"the vocabulary file {path} must map each vocabulary to a list")
     missing = [name for name in VOCABULARIES if name not in document]

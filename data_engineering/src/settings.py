@@ -178,6 +178,22 @@ class VocabularySettings(HotelSettings):
         return repo_path(value)
 
 
+class CapacitySettings(HotelSettings):
+    capacity_file: Path = Field(
+        Path("data_engineering/hotels.yaml"),
+        validation_alias="HOTEL_CAPACITY_FILE",
+        description="each hotel's rooms and the costs of walking a guest and of an empty room, for the "
+        "nightly forecast's overbooking recommendation (format: `data_science/README.md`, \"Nightly "
+        "forecast\"); the default lists the public dataset's hotels without capacities; a relative "
+        "path is taken from the repository root",
+    )
+
+    @field_validator("capacity_file")
+    @classmethod
+    def _from_repo_root(cls, value: Path) -> Path:
+        return repo_path(value)
+
+
 class DatabaseSettings(HotelSettings):
     database_url: SecretStr | None = Field(
         None,
