@@ -25,7 +25,7 @@ from api.deps import Runtime
 from api.errors import request_validation_handler
 from api.metrics import Metrics
 from api.prediction_log import PredictionLog
-from api.routes import admin, health, model, predict
+from api.routes import admin, forecast, health, model, predict
 from api.schemas import batch_schema, booking_schema
 from api.serving import ChampionWatcher, MicroBatcher, ModelHolder
 from api.settings import Settings, get_settings
@@ -77,10 +77,15 @@ class HotelAPI(FastAPI):
 
     def startup(self) -> None:
         """Start the log writer and load the model; raises StartupError with what to do."""
+        from data_science.hotels import HotelsFileError, load_hotels
         from data_science.model import ModelBundleError
         from data_science.tracking import NoModelError
 
         runtime = self.runtime
+        try:
+            runtime.hotels = load_hotels()  # a bad capacity file stops the start, naming what is wrong
+        except HotelsFileError as exc:
+            raise StartupError(f"cannot start the API: {exc}") from None
         runtime.prediction_log.start()
         settings = runtime.settings
         try:
@@ -152,7 +157,7 @@ def create_app(settings: Settings | None = None) -> HotelAPI:
     app.state.runtime = app.runtime
     # Starlette types handlers as taking any Exception; this one is registered for its own class.
     app.add_exception_handler(RequestValidationError, request_validation_handler)  # type: ignore[arg-type]
-    for module in (predict, model, health, admin):
+    for module in (predict, forecast, model, health, admin):
         app.include_router(module.router)
     # FastAPI's documented way to customise the schema: replace the instance's openapi method.
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

@@ -15,6 +15,7 @@ from api.metrics import Metrics
 from api.prediction_log import PredictionLog
 from api.serving import ChampionWatcher, MicroBatcher, ModelHolder, ServingState
 from api.settings import Settings
+from data_science.hotels import HotelsConfig
 
 
 @dataclass
@@ -27,6 +28,7 @@ class Runtime:
     metrics: Metrics
     watcher: ChampionWatcher
     batcher: MicroBatcher
+    hotels: HotelsConfig | None = None  # capacities and costs, read at start-up (the overbooking advice)
 
 
 async def get_runtime(request: Request) -> Runtime:

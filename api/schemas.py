@@ -259,6 +259,32 @@ class ModelInfo(BaseModel):
     loaded_at: str
 
 
+class ForecastNight(BaseModel):
+    hotel: str
+    night: str = Field(description="the stay night (YYYY-MM-DD)")
+    rooms_on_books: int = Field(
+        description="rooms booked for the night among the bookings on the books at as_of"
+    )
+    expected_cancellations: float = Field(description="sum of their probabilities of cancelling after as_of")
+    cancellations_p10: int = Field(description="80% interval of the night's cancellations: lower end")
+    cancellations_p90: int = Field(description="80% interval of the night's cancellations: upper end")
+    expected_rooms_kept: float
+    revenue_at_risk: float = Field(description="sum of probability times the booking's daily rate")
+    capacity: int | None = Field(description="rooms of the hotel (the capacity file); null: not configured")
+    overbook_rooms: int | None = Field(
+        description="bookings beyond capacity to hold for the night (newsvendor)"
+    )
+    rooms_to_sell: int | None = Field(description="rooms to sell now under that rule")
+    note: str | None = Field(description="why there is no overbooking advice, when there is none")
+
+
+class ForecastResponse(BaseModel):
+    as_of: str
+    model_version: str | None
+    bookings_on_the_books: int
+    nights: list[ForecastNight] = Field(description="one per hotel and night, hotel then night order")
+
+
 class ReloadResult(BaseModel):
     previous_version: str | None
     model_version: str | None

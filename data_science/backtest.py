@@ -84,7 +84,7 @@ class TrainParams(BaseModel):
         ge=0,
         description="days between a booking's snapshots while on the books (0: its booking date only)",
     )
-    calibration: Literal["none", "platt"] = "platt"
+    calibration: Literal["none", "platt"] = "none"
     threshold: ThresholdParams = ThresholdParams()
 
     def booster_params(self) -> dict[str, Any]:
@@ -412,10 +412,10 @@ def run_backtest(
             rows = training_rows(train, transformation, params)
             populations = fold.populations(window, transformation)
             scored = [population for population in populations.values() if len(population)]
-            encoder, booster, curves = fit_booster(
+            encoder, booster, fold_curves = fit_booster(
                 rows, transformation, params, fold.start, params.max_trees, evaluate_on=scored
             )
-            curve = np.mean([np.array(c)[np.array(checkpoints) - 1] for c in curves], axis=0)
+            curve = np.mean([np.array(c)[np.array(checkpoints) - 1] for c in fold_curves], axis=0)
             fitted.append(_FittedFold(fold, len(train), len(rows), populations, encoder, booster, curve))
             best = int(np.argmax(curve))
             print(
@@ -481,11 +481,11 @@ def run_backtest(
                 "calibration": list(calibration_k),
             }
         )
-    rows, means = summarise(folds, parts, thresholds)
-    for row, extra in zip(rows, settings, strict=True):
-        row.update(extra)
+    reports, means = summarise(folds, parts, thresholds)
+    for report, extra in zip(reports, settings, strict=True):
+        report.update(extra)
     return Backtest(
-        rows,
+        reports,
         means,
         n_trees,
         calibration,

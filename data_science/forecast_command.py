@@ -19,7 +19,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
 
 from data_engineering.src import db
@@ -36,7 +35,7 @@ from data_science.hotels import HotelsFileError, capacity_file, load_hotels
 from data_science.model import Answers, CancellationModel, ModelBundleError
 from data_science.nightly import forecast, no_stays, stays
 from data_science.predict_batch import answer_chunk, as_of_date, rejected_path, rejected_rows
-from data_science.score_db import NoBookingsError, chunks_of, count_rows, on_the_books_query
+from data_science.score_db import NoBookingsError, stays_on_the_books
 from data_science.tracking import NoModelError, default_model_uri, resolve
 
 
@@ -73,18 +72,6 @@ def from_file(
         rejected.unlink(missing_ok=True)
     frame = pd.concat(parts, ignore_index=True) if parts else no_stays()
     return frame, len(frame) + refused, refused
-
-
-def from_database(model: CancellationModel, engine: sa.Engine, day: dt.date, version: str) -> pd.DataFrame:
-    """The stays of the loaded bookings on the books at the end of ``day``, scored as of it."""
-    query = on_the_books_query(engine, day, version)
-    parts = []
-    with progress(total=count_rows(engine, query), desc="forecast", unit="rows") as bar:
-        for columns in chunks_of(engine, query):
-            answers = model.answer(columns, as_of=np.datetime64(day, "D"))
-            parts.append(_stays_of(answers))
-            bar.update(answers.rows_in)
-    return pd.concat(parts, ignore_index=True) if parts else no_stays()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -127,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
             engine = db.make_engine(database_url(ns.env))
             try:
                 version = read_section("transform", TransformParams).version
-                bookings = from_database(model, engine, day, version)
+                bookings = stays_on_the_books(model, engine, day, version)
             finally:
                 engine.dispose()
             rows_in, refused = len(bookings), 0

@@ -167,7 +167,7 @@ class CancellationModel:
         for name in BOOKING_FIELDS:
             columns.setdefault(name, [None] * n)  # an absent booking field is missing in every row
         if as_of is not None:
-            columns[AS_OF] = [str(np.datetime64(as_of, "D"))] * n
+            columns[AS_OF] = [str(np.asarray(as_of, dtype="datetime64[D]"))] * n
         names = [name for name in COLUMNS_BY_NAME if name in columns]
         validated = validate(columns, names)
         accepted, rejected = validated.accepted, validated.rejected

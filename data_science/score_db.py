@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
@@ -36,7 +38,8 @@ from data_engineering.src.progress import progress
 from data_engineering.src.schema import AS_OF, BOOKING_FIELDS, BOOKING_ID, SCORING_FIELDS, ReservationStatus
 from data_engineering.src.settings import ENVIRONMENTS, SettingsError, database_url
 from data_engineering.src.validate import records_to_columns
-from data_science.model import CancellationModel, ModelBundleError
+from data_science.model import Answers, CancellationModel, ModelBundleError
+from data_science.nightly import no_stays, stays
 from data_science.predict_batch import as_of_date
 from data_science.tracking import NoModelError, default_model_uri, resolve
 
@@ -87,26 +90,37 @@ def scores_table(engine: sa.Engine) -> sa.Table:
     return table
 
 
+def processed_table(engine: sa.Engine, version: str) -> str:
+    """``bookings_<version>``, else the newest other loaded version (they all have the dates)."""
+    inspector = sa.inspect(engine)
+    command = f"./cli.sh initialize-data {version} db"
+    if not inspector.has_table("bookings_raw"):
+        raise NoBookingsError(f"no bookings_raw table: load bookings first with {command}")
+    loaded = sorted(
+        (name for name in inspector.get_table_names() if re.fullmatch(r"bookings_v[2-9][0-9]*", name)),
+        key=lambda name: int(name.removeprefix("bookings_v")),
+    )
+    if f"bookings_{version}" in loaded:
+        return f"bookings_{version}"
+    if not loaded:
+        raise NoBookingsError(f"no bookings_{version} table: load bookings first with {command}")
+    return loaded[-1]
+
+
 def on_the_books_query(engine: sa.Engine, day: dt.date, version: str) -> sa.Select[Any]:
     """The raw text of the bookings on the books at the end of ``day``, in load order.
 
     Selected on the loaded ``bookings_<version>`` (typed dates and status); the rows the load
     rejected are not in it.
     """
-    processed_name = f"bookings_{version}"
-    inspector = sa.inspect(engine)
-    for name in ("bookings_raw", processed_name):
-        if not inspector.has_table(name):
-            raise NoBookingsError(
-                f"no {name} table: load bookings first with ./cli.sh initialize-data {version} db"
-            )
+    processed_name = processed_table(engine, version)
     metadata = sa.MetaData()
     raw = sa.Table("bookings_raw", metadata, autoload_with=engine)
     processed = sa.Table(processed_name, metadata, autoload_with=engine)
     missing = [c for c in ("arrival_date", "booking_date") if c not in processed.c]
     if missing:
         raise NoBookingsError(f"{processed_name} has no {', '.join(missing)}: load a version from v2 on")
-    left = sa.false()
+    left: sa.ColumnElement[bool] = sa.false()
     if "reservation_status" in processed.c and "reservation_status_date" in processed.c:
         left = processed.c.reservation_status.in_(_LEFT) & (processed.c.reservation_status_date <= day)
     columns = [raw.c[name] for name in BOOKING_FIELDS] + [raw.c[BOOKING_ID]]
@@ -133,6 +147,33 @@ def chunks_of(engine: sa.Engine, query: sa.Select[Any]) -> Iterator[dict[str, li
             yield records_to_columns([row._mapping for row in rows], names)
 
 
+def answers_on_the_books(
+    model: CancellationModel, engine: sa.Engine, day: dt.date, version: str, *, desc: str
+) -> Iterator[Answers]:
+    """The model's answers for the loaded bookings on the books at the end of ``day``, as of it,
+    a chunk at a time (with progress)."""
+    query = on_the_books_query(engine, day, version)
+    with progress(total=count_rows(engine, query), desc=desc, unit="rows") as bar:
+        for columns in chunks_of(engine, query):
+            answers = model.answer(columns, as_of=np.datetime64(day, "D"))
+            bar.update(answers.rows_in)
+            yield answers
+
+
+def stays_on_the_books(
+    model: CancellationModel, engine: sa.Engine, day: dt.date, version: str | None = None
+) -> pd.DataFrame:
+    """The nightly forecast's input (``nightly.stays``) for the loaded bookings on the books at the
+    end of ``day``, scored as of it (``bookings_<version>``: default the model's)."""
+    parts = [
+        stays(answers.features, answers.probability)
+        for answers in answers_on_the_books(
+            model, engine, day, version or model.transformation, desc="forecast"
+        )
+    ]
+    return pd.concat(parts, ignore_index=True) if parts else no_stays()
+
+
 def run(env: str | None, model_uri: str | None, day: dt.date) -> tuple[Outcome, str]:
     url = database_url(env)
     version = read_section("transform", TransformParams).version
@@ -148,34 +189,24 @@ def run(env: str | None, model_uri: str | None, day: dt.date) -> tuple[Outcome, 
         table = scores_table(engine)
         name, version_label = resolved.name or resolved.uri, resolved.version or ""
         scored_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-        as_of = np.datetime64(day, "D")
-        with engine.connect() as conn, progress(total=total, desc="score-db", unit="rows") as bar:
-            result = conn.execution_options(yield_per=CHUNK_ROWS).execute(query)
-            for rows in result.partitions():
-                records = [row._mapping for row in rows]
-                answers = model.answer(
-                    records_to_columns(records, [*BOOKING_FIELDS, BOOKING_ID]), as_of=as_of
-                )
-                size = len(answers.accepted)
-                chunk = pa.table(
-                    {
-                        BOOKING_ID: pa.array(
-                            [str(records[i][BOOKING_ID]) for i in answers.accepted], pa.string()
-                        ),
-                        AS_OF: pa.array([day] * size, pa.date32()),
-                        "model_name": pa.array([name] * size, pa.string()),
-                        "model_version": pa.array([version_label] * size, pa.string()),
-                        "cancel_probability": pa.array(answers.probability, pa.float64()),
-                        "will_cancel": pa.array(answers.will_cancel.astype(np.int64), pa.int64()),
-                        "scored_at": pa.array([scored_at] * size, pa.string()),
-                    }
-                )
-                outcome.added += db.insert_missing(engine, table, chunk, SCORES_KEY)
-                outcome.scored += size
-                outcome.flagged += int(answers.will_cancel.sum())
-                outcome.invalid += len(answers.rejected)
-                outcome.probability_sum += float(answers.probability.sum())
-                bar.update(answers.rows_in)
+        for answers in answers_on_the_books(model, engine, day, version, desc="score-db"):
+            size = len(answers.accepted)
+            chunk = pa.table(
+                {
+                    BOOKING_ID: pa.array(answers.booking_id, pa.string()),
+                    AS_OF: pa.array([day] * size, pa.date32()),
+                    "model_name": pa.array([name] * size, pa.string()),
+                    "model_version": pa.array([version_label] * size, pa.string()),
+                    "cancel_probability": pa.array(answers.probability, pa.float64()),
+                    "will_cancel": pa.array(answers.will_cancel.astype(np.int64), pa.int64()),
+                    "scored_at": pa.array([scored_at] * size, pa.string()),
+                }
+            )
+            outcome.added += db.insert_missing(engine, table, chunk, SCORES_KEY)
+            outcome.scored += size
+            outcome.flagged += int(answers.will_cancel.sum())
+            outcome.invalid += len(answers.rejected)
+            outcome.probability_sum += float(answers.probability.sum())
     finally:
         engine.dispose()
     expected = outcome.probability_sum

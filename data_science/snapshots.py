@@ -110,7 +110,7 @@ def on_the_books(
 ) -> pd.DataFrame:
     """The bookings on the books at the end of ``day`` (made by it, arriving after it, not
     cancelled on or before it), judged as of that day."""
-    day64 = np.datetime64(day, "D")
+    day64 = np.asarray(pd.Timestamp(day).to_datetime64(), dtype="datetime64[D]")
     booked = frame["booking_date"].to_numpy(dtype="datetime64[D]")
     arrival = frame["arrival_date"].to_numpy(dtype="datetime64[D]")
     status_date = frame["reservation_status_date"].to_numpy(dtype="datetime64[D]")

@@ -376,11 +376,14 @@ def _arrival_date_missing(columns: Mapping[str, np.ndarray], usable: np.ndarray)
 
 def _present(values: np.ndarray) -> np.ndarray:
     """Rows that hold a value: a number (not NaN), a text (not None) or a date (not NaT)."""
+    present: np.ndarray
     if values.dtype.kind == "f":
-        return ~np.isnan(values)
-    if values.dtype.kind == "M":
-        return ~np.isnat(values)
-    return np.fromiter((v is not None for v in values), dtype=bool, count=len(values))
+        present = ~np.isnan(values)
+    elif values.dtype.kind == "M":
+        present = ~np.isnat(values)
+    else:
+        present = np.fromiter((v is not None for v in values), dtype=bool, count=len(values))
+    return present
 
 
 def _is_cancellation(status: np.ndarray) -> np.ndarray:
@@ -439,8 +442,10 @@ def _booked_after_reason(columns: Mapping[str, np.ndarray], row: int) -> str:
 
 
 def _arrived(columns: Mapping[str, np.ndarray], usable: np.ndarray) -> np.ndarray:
-    checked, arrival, _ = _dates(columns, usable)
-    failed: np.ndarray = checked & (columns[AS_OF] >= arrival)
+    """On or after arrival: the guest has come. The booking date itself is always a valid day (a
+    booking made for the same day is judged as it is made)."""
+    checked, arrival, booked = _dates(columns, usable)
+    failed: np.ndarray = checked & (columns[AS_OF] >= arrival) & (columns[AS_OF] != booked)
     return failed
 
 
@@ -556,17 +561,9 @@ def validate(columns: Mapping[str, ColumnInput], names: Iterable[str] | None = N
 
     bad = (number_status != OK).any(axis=1) | (text_status != OK).any(axis=1)
     status = dict(zip(numeric, number_status.T, strict=True)) | dict(zip(text, text_status.T, strict=True))
-    rule_failures = []
-    for rule in ROW_RULES:
-        if set(rule.reads) <= set(names):
-            usable = np.logical_and.reduce([status[p] == OK for p in rule.reads])
-            failed = rule.check(typed, usable)
-            bad |= failed
-            if isinstance(rule.reason, str):
-                reasons = dict.fromkeys(np.flatnonzero(failed).tolist(), rule.reason)
-            else:
-                reasons = {int(row): rule.reason(typed, int(row)) for row in np.flatnonzero(failed)}
-            rule_failures.append((failed, reasons, rule.blamed))
+    rule_failures = _row_rule_failures(typed, status, names)
+    for failed, _, _ in rule_failures:
+        bad |= failed
 
     rejected = np.flatnonzero(bad)
     accepted = np.flatnonzero(~bad)
@@ -586,6 +583,26 @@ def validate(columns: Mapping[str, ColumnInput], names: Iterable[str] | None = N
         counts.update({reason_key(m) for m in messages})
         reasons.append("; ".join(messages))
     return Validated(typed, accepted, rejected, reasons, counts, details)
+
+
+def _row_rule_failures(
+    typed: Mapping[str, np.ndarray], status: Mapping[str, np.ndarray], names: Sequence[str]
+) -> list[tuple[np.ndarray, dict[int, str], str]]:
+    """(failed rows, their reasons by row, the field blamed) of each row rule the columns allow."""
+    out = []
+    for rule in ROW_RULES:
+        if not set(rule.reads) <= set(names):
+            continue
+        usable = np.logical_and.reduce([status[p] == OK for p in rule.reads])
+        failed = rule.check(typed, usable)
+        rows = np.flatnonzero(failed).tolist()
+        reason = rule.reason
+        if isinstance(reason, str):
+            messages = dict.fromkeys(rows, reason)
+        else:
+            messages = {row: reason(typed, row) for row in rows}
+        out.append((failed, messages, rule.blamed))
+    return out
 
 
 def _shown(values: ColumnInput, row: int) -> Any:

@@ -18,7 +18,6 @@ a model of what was known up to its cut-off, persisting into later days.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -35,7 +34,7 @@ NUMERIC_FEATURES: tuple[str, ...] = (*v3.NUMERIC_FEATURES, *FEATURES)
 CATEGORICAL_FEATURES: tuple[str, ...] = v3.CATEGORICAL_FEATURES
 
 
-def at(frame: Mapping[str, np.ndarray], as_of: np.ndarray) -> dict[str, np.ndarray]:
+def at(frame: v1.Columns, as_of: np.ndarray) -> dict[str, np.ndarray]:
     """``as_of`` and the features it decides for rows of this transformation (NaT: the booking date)."""
     arrival = np.asarray(frame["arrival_date"], dtype="datetime64[D]")
     booking = np.asarray(frame["booking_date"], dtype="datetime64[D]")

@@ -21,6 +21,7 @@ from data_engineering.src.io import read_processed
 from data_engineering.src.schema import BOOKING_FIELDS, LEAKY_COLUMNS
 from data_engineering.src.synthetic import make_bookings
 from data_engineering.src.validate import frame_to_columns, validate
+from data_science.backtest import CREATION, ON_THE_BOOKS, read_oof
 from data_science.model import BOOSTER_FILE, CancellationModel
 from data_science.tracking import MODEL_NAME, resolve
 
@@ -131,7 +132,8 @@ def test_registered_pyfunc_takes_raw_fields(trained_workspace, champion, booking
     validated = validate(frame_to_columns(typed, BOOKING_FIELDS), BOOKING_FIELDS)
     assert not len(validated.rejected)
     expected = champion.predict(validated.columns).probability
-    np.testing.assert_allclose(np.asarray(pyfunc.predict(typed[list(BOOKING_FIELDS)])), expected, atol=1e-12)
+    answers = pyfunc.predict(typed[list(BOOKING_FIELDS)])
+    np.testing.assert_allclose(answers["cancel_probability"].to_numpy(), expected, atol=1e-12)
     with pytest.raises(Exception, match="adults: must be >= 0"):
         pyfunc.predict(typed[list(BOOKING_FIELDS)].assign(adults=-1))
 
@@ -145,11 +147,13 @@ def processed(trained_workspace, champion) -> pd.DataFrame:
     return read_processed(version, trained_workspace.root / "data" / "processed" / f"bookings_{version}.csv")
 
 
-def test_processed_keys_target_and_dates(processed: pd.DataFrame) -> None:
+def test_processed_keys_target_and_dates(processed: pd.DataFrame, champion: CancellationModel) -> None:
     assert processed["booking_id"].is_unique
     assert set(processed["is_canceled"].unique()) <= {0, 1}
     assert (processed["booking_date"] <= processed["arrival_date"]).all()
-    assert not set(processed.columns) & {"reservation_status", "reservation_status_date"}
+    # The outcome travels with the bookings (the snapshots' labels), never into the model.
+    assert {"reservation_status", "reservation_status_date"} <= set(processed.columns)
+    assert not {"reservation_status", "reservation_status_date"} & set(champion.feature_names)
 
 
 def test_processed_model_inputs_are_complete(processed: pd.DataFrame, champion: CancellationModel) -> None:
@@ -167,10 +171,15 @@ def test_reported_backtest_is_recomputable_from_its_out_of_fold_predictions(
 
     report = json.loads((trained_workspace.root / "reports" / "metrics.json").read_text())
     backtest = report["backtest"]
-    oof = pd.read_csv(trained_workspace.root / "models" / "oof_predictions.csv", parse_dates=["arrival_date"])
+    oof = read_oof(trained_workspace.root / "models" / "oof_predictions.csv")
     arrivals = pd.to_datetime(processed["arrival_date"])
     for number, fold in enumerate(backtest["folds"], start=1):
-        rows = oof[oof["fold"] == number]
+        rows = oof[(oof["fold"] == number) & (oof["population"] == CREATION)]
+        books = oof[(oof["fold"] == number) & (oof["population"] == ON_THE_BOOKS)]
+        # on the books at the cut-off: made by its last day, arriving in the window, judged as of it
+        assert (books["as_of"] == pd.Timestamp(fold["on_the_books_as_of"])).all()
+        assert (books["booking_date"] <= books["as_of"]).all() and (books["arrival_date"] > books["as_of"]).all()
+        assert fold["roc_auc_on_the_books"] == pytest.approx(roc_auc_score(books["is_canceled"], books["probability"]))
         start = pd.Timestamp(fold["start"])
         # scored rows are the window's; the fold's model saw only arrivals before it
         assert rows["arrival_date"].between(start, pd.Timestamp(fold["end"])).all()

@@ -48,7 +48,7 @@ def test_scores_valid_rows_in_order_and_rejects_the_rest(
     source = pd.read_csv(input_file, dtype=str, keep_default_na=False)
     scored = pd.read_csv(output, dtype=str, keep_default_na=False)
     expected = source.drop(index=[10, 20]).reset_index(drop=True)
-    assert list(scored.columns) == [*source.columns, "cancel_probability", "will_cancel"]
+    assert list(scored.columns) == [*source.columns, "as_of", "cancel_probability", "will_cancel"]
     pd.testing.assert_frame_equal(scored[source.columns], expected)
     probability = scored["cancel_probability"].astype(float)
     assert probability.between(0, 1).all()
