@@ -261,14 +261,14 @@ cmd_dvc_push() {
   echo "dvc-push: pushed to remote '$remote'"
 }
 
-#: score-db [--env ENV] [--model-uri URI] | score loaded bookings not yet scored; append to booking_scores
+#: score-db [--env ENV] [--as-of YYYY-MM-DD] [--model-uri URI] | re-score the loaded bookings on the books as of a day (default today) into booking_scores
 cmd_score_db() {
   take_env_flag "$@"
   ensure_env
   "$PY" -m data_science.score_db ${ARGS[@]+"${ARGS[@]}"}
 }
 
-#: predict-batch INPUT.csv OUTPUT.csv [--model-uri URI] | score a CSV of bookings with the champion (or URI)
+#: predict-batch INPUT.csv OUTPUT.csv [--as-of YYYY-MM-DD] [--model-uri URI] | score a CSV of bookings with the champion (or URI), as of their booking date or a given day
 cmd_predict_batch() {
   [ $# -ge 2 ] || usage_error "predict-batch needs INPUT.csv and OUTPUT.csv"
   local input output
@@ -277,6 +277,23 @@ cmd_predict_batch() {
   shift 2
   ensure_env
   "$PY" -m data_science.predict_batch "$input" "$output" "$@"
+}
+
+#: forecast [IN.csv] OUT.csv --as-of YYYY-MM-DD [--horizon-days N] [--env ENV] [--model-uri URI] | cancellations per hotel and night among the bookings on the books (IN.csv, or the database's), with overbooking advice
+cmd_forecast() {
+  local files=() rest=()
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --env | --env=*) rest+=("$1"); [ "$1" = --env ] && [ $# -ge 2 ] && { rest+=("$2"); shift; }; shift ;;
+      --as-of | --horizon-days | --model-uri) [ $# -ge 2 ] || usage_error "$1 needs a value"; rest+=("$1" "$2"); shift 2 ;;
+      -*) rest+=("$1"); shift ;;
+      *) files+=("$(abspath "$1")"); shift ;;
+    esac
+  done
+  [ ${#files[@]} -ge 1 ] || usage_error "forecast needs OUT.csv (and optionally IN.csv before it)"
+  take_env_flag ${rest[@]+"${rest[@]}"}
+  ensure_env
+  "$PY" -m data_science.forecast_command "${files[@]}" ${ARGS[@]+"${ARGS[@]}"}
 }
 
 #: vocabulary FILE [--write PATH] | categorical values and counts of a bookings CSV(.gz); --write saves the YAML

@@ -180,7 +180,9 @@ def choose_threshold(y: np.ndarray, p: np.ndarray, params: ThresholdParams) -> f
 # ------------------------------------------------------------------------------------- model
 def training_rows(frame: pd.DataFrame, transformation: Transformation, params: TrainParams) -> pd.DataFrame:
     """The examples a pipeline learns from: snapshots of the bookings (at booking only for a
-    transformation without as-of features)."""
+    transformation without as-of features). An as-of head learns from the booking-date snapshots
+    too, though it never answers for them: on the folds before March 2017, dropping them cost 0.007
+    ROC AUC on the books and 0.01 nightly WAPE."""
     every = params.snapshot_every_days if transformation.as_of else 0
     return snapshots(frame, transformation, every, seed=params.seed)
 
@@ -368,7 +370,6 @@ class Backtest:
     threshold: float
     curve: dict[int, float]  # mean fold ROC AUC by number of trees
     oof: pd.DataFrame  # OOF_COLUMNS and the forecast's input columns, both populations
-    seconds: float = 0.0
     notes: dict[str, Any] = field(default_factory=dict)
 
     def report(self) -> dict[str, Any]:
@@ -379,9 +380,31 @@ class Backtest:
             "calibration": list(self.calibration),
             "threshold": self.threshold,
             "curve": {str(k): v for k, v in self.curve.items()},
-            "seconds": round(self.seconds, 1),
             **self.notes,
         }
+
+
+@dataclass
+class FoldPredictions:
+    """One pipeline's out-of-fold predictions and choices, before they are reported."""
+
+    folds: list[Fold]
+    parts: list[pd.DataFrame]  # per fold: its OOF rows of the populations scored
+    thresholds: list[float]  # per fold: chosen on the other folds
+    settings: list[dict[str, Any]]  # per fold: trees and calibration chosen on the other folds
+    n_trees: int  # chosen on every fold: the refit's
+    calibration: Calibration
+    threshold: float
+    curve: dict[int, float]
+
+    def backtest(self, notes: dict[str, Any] | None = None) -> Backtest:
+        reports, means = summarise(self.folds, self.parts, self.thresholds)
+        for report, extra in zip(reports, self.settings, strict=True):
+            report.update(extra)
+        oof = pd.concat(self.parts, ignore_index=True)
+        return Backtest(
+            reports, means, self.n_trees, self.calibration, self.threshold, self.curve, oof, notes or {}
+        )
 
 
 @dataclass
@@ -392,37 +415,46 @@ class _FittedFold:
     populations: dict[str, pd.DataFrame]
     encoder: FeatureEncoder
     booster: xgb.Booster
-    curve: np.ndarray  # mean ROC AUC of the populations at each checkpoint
+    curve: np.ndarray  # mean ROC AUC of the fitted-on populations at each checkpoint
 
 
-def run_backtest(
-    frame: pd.DataFrame, transformation: Transformation, backtest: BacktestParams, params: TrainParams
-) -> Backtest:
-    """Fit the pipeline fold by fold, choose out of fold, and report each fold at those choices."""
-    started = time.perf_counter()
+def fit_folds(
+    frame: pd.DataFrame,
+    transformation: Transformation,
+    backtest: BacktestParams,
+    params: TrainParams,
+    *,
+    fit_on: tuple[str, ...] = (CREATION, ON_THE_BOOKS),
+    scored: tuple[str, ...] = (CREATION, ON_THE_BOOKS),
+    name: str = "backtest",
+) -> FoldPredictions:
+    """Fit the pipeline fold by fold and choose its trees, calibration and threshold out of fold.
+
+    ``fit_on``: the populations its choices are made on; ``scored``: those it predicts.
+    """
     folds = make_folds(frame["arrival_date"], backtest)
     checkpoints = list(range(params.checkpoint_every, params.max_trees + 1, params.checkpoint_every)) or [
         params.max_trees
     ]
     fitted: list[_FittedFold] = []
-    with progress(total=len(folds), desc="backtest", unit="folds") as bar:
+    with progress(total=len(folds), desc=name, unit="folds") as bar:
         for number, fold in enumerate(folds, start=1):
             t0 = time.perf_counter()
             train, window = fold.split(frame)
             rows = training_rows(train, transformation, params)
             populations = fold.populations(window, transformation)
-            scored = [population for population in populations.values() if len(population)]
+            watched = [populations[p] for p in fit_on if len(populations[p])]
             encoder, booster, fold_curves = fit_booster(
-                rows, transformation, params, fold.start, params.max_trees, evaluate_on=scored
+                rows, transformation, params, fold.start, params.max_trees, evaluate_on=watched
             )
             curve = np.mean([np.array(c)[np.array(checkpoints) - 1] for c in fold_curves], axis=0)
             fitted.append(_FittedFold(fold, len(train), len(rows), populations, encoder, booster, curve))
             best = int(np.argmax(curve))
             print(
-                f"backtest: fold {number}/{len(folds)} {fold.window['start']}..{fold.window['end']}: trained on "
-                f"{len(train):,} bookings ({len(rows):,} snapshots), scored {len(populations[CREATION]):,} at "
-                f"booking and {len(populations[ON_THE_BOOKS]):,} on the books; best mean ROC AUC "
-                f"{curve[best]:.4f} at {checkpoints[best]} trees ({time.perf_counter() - t0:.1f}s)",
+                f"{name}: fold {number}/{len(folds)} {fold.window['start']}..{fold.window['end']}: trained on "
+                f"{len(train):,} bookings ({len(rows):,} rows), judged on "
+                + " and ".join(f"{len(populations[p]):,} {p.replace('_', ' ')}" for p in fit_on)
+                + f"; best ROC AUC {curve[best]:.4f} at {checkpoints[best]} trees ({time.perf_counter() - t0:.1f}s)",
                 flush=True,
             )
             bar.update(1)
@@ -444,32 +476,29 @@ def run_backtest(
             ]
         return margins[key]
 
-    def outcomes(population: str, chosen_on: list[int]) -> np.ndarray:
-        return np.concatenate([fitted[j].populations[population][TARGET].to_numpy() for j in chosen_on])
-
     def choose(chosen_on: list[int]) -> tuple[int, Calibration, float]:
         """Size, calibration and threshold chosen on the OOF predictions of folds ``chosen_on``."""
         n_trees = checkpoints[int(np.argmax(curves[chosen_on].mean(axis=0)))]
-        margin = {
-            p: np.concatenate([margins_at(n_trees, p)[j] for j in chosen_on])
-            for p in (CREATION, ON_THE_BOOKS)
+        margin = {p: np.concatenate([margins_at(n_trees, p)[j] for j in chosen_on]) for p in fit_on}
+        y = {
+            p: np.concatenate([fitted[j].populations[p][TARGET].to_numpy() for j in chosen_on])
+            for p in fit_on
         }
-        y = {p: outcomes(p, chosen_on) for p in (CREATION, ON_THE_BOOKS)}
         calibration = NO_CALIBRATION
         if params.calibration == "platt":
             calibration = fit_platt(np.concatenate(list(margin.values())), np.concatenate(list(y.values())))
-        threshold = choose_threshold(y[CREATION], calibrate(margin[CREATION], calibration), params.threshold)
+        decided = CREATION if CREATION in fit_on else fit_on[0]  # today's decision is the one at booking
+        threshold = choose_threshold(y[decided], calibrate(margin[decided], calibration), params.threshold)
         return n_trees, calibration, threshold
 
-    # The champion's settings: chosen on every fold.
-    n_trees, calibration, threshold = choose(list(range(len(folds))))
-    # Each fold's reported predictions: at settings chosen on the other folds.
+    n_trees, calibration, threshold = choose(list(range(len(folds))))  # the refit's: chosen on every fold
     parts, thresholds, settings = [], [], []
-    for k, f in enumerate(fitted):
+    for k, f in enumerate(fitted):  # each fold at settings chosen on the other folds
         n_k, calibration_k, threshold_k = choose(others(k, len(folds)))
         pieces = []
-        for population, rows in f.populations.items():
+        for population in scored:
             margin = margins_at(n_k, population)[k]
+            rows = f.populations[population]
             pieces.append(oof_part(rows, k + 1, population, calibrate(margin, calibration_k), margin))
         parts.append(pd.concat(pieces, ignore_index=True).assign(threshold=threshold_k))
         thresholds.append(threshold_k)
@@ -481,18 +510,46 @@ def run_backtest(
                 "calibration": list(calibration_k),
             }
         )
-    reports, means = summarise(folds, parts, thresholds)
-    for report, extra in zip(reports, settings, strict=True):
-        report.update(extra)
-    return Backtest(
-        reports,
-        means,
-        n_trees,
-        calibration,
-        threshold,
-        dict(zip(checkpoints, curves.mean(axis=0).tolist(), strict=True)),
-        pd.concat(parts, ignore_index=True),
-        time.perf_counter() - started,
+    curve_means = dict(zip(checkpoints, curves.mean(axis=0).tolist(), strict=True))
+    return FoldPredictions(folds, parts, thresholds, settings, n_trees, calibration, threshold, curve_means)
+
+
+def run_backtest(
+    frame: pd.DataFrame, transformation: Transformation, backtest: BacktestParams, params: TrainParams
+) -> Backtest:
+    """One pipeline fitted and judged on both questions (a single-head model, or a baseline)."""
+    return fit_folds(frame, transformation, backtest, params).backtest()
+
+
+def two_heads(at_booking: FoldPredictions, later: FoldPredictions) -> FoldPredictions:
+    """The as-of model's predictions: the at-booking head's at booking, the later head's on the books.
+
+    The decision threshold is the at-booking head's (today's decision); each head keeps its own
+    trees and calibration, reported per fold.
+    """
+    parts = [
+        pd.concat(
+            [
+                at_booking_part[at_booking_part["population"] == CREATION],
+                later_part[later_part["population"] == ON_THE_BOOKS],
+            ],
+            ignore_index=True,
+        ).assign(threshold=at_booking_part["threshold"].iloc[0])
+        for at_booking_part, later_part in zip(at_booking.parts, later.parts, strict=True)
+    ]
+    settings = [
+        {**late, "at_booking": {"n_trees": early["n_trees"], "calibration": early["calibration"]}}
+        for early, late in zip(at_booking.settings, later.settings, strict=True)
+    ]
+    return FoldPredictions(
+        later.folds,
+        parts,
+        at_booking.thresholds,
+        settings,
+        later.n_trees,
+        later.calibration,
+        at_booking.threshold,
+        later.curve,
     )
 
 

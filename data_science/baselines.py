@@ -7,9 +7,9 @@ its decision threshold chosen the same way: each fold is reported at a threshold
 (``train.threshold``'s rule) on its own other folds' out-of-fold probabilities, as the model's
 folds are. F1 and recall compare like for like.
 
-- ``creation_time_pipeline``: today's pipeline before the as-of question — the same booster,
-  settings chosen out of fold, ``v3`` features, trained on bookings at their booking date only —
-  which judges a booking on the books as if it had just been made;
+- (``creation_time_pipeline``, today's pipeline before the as-of question — ``v3`` features,
+  trained on bookings at their booking date only, judging a booking on the books as if it had just
+  been made — is the as-of model's at-booking head: ``train`` reports it, ``evaluate`` lists it here);
 - ``historical_curve``: the revenue manager's spreadsheet — the cancellation rate of the bookings
   on the books by hotel and days-to-arrival band, from the snapshots before the cut-off;
 - ``majority``: the training rows' cancellation rate for every booking (ROC AUC 0.5 by definition);
@@ -45,11 +45,9 @@ from data_science.backtest import (
     Predictor,
     TrainParams,
     backtest_predictor,
-    run_backtest,
 )
 from data_science.snapshots import snapshots
 
-CREATION_TIME_VERSION = "v3"  # today's features: everything known when the booking is made
 # Days-to-arrival bands of the historical curve (upper bounds), as revenue managers read them.
 CURVE_BANDS = (7, 14, 30, 60, 90, 120, 180, 270, 365)
 
@@ -149,21 +147,6 @@ def plain_xgboost(params: PlainXGBoostParams, seed: int) -> Fit:
     return fit
 
 
-def creation_time_pipeline(
-    frame: pd.DataFrame, backtest: BacktestParams, params: TrainParams
-) -> tuple[dict[str, Any], pd.DataFrame]:
-    """Today's pipeline, its own settings chosen out of fold, through the same reports."""
-    result = run_backtest(frame, get_transformation(CREATION_TIME_VERSION), backtest, params)
-    print(
-        f"baselines: creation_time_pipeline: backtest ROC AUC mean {result.means['roc_auc_mean']:.4f} at booking, "
-        f"{result.means['roc_auc_on_the_books_mean']:.4f} on the books; nightly WAPE "
-        f"{result.means['nightly_wape_mean']:.3f} ({result.seconds:.0f}s)",
-        flush=True,
-    )
-    report = {"folds": result.folds, **result.means, "threshold": result.threshold}
-    return report, result.oof.assign(baseline="creation_time_pipeline")
-
-
 def main() -> int:
     backtest = read_section("backtest", BacktestParams)
     params = read_section("baselines", BaselineParams)
@@ -179,8 +162,6 @@ def main() -> int:
     }
     report, oofs = {}, []
     try:
-        report["creation_time_pipeline"], oof = creation_time_pipeline(frame, backtest, train_params)
-        oofs.append(oof)
         for name, fit in fits.items():
             report[name], oof = backtest_predictor(
                 name,

@@ -269,7 +269,11 @@ def main() -> int:
     path = processed_file(version)
     model = CancellationModel.load(MODEL_DIR)
     backtest = json.loads(BACKTEST_FILE.read_text())
+    # Today's creation-time pipeline (the as-of model's at-booking head, on both questions): a baseline.
+    head = backtest.pop("at_booking_head", None)
     baselines = json.loads(BASELINES_FILE.read_text())
+    if head is not None:
+        baselines = {"creation_time_pipeline": head, **baselines}
     oof = read_oof(OOF_FILE)
     report = evaluate(model, backtest, baselines, oof)
     report["data_version"] = data_version(path)

@@ -16,6 +16,13 @@ The question is P(the booking is cancelled after day T | it is still on the book
 T from its booking date to the day before arrival (``as_of``; default: the booking date, "will
 this booking cancel, judged the day it is made"). A model of a transformation without as-of
 features (v2, v3) answers only that default question and refuses any other day.
+
+An as-of model has two heads: ``at_booking``, today's creation-time pipeline (its own booster,
+categories and calibration, trained on every booking at its booking date), answers for T = the
+booking date, so the answer a booking gets when it is made is exactly the one it got before the
+as-of question existed; the model's own booster, trained on the snapshots of bookings on the books
+(``data_science/snapshots.py``), answers for every later day. Which head answered is invisible to
+callers: one object, one ``answer``.
 ``predict`` is the same path from already validated and typed columns (training data read back
 from the processed file), used by evaluation and the champion gate.
 
@@ -65,6 +72,7 @@ ENCODER_FILE = "encoder.json"
 META_FILE = "model_meta.json"
 PROFILE_FILE = "profile.json"  # the training data's distributions: the drift reference
 VOCABULARY_NAME = "vocabulary.yaml"  # the categories the training bookings were validated with
+AT_BOOKING_DIR = "at_booking"  # the at-booking head of an as-of model, saved the same way
 SHOWN_VALUES = 5  # per side, in the message of a vocabulary mismatch
 _KNOWN_META = {"threshold", "calibration", "transformation", "feature_names"}
 
@@ -85,6 +93,7 @@ class Scores:
     margin: np.ndarray  # (n,) the booster's raw log-odds
     features: dict[str, np.ndarray]  # the transformed bookings (to put reasons into words)
     contributions: np.ndarray | None  # (n, d + 1) per-feature shares of the margin, bias last
+    at_booking: np.ndarray | None = None  # (n,) bool: answered by the at-booking head
 
 
 @dataclass(frozen=True)
@@ -125,6 +134,8 @@ class CancellationModel:
     profile: dict[str, Any] | None = None
     # Vocabulary name -> categories: by default the column spec's, which validated the training rows.
     vocabulary: dict[str, tuple[str, ...]] = field(default_factory=lambda: dict(VOCABULARY))
+    # The creation-time head of an as-of model: answers for T = the booking date (see the docstring).
+    at_booking: CancellationModel | None = None
     _explainer: TreeExplainer | None = field(default=None, init=False, repr=False)
     _too_deep_for_tables: bool = field(default=False, init=False, repr=False)
 
@@ -195,13 +206,20 @@ class CancellationModel:
         features = scores.features
         explained = None
         if scores.contributions is not None:
+            head = (
+                scores.at_booking
+                if scores.at_booking is not None
+                else np.zeros(len(scores.margin), dtype=bool)
+            )
             explained = [
                 explain.reasons(
                     features,
                     i,
                     scores.contributions[i],
                     float(scores.margin[i]),
-                    calibration=self.calibration,
+                    calibration=self.at_booking.calibration
+                    if head[i] and self.at_booking is not None
+                    else self.calibration,
                     feature_names=self.feature_names,
                     top=reasons,
                 )
@@ -229,15 +247,45 @@ class CancellationModel:
         return calibrate(margin, self.calibration)
 
     def predict(self, bookings: Columns, *, reasons: bool = False) -> Scores:
-        """Score validated bookings (columns); ``reasons`` adds per-feature contributions."""
+        """Score validated bookings (columns); ``reasons`` adds per-feature contributions.
+
+        With an ``at_booking`` head, rows judged as of their booking date go to it, the others to
+        this model's booster; contributions come back in this model's feature order either way.
+        """
         features = self._transform(bookings)
+        if self.at_booking is None:
+            probability, margin, contributions = self._score(features, reasons)
+            return Scores(probability, margin, features, contributions)
+        booked = np.asarray(features["days_since_booking"]) == 0
+        n, width = len(booked), len(self.feature_names) + 1
+        probability, margin = np.empty(n), np.empty(n)
+        contributions = np.zeros((n, width)) if reasons else None
+        for head, rows in ((self.at_booking, booked), (self, ~booked)):
+            if not rows.any():
+                continue
+            p, m, c = head._score({name: values[rows] for name, values in features.items()}, reasons)
+            probability[rows], margin[rows] = p, m
+            if contributions is not None and c is not None:
+                contributions[np.ix_(rows, self._columns_of(head))] = c
+        return Scores(probability, margin, features, contributions, booked)
+
+    def _score(self, features: Columns, reasons: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """(probabilities, margins, contributions) of this head's booster on transformed bookings."""
         matrix = self.encoder.encode(features)
         if not len(matrix):
             empty = np.empty(0, dtype=np.float64)
-            return Scores(empty, empty, features, np.empty((0, matrix.shape[1] + 1)) if reasons else None)
+            return empty, empty, np.empty((0, matrix.shape[1] + 1)) if reasons else None
         margin = self.booster.inplace_predict(matrix, predict_type="margin", validate_features=False)
-        contributions = self.contributions(matrix) if reasons else None
-        return Scores(self.calibrate(margin), margin, features, contributions)
+        return self.calibrate(margin), margin, self.contributions(matrix) if reasons else None
+
+    def _columns_of(self, head: CancellationModel) -> np.ndarray:
+        """Where ``head``'s features and bias sit among this model's (its features are a subset)."""
+        position = {name: j for j, name in enumerate(self.feature_names)}
+        return np.array([position[name] for name in head.feature_names] + [len(self.feature_names)])
+
+    def heads(self) -> list[CancellationModel]:
+        """This model and its at-booking head, if any."""
+        return [self] if self.at_booking is None else [self, self.at_booking]
 
     def contributions(self, matrix: np.ndarray) -> np.ndarray:
         """Exact TreeSHAP contributions of encoded rows (the bias last).
@@ -285,6 +333,8 @@ class CancellationModel:
             ),
             encoding="utf-8",
         )
+        if self.at_booking is not None:
+            self.at_booking.save(directory / AT_BOOKING_DIR)
 
     @classmethod
     def load(
@@ -315,6 +365,9 @@ class CancellationModel:
             metadata={k: v for k, v in meta.items() if k not in _KNOWN_META},
             profile=json.loads(profile_path.read_text()) if profile_path.exists() else None,
             vocabulary=vocabulary,
+            at_booking=cls.load(directory / AT_BOOKING_DIR, nthread=nthread, check_vocabulary=False)
+            if (directory / AT_BOOKING_DIR).is_dir()
+            else None,
         )
         if check_vocabulary:
             model.check_vocabulary()

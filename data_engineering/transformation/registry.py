@@ -29,6 +29,8 @@ class Transformation:
     categorical_features: tuple[str, ...] = ()
     # Whether its features depend on the day a booking is judged as of (else only the booking date).
     as_of: bool = False
+    # An as-of transformation's at-booking head: the version that answers for T = the booking date.
+    at_booking: str | None = None
 
     def output_columns(self, frame_columns: list[str] | None = None) -> dict[str, ColumnType]:
         present = set(frame_columns) if frame_columns is not None else set(self.columns)
@@ -77,6 +79,7 @@ VERSIONS: dict[str, Transformation] = {
         numeric_features=v4.NUMERIC_FEATURES,
         categorical_features=v4.CATEGORICAL_FEATURES,
         as_of=True,
+        at_booking="v3",
     ),
 }
 

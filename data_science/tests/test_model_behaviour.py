@@ -178,8 +178,11 @@ def test_reported_backtest_is_recomputable_from_its_out_of_fold_predictions(
         books = oof[(oof["fold"] == number) & (oof["population"] == ON_THE_BOOKS)]
         # on the books at the cut-off: made by its last day, arriving in the window, judged as of it
         assert (books["as_of"] == pd.Timestamp(fold["on_the_books_as_of"])).all()
-        assert (books["booking_date"] <= books["as_of"]).all() and (books["arrival_date"] > books["as_of"]).all()
-        assert fold["roc_auc_on_the_books"] == pytest.approx(roc_auc_score(books["is_canceled"], books["probability"]))
+        assert (books["booking_date"] <= books["as_of"]).all()
+        assert (books["arrival_date"] > books["as_of"]).all()
+        assert fold["roc_auc_on_the_books"] == pytest.approx(
+            roc_auc_score(books["is_canceled"], books["probability"])
+        )
         start = pd.Timestamp(fold["start"])
         # scored rows are the window's; the fold's model saw only arrivals before it
         assert rows["arrival_date"].between(start, pd.Timestamp(fold["end"])).all()
