@@ -62,9 +62,7 @@ def score_chunk(
     lines = np.concatenate([chunk.lines[validated.rejected], [m.line for m in chunk.misaligned]]).astype(
         np.int64
     )
-    reasons = validated.reasons + [
-        f"line has {m.count} fields, expected {len(m.fields)}" for m in chunk.misaligned
-    ]
+    reasons = validated.reasons + [m.reason for m in chunk.misaligned]
     order = np.argsort(lines, kind="stable")
     taken = pa.array(validated.rejected, pa.int64())
     rejected: dict[str, pa.Array] = {LINE_COLUMN: pa.array(lines[order], pa.int64())}

@@ -246,6 +246,13 @@ def append_rows(engine: Engine, name: str, data: pa.Table, columns: Mapping[str,
             _insert_sqlite(conn, name, data.select(list(columns)))
 
 
+def table_rows(engine: Engine, table: str) -> int | None:
+    """Rows of ``table``; None when there is no such table."""
+    if not sa.inspect(engine).has_table(table):
+        return None
+    return row_count(engine, table)
+
+
 def row_count(engine: Engine, table: str) -> int:
     with engine.connect() as conn:
         return int(conn.execute(sa.text(f"SELECT count(*) FROM {_quote(conn, table)}")).scalar_one())

@@ -14,6 +14,7 @@ calendar's and the dataset's fixed meanings and stay enums here.
 from __future__ import annotations
 
 import functools
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -243,7 +244,7 @@ def check_columns(columns: list[str], *, scoring: bool = False) -> tuple[str, ..
     required = [c for c in RAW_COLUMN_NAMES if not (scoring and c in NON_BOOKING_COLUMNS)]
     missing = [c for c in required if c not in present]
     unexpected = [] if scoring else [c for c in columns if c not in COLUMNS_BY_NAME]
-    duplicated = sorted({c for c in columns if columns.count(c) > 1})
+    duplicated = sorted(c for c, n in Counter(columns).items() if n > 1)  # linear: a header may be long
     if missing or unexpected or duplicated:
         raise ColumnsError(missing, unexpected + [f"{c} (repeated)" for c in duplicated])
     return tuple(c for c in RAW_COLUMN_NAMES if c in present)

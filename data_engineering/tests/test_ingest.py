@@ -19,6 +19,7 @@ from data_engineering.src.ingest import (
     local_bookings_file,
     resolve_source,
 )
+from data_engineering.src.io import CsvFormatError
 from data_engineering.src.schema import ColumnsError
 from data_engineering.src.settings import REPO_ROOT
 from data_engineering.src.synthetic import write_bookings
@@ -66,7 +67,7 @@ def test_corrupt_gzip_leaves_previous_file_intact(tmp_path: Path, csv_file: Path
     broken.write_bytes(gzip.compress(csv_file.read_bytes())[:500])
     dest = tmp_path / "raw.csv"
     dest.write_text("previous")
-    with pytest.raises(SourceError, match="could not read"):
+    with pytest.raises(CsvFormatError, match="a truncated or corrupt gzip file"):
         fetch(Source(str(broken), None, "test"), dest)
     assert dest.read_text() == "previous"
 
