@@ -487,7 +487,10 @@ class RawReader:
             values = table[name].combine_chunks()
             sizes = pc.binary_length(values.dictionary)
             if len(sizes) and pc.max(sizes).as_py() > limit:
-                codes = pa.array(np.flatnonzero(pc.greater(sizes, limit).to_numpy()), values.indices.type)
+                codes = pa.array(
+                    np.flatnonzero(pc.greater(sizes, limit).to_numpy(zero_copy_only=False)),
+                    values.indices.type,
+                )
                 row = int(pc.index(pc.is_in(values.indices, codes), True).as_py())
                 self._field_too_long(int(lines[row]), name)
         for m in misaligned:
@@ -528,7 +531,8 @@ def _neutralised(text: pa.Array) -> pa.Array:
     risky = pc.fill_null(risky, False)
     if not pc.any(risky).as_py():
         return text
-    return pc.if_else(risky, pc.binary_join_element_wise("'", text, ""), text)
+    quoted = pc.binary_join_element_wise(pa.scalar("'", text.type), text, pa.scalar("", text.type))
+    return pc.if_else(risky, quoted, text)
 
 
 def neutralise_formulas(table: pa.Table) -> pa.Table:
