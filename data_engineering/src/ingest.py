@@ -300,7 +300,9 @@ def stage(
         RawReader(local, label=source.location, announce=None).close()
         target = AtomicFile(dest)
         try:
-            sha256, size = _copy_hashing(local, target.__enter__(), source.location)
+            out = target.__enter__()
+            sha256, size = _copy_hashing(local, out, source.location)
+            out.flush()  # read back (by name) before it is renamed
         except BaseException:
             target.discard()
             raise
