@@ -65,6 +65,8 @@ BOMB_FLOOR = 32 << 20
 _DECIMAL_COMMA = r"^([ \t]*[+-]?[0-9]*),([0-9]+[ \t]*)$"
 _UTF8_MULTIBYTE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
 _NON_ASCII = re.compile(rb"[\x80-\xff]")
+# In a header: control characters other than tab and carriage return, DEL, bytes that are no text.
+_BINARY = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd]")
 # What a spreadsheet takes as the start of a formula (OWASP, "CSV Injection"), and the quote that
 # neutralises it: a cell already starting with a quote gets one more, so that reading a file back
 # removes exactly one (``restore_formulas``).
@@ -266,20 +268,19 @@ class RawReader:
             raise CsvFormatError(f"{self.label} is empty")
         if first.startswith((b"\xff\xfe", b"\xfe\xff")):
             raise CsvFormatError(f"{self.label}: UTF-16 text; save it as a CSV in UTF-8 or Windows-1252")
-        if b"\r" in first.rstrip(b"\r\n"):
+        text = first.decode("utf-8-sig", errors="replace").rstrip("\r\n")
+        if odd := _BINARY.search(text):
+            raise CsvFormatError(
+                f"{self.label}: line 1 holds binary data ({odd.group()!r} at position {odd.start() + 1}), "
+                "not a CSV header"
+            )
+        if "\r" in text:
             raise CsvFormatError(
                 f"{self.label}: its lines end with a carriage return alone (an old Mac format); "
                 "save it with LF or CR LF line ends"
             )
         if len(first) > limit and not first.endswith(b"\n"):
             raise self._too_long(1)
-        text = first.decode("utf-8-sig", errors="replace").rstrip("\r\n")
-        odd = next((c for c in text if c == "\ufffd" or (c < " " and c != "\t") or c == "\x7f"), None)
-        if odd is not None:
-            raise CsvFormatError(
-                f"{self.label}: line 1 holds binary data ({odd!r} at position {text.index(odd) + 1}), "
-                "not a CSV header"
-            )
         separator = max(SEPARATORS, key=text.count) if any(s in text for s in SEPARATORS) else ","
         try:
             names = next(csv.reader([text], delimiter=separator), [])

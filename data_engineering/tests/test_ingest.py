@@ -7,6 +7,7 @@ import hashlib
 import http.server
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -124,16 +125,15 @@ def test_nonexistent_local_source_is_a_clear_error(tmp_path: Path) -> None:
         fetch(Source(str(tmp_path / "nope.csv"), None, "HOTEL_BOOKINGS_SOURCE"), tmp_path / "raw.csv")
 
 
-@pytest.fixture
-def flaky_server(csv_file: Path) -> Iterator[tuple[str, dict]]:
-    """Serves the gzip file on loopback; the first request gets a 503."""
-    payload = gzip.compress(csv_file.read_bytes())
+@contextmanager
+def _serving(payload: bytes, *, failures: int = 0) -> Iterator[tuple[str, dict]]:
+    """Serves ``payload`` on loopback, counting the requests; the first ``failures`` get a 503."""
     state = {"requests": 0}
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             state["requests"] += 1
-            if state["requests"] == 1:
+            if state["requests"] <= failures:
                 self.send_error(503)
                 return
             self.send_response(200)
@@ -145,10 +145,25 @@ def flaky_server(csv_file: Path) -> Iterator[tuple[str, dict]]:
             pass
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/hotel_bookings.csv.gz", state
-    server.shutdown()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/hotel_bookings.csv.gz", state
+    finally:
+        server.shutdown()
+
+
+@pytest.fixture
+def flaky_server(csv_file: Path) -> Iterator[tuple[str, dict]]:
+    """The gzip file on loopback; the first request gets a 503."""
+    with _serving(gzip.compress(csv_file.read_bytes()), failures=1) as served:
+        yield served
+
+
+@pytest.fixture
+def counting_server(csv_file: Path) -> Iterator[tuple[str, dict]]:
+    """The gzip file on loopback."""
+    with _serving(gzip.compress(csv_file.read_bytes())) as served:
+        yield served
 
 
 def test_download_retries_and_decompresses(tmp_path: Path, csv_file: Path, flaky_server) -> None:
@@ -165,29 +180,6 @@ def test_unreachable_url_explains_what_to_do(tmp_path: Path) -> None:
 
 
 # ------------------------------------------------------------------------ the remembered source
-@pytest.fixture
-def counting_server(csv_file: Path) -> Iterator[tuple[str, dict]]:
-    """Serves the gzip file on loopback, counting the requests."""
-    payload = gzip.compress(csv_file.read_bytes())
-    state = {"requests": 0}
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            state["requests"] += 1
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}/hotel_bookings.csv.gz", state
-    server.shutdown()
-
-
 def test_a_downloaded_source_is_remembered_and_not_downloaded_again(
     settings_env, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, csv_file: Path, *, counting_server, capsys
 ) -> None:

@@ -14,6 +14,7 @@ from data_engineering.src.initialize_data import TransformParams
 from data_engineering.src.io import read_processed
 from data_engineering.src.params import read_section
 from data_engineering.src.synthetic import make_bookings, write_european
+from data_engineering.tests.helpers import workspace_files
 
 MODULE = "data_engineering.src.initialize_data"
 
@@ -138,16 +139,6 @@ def test_real_extract_reconciles_exactly(workspace: Path, shared_data: Path, run
 
 
 # ------------------------------------------------------------------------ loads that never lose data
-def _files(workspace: Path) -> dict[str, bytes]:
-    """Every file the loads write (data/ and reports/), with its bytes."""
-    return {
-        str(p.relative_to(workspace)): p.read_bytes()
-        for folder in ("data", "reports")
-        for p in sorted((workspace / folder).rglob("*"))
-        if p.is_file()
-    }
-
-
 def _header(source: Path) -> bytes:
     return source.read_bytes().split(b"\n", 1)[0] + b"\n"
 
@@ -168,7 +159,7 @@ def test_a_source_that_is_not_good_changes_nothing(
 ) -> None:
     loaded = run_module(MODULE, "v2", destination, env={"HOTEL_BOOKINGS_SOURCE": str(broken_source)})
     assert loaded.returncode == 0, loaded.stderr
-    before = _files(workspace)
+    before = workspace_files(workspace)
     source = tmp_path / "source" / f"{bad}.csv"
     source.write_bytes(BAD_SOURCES[bad](_header(broken_source)))
     result = run_module(MODULE, "v2", destination, env={"HOTEL_BOOKINGS_SOURCE": str(source)})
@@ -176,7 +167,7 @@ def test_a_source_that_is_not_good_changes_nothing(
     error = result.stderr.strip().splitlines()[-1]
     assert error.startswith("initialize-data: error: "), result.stderr
     assert "Traceback" not in result.stderr
-    assert _files(workspace) == before  # the tables (SQLite), data/raw, processed, rejected, report
+    assert workspace_files(workspace) == before  # the tables (SQLite), data/raw, processed, rejected, report
     if bad in ("header-only", "gzip-of-blank-lines"):
         assert "the source holds no booking, only a header" in error
     elif bad == "does-not-parse":
@@ -192,7 +183,7 @@ def test_a_load_that_shrinks_the_data_asks_for_allow_shrink(
     big = _write(make_bookings(400, seed=4), tmp_path / "source" / "big.csv")
     small = _write(make_bookings(100, seed=5), tmp_path / "source" / "small.csv")
     assert run_module(MODULE, "v2", destination, env={"HOTEL_BOOKINGS_SOURCE": str(big)}).returncode == 0
-    before = _files(workspace)
+    before = workspace_files(workspace)
     refused = run_module(MODULE, "v2", destination, env={"HOTEL_BOOKINGS_SOURCE": str(small)})
     assert refused.returncode == 1
     where = "data/processed/bookings_v2.csv" if destination == "csv" else "table bookings_v2"
@@ -200,7 +191,7 @@ def test_a_load_that_shrinks_the_data_asks_for_allow_shrink(
         f"initialize-data: error: this load would replace the 400 rows of {where} with 100 (75% fewer; "
         "HOTEL_MAX_SHRINK=0.5 allows 50%): nothing was changed; pass --allow-shrink to load it anyway"
     )
-    assert _files(workspace) == before
+    assert workspace_files(workspace) == before
     allowed = run_module(
         MODULE, "v2", destination, "--allow-shrink", env={"HOTEL_BOOKINGS_SOURCE": str(small)}
     )

