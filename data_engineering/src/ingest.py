@@ -328,14 +328,13 @@ def stage(
 def check_rows(path: Path, label: str) -> None:
     """Read ``path`` whole (it must parse: a hostile line raises CsvFormatError) and validate it
     until a row is valid; raise NoValidRowsError, with the reasons, when none is."""
-    rows = blank = 0
+    rows = 0
     reasons: Counter[str] = Counter()
     outside = OutsideVocabulary()
     valid = False
     with RawReader(path, label=label) as reader:
         for chunk in reader:
             rows += chunk.table.num_rows + len(chunk.misaligned)
-            blank += chunk.blank
             if valid:
                 continue  # one valid row is enough; the rest is read to know that it parses
             checked = validate({c: chunk.table[c] for c in reader.columns}, reader.columns)
@@ -344,7 +343,9 @@ def check_rows(path: Path, label: str) -> None:
             reasons.update(checked.reason_counts)
             reasons.update(m.key for m in chunk.misaligned)
     if not valid:
-        raise NoValidRowsError(rows, reasons, outside.message(rows) if outside.rows else "", blank)
+        raise NoValidRowsError(
+            rows, reasons, outside.message(rows) if outside.rows else "", reader.blank_lines
+        )
 
 
 def fetch(source: Source, dest: Path = RAW_FILE, *, retries: int = 5, timeout: float = 60) -> IngestResult:

@@ -254,7 +254,6 @@ def _read_validate_transform(
         )
         ids = BookingIds()
         reasons: Counter[str] = Counter()
-        blank = 0
         try:
             with progress(
                 total=reader.size, desc="initialize-data: validate", unit="B", unit_scale=True
@@ -263,7 +262,6 @@ def _read_validate_transform(
                     reasons.update(
                         _process_chunk(chunk, columns, transformation, ids, outputs, outside=outside)
                     )
-                    blank += chunk.blank
                     bar.set(reader.position)
         except BaseException:
             rejected_sink.abort()
@@ -281,7 +279,7 @@ def _read_validate_transform(
         "rows_outside_vocabulary": outside.rows,
         "outside_vocabulary": outside.report(),
         "exact_duplicate_rows": ids.duplicates,
-        "blank_lines_skipped": blank,
+        "blank_lines_skipped": reader.blank_lines,
         "duplicate_policy": "kept (see data_engineering/README.md#duplicates)",
     }
     return report, tables, csv_sink, rejected_sink, columns

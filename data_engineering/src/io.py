@@ -203,6 +203,7 @@ class RawReader:
         self._pending = bytearray()  # the start of a line whose end is not read yet
         self._lines_taken = 0  # lines handed to parsing so far, without the header
         self._eof = False
+        self.blank_lines = 0  # lines without any value, skipped: so far, and in all at the end
         self.encoding: str | None = None  # "utf-8" or "cp1252" once text that is not ASCII was seen
         try:
             self.separator, self.header = self._read_header()
@@ -268,7 +269,14 @@ class RawReader:
             raise CsvFormatError(f"{self.label} is empty")
         if first.startswith((b"\xff\xfe", b"\xfe\xff")):
             raise CsvFormatError(f"{self.label}: UTF-16 text; save it as a CSV in UTF-8 or Windows-1252")
-        text = first.decode("utf-8-sig", errors="replace").rstrip("\r\n")
+        try:
+            text = first.decode("utf-8-sig")
+            if not first.isascii():
+                self.encoding = "utf-8"
+        except UnicodeDecodeError:  # a column of the hotel's own named in Windows-1252 ("Réf")
+            text = first.decode("cp1252", errors="replace")
+            self.encoding = "cp1252"
+        text = text.rstrip("\r\n")
         if odd := _BINARY.search(text):
             raise CsvFormatError(
                 f"{self.label}: line 1 holds binary data ({odd.group()!r} at position {odd.start() + 1}), "
@@ -367,6 +375,7 @@ class RawReader:
                 base, data = before, self._as_utf8(taken, before)
             if data.strip():
                 return self._parse(data, base)
+            self.blank_lines += data.count(b"\n") + (not data.endswith(b"\n"))
 
     # ------------------------------------------------------------------------------- parsing
     def _read_csv(self, data: bytes) -> tuple[pa.Table, list[tuple[int, str, int]]]:
@@ -444,6 +453,7 @@ class RawReader:
             keep = ~blank_mask
             table = table.filter(pa.array(keep))
             lines = lines[keep]
+        self.blank_lines += blank
         return RawChunk(table, lines, misaligned, blank)
 
     def _without_broken_lines(

@@ -168,8 +168,10 @@ def test_a_source_that_is_not_good_changes_nothing(
     assert error.startswith("initialize-data: error: "), result.stderr
     assert "Traceback" not in result.stderr
     assert workspace_files(workspace) == before  # the tables (SQLite), data/raw, processed, rejected, report
-    if bad in ("header-only", "gzip-of-blank-lines"):
-        assert "the source holds no booking, only a header" in error
+    if bad == "header-only":
+        assert "the source holds no booking, only a header (every table and file is as it was)" in error
+    elif bad == "gzip-of-blank-lines":
+        assert "the source holds no booking, only a header and 200,000 blank line(s)" in error
     elif bad == "does-not-parse":
         assert "a truncated or corrupt gzip file" in error
     else:

@@ -102,6 +102,16 @@ def test_a_windows_1252_file_is_detected_and_decoded(tmp_path: Path) -> None:
     assert countries[2] == "Côte d’Ivoire"
 
 
+def test_a_windows_1252_header_decides_the_encoding(tmp_path: Path) -> None:
+    frame = make_bookings(5, seed=2)
+    frame.insert(0, "Réf", ["A1", "A2", "A3", "A4", "A5"])  # a column of the hotel's own
+    path = tmp_path / "export.csv"
+    frame.to_csv(path, index=False, encoding="cp1252")
+    with RawReader(path, scoring=True, announce=None) as reader:
+        assert reader.header[0] == "Réf"
+        assert reader.encoding == "cp1252"
+
+
 def test_undecodable_bytes_in_a_utf8_file_become_replacement_characters(tmp_path: Path) -> None:
     frame = make_bookings(5, seed=2)
     frame.loc[1, "country"] = "Türkiye"  # UTF-8: the file is UTF-8...
