@@ -55,6 +55,12 @@ from data_engineering.src.settings import CsvSettings, env_name
 from data_engineering.src.validate import NUMBER_PATTERN
 
 CHUNK_BYTES = 8 << 20  # ~60,000 bookings per chunk
+# A chunk's lines, at most: its tables stay small however short the lines (a file of blank lines).
+CHUNK_LINES = 100_000
+NEWLINE = ord("\n")
+# Lines of a chunk that are no record (a wrong number of fields...) beyond which, when they are
+# most of it, the file is refused as no bookings CSV rather than rejected line by line.
+NOT_RECORDS = 10_000
 PANDAS_TYPES = {"int": "Int64", "float": "float64", "text": "str", "date": "str"}
 TEXT = pa.dictionary(pa.int32(), pa.string())  # fields as text, each distinct value stored once
 SEPARATORS = {",": "comma", ";": "semicolon", "\t": "tab"}
@@ -76,6 +82,15 @@ _STARTED = time.time()  # temporary files last written before this process start
 
 class CsvFormatError(ValueError):
     """The file cannot be read as a bookings CSV: beyond a limit, binary data, a broken gzip file."""
+
+
+class _MostlyNotRecordsError(Exception):
+    """Most lines of a chunk are no record (see ``RawReader._read_csv``)."""
+
+    def __init__(self, record: int, fields: int) -> None:
+        super().__init__(record, fields)
+        self.record = record  # the first such line, as pyarrow numbers records (from 1)
+        self.fields = fields
 
 
 def _setting(name: str) -> str:
@@ -200,7 +215,8 @@ class RawReader:
         self._announce = announce
         self._chunk_bytes = chunk_bytes
         self._source = ByteSource(path, max_ratio=self.limits.max_gzip_ratio, label=self.label)
-        self._pending = bytearray()  # the start of a line whose end is not read yet
+        self._pending = bytearray()  # bytes read, not parsed yet: lines, then the start of one
+        self._pending_lines = 0  # the newlines in it
         self._lines_taken = 0  # lines handed to parsing so far, without the header
         self._eof = False
         self.blank_lines = 0  # lines without any value, skipped: so far, and in all at the end
@@ -304,40 +320,73 @@ class RawReader:
 
     # ------------------------------------------------------------------------------- lines
     def _take_lines(self) -> bytes | None:
-        """The next whole lines (a block's worth); None at the end of the file.
+        """The next whole lines: a block's worth, at most ``CHUNK_LINES``; None at the end.
 
-        Holds at most a block and one line: a line longer than the limit is refused as soon as
-        it is, and the start of a line is kept in a growing buffer, never re-copied per block."""
+        Holds at most a block and one line more: a line longer than the limit is refused as soon
+        as it is, and the start of a line grows one buffer, never re-copied per block."""
         limit = self.limits.max_line_bytes
         while True:
-            block = b"" if self._eof else self._source.read(self._chunk_bytes)
-            if not block:
-                self._eof = True
-                data, self._pending = bytes(self._pending), bytearray()
-                if not data:
-                    return None
-            else:
-                cut = block.rfind(b"\n")
-                if cut < 0:
+            if not self._eof and self._pending_lines < CHUNK_LINES:
+                block = self._source.read(self._chunk_bytes)
+                if not block:
+                    self._eof = True
+                else:
                     self._pending += block
-                    if len(self._pending) > limit:
-                        raise self._too_long(self._lines_taken + 2)
-                    continue
-                data = bytes(self._pending) + block[: cut + 1]
-                self._pending = bytearray(block[cut + 1 :])
+                    self._pending_lines += block.count(b"\n")
+                    if b"\n" not in block:
+                        if len(self._pending) - (self._pending.rfind(b"\n") + 1) > limit:
+                            raise self._too_long(self._lines_taken + 2 + self._pending_lines)
+                        continue
+            cut = self._cut()
+            if not cut:
+                if self._eof:
+                    return None
+                continue
+            data = bytes(self._pending[:cut])
+            del self._pending[:cut]  # from the front of a bytearray: no copy of the rest
+            self._pending_lines -= data.count(b"\n")
             if len(data) > limit:
                 self._check_line_lengths(data)
             self._lines_taken += data.count(b"\n") + (not data.endswith(b"\n"))
             return data
 
+    def _cut(self) -> int:
+        """Where the lines to take now end in the buffer: after its last newline (its end, at the
+        end of the file), or after the ``CHUNK_LINES``-th newline; 0 when no line is whole yet."""
+        pending = self._pending
+        if self._pending_lines <= CHUNK_LINES:
+            return len(pending) if self._eof else pending.rfind(b"\n") + 1
+        # The shortest prefix holding CHUNK_LINES newlines: bracketed by doubling from the
+        # shortest it can be, then bisected counting only the part between the bounds, so the
+        # search reads a few times what it returns.
+        high = CHUNK_LINES
+        while pending.count(b"\n", 0, high) < CHUNK_LINES:
+            high *= 2
+        low = high // 2
+        below = pending.count(b"\n", 0, low)  # newlines before ``low``: fewer than CHUNK_LINES
+        high = min(high, len(pending))
+        while low < high:
+            middle = (low + high) // 2
+            newlines = below + pending.count(b"\n", low, middle)
+            if newlines < CHUNK_LINES:
+                low, below = middle + 1, newlines + (pending[middle] == NEWLINE)
+            else:
+                high = middle
+        return low
+
     def _check_line_lengths(self, data: bytes) -> None:
-        ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
-        starts = np.concatenate([[0], ends + 1])
-        ends = np.concatenate([ends, [len(data)]])
-        lengths = ends - starts
-        longest = int(lengths.argmax())
-        if lengths[longest] > self.limits.max_line_bytes:
-            raise self._too_long(self._lines_taken + 2 + longest)
+        """Refuse a line longer than the limit, without a per-line array: a line longer than
+        ``limit`` covers a whole aligned stretch of ``limit // 2`` bytes without a newline, so
+        only such stretches (none, in a bookings file) are looked at closely."""
+        limit = self.limits.max_line_bytes
+        step = max(limit // 2, 1)
+        for start in range(0, len(data), step):
+            if data.find(b"\n", start, start + step) >= 0:
+                continue
+            begin = data.rfind(b"\n", 0, start) + 1
+            end = data.find(b"\n", start)
+            if (len(data) if end < 0 else end) - begin > limit:
+                raise self._too_long(self._lines_taken + 2 + data.count(b"\n", 0, begin))
 
     def _as_utf8(self, data: bytes, first_line: int, *, announce: bool = True) -> bytes:
         """``data`` as UTF-8: decided at the first text that is not ASCII (see the module's doc)."""
@@ -379,15 +428,29 @@ class RawReader:
 
     # ------------------------------------------------------------------------------- parsing
     def _read_csv(self, data: bytes) -> tuple[pa.Table, list[tuple[int, str, int]]]:
+        """The records of ``data`` and the lines set aside (record number, text, fields).
+
+        Raises ``_MostlyNotRecordsError`` when more than ``NOT_RECORDS`` lines, and most of those read,
+        are no record: such a file is not bookings, and collecting its lines would take memory
+        for nothing."""
         invalid: list[tuple[int, str, int]] = []
 
         def keep_aside(row: pacsv.InvalidRow) -> str:
             invalid.append((row.number, row.text, row.actual_columns))
-            return "skip"
+            return "error" if len(invalid) > NOT_RECORDS and 2 * len(invalid) > row.number else "skip"
 
         if not data:
             return pa.table({name: pa.array([], TEXT) for name in self.header}), invalid
-        table = pacsv.read_csv(
+        try:
+            table = self._arrow_csv(data, keep_aside)
+        except pa.ArrowInvalid:
+            if len(invalid) > NOT_RECORDS:
+                raise _MostlyNotRecordsError(invalid[0][0], invalid[0][2]) from None
+            raise
+        return table, invalid
+
+    def _arrow_csv(self, data: bytes, keep_aside: Callable[[pacsv.InvalidRow], str]) -> pa.Table:
+        return pacsv.read_csv(
             io.BytesIO(data),
             # One block, one thread: pyarrow then numbers the rows it sets aside.
             read_options=pacsv.ReadOptions(
@@ -402,7 +465,6 @@ class RawReader:
                 quoted_strings_can_be_null=False,
             ),
         )
-        return table, invalid
 
     def _fields(self, text: str) -> list[str]:
         try:
@@ -426,14 +488,22 @@ class RawReader:
         records = np.arange(n_lines)  # record r of pyarrow's -> the line (in ``data``) it is
         set_aside: list[Misaligned] = []
         try:
-            table, invalid = self._read_csv(data)
-            whole = table.num_rows + len(invalid) == n_lines
-        except pa.ArrowInvalid:
-            whole = False
-        if not whole:
-            # A quote that opens a field and is never closed on its line, or a carriage return
-            # inside a line, makes pyarrow join or split lines: each such line is set aside.
-            table, invalid, records, set_aside = self._without_broken_lines(data, base)
+            try:
+                table, invalid = self._read_csv(data)
+                whole = table.num_rows + len(invalid) == n_lines
+            except pa.ArrowInvalid:
+                whole = False
+            if not whole:
+                # A quote that opens a field and is never closed on its line, or a carriage return
+                # inside a line, makes pyarrow join or split lines: each such line is set aside.
+                table, invalid, records, set_aside = self._without_broken_lines(data, base)
+        except _MostlyNotRecordsError as most:
+            line = base + 2 + int(records[most.record - 1]) if most.record <= len(records) else base + 2
+            raise CsvFormatError(
+                f"{self.label}: more than {NOT_RECORDS:,} lines from line {line:,} on are no records of "
+                f"the header's {len(self.header)} fields (line {line:,} has {most.fields}): is it a "
+                "bookings CSV, separated like its header?"
+            ) from None
         numbers = records + base + 2  # the header is line 1
         rejected = np.array([number - 1 for number, _, _ in invalid], dtype=np.int64)
         misaligned = [
@@ -480,6 +550,8 @@ class RawReader:
         good = b"".join(data[starts[i] : stops[i]] + b"\n" for i in kept)
         try:
             table, invalid = self._read_csv(good)
+        except _MostlyNotRecordsError as most:  # numbered among the kept lines: renumber it
+            raise _MostlyNotRecordsError(int(kept[most.record - 1]) + 1, most.fields) from None
         except pa.ArrowInvalid as exc:
             raise CsvFormatError(
                 f"{self.label}: lines {base + 2:,}–{base + 1 + len(starts):,}: {exc}"

@@ -343,3 +343,43 @@ fcntl.flock(fd, fcntl.LOCK_EX)
 print("locked", flush=True)
 time.sleep(60)
 """
+
+
+def test_a_chunk_holds_at_most_chunk_lines_lines_however_short(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(io_module, "CHUNK_LINES", 1000)
+    frame = make_bookings(3, seed=9)
+    path = tmp_path / "blank.csv"
+    frame.to_csv(path, index=False)
+    lines = path.read_bytes().splitlines(keepends=True)
+    path.write_bytes(lines[0] + lines[1] + b"\n" * 25_000 + lines[2] + b"\n" * 3 + b",,,\n" * 2500 + lines[3])
+    with RawReader(path, announce=None) as reader:
+        chunks = list(reader)
+        blank = reader.blank_lines
+    assert max(c.table.num_rows + c.blank + len(c.misaligned) for c in chunks) <= 1000
+    assert [int(n) for c in chunks for n in c.lines] == [2, 25_003, 27_507]  # numbered as in the file
+    assert blank == 25_003  # the blank lines, counted
+    assert [m.line for c in chunks for m in c.misaligned][:2] == [25_007, 25_008]  # 4 fields, not 32
+
+
+def test_a_file_of_lines_that_are_mostly_no_records_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(io_module, "NOT_RECORDS", 50)
+    frame = make_bookings(30, seed=9)
+    path = tmp_path / "trailing.csv"
+    frame.to_csv(path, index=False)
+    lines = path.read_bytes().splitlines()
+    path.write_bytes(b"\n".join([lines[0], *(line + b"," for line in lines[1:])]) + b"\n")
+    with RawReader(path, announce=None) as reader:  # 30 such lines: each set aside, with its reason
+        assert {m.reason for c in reader for m in c.misaligned} == {"line has 33 fields, expected 32"}
+    frame = make_bookings(200, seed=9)
+    frame.to_csv(path, index=False)
+    lines = path.read_bytes().splitlines()
+    path.write_bytes(b"\n".join([lines[0], *lines[1:5], *(line + b"," for line in lines[5:])]) + b"\n")
+    _refused(
+        path,
+        r"more than 50 lines from line 6 on are no records of the header's 32 fields \(line 6 has 33\): "
+        "is it a bookings CSV, separated like its header\\?",
+    )
