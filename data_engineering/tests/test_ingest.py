@@ -85,9 +85,9 @@ def test_a_file_with_wrong_columns_never_replaces_the_raw_file(tmp_path: Path) -
     assert dest.read_text() == "previous"
 
 
-def test_missing_source_names_the_variable_and_the_param(settings_env) -> None:
-    with pytest.raises(SourceError) as error:
-        resolve_source(IngestParams(source=None))
+def test_missing_source_names_the_variable_and_the_param(settings_env, tmp_path: Path) -> None:
+    with pytest.raises(SourceError) as error:  # no variable, no recorded source, no param
+        resolve_source(IngestParams(source=None), tmp_path / "raw.csv")
     assert "HOTEL_BOOKINGS_SOURCE" in str(error.value)
     assert "ingest.source" in str(error.value)
 
