@@ -136,7 +136,7 @@ def _blank_lines(path: Path) -> Path:
     booking is invalid (a hotel not in the vocabulary), so that the load is refused."""
     with path.open("wb") as out:
         out.write(HEADER)
-        for _ in range(64):
+        for _ in range(32):
             out.write(b"\n" * (8 << 20))
         out.write(b"Nowhere Inn" + b",0" * 31 + b"\n")
     return path
@@ -168,7 +168,7 @@ SOURCES = {
         lambda p: _garbage(p, header=HEADER),
         "more than 10,000 lines from line 2 on are no records of the header's 32 fields",
     ),
-    "the header, then 512 MiB of blank lines and one booking (a plain file)": (
+    "the header, then 256 MiB of blank lines and one booking (a plain file)": (
         _blank_lines,
         "none of the 1 rows is valid",
     ),
