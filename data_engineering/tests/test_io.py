@@ -345,15 +345,20 @@ time.sleep(60)
 """
 
 
+def _bookings_lines(path: Path, rows: int) -> tuple[Path, list[bytes]]:
+    """``rows`` bookings written to ``path``, and its lines (without their ends) to rearrange."""
+    make_bookings(rows, seed=9).to_csv(path, index=False)
+    return path, path.read_bytes().splitlines()
+
+
 def test_a_chunk_holds_at_most_chunk_lines_lines_however_short(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(io_module, "CHUNK_LINES", 1000)
-    frame = make_bookings(3, seed=9)
-    path = tmp_path / "blank.csv"
-    frame.to_csv(path, index=False)
-    lines = path.read_bytes().splitlines(keepends=True)
-    path.write_bytes(lines[0] + lines[1] + b"\n" * 25_000 + lines[2] + b"\n" * 3 + b",,,\n" * 2500 + lines[3])
+    path, lines = _bookings_lines(tmp_path / "blank.csv", 3)
+    path.write_bytes(
+        b"\n".join([lines[0], lines[1], b"\n" * 25_000 + lines[2], b"\n" * 3 + b",,,\n" * 2500 + lines[3]])
+    )
     with RawReader(path, announce=None) as reader:
         chunks = list(reader)
         blank = reader.blank_lines
@@ -367,16 +372,11 @@ def test_a_file_of_lines_that_are_mostly_no_records_is_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(io_module, "NOT_RECORDS", 50)
-    frame = make_bookings(30, seed=9)
-    path = tmp_path / "trailing.csv"
-    frame.to_csv(path, index=False)
-    lines = path.read_bytes().splitlines()
+    path, lines = _bookings_lines(tmp_path / "trailing.csv", 30)
     path.write_bytes(b"\n".join([lines[0], *(line + b"," for line in lines[1:])]) + b"\n")
     with RawReader(path, announce=None) as reader:  # 30 such lines: each set aside, with its reason
         assert {m.reason for c in reader for m in c.misaligned} == {"line has 33 fields, expected 32"}
-    frame = make_bookings(200, seed=9)
-    frame.to_csv(path, index=False)
-    lines = path.read_bytes().splitlines()
+    path, lines = _bookings_lines(path, 200)
     path.write_bytes(b"\n".join([lines[0], *lines[1:5], *(line + b"," for line in lines[5:])]) + b"\n")
     _refused(
         path,
