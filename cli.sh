@@ -170,7 +170,7 @@ cmd_teardown_db() {
   bash "$ROOT/scripts/setup_db.sh" "${1:-local}" stop
 }
 
-#: initialize-data [VERSION] [csv|db] [--env ENV] | ingest, validate, transform and write the bookings
+#: initialize-data [VERSION] [csv|db] [--env ENV] [--allow-shrink] | ingest, validate, transform and write the bookings
 cmd_initialize_data() {
   take_env_flag "$@"
   absolutize_source

@@ -71,9 +71,7 @@ def rejected_rows(chunk: RawChunk, columns: list[str], answers: Answers) -> pa.T
     lines = np.concatenate([chunk.lines[answers.rejected], [m.line for m in chunk.misaligned]]).astype(
         np.int64
     )
-    reasons = answers.refusals() + [
-        f"line has {m.count} fields, expected {len(m.fields)}" for m in chunk.misaligned
-    ]
+    reasons = answers.refusals() + [m.reason for m in chunk.misaligned]
     order = np.argsort(lines, kind="stable")
     taken = pa.array(answers.rejected, pa.int64())
     rejected: dict[str, pa.Array] = {LINE_COLUMN: pa.array(lines[order], pa.int64())}

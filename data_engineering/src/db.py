@@ -348,6 +348,13 @@ def insert_missing(engine: Engine, table: sa.Table, data: pa.Table, key: Sequenc
         return int(result.rowcount)
 
 
+def table_rows(engine: Engine, table: str) -> int | None:
+    """Rows of ``table``; None when there is no such table."""
+    if not sa.inspect(engine).has_table(table):
+        return None
+    return row_count(engine, table)
+
+
 def row_count(engine: Engine, table: str) -> int:
     with engine.connect() as conn:
         return int(conn.execute(sa.text(f"SELECT count(*) FROM {_quote(conn, table)}")).scalar_one())

@@ -7,10 +7,18 @@ not grow with the file's size). Destinations:
 - ``db``: tables ``bookings_raw``, ``bookings_rejected`` and ``bookings_<version>`` in the database
   chosen by ``--env``/``APP_ENV``/``DATABASE_URL`` (default: the embedded SQLite file), replaced
   together in one transaction (the chunks' compact Arrow tables are loaded at the end).
-Rejected rows always go to ``data/rejected/hotel_bookings_rejected.csv`` and the counts to
+Rejected rows go to ``data/rejected/hotel_bookings_rejected.csv`` and the counts to
 ``reports/data_validation.json``, with the values that are not in the vocabulary in use (a hotel
 group's own hotel names or room codes checked against the public dataset's vocabulary, say).
-When no row at all is valid the run fails and the destination is left as it was.
+
+A load never loses data. The source is staged beside ``data/raw`` and read from there; every
+output is written under a temporary name; only when the whole file was read, at least one row is
+valid and the load does not shrink the current data by more than ``HOTEL_MAX_SHRINK`` (unless
+``--allow-shrink``) are the tables swapped in and ``data/raw``, the processed and rejected files
+and the report put in place. Any failure before that (a source that does not parse, holds no
+valid row, or only a header) leaves every table and file as it was: the rejected file and the
+report describe the data that is loaded, so they are not rewritten by a load that is refused
+(the reasons are printed instead).
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,8 +42,16 @@ from pydantic import BaseModel
 from sqlalchemy.exc import SQLAlchemyError
 
 from data_engineering.src import db
-from data_engineering.src.ingest import IngestParams, SourceError, ingest
-from data_engineering.src.io import CsvSink, RawChunk, RawReader, as_text, write_atomic
+from data_engineering.src.ingest import (
+    IngestParams,
+    NoValidRowsError,
+    SourceError,
+    print_reasons,
+    report_vocabulary,
+    resolve_source,
+    stage,
+)
+from data_engineering.src.io import CsvSink, RawChunk, RawReader, as_text, csv_rows, write_atomic
 from data_engineering.src.messages import first_line, masked
 from data_engineering.src.params import ParamsError, read_section
 from data_engineering.src.paths import (
@@ -46,7 +63,7 @@ from data_engineering.src.paths import (
 )
 from data_engineering.src.progress import progress
 from data_engineering.src.schema import BOOKING_ID, BOOKING_ID_PATTERN, ColumnsError, vocabulary_in_use
-from data_engineering.src.settings import ENVIRONMENTS, SettingsError, database_url
+from data_engineering.src.settings import ENVIRONMENTS, IngestSettings, SettingsError, database_url, env_name
 from data_engineering.src.validate import ID_COLUMN, LINE_COLUMN, REASONS_COLUMN, validate
 from data_engineering.src.vocabulary import OutsideVocabulary
 from data_engineering.transformation import Transformation, UnknownVersionError, get_transformation
@@ -59,8 +76,11 @@ class TransformParams(BaseModel):
     version: str = "v2"
 
 
-class NoValidRowsError(ValueError):
-    """Every row of the source was rejected: there is nothing to load."""
+SHRINK_ENV = env_name(IngestSettings, "max_shrink")
+
+
+class ShrinkError(ValueError):
+    """The load would replace the current rows with far fewer: it needs ``--allow-shrink``."""
 
 
 @dataclass
@@ -188,9 +208,7 @@ def _process_chunk(
 
     lines = np.concatenate([chunk.lines, np.array([m.line for m in chunk.misaligned], dtype=np.int64)])
     bad = np.concatenate([validated.rejected, np.arange(n, n + width)])
-    reasons = validated.reasons + [
-        f"line has {m.count} fields, expected {len(m.fields)}" for m in chunk.misaligned
-    ]
+    reasons = validated.reasons + [m.reason for m in chunk.misaligned]
     order = np.argsort(lines[bad], kind="stable")
     bad, reasons = bad[order], [reasons[i] for i in order]
     # The key last: a file's own booking_id column holds the same text where it is valid.
@@ -216,8 +234,7 @@ def _process_chunk(
             ).select([ID_COLUMN, LINE_COLUMN, *(c for c in columns if c != ID_COLUMN)])
         )
     counts = Counter(validated.reason_counts)
-    if width:
-        counts["line has the wrong number of fields"] += width
+    counts.update(m.key for m in chunk.misaligned)
     return counts
 
 
@@ -230,11 +247,17 @@ def _rejected_schema(columns: tuple[str, ...]) -> pa.Schema:
 
 
 def _read_validate_transform(
-    raw_path: Path, transformation: Transformation, destination: str, outside: OutsideVocabulary
+    read_from: Path,
+    transformation: Transformation,
+    destination: str,
+    outside: OutsideVocabulary,
+    *,
+    label: str,
+    source_file: Path,
 ) -> tuple[dict[str, Any], dict[str, list[pa.Table]], CsvSink | None, CsvSink, tuple[str, ...]]:
-    """Stream the raw file through validation and the transformation, chunk by chunk."""
+    """Stream the raw file (or the staged source) through validation and the transformation."""
     tables: dict[str, list[pa.Table]] = {"processed": [], "raw": [], "rejected": []}
-    with RawReader(raw_path) as reader:
+    with RawReader(read_from, label=label) as reader:
         columns = reader.columns
         # The file's optional columns (outcomes, ids) are carried through when it has them.
         kinds = transformation.output_columns([ID_COLUMN, *columns])
@@ -255,7 +278,6 @@ def _read_validate_transform(
         )
         ids = BookingIds()
         reasons: Counter[str] = Counter()
-        blank = 0
         try:
             with progress(
                 total=reader.size, desc="initialize-data: validate", unit="B", unit_scale=True
@@ -266,7 +288,6 @@ def _read_validate_transform(
                             chunk, columns, transformation, ids, outputs, kinds=kinds, outside=outside
                         )
                     )
-                    blank += chunk.blank
                     bar.set(reader.position)
         except BaseException:
             rejected_sink.abort()
@@ -275,7 +296,7 @@ def _read_validate_transform(
             raise
     loaded = csv_sink.rows if csv_sink is not None else sum(t.num_rows for t in tables["processed"])
     report = {
-        "source_file": display_path(raw_path),
+        "source_file": display_path(source_file),
         "rows_in": loaded + rejected_sink.rows,
         "rows_loaded": loaded,
         "rows_rejected": rejected_sink.rows,
@@ -284,7 +305,7 @@ def _read_validate_transform(
         "rows_outside_vocabulary": outside.rows,
         "outside_vocabulary": outside.report(),
         "exact_duplicate_rows": ids.duplicates,
-        "blank_lines_skipped": blank,
+        "blank_lines_skipped": reader.blank_lines,
         "duplicate_policy": "kept (see data_engineering/README.md#duplicates)",
     }
     return report, tables, csv_sink, rejected_sink, columns
@@ -297,6 +318,7 @@ def run(
     env: str | None = None,
     fetch: bool = True,
     raw_path: Path = RAW_FILE,
+    allow_shrink: bool = False,
 ) -> Summary:
     """The whole job. Raises on bad input; the caller turns errors into messages."""
     started = time.perf_counter()
@@ -305,50 +327,90 @@ def run(
         raise ValueError(f"unknown destination '{destination}'; expected one of: csv, db")
     url = database_url(env) if destination == "db" else None
     summary = Summary(version, destination)
-    if fetch:
-        ingest(read_section("ingest", IngestParams), dest=raw_path)
-    t = time.perf_counter()
-    outside = OutsideVocabulary()
-    report, tables, csv_sink, rejected_sink, columns = _read_validate_transform(
-        raw_path, transformation, destination, outside
-    )
-    summary.rows_in, summary.rows_loaded = report["rows_in"], report["rows_loaded"]
-    summary.rows_rejected, summary.report = report["rows_rejected"], report
-    summary.outside_vocabulary = outside.message(summary.rows_in) if outside.rows else ""
-    summary.seconds["read_validate_transform"] = time.perf_counter() - t
-    if summary.rows_in and not summary.rows_loaded:
-        # Nothing to load: the destination stays as it was; the rejected rows say why.
-        if csv_sink is not None:
-            csv_sink.abort()
-        rejected_sink.commit()
-        write_atomic(VALIDATION_REPORT, (json.dumps(report, indent=2) + "\n").encode())
-        raise NoValidRowsError(_no_valid_rows(summary))
-    t = time.perf_counter()
-    if csv_sink is not None:
-        csv_sink.commit()
-        summary.target = display_path(processed_file(version))
-    else:
-        assert url is not None
+    with ExitStack() as stack:
+        staged, params = None, None
+        if fetch:
+            params = read_section("ingest", IngestParams)
+            source = resolve_source(params, raw_path)
+            staged = stack.enter_context(
+                stage(source, raw_path, retries=params.retries, timeout=params.timeout_seconds)
+            )
+        t = time.perf_counter()
+        outside = OutsideVocabulary()
+        report, tables, csv_sink, rejected_sink, columns = _read_validate_transform(
+            staged.path if staged else raw_path,
+            transformation,
+            destination,
+            outside,
+            label=staged.source.location if staged else display_path(raw_path),
+            source_file=raw_path,
+        )
+        summary.rows_in, summary.rows_loaded = report["rows_in"], report["rows_loaded"]
+        summary.rows_rejected, summary.report = report["rows_rejected"], report
+        summary.outside_vocabulary = outside.message(summary.rows_in) if outside.rows else ""
+        summary.seconds["read_validate_transform"] = time.perf_counter() - t
+        t = time.perf_counter()
         try:
-            summary.target = _load_database(url, transformation, columns, tables)
+            if not summary.rows_loaded:
+                raise NoValidRowsError(
+                    summary.rows_in,
+                    report["rejection_reasons"],
+                    summary.outside_vocabulary,
+                    report["blank_lines_skipped"],
+                )
+            merging = url is not None and BOOKING_ID in columns  # a merge by id never removes a booking
+            if not allow_shrink and not merging:
+                _refuse_shrink(version, url, summary.rows_loaded)
+            # The point of no return: the tables, then every file, each put in place at once.
+            if url is not None:
+                summary.target = _load_database(url, transformation, columns, tables)
         except BaseException:
             rejected_sink.abort()
+            if csv_sink is not None:
+                csv_sink.abort()
             raise
-    rejected_sink.commit()
+        if csv_sink is not None:
+            csv_sink.commit()
+            summary.target = display_path(processed_file(version))
+        if staged is not None:
+            assert params is not None  # read with the source
+            staged.commit(params)
+            print(staged.line())
+        rejected_sink.commit()
+        write_atomic(VALIDATION_REPORT, (json.dumps(report, indent=2) + "\n").encode())
+    if fetch:
+        report_vocabulary(raw_path)
     summary.seconds["write"] = time.perf_counter() - t
-    write_atomic(VALIDATION_REPORT, (json.dumps(report, indent=2) + "\n").encode())
     summary.seconds["total"] = time.perf_counter() - started
     return summary
 
 
-def _no_valid_rows(summary: Summary) -> str:
-    reasons = summary.report["rejection_reasons"]
-    top = max(reasons, key=reasons.get) if reasons else "unknown"
-    because = summary.outside_vocabulary or f"the most frequent reason: {top} ({reasons.get(top, 0):,} rows)"
-    return (
-        f"none of the {summary.rows_in:,} rows is valid, nothing was loaded (each row's reasons: "
-        f"{display_path(REJECTED_FILE)}); {because}"
-    )
+def _current_rows(version: str, url: str | None) -> tuple[int, str] | None:
+    """How many rows the destination holds now, and where (None: nothing loaded yet)."""
+    if url is None:
+        path = processed_file(version)
+        return (csv_rows(path), display_path(path)) if path.exists() else None
+    engine = db.make_engine(url)
+    try:
+        rows = db.table_rows(engine, f"bookings_{version}")
+    finally:
+        engine.dispose()
+    return None if rows is None else (rows, f"table bookings_{version}")
+
+
+def _refuse_shrink(version: str, url: str | None, new: int) -> None:
+    """Raise ShrinkError when ``new`` rows would replace far more (``HOTEL_MAX_SHRINK``)."""
+    current = _current_rows(version, url)
+    if current is None:
+        return
+    rows, where = current
+    allowed = IngestSettings().max_shrink
+    if rows and new < rows * (1 - allowed):
+        raise ShrinkError(
+            f"this load would replace the {rows:,} rows of {where} with {new:,} ({1 - new / rows:.0%} "
+            f"fewer; {SHRINK_ENV}={allowed:g} allows {allowed:.0%}): nothing was changed; pass "
+            "--allow-shrink to load it anyway"
+        )
 
 
 def _last_per_key(table: pa.Table) -> pa.Table:
@@ -407,11 +469,7 @@ def _load_database(
 
 def print_outcome(summary: Summary, prog: str) -> None:
     """The rejected rows by reason, the summary line, and which values the vocabulary lacks."""
-    reasons = summary.report.get("rejection_reasons", {})
-    if reasons:
-        print("rejected rows by reason:")
-        for reason, count in sorted(reasons.items(), key=lambda kv: -kv[1]):
-            print(f"  {count:>7,}  {reason}")
+    print_reasons(summary.report.get("rejection_reasons", {}))
     print(summary.line())
     if summary.outside_vocabulary:
         print(f"{prog}: warning: {summary.outside_vocabulary}", file=sys.stderr)
@@ -427,6 +485,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--env", choices=ENVIRONMENTS, help="database environment set up by ./cli.sh setup-db ENV"
+    )
+    parser.add_argument(
+        "--allow-shrink",
+        action="store_true",
+        help=f"replace the loaded rows even with far fewer (beyond {SHRINK_ENV})",
     )
     parser.add_argument("--timings-json", type=Path, help="also write the step timings to this JSON file")
     ns = parser.parse_args(argv)
@@ -445,7 +508,7 @@ def main(argv: list[str] | None = None) -> int:
     ns = parse_args(argv)
     try:
         version = ns.version or read_section("transform", TransformParams).version
-        summary = run(version, ns.destination, env=ns.env)
+        summary = run(version, ns.destination, env=ns.env, allow_shrink=ns.allow_shrink)
     except UnknownVersionError as exc:
         print(f"initialize-data: error: {exc}", file=sys.stderr)
         return 2
@@ -454,6 +517,10 @@ def main(argv: list[str] | None = None) -> int:
             f"initialize-data: error: the source is not the bookings dataset: {exc}; nothing was written",
             file=sys.stderr,
         )
+        return 1
+    except NoValidRowsError as exc:
+        print_reasons(exc.reasons, sys.stderr)
+        print(f"initialize-data: error: {exc}", file=sys.stderr)
         return 1
     except (SourceError, ParamsError, SettingsError, ValueError) as exc:
         print(f"initialize-data: error: {exc}", file=sys.stderr)

@@ -221,6 +221,15 @@ def write_frame(path: Path, frame: pd.DataFrame) -> Path:
     return path
 
 
+def write_european(path: Path, frame: pd.DataFrame, *, encoding: str = "utf-8") -> Path:
+    """Bookings as a European spreadsheet saves them: separated by ``;``, the rate (``adr``, the one
+    column with decimals) with a decimal comma, in ``encoding`` (``cp1252``: Windows-1252)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    european = frame.assign(adr=frame["adr"].str.replace(".", ",", regex=False))
+    european.to_csv(path, index=False, sep=";", encoding=encoding)
+    return path
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("output", type=Path, help="CSV file to write (.gz compresses)")
