@@ -115,7 +115,7 @@ def run(env: str | None, model_uri: str | None) -> str:
     engine.dispose()
     return (
         f"score-db: scored {scored:,} new bookings with {resolved.name} version {resolved.version} "
-        f"({flagged:,} predicted to cancel); {invalid:,} invalid"
+        f"({flagged:,} predicted to cancel); {invalid:,} invalid; into {SCORES_TABLE} of {masked(url)}"
     )
 
 
