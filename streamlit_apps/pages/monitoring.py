@@ -25,7 +25,7 @@ NO_PREDICTIONS = (
     f"The prediction API logs every answer to this table: start it (`./cli.sh serve-api"
     f"{config.environment_hint()}`) and send a request, for example from the What-if page."
 )
-LOAD_HINT = f"Load the bookings with `./cli.sh initialize-data v2 db{config.environment_hint()}`."
+LOAD_HINT = f"Load the bookings with `./cli.sh initialize-data db{config.environment_hint()}`."
 
 
 def timestamps(values: pd.Series) -> pd.Series:
@@ -98,7 +98,13 @@ activity = activity.assign(
     bucket=timestamps(activity["bucket"]),
     share_cancel=activity["predicted_cancel"] / activity["predictions"],
 )
-time_axis = alt.X("bucket:T", title=f"{unit} (UTC)")
+time_axis = alt.X(
+    "bucket:T",
+    title=f"{unit} (UTC)",
+    scale=alt.Scale(type="utc"),
+    axis=alt.Axis(format=ui.TIME_FORMATS[unit], formatType="utc"),
+)
+time_tip = alt.Tooltip("bucket:T", title=f"{unit} (UTC)", format="%Y-%m-%d %H:%M", formatType="utc")
 left, right = st.columns(2)
 volume = alt.Chart(activity).mark_bar(color="#4c78a8").encode(x=time_axis, y=alt.Y("predictions:Q"))
 share = (
@@ -108,7 +114,7 @@ share = (
         x=time_axis,
         y=alt.Y("share_cancel:Q", title="predicted to cancel", axis=alt.Axis(format="%")),
         tooltip=[
-            alt.Tooltip("bucket:T", title=unit),
+            time_tip,
             "predictions:Q",
             alt.Tooltip("share_cancel:Q", format=".1%", title="predicted to cancel"),
         ],
@@ -130,7 +136,7 @@ right.altair_chart(
         x=time_axis,
         y=alt.Y("ms:Q", title="latency (ms)"),
         color=alt.Color("percentile:N", scale=alt.Scale(range=["#4c78a8", "#f58518"])),
-        tooltip=[alt.Tooltip("bucket:T", title=unit), "percentile:N", alt.Tooltip("ms:Q", format=".1f")],
+        tooltip=[time_tip, "percentile:N", alt.Tooltip("ms:Q", format=".1f")],
     )
     .properties(title=f"API latency per {unit} (p50, p95)", height=260),
     width="stretch",
