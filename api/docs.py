@@ -11,6 +11,9 @@ so they are installed, pinned and licensed through ``uv.lock`` like any other de
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.staticfiles import StaticFiles
@@ -20,6 +23,13 @@ DOCS_URL = "/docs"
 REDOC_URL = "/redoc"
 STATIC_URL = "/docs-static"
 ASSETS_PACKAGE = ("fastapi_offline", "static")
+# FastAPI's HTML helpers' arguments -> the package's files.
+SWAGGER_ASSETS = {
+    "swagger_js_url": "swagger-ui-bundle.js",
+    "swagger_css_url": "swagger-ui.css",
+    "swagger_favicon_url": "favicon.png",
+}
+REDOC_ASSETS = {"redoc_js_url": "redoc.standalone.js", "redoc_favicon_url": "favicon.png"}
 # Swagger UI asks validator.swagger.io for a badge unless told not to.
 SWAGGER_UI_PARAMETERS = {"validatorUrl": None}
 # And the browser is told the pages load nothing from another origin: ReDoc's bundle still asks
@@ -42,39 +52,29 @@ def add_docs(app: FastAPI) -> None:
     """Mount the assets and add the two pages (the app must have been created without its own)."""
     app.mount(STATIC_URL, StaticFiles(packages=[ASSETS_PACKAGE]), name="docs-static")
 
-    def asset(request: Request, name: str) -> str:
+    def page(
+        request: Request,
+        render: Callable[..., HTMLResponse],
+        name: str,
+        assets: dict[str, str],
+        **options: Any,
+    ) -> HTMLResponse:
         # Behind a proxy that serves the API under a prefix, every URL carries it (root_path).
-        return f"{request.scope.get('root_path', '')}{STATIC_URL}/{name}"
-
-    def openapi_url(request: Request) -> str:
-        return f"{request.scope.get('root_path', '')}{app.openapi_url}"
+        root = request.scope.get("root_path", "")
+        urls = {argument: f"{root}{STATIC_URL}/{file}" for argument, file in assets.items()}
+        response = render(
+            openapi_url=f"{root}{app.openapi_url}", title=f"{app.title} - {name}", **urls, **options
+        )
+        response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+        return response
 
     @app.get(DOCS_URL, include_in_schema=False)
     async def swagger_ui(request: Request) -> HTMLResponse:
-        return same_origin_only(
-            get_swagger_ui_html(
-                openapi_url=openapi_url(request),
-                title=f"{app.title} - Swagger UI",
-                swagger_js_url=asset(request, "swagger-ui-bundle.js"),
-                swagger_css_url=asset(request, "swagger-ui.css"),
-                swagger_favicon_url=asset(request, "favicon.png"),
-                swagger_ui_parameters={**(app.swagger_ui_parameters or {}), **SWAGGER_UI_PARAMETERS},
-            )
+        parameters = {**(app.swagger_ui_parameters or {}), **SWAGGER_UI_PARAMETERS}
+        return page(
+            request, get_swagger_ui_html, "Swagger UI", SWAGGER_ASSETS, swagger_ui_parameters=parameters
         )
 
     @app.get(REDOC_URL, include_in_schema=False)
     async def redoc(request: Request) -> HTMLResponse:
-        return same_origin_only(
-            get_redoc_html(
-                openapi_url=openapi_url(request),
-                title=f"{app.title} - ReDoc",
-                redoc_js_url=asset(request, "redoc.standalone.js"),
-                redoc_favicon_url=asset(request, "favicon.png"),
-                with_google_fonts=False,
-            )
-        )
-
-
-def same_origin_only(page: HTMLResponse) -> HTMLResponse:
-    page.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
-    return page
+        return page(request, get_redoc_html, "ReDoc", REDOC_ASSETS, with_google_fonts=False)
