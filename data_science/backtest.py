@@ -236,7 +236,6 @@ class Backtest:
             "calibration": list(self.calibration),
             "threshold": self.threshold,
             "curve": {str(k): v for k, v in self.curve.items()},
-            "seconds": round(self.seconds, 1),
             **self.notes,
         }
 

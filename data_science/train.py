@@ -18,20 +18,20 @@ this stage, so that ``dvc repro`` does not pick them on the folds it then report
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
-import json
 import sys
 import time
+from pathlib import Path
 
 import pandas as pd
 
 from data_engineering.src.initialize_data import TransformParams
-from data_engineering.src.io import read_processed, write_atomic
+from data_engineering.src.io import read_processed
 from data_engineering.src.params import read_section
-from data_engineering.src.paths import BACKTEST_FILE, MODEL_DIR, OOF_FILE, processed_file
+from data_engineering.src.paths import BACKTEST_FILE, MODEL_DIR, OOF_FILE, REPO_ROOT, processed_file
 from data_engineering.src.schema import VOCABULARIES, VOCABULARY, VOCABULARY_ENV, vocabulary_file
 from data_engineering.transformation import get_transformation
+from data_science.artifacts import write_csv, write_json
 from data_science.backtest import Backtest, BacktestParams, TrainParams, fit_booster, run_backtest
 from data_science.model import CancellationModel
 from data_science.profile import training_profile
@@ -82,7 +82,6 @@ def train(
         profile=training_profile(frame),
     )
     model.metadata = {
-        "trained_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "algorithm": "XGBoost gradient-boosted trees (binary:logistic, hist, native categories), "
         + ("Platt-calibrated" if params.calibration == "platt" else "uncalibrated"),
         "n_trees": result.n_trees,
@@ -95,10 +94,10 @@ def train(
         },
         "backtest": {k: v for k, v in result.report().items() if k not in ("curve",)},
         "threshold_strategy": params.threshold.strategy,
-        "fit_seconds": round(refit, 1),
         # Which file the model's vocabulary.yaml came from (its categories are in that copy).
         "vocabulary": {
-            "file": str(vocabulary_file()),
+            # From the repository root when inside it: the same in every clone (see artifacts.py).
+            "file": repo_relative(vocabulary_file()),
             "sha256": hashlib.sha256(vocabulary_file().read_bytes()).hexdigest(),
         },
     }
@@ -106,6 +105,10 @@ def train(
         f"train: refit on all {len(frame):,} bookings ({arrival.min().date()} to {arrival.max().date()}) in {refit:.0f}s"
     )
     return model, result
+
+
+def repo_relative(path: Path) -> str:
+    return path.relative_to(REPO_ROOT).as_posix() if path.is_relative_to(REPO_ROOT) else str(path)
 
 
 def main() -> int:
@@ -119,9 +122,8 @@ def main() -> int:
         print(f"train: error: {exc}", file=sys.stderr)
         return 1
     model.save(MODEL_DIR)
-    OOF_FILE.parent.mkdir(parents=True, exist_ok=True)
-    result.oof.to_csv(OOF_FILE, index=False)
-    write_atomic(BACKTEST_FILE, (json.dumps(result.report(), indent=2) + "\n").encode())
+    write_csv(result.oof, OOF_FILE)
+    write_json(BACKTEST_FILE, result.report())
     print(f"train: saved {MODEL_DIR}, {OOF_FILE.name} and {BACKTEST_FILE.name}")
     return 0
 
