@@ -96,15 +96,18 @@ kpis[4].metric("Latency p95 (ms)", ui.number(overall["latency_p95"], 1))
 
 activity = activity.assign(
     bucket=timestamps(activity["bucket"]),
+    when=lambda d: d["bucket"].dt.strftime("%Y-%m-%d %H:%M UTC"),  # the tooltip's text, as the caption's
     share_cancel=activity["predicted_cancel"] / activity["predictions"],
 )
+# A UTC scale makes the axis format in UTC whatever the browser's zone (formatType "utc" on top of
+# it makes Vega-Lite drop the format: checked in Chromium with TZ=America/New_York).
 time_axis = alt.X(
     "bucket:T",
     title=f"{unit} (UTC)",
     scale=alt.Scale(type="utc"),
-    axis=alt.Axis(format=ui.TIME_FORMATS[unit], formatType="utc"),
+    axis=alt.Axis(format=ui.TIME_FORMATS[unit]),
 )
-time_tip = alt.Tooltip("bucket:T", title=f"{unit} (UTC)", format="%Y-%m-%d %H:%M", formatType="utc")
+time_tip = alt.Tooltip("when:N", title=unit)
 left, right = st.columns(2)
 volume = alt.Chart(activity).mark_bar(color="#4c78a8").encode(x=time_axis, y=alt.Y("predictions:Q"))
 share = (
@@ -127,7 +130,10 @@ left.altair_chart(
     width="stretch",
 )
 latency = activity.melt(
-    id_vars="bucket", value_vars=["latency_p50", "latency_p95"], var_name="percentile", value_name="ms"
+    id_vars=["bucket", "when"],
+    value_vars=["latency_p50", "latency_p95"],
+    var_name="percentile",
+    value_name="ms",
 ).assign(percentile=lambda d: d["percentile"].str.removeprefix("latency_"))
 right.altair_chart(
     alt.Chart(latency)
