@@ -220,13 +220,22 @@ cmd_dvc_repro() {
   if [ $# -eq 1 ]; then dvc repro --single-item "$1"; else dvc repro; fi
 }
 
-#: tune [--trials N] [--timeout S] [--write] | search the booster's settings (Optuna, nested backtest); --write sets params.yaml
+#: dvc ARGS... | DVC from the project's environment, in the repository (e.g. dvc metrics show, dvc status)
+cmd_dvc() {
+  [ $# -gt 0 ] || usage_error "dvc needs a DVC command (e.g. ./cli.sh dvc metrics show)"
+  ensure_env
+  cd "$ROOT"
+  export PATH="$VENV/bin:$PATH"  # stages run `python -m ...` from this environment
+  exec "$VENV/bin/dvc" "$@"
+}
+
+#: tune [--trials N] [--timeout S] [--folds K] [--write] | search the booster's settings (Optuna, nested backtest); --write sets params.yaml
 cmd_tune() {
   ensure_env
   "$PY" -m data_science.tune "$@"
 }
 
-#: holdout-check [--months N] | hold out the newest months, train on the rest, score them: held-out vs backtest vs plain XGBoost
+#: holdout-check [--months N] [--json FILE] | hold out the newest months, train on the rest, score them: held-out vs backtest vs plain XGBoost
 cmd_holdout_check() {
   ensure_env
   "$PY" "$ROOT/scripts/holdout_check.py" "$@"
@@ -326,6 +335,9 @@ cmd_dashboard() {
   ensure_env
   cd "$ROOT"
   echo "dashboards on http://127.0.0.1:$port (the sidebar names the database they read); Ctrl-C stops them"
+  # `streamlit run` puts the script's folder on sys.path, not the root: the packages must be this
+  # checkout's, not those of whichever checkout .venv was installed from.
+  export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
   # STREAMLIT_SERVER_ADDRESS (Streamlit's own variable) lets a container listen beyond loopback.
   exec "$VENV/bin/streamlit" run "$ROOT/streamlit_apps/app.py" --server.headless true \
     --server.address "${STREAMLIT_SERVER_ADDRESS:-127.0.0.1}" --server.port "$port" \
@@ -447,7 +459,7 @@ cmd_test() {
   "$VENV/bin/pytest" "${paths[@]}" "$@"
 }
 
-#: serve-api [--host H] [--port P] [--workers N] [--env ENV] | the prediction API (default 127.0.0.1:8000)
+#: serve-api [--host H] [--port P] [--workers N] [--access-log] [--env ENV] | the prediction API (default 127.0.0.1:8000)
 cmd_serve_api() {
   take_env_flag "$@"
   ensure_env
@@ -461,7 +473,7 @@ cmd_db_migrate() {
   "$PY" -m api.migrate ${ARGS[@]+"${ARGS[@]}"}
 }
 
-#: bench-api [--env ENV] [--duration S] [--soak-seconds S] | our API vs a bare app, MLflow's xgboost flavour and our pyfunc
+#: bench-api [--env ENV] [OPTIONS] | our API vs a bare app, MLflow's xgboost flavour and our pyfunc
 cmd_bench_api() {
   take_env_flag "$@"
   ensure_env
@@ -469,14 +481,14 @@ cmd_bench_api() {
   "$PY" "$ROOT/scripts/bench_api.py" ${ARGS[@]+"${ARGS[@]}"}
 }
 
-#: bench-batch [--rows N] | streamed predict-batch vs pyarrow read_csv + inplace_predict of the same file
+#: bench-batch [--rows N] [--json FILE] | streamed predict-batch vs pyarrow read_csv + inplace_predict of the same file
 cmd_bench_batch() {
   absolutize_source
   ensure_env
   "$PY" "$ROOT/scripts/bench_batch.py" "$@"
 }
 
-#: bench-db-load [--env ENV] | time initialize-data v1 db against psql \copy of the same file
+#: bench-db-load [--env ENV] [--repeat N] | time initialize-data v1 db against psql \copy of the same file
 cmd_bench_db_load() {
   take_env_flag "$@"
   absolutize_source

@@ -192,7 +192,17 @@ def repo_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     End-to-end tests run the real commands there, so they never touch this checkout's data,
     models or MLflow store.
     """
-    target = tmp_path_factory.mktemp("repo") / "hotel"
+    return copy_checkout(tmp_path_factory.mktemp("repo") / "hotel")
+
+
+@pytest.fixture(scope="session")
+def checkout_copy() -> Callable[[Path], Path]:
+    """``copy_checkout``, for a test that needs copies of its own (in folders it names)."""
+    return copy_checkout
+
+
+def copy_checkout(target: Path) -> Path:
+    """``repo_copy``'s work: this checkout's files at ``target``, a new git repository there."""
     listed = subprocess.run(
         ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
         cwd=REPO_ROOT,
@@ -229,6 +239,12 @@ def clean_env(**extra: str) -> dict[str, str]:
         )
     }
     return env | {"HOTEL_SKIP_SYNC": "1"} | extra
+
+
+@pytest.fixture(scope="session")
+def repo_env() -> Callable[..., dict[str, str]]:
+    """``clean_env``, for tests that start a repository copy's servers themselves."""
+    return clean_env
 
 
 @pytest.fixture(scope="module")

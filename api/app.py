@@ -22,6 +22,7 @@ from fastapi.openapi.utils import get_openapi
 from starlette.types import Message, Receive, Scope, Send
 
 from api.deps import Runtime
+from api.docs import add_docs
 from api.errors import request_validation_handler
 from api.metrics import Metrics
 from api.prediction_log import PredictionLog
@@ -136,6 +137,8 @@ def create_app(settings: Settings | None = None) -> HotelAPI:
         on_failed=metrics.log_failed.inc,
     )
     app = HotelAPI(
+        docs_url=None,  # served by api.docs from installed files, not FastAPI's CDN pages
+        redoc_url=None,
         title="Hotel booking cancellation API",
         version="1.0.0",
         description=(
@@ -159,6 +162,7 @@ def create_app(settings: Settings | None = None) -> HotelAPI:
     app.add_exception_handler(RequestValidationError, request_validation_handler)  # type: ignore[arg-type]
     for module in (predict, forecast, model, health, admin):
         app.include_router(module.router)
+    add_docs(app)
     # FastAPI's documented way to customise the schema: replace the instance's openapi method.
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

@@ -17,7 +17,7 @@ import tempfile
 from typing import Any
 
 from api.settings import HOST_DEFAULT, PORT_DEFAULT
-from data_engineering.src.arguments import port, positive_int
+from data_engineering.src.arguments import PortUnavailableError, check_can_listen, port, positive_int
 
 APP = "api.main:app"
 
@@ -51,9 +51,11 @@ def main(argv: list[str] | None = None) -> int:
     from data_engineering.src.settings import SettingsError
 
     try:
+        # Before the migrations and the model load: a taken port ends the command at once.
+        check_can_listen(ns.host, ns.port)
         settings = get_settings()
         url = settings.resolved_database_url()
-    except SettingsError as exc:
+    except (SettingsError, PortUnavailableError) as exc:
         print(f"serve-api: error: {exc}", file=sys.stderr)
         return 1
     shown = masked(url)

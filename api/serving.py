@@ -219,7 +219,7 @@ def load_state(model_uri: str | None) -> ServingState:
         "aliases": list(resolved.aliases),
         "uri": resolved.uri,
         "run_id": resolved.run_id,
-        "trained_at": meta.get("trained_at"),
+        "trained_at": resolved.trained_at or meta.get("trained_at"),  # older bundles recorded it
         "algorithm": meta.get("algorithm"),
         "transformation": model.transformation,
         "n_trees": meta.get("n_trees"),

@@ -20,7 +20,6 @@ folds are. F1 and recall compare like for like.
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Any
 
@@ -34,11 +33,12 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from data_engineering.src.initialize_data import TransformParams
-from data_engineering.src.io import read_processed, write_atomic
+from data_engineering.src.io import read_processed
 from data_engineering.src.params import read_section
 from data_engineering.src.paths import BASELINES_FILE, BASELINES_OOF_FILE, processed_file
 from data_engineering.src.schema import BOOKING_FIELDS, COLUMNS_BY_NAME, TARGET
 from data_engineering.transformation import Transformation, get_transformation
+from data_science.artifacts import write_csv, write_json
 from data_science.backtest import (
     BacktestParams,
     Fit,
@@ -175,9 +175,8 @@ def main() -> int:
     except ValueError as exc:
         print(f"baselines: error: {exc}", file=sys.stderr)
         return 1
-    BASELINES_OOF_FILE.parent.mkdir(parents=True, exist_ok=True)
-    pd.concat(oofs, ignore_index=True).to_csv(BASELINES_OOF_FILE, index=False)
-    write_atomic(BASELINES_FILE, (json.dumps(report, indent=2) + "\n").encode())
+    write_csv(pd.concat(oofs, ignore_index=True), BASELINES_OOF_FILE)
+    write_json(BASELINES_FILE, report)
     return 0
 
 

@@ -24,7 +24,7 @@ from sklearn.calibration import calibration_curve
 from sklearn.metrics import confusion_matrix, precision_recall_curve, roc_curve
 
 from data_engineering.src.initialize_data import TransformParams
-from data_engineering.src.io import read_processed, write_atomic
+from data_engineering.src.io import read_processed
 from data_engineering.src.params import read_section
 from data_engineering.src.paths import (
     BACKTEST_FILE,
@@ -39,6 +39,7 @@ from data_engineering.src.paths import (
     processed_file,
 )
 from data_engineering.src.schema import TARGET
+from data_science.artifacts import save_figure, write_json
 from data_science.backtest import CREATION, ON_THE_BOOKS, read_oof
 from data_science.model import CancellationModel
 from data_science.nightly import forecast
@@ -77,10 +78,8 @@ def _write_csv(frame: pd.DataFrame, name: str) -> None:
 
 
 def _save(fig: Figure, name: str) -> Path:
-    FIGURES_DIR.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
-    path = FIGURES_DIR / name
-    fig.savefig(path, dpi=110)
+    path = save_figure(fig, FIGURES_DIR / name)
     plt.close(fig)
     return path
 
@@ -277,7 +276,7 @@ def main() -> int:
     oof = read_oof(OOF_FILE)
     report = evaluate(model, backtest, baselines, oof)
     report["data_version"] = data_version(path)
-    write_atomic(METRICS_FILE, (json.dumps(report, indent=2) + "\n").encode())
+    write_json(METRICS_FILE, report)
     plain = baselines["plain_xgboost"]
     print(
         f"evaluate: expected on future bookings (backtest mean of {len(backtest['folds'])} folds): "

@@ -64,6 +64,7 @@ from data_engineering.transformation import get_transformation
 from data_engineering.transformation.encoding import FeatureEncoder
 from data_engineering.transformation.v1 import Columns
 from data_science import explain
+from data_science.artifacts import json_text
 from data_science.calibration import Calibration, calibrate, decide
 from data_science.treeshap import TreeExplainer, UnsupportedBoosterError
 
@@ -324,7 +325,7 @@ class CancellationModel:
             "feature_names": self.encoder.feature_names,
             **self.metadata,
         }
-        (directory / META_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+        (directory / META_FILE).write_text(json_text(meta, sort_keys=True))  # numbers rounded: artifacts.py
         if self.profile is not None:
             (directory / PROFILE_FILE).write_text(json.dumps(self.profile, indent=1, sort_keys=True) + "\n")
         (directory / VOCABULARY_NAME).write_text(

@@ -212,7 +212,7 @@ def run(env: str | None, model_uri: str | None, day: dt.date) -> tuple[Outcome, 
     expected = outcome.probability_sum
     text = (
         f"score-db: {outcome.scored:,} bookings on the books at the end of {day} scored with {resolved.name} "
-        f"version {resolved.version}: {outcome.added:,} new rows in {SCORES_TABLE}"
+        f"version {resolved.version}: {outcome.added:,} new rows in {SCORES_TABLE} of {masked(url)}"
         + (" (this day was scored already)" if outcome.scored and not outcome.added else "")
         + f"; {expected:,.1f} expected to cancel, {outcome.flagged:,} predicted to; {outcome.invalid:,} invalid"
     )

@@ -12,6 +12,8 @@ from data_science.tracking import CHAMPION, MODEL_NAME, configure, tracking_uri
 # evaluate's outputs from its cache (a new or emptied MLFLOW_TRACKING_URI), so nothing was
 # registered there. dvc-init-pipeline answers it by running evaluate again.
 NO_CHAMPION = 3
+# What to run next, each a command of ./cli.sh (dvc itself lives in .venv, not on PATH).
+NEXT = "./cli.sh serve-api | ./cli.sh predict-batch IN.csv OUT.csv | ./cli.sh start-mlflow-ui | ./cli.sh dvc metrics show"
 
 
 def main() -> int:
@@ -52,7 +54,7 @@ def main() -> int:
     except MlflowException as exc:
         print(
             f"summary: the registry {tracking_uri()} has no {MODEL_NAME}@{CHAMPION} ({exc.message}); "
-            "if DVC skipped evaluate as unchanged, `dvc repro --force --single-item evaluate` registers the model there",
+            "if DVC skipped evaluate as unchanged, `./cli.sh dvc repro --force --single-item evaluate` registers the model there",
             file=sys.stderr,
         )
         return NO_CHAMPION
@@ -64,7 +66,7 @@ def main() -> int:
         print(f"champion:   version {champion.version}, the newest model")
     else:
         print(f"champion:   unchanged, version {champion.version} (the newest version did not beat it)")
-    print("next:       ./cli.sh predict-batch IN.csv OUT.csv | ./cli.sh start-mlflow-ui | dvc metrics show")
+    print(f"next:       {NEXT}")
     return 0
 
 

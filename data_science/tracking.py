@@ -7,6 +7,7 @@ Tracking URI: ``MLFLOW_TRACKING_URI``, else the embedded SQLite file ``mlflow.db
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,6 +119,9 @@ class ResolvedModel:
     run_id: str | None
     local_dir: Path  # the CancellationModel folder, downloaded
     metrics: dict[str, float]
+    # When the run that logged it started (UTC, ISO): the bundle itself holds no timestamp, so
+    # that a rerun on the same data reproduces it byte for byte (data_science/artifacts.py).
+    trained_at: str | None = None
 
 
 def resolve(uri: str | None = None, *, dst: Path | None = None) -> ResolvedModel:
@@ -131,7 +135,7 @@ def resolve(uri: str | None = None, *, dst: Path | None = None) -> ResolvedModel
     configure()
     uri = uri or default_model_uri()
     client = mlflow.MlflowClient()
-    name = version = run_id = None
+    name = version = run_id = trained_at = None
     aliases: tuple[str, ...] = ()
     metrics: dict[str, float] = {}
     try:
@@ -143,10 +147,13 @@ def resolve(uri: str | None = None, *, dst: Path | None = None) -> ResolvedModel
             else:
                 name, number = ref.split("/", 1)
                 mv = client.get_model_version(name, number)
-            # MLflow 3.17 gives the version as an int, older ones as text: always text here.
+            # MLflow's SQL registry gives the version as an int although it is typed as text.
             version, run_id, aliases = str(mv.version), mv.run_id, tuple(mv.aliases)
             if run_id:
-                metrics = dict(client.get_run(run_id).data.metrics)
+                run = client.get_run(run_id)
+                metrics = dict(run.data.metrics)
+                started = dt.datetime.fromtimestamp(run.info.start_time / 1000, dt.UTC)
+                trained_at = started.isoformat(timespec="seconds")
         local = mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(dst) if dst else None)
     except MlflowException as exc:
         raise NoModelError(
@@ -160,7 +167,7 @@ def resolve(uri: str | None = None, *, dst: Path | None = None) -> ResolvedModel
     if not relative or not (Path(local) / relative).is_dir():
         raise NoModelError(f"{uri} is not a hotel-cancellation model (no {BUNDLE_ARTIFACT} artifact)")
     bundle = Path(local) / relative
-    return ResolvedModel(uri, name, version, aliases, run_id, bundle, metrics)
+    return ResolvedModel(uri, name, version, aliases, run_id, bundle, metrics, trained_at)
 
 
 def describe(resolved: ResolvedModel) -> dict[str, Any]:

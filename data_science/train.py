@@ -22,19 +22,20 @@ this stage, so that ``dvc repro`` does not pick them on the folds it then report
 from __future__ import annotations
 
 import hashlib
-import json
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 
 from data_engineering.src.initialize_data import TransformParams
-from data_engineering.src.io import read_processed, write_atomic
+from data_engineering.src.io import read_processed
 from data_engineering.src.params import read_section
-from data_engineering.src.paths import BACKTEST_FILE, MODEL_DIR, OOF_FILE, processed_file
+from data_engineering.src.paths import BACKTEST_FILE, MODEL_DIR, OOF_FILE, REPO_ROOT, processed_file
 from data_engineering.src.schema import VOCABULARIES, VOCABULARY, VOCABULARY_ENV, vocabulary_file
 from data_engineering.transformation import Transformation, get_transformation
+from data_science.artifacts import write_csv, write_json
 from data_science.backtest import (
     CREATION,
     ON_THE_BOOKS,
@@ -181,7 +182,8 @@ def train(frame: pd.DataFrame, backtest_params: BacktestParams, params: TrainPar
         "threshold_strategy": params.threshold.strategy,
         # Which file the model's vocabulary.yaml came from (its categories are in that copy).
         "vocabulary": {
-            "file": str(vocabulary_file()),
+            # From the repository root when inside it: the same in every clone (see artifacts.py).
+            "file": repo_relative(vocabulary_file()),
             "sha256": hashlib.sha256(vocabulary_file().read_bytes()).hexdigest(),
         },
     }
@@ -190,6 +192,10 @@ def train(frame: pd.DataFrame, backtest_params: BacktestParams, params: TrainPar
         f"to {arrival.max().date()}) in {refit:.0f}s"
     )
     return Trained(model, result, early.backtest() if early is not None else None)
+
+
+def repo_relative(path: Path) -> str:
+    return path.relative_to(REPO_ROOT).as_posix() if path.is_relative_to(REPO_ROOT) else str(path)
 
 
 def main() -> int:
@@ -203,13 +209,12 @@ def main() -> int:
         print(f"train: error: {exc}", file=sys.stderr)
         return 1
     trained.model.save(MODEL_DIR)
-    OOF_FILE.parent.mkdir(parents=True, exist_ok=True)
-    trained.backtest.oof.to_csv(OOF_FILE, index=False)
+    write_csv(trained.backtest.oof, OOF_FILE)
     report = trained.backtest.report()
     if trained.at_booking is not None:
         # Today's creation-time pipeline on both questions: the baseline the as-of answers must beat.
         report["at_booking_head"] = trained.at_booking.report()
-    write_atomic(BACKTEST_FILE, (json.dumps(report, indent=2) + "\n").encode())
+    write_json(BACKTEST_FILE, report)
     print(f"train: saved {MODEL_DIR}, {OOF_FILE.name} and {BACKTEST_FILE.name}")
     return 0
 

@@ -298,4 +298,6 @@ psql_vars() {
 
 [ "$STARTED_BACKEND" = docker ] || write_env_file  # only once the server really holds these passwords
 echo "setup-db: $ENV_NAME ready on 127.0.0.1:$PORT: database '$DB_NAME', roles '$APP_USER' (read-write) and '$RO_USER' (read-only); URLs in .env.$ENV_NAME"
+# The settings take local as the default environment once this file exists (settings.py).
+[ "$ENV_NAME" != local ] || echo "setup-db: local is now the default database of this checkout's commands (no --env needed; --env or DATABASE_URL choose another)"
 echo "DATABASE_URL=$APP_URL"

@@ -491,7 +491,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help=f"replace the loaded rows even with far fewer (beyond {SHRINK_ENV})",
     )
-    parser.add_argument("--timings-json", type=Path, help="also write the step timings to this JSON file")
+    # The step timings for ./cli.sh bench-db-load, not a user's option: left out of --help.
+    parser.add_argument("--timings-json", type=Path, help=argparse.SUPPRESS)
     ns = parser.parse_args(argv)
     ns.version, ns.destination = None, "csv"
     for value in ns.args:

@@ -4,7 +4,8 @@ Every value comes from, first match wins:
 
 1. the process environment (``./cli.sh --env ENV`` exports ``APP_ENV=ENV``);
 2. the git-ignored file ``.env.<APP_ENV>`` at the repository root, which ``./cli.sh setup-db ENV``
-   writes (``APP_ENV`` is ``prod``, ``local`` or ``test``; unset, no file is read);
+   writes (``APP_ENV`` is ``prod``, ``local`` or ``test``; unset, ``.env.local`` once ``setup-db
+   local`` has written it, else no file is read);
 3. the class's default.
 
 Classes whose values are needed while the code loads (the workspace, the vocabulary file, and
@@ -32,6 +33,10 @@ DEVELOPMENT = ("local", "test")
 PLACEHOLDER_SECRETS = frozenset({"change-me", "changeme"})
 # Where the .env.<ENV> files live (a module attribute so that tests can point it elsewhere).
 ENV_FILE_DIR = REPO_ROOT
+# The environment used when APP_ENV is unset, once `./cli.sh setup-db local` has recorded it: the
+# README's commands (initialize-data db, serve-api, score-db, dashboard) then meet in one
+# database without each needing `--env local`; before it, they share the embedded SQLite file.
+DEFAULT_ENVIRONMENT = "local"
 
 
 class SettingsError(ValueError):
@@ -136,13 +141,31 @@ class EnvironmentSettings(HotelSettings):
         None,
         validation_alias="APP_ENV",
         description="`prod`, `local` or `test`, as `--env`: selects the `.env.ENV` file that `./cli.sh "
-        "setup-db ENV` wrote; unset, no file is read",
+        "setup-db ENV` wrote",
+        json_schema_extra={
+            "default_shown": f"`{DEFAULT_ENVIRONMENT}` once `./cli.sh setup-db {DEFAULT_ENVIRONMENT}` has "
+            f"written `.env.{DEFAULT_ENVIRONMENT}` (and `HOTEL_WORKSPACE` is the repository root), else "
+            "unset: no file is read"
+        },
     )
 
 
 def current_environment() -> str | None:
-    """``APP_ENV``, checked (raises SettingsError naming the valid environments)."""
-    return check_environment(EnvironmentSettings().app_env_name)
+    """``APP_ENV``, checked (raises SettingsError naming the valid environments); unset, the
+    default environment when it has been set up (see ``DEFAULT_ENVIRONMENT``)."""
+    return check_environment(EnvironmentSettings().app_env_name) or default_environment()
+
+
+def default_environment() -> str | None:
+    """``DEFAULT_ENVIRONMENT`` once ``./cli.sh setup-db`` has recorded it for this checkout's own
+    workspace, else None (the embedded SQLite file).
+
+    A workspace elsewhere (``HOTEL_WORKSPACE``: the tests' temporary folders) is a world of its
+    own: it never writes into the database the checkout's ``.env.local`` names.
+    """
+    if not env_file(DEFAULT_ENVIRONMENT).exists():
+        return None
+    return DEFAULT_ENVIRONMENT if WorkspaceSettings().workspace == REPO_ROOT else None
 
 
 class WorkspaceSettings(HotelSettings):
@@ -201,8 +224,8 @@ class DatabaseSettings(HotelSettings):
         description="SQLAlchemy URL of the database of the loads, `score-db`, the API's prediction log "
         "and `db-migrate`",
         json_schema_extra={
-            "default_shown": "`.env.ENV`'s with `APP_ENV`, else the embedded SQLite "
-            "file `data/hotel_cancellation.sqlite`"
+            "default_shown": "`.env.ENV`'s with `APP_ENV` (unset: `.env.local`'s once `setup-db local` "
+            "ran), else the embedded SQLite file `data/hotel_cancellation.sqlite`"
         },
     )
     database_url_readonly: SecretStr | None = Field(
@@ -211,7 +234,8 @@ class DatabaseSettings(HotelSettings):
         description="SQLAlchemy URL the dashboards read with (the read-only role); never falls back "
         "to `DATABASE_URL`",
         json_schema_extra={
-            "default_shown": "`.env.ENV`'s with `APP_ENV`, else the embedded SQLite file, opened read-only"
+            "default_shown": "`.env.ENV`'s with `APP_ENV` (unset: `.env.local`'s once `setup-db local` "
+            "ran), else the embedded SQLite file, opened read-only"
         },
     )
 

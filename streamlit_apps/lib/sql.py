@@ -5,9 +5,11 @@ pages never read a table into pandas. SQLAlchemy renders each expression in the 
 dialect (JSON access, casts, parameters); the two things it has no portable form for get a
 construct of their own below, compiled per dialect (``TimeBucket``, ``FloorInt``).
 
-No cleaning happens here. ``bookings_v2`` holds the bookings as the v1 transformation cleaned
-them, and the API logs each booking of ``predictions`` in that same cleaned form, so monitoring
-compares like with like and the rules exist once, in ``data_engineering.transformation``.
+No cleaning happens here. ``bookings_<version>`` (the pipeline's version, ``params.yaml`` →
+``transform.version``, the one ``initialize-data db`` loads by default) holds the bookings as the
+transformation cleaned them, and the API logs each booking of ``predictions`` in that same cleaned
+form, so monitoring compares like with like and the rules exist once, in
+``data_engineering.transformation``.
 """
 
 from __future__ import annotations
@@ -21,10 +23,14 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement, FunctionElement
 
 from api.prediction_log import predictions
-from data_engineering.transformation.v2 import COLUMNS as V2_COLUMNS
+from data_engineering.src.initialize_data import TransformParams
+from data_engineering.src.params import read_section
+from data_engineering.transformation import get_transformation
 from data_science.profile import CATEGORICAL_FIELDS, NUMERIC_FIELDS
 
-BOOKINGS = "bookings_v2"
+# The table `./cli.sh initialize-data db` loads when no version is named: the pipeline's.
+VERSION = read_section("transform", TransformParams).version
+BOOKINGS = f"bookings_{VERSION}"
 PREDICTIONS = predictions.name
 Bucket = Literal["minute", "hour", "day"]
 # A SELECT / UNION ALL of any columns (SQLAlchemy 2.1 types a statement by its columns' types).
@@ -32,7 +38,9 @@ Query: TypeAlias = sa.Select[*tuple[Any, ...]]
 UnionQuery: TypeAlias = sa.CompoundSelect[*tuple[Any, ...]]
 
 _TYPES = {"int": sa.Integer, "float": sa.Double, "text": sa.Text, "date": sa.Date}
-bookings = sa.table(BOOKINGS, *(sa.column(name, _TYPES[kind]()) for name, kind in V2_COLUMNS.items()))
+bookings = sa.table(
+    BOOKINGS, *(sa.column(name, _TYPES[kind]()) for name, kind in get_transformation(VERSION).columns.items())
+)
 
 BREAKDOWNS: dict[str, str] = {
     "hotel": "Hotel",

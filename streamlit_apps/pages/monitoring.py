@@ -25,7 +25,7 @@ NO_PREDICTIONS = (
     f"The prediction API logs every answer to this table: start it (`./cli.sh serve-api"
     f"{config.environment_hint()}`) and send a request, for example from the What-if page."
 )
-LOAD_HINT = f"Load the bookings with `./cli.sh initialize-data v2 db{config.environment_hint()}`."
+LOAD_HINT = f"Load the bookings with `./cli.sh initialize-data db{config.environment_hint()}`."
 
 
 def timestamps(values: pd.Series) -> pd.Series:
@@ -96,9 +96,18 @@ kpis[4].metric("Latency p95 (ms)", ui.number(overall["latency_p95"], 1))
 
 activity = activity.assign(
     bucket=timestamps(activity["bucket"]),
+    when=lambda d: d["bucket"].dt.strftime("%Y-%m-%d %H:%M UTC"),  # the tooltip's text, as the caption's
     share_cancel=activity["predicted_cancel"] / activity["predictions"],
 )
-time_axis = alt.X("bucket:T", title=f"{unit} (UTC)")
+# A UTC scale makes the axis format in UTC whatever the browser's zone (formatType "utc" on top of
+# it makes Vega-Lite drop the format: checked in Chromium with TZ=America/New_York).
+time_axis = alt.X(
+    "bucket:T",
+    title=f"{unit} (UTC)",
+    scale=alt.Scale(type="utc"),
+    axis=alt.Axis(format=ui.TIME_FORMATS[unit]),
+)
+time_tip = alt.Tooltip("when:N", title=unit)
 left, right = st.columns(2)
 volume = alt.Chart(activity).mark_bar(color="#4c78a8").encode(x=time_axis, y=alt.Y("predictions:Q"))
 share = (
@@ -108,7 +117,7 @@ share = (
         x=time_axis,
         y=alt.Y("share_cancel:Q", title="predicted to cancel", axis=alt.Axis(format="%")),
         tooltip=[
-            alt.Tooltip("bucket:T", title=unit),
+            time_tip,
             "predictions:Q",
             alt.Tooltip("share_cancel:Q", format=".1%", title="predicted to cancel"),
         ],
@@ -121,7 +130,10 @@ left.altair_chart(
     width="stretch",
 )
 latency = activity.melt(
-    id_vars="bucket", value_vars=["latency_p50", "latency_p95"], var_name="percentile", value_name="ms"
+    id_vars=["bucket", "when"],
+    value_vars=["latency_p50", "latency_p95"],
+    var_name="percentile",
+    value_name="ms",
 ).assign(percentile=lambda d: d["percentile"].str.removeprefix("latency_"))
 right.altair_chart(
     alt.Chart(latency)
@@ -130,7 +142,7 @@ right.altair_chart(
         x=time_axis,
         y=alt.Y("ms:Q", title="latency (ms)"),
         color=alt.Color("percentile:N", scale=alt.Scale(range=["#4c78a8", "#f58518"])),
-        tooltip=[alt.Tooltip("bucket:T", title=unit), "percentile:N", alt.Tooltip("ms:Q", format=".1f")],
+        tooltip=[time_tip, "percentile:N", alt.Tooltip("ms:Q", format=".1f")],
     )
     .properties(title=f"API latency per {unit} (p50, p95)", height=260),
     width="stretch",

@@ -1,6 +1,6 @@
 """A seeded PostgreSQL for the dashboard tests, isolated in schemas of its own.
 
-The test database is shared with the other components' tests (which load ``bookings_v2`` into
+The test database is shared with the other components' tests (which load ``bookings_*`` into
 ``public`` too), so the dashboards get a schema per session: ``initialize-data`` loads the
 synthetic bookings there, the tests add a ``predictions`` table with the API's schema, and the
 read-only role sees that schema alone through its ``search_path``. A second, empty schema is the
@@ -33,7 +33,7 @@ class Seeded:
     readonly_url: str  # the read-only role, same schema
     empty_readonly_url: str  # the read-only role on a schema without tables
     tracking_uri: str
-    bookings: pd.DataFrame  # bookings_v2 as loaded (the tests' oracle)
+    bookings: pd.DataFrame  # the dashboards' bookings table as loaded (the tests' oracle)
     predictions: pd.DataFrame  # what was inserted into predictions, booking dicts included
 
 

@@ -19,6 +19,7 @@ from data_engineering.src.paths import REPO_ROOT
 from data_engineering.src.schema import BOOKING_FIELDS, COLUMNS_BY_NAME
 from data_engineering.src.validate import records_to_columns, validate
 from data_engineering.transformation import get_transformation
+from streamlit_apps.lib.sql import BOOKINGS
 
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 
@@ -118,7 +119,8 @@ def insert_predictions(url: str, frame: pd.DataFrame) -> None:
 
 
 def load_bookings(url: str, workspace: Path, source: Path) -> pd.DataFrame:
-    """``initialize-data v2 db`` as users run it, then the loaded table (the tests' oracle)."""
+    """``initialize-data db`` as users run it (the pipeline's version, the table the dashboards
+    read), then the loaded table (the tests' oracle)."""
     env = {
         **os.environ,
         "HOTEL_WORKSPACE": str(workspace),
@@ -127,7 +129,7 @@ def load_bookings(url: str, workspace: Path, source: Path) -> pd.DataFrame:
     }
     env.pop("APP_ENV", None)
     result = subprocess.run(
-        [sys.executable, "-m", "data_engineering.src.initialize_data", "v2", "db"],
+        [sys.executable, "-m", "data_engineering.src.initialize_data", "db"],
         cwd=REPO_ROOT,
         env=env,
         capture_output=True,
@@ -138,6 +140,6 @@ def load_bookings(url: str, workspace: Path, source: Path) -> pd.DataFrame:
     assert result.returncode == 0, f"initialize-data failed:\n{result.stdout}\n{result.stderr}"
     engine = sa.create_engine(url)
     with engine.connect() as conn:
-        frame = pd.read_sql_query(sa.text("SELECT * FROM bookings_v2"), conn)
+        frame = pd.read_sql_query(sa.text(f"SELECT * FROM {BOOKINGS}"), conn)
     engine.dispose()
     return frame

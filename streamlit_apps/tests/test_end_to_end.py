@@ -12,15 +12,11 @@ import datetime as dt
 import json
 import os
 import re
-import signal
-import socket
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import mlflow
@@ -30,51 +26,12 @@ import sqlalchemy as sa
 from data_engineering.src.paths import REPO_ROOT
 from data_science.tracking import CHAMPION, MODEL_NAME
 from streamlit_apps.tests.browser import PAGES, Browser, ensure_chromium, shrink_png
+from streamlit_apps.tests.helpers import closed_port, server
 from streamlit_apps.tests.oracles import expected_kpis
 from streamlit_apps.tests.seed import raw_booking
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 ARTIFACTS = REPO_ROOT / "reports" / "test-artifacts" / "dashboards"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextmanager
-def server(
-    argv: list[str], env: dict[str, str], health: str, log: Path, timeout: float = 120
-) -> Iterator[None]:
-    """A server in its own process group, up once ``health`` answers 200, stopped on exit."""
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            argv, cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        try:
-            deadline = time.monotonic() + timeout
-            while True:
-                if process.poll() is not None:
-                    pytest.fail(f"{argv[2:4]} exited with {process.returncode}:\n{log.read_text()[-3000:]}")
-                try:
-                    if httpx.get(health, timeout=2).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    pytest.fail(f"{health} not ready after {timeout:.0f} s:\n{log.read_text()[-3000:]}")
-                time.sleep(0.25)
-            yield
-        finally:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-                try:
-                    process.wait(20)
-                except subprocess.TimeoutExpired:
-                    os.killpg(process.pid, signal.SIGKILL)
-                    process.wait(10)
 
 
 @dataclass(frozen=True)
@@ -90,7 +47,7 @@ def stack(own_seeded, trained_workspace) -> Iterator[Stack]:
             pytest.fail("api/main.py is missing: the end-to-end test needs the real API")
         pytest.skip("api/main.py does not exist yet: the end-to-end test needs the real API")
     ensure_chromium()
-    api_port, dashboard_port = free_port(), free_port()
+    api_port, dashboard_port = closed_port(), closed_port()
     base = {
         k: v for k, v in os.environ.items() if k not in ("APP_ENV", "DATABASE_URL", "DATABASE_URL_READONLY")
     }

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from data_engineering.src.schema import BOOKING_FIELDS
-from streamlit_apps.lib import drift
+from streamlit_apps.lib import drift, ui
 from streamlit_apps.tests import oracles
 from streamlit_apps.tests.helpers import messages, metrics, open_page
 
@@ -58,7 +60,7 @@ def test_drift_of_every_input_against_the_champions_own_profile(dashboard_env) -
 def test_drift_reads_the_profile_saved_with_the_model_not_the_database(
     dashboard_env, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Whatever bookings_v2 holds now, the reference is what the champion learned from."""
+    """Whatever the bookings table holds now, the reference is what the champion learned from."""
     from streamlit_apps.lib import registry
 
     reference = registry.champion_profile(dashboard_env.tracking_uri)
@@ -91,3 +93,29 @@ def test_drift_needs_a_champion(dashboard_env, monkeypatch: pytest.MonkeyPatch, 
     assert metrics(at)["Predictions"] == "60"  # the rest of the page still works
     assert "No MLflow tracking store yet" in messages(at)
     assert not (tmp_path / "nothing.db").exists()
+
+
+def test_time_axes_read_24_hour_utc_like_the_page(dashboard_env) -> None:
+    """The caption says "... 15:25 UTC": the charts' axes must not read 03:25 (12-hour clock) nor
+    shift to the browser's time zone."""
+    at = open_page(PAGE)
+    axes = []
+    for chart in at.get("vega_lite_chart"):
+        spec = json.loads(chart.proto.spec)
+        for layer in spec.get("layer", [spec]):
+            x = layer.get("encoding", {}).get("x", {})
+            if x.get("field") == "bucket":
+                axes.append(x)
+    assert len(axes) == 3  # volume, share predicted to cancel, latency
+    for x in axes:
+        # A UTC scale formats in UTC in any browser; Vega-Lite drops the format if formatType is
+        # also set (seen in Chromium), so the axis holds the format alone.
+        assert x["scale"]["type"] == "utc"
+        assert x["axis"] == {"format": ui.TIME_FORMATS["hour"]}  # 20 hours of predictions: hourly
+    assert "%I" not in "".join(ui.TIME_FORMATS.values())  # %H: 24-hour clock
+    tips = [t for chart in at.get("vega_lite_chart") for t in _tooltips(json.loads(chart.proto.spec))]
+    assert {"field": "when", "type": "nominal", "title": "hour"} in tips  # preformatted "... UTC" text
+
+
+def _tooltips(spec: dict) -> list[dict]:
+    return [t for layer in spec.get("layer", [spec]) for t in layer.get("encoding", {}).get("tooltip", [])]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from data_engineering.src.settings import env_file
+from streamlit_apps.lib.sql import BOOKINGS
 from streamlit_apps.tests.helpers import closed_port, messages, metrics, open_page
 
 DATABASE_PAGES = [None, "pages/monitoring.py"]  # None: the default page, Bookings
@@ -17,10 +18,10 @@ def test_database_without_tables(seeded, monkeypatch: pytest.MonkeyPatch, page: 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", seeded.tracking_uri)
     at = open_page(page)
     text = messages(at)
-    table = "predictions" if page else "bookings_v2"
+    table = "predictions" if page else BOOKINGS  # the pipeline's version, initialize-data's default
     assert f"No `{table}` table yet" in text
     assert f'relation "{table}" does not exist' in text
-    hint = "The prediction API logs every answer" if page else "./cli.sh initialize-data v2 db"
+    hint = "The prediction API logs every answer" if page else "./cli.sh initialize-data db"
     assert hint in text
     assert "hotel_readonly:***@" in text  # which database, without its password
     assert not metrics(at)
@@ -50,5 +51,5 @@ def test_environment_never_set_up(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_missing_sqlite_file_is_not_created(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
     monkeypatch.setenv("DATABASE_URL_READONLY", f"sqlite:///{tmp_path / 'hotel.sqlite'}")
     at = open_page()
-    assert "No `bookings_v2` table yet" in messages(at)
+    assert f"No `{BOOKINGS}` table yet" in messages(at)
     assert not (tmp_path / "hotel.sqlite").exists()
