@@ -7,9 +7,13 @@ known, for replays), and adds the realised counts to a replay's forecast. The ba
 champion gate, ``./cli.sh forecast``, the API's ``GET /forecast`` and the dashboard's Forecast page
 all go through ``stays`` and ``forecast``.
 
-``group`` marks the rooms of one party: bookings identical in every booking field, made the same
-day for the same stay, cancel together (in the public data 96% of such groups had one outcome
-for all their rooms), so the forecast counts them as one unit.
+``group`` marks the rooms of one party, which cancel together: bookings made the same day for the
+same stay at the same hotel, through the same agent or company, market segment, customer and
+deposit type (on the arrivals before March 2017, 87% of the 10,184 such parties of two or more
+rooms had one outcome for all their rooms, where independent rooms would have given 38%). Counted
+as one unit, the nightly 80% interval held the realised count on 74% of the backtest's nights
+before March 2017, against 66% for parties of identical bookings only and 59% for independent
+rooms.
 """
 
 from __future__ import annotations
@@ -19,16 +23,26 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from data_engineering.src.schema import BOOKING_FIELDS, TARGET
+from data_engineering.src.schema import TARGET
 from data_science.forecast import nightly_forecast
 from data_science.hotels import HotelsConfig
 
-GROUP_FIELDS: tuple[str, ...] = (*BOOKING_FIELDS, "arrival_date", "booking_date")
+# What makes a party (see the module's docstring): the booking day, the stay, who booked it.
+GROUP_FIELDS: tuple[str, ...] = (
+    "hotel",
+    "arrival_date",
+    "booking_date",
+    "total_nights",
+    "agent",
+    "company",
+    "market_segment",
+    "customer_type",
+    "deposit_type",
+)
 
 
 def group_key(features: Mapping[str, np.ndarray] | pd.DataFrame) -> np.ndarray:
-    """One number per party, equal for bookings identical in every booking field and date (a hash:
-    the same in every chunk of a file)."""
+    """One number per party (a hash of ``GROUP_FIELDS``: the same in every chunk of a file)."""
     frame = pd.DataFrame({name: np.asarray(features[name]) for name in GROUP_FIELDS})
     key: np.ndarray = pd.util.hash_pandas_object(frame, index=False).to_numpy()
     return key

@@ -122,7 +122,9 @@ def on_the_books_query(engine: sa.Engine, day: dt.date, version: str) -> sa.Sele
         raise NoBookingsError(f"{processed_name} has no {', '.join(missing)}: load a version from v2 on")
     left: sa.ColumnElement[bool] = sa.false()
     if "reservation_status" in processed.c and "reservation_status_date" in processed.c:
-        left = processed.c.reservation_status.in_(_LEFT) & (processed.c.reservation_status_date <= day)
+        # NULL-safe: a booking still on the books has no status (NOT of a NULL would drop it).
+        status, date = processed.c.reservation_status, processed.c.reservation_status_date
+        left = sa.and_(status.is_not(None), date.is_not(None), status.in_(_LEFT), date <= day)
     columns = [raw.c[name] for name in BOOKING_FIELDS] + [raw.c[BOOKING_ID]]
     return (
         sa.select(*columns)

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from api import explain
+from data_science import explain
 
 
 def test_prediction_response(app_client, booking) -> None:
