@@ -488,6 +488,13 @@ cmd_bench_batch() {
   "$PY" "$ROOT/scripts/bench_batch.py" "$@"
 }
 
+#: bench-score-db [--rows N] [--env ENV] | score-db re-scoring N bookings on the books (default 1,000,000) vs COPY out + inplace_predict + COPY in
+cmd_bench_score_db() {
+  take_env_flag "$@"
+  ensure_env
+  "$PY" "$ROOT/scripts/bench_score_db.py" ${ARGS[@]+"${ARGS[@]}"}
+}
+
 #: bench-db-load [--env ENV] [--repeat N] | time initialize-data v1 db against psql \copy of the same file
 cmd_bench_db_load() {
   take_env_flag "$@"
