@@ -82,11 +82,11 @@ class Airflow:
 
     def remember(self) -> list[psutil.Process]:
         """Note the processes of the start as they are now (for ``left()``); returns them."""
-        processes = self.tree() + naming(self.home)
-        for process in processes:
+        processes = {process.pid: process for process in self.tree() + naming(self.home)}
+        for process in processes.values():
             with suppress(psutil.Error):
                 self.seen.add((process.pid, process.create_time()))
-        return processes
+        return list(processes.values())
 
     def left(self) -> list[str]:
         """Processes of this start still running: remembered ones, and any naming the home."""

@@ -1,9 +1,9 @@
 """``./cli.sh start-airflow`` and ``stop-airflow`` (infra/airflow/launch.py), with the LocalExecutor.
 
 Airflow is sized for the machine (its LocalExecutor forks one worker per core instead of 32) unless
-the configuration says otherwise, and every way of stopping it (SIGTERM, a terminal's Ctrl-C,
-``stop-airflow``) leaves none of its processes within 30 s. Bad input ends in one line, without a
-traceback. The CeleryExecutor's run and stop are in test_airflow_celery.py.
+the configuration says otherwise, and every way of stopping it (SIGTERM, even while a task runs,
+a terminal's Ctrl-C, ``stop-airflow``) leaves none of its processes within 30 s. Bad input ends in
+one line, without a traceback. The CeleryExecutor's run and stop are in test_airflow_celery.py.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from infra.tests.airflow_helpers import Airflow, airflow_run_env, started_airflow
+from data_engineering.src.synthetic import write_bookings
+from infra.tests.airflow_helpers import Airflow, airflow_run_env, api_client, describe, started_airflow
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CLI = REPO_ROOT / "cli.sh"
@@ -97,22 +98,18 @@ def test_stop_airflow_with_nothing_running_says_so(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    ("how", "group"),
-    [(signal.SIGTERM, False), (signal.SIGINT, True)],
-    ids=["SIGTERM to start-airflow", "Ctrl-C (SIGINT to its process group)"],
-)
-def test_sized_for_the_cores_and_nothing_left_after_a_signal(tmp_path, unused_port, how, group):
+def test_sized_for_the_cores_and_nothing_left_after_ctrl_c(tmp_path, unused_port):
     cores = len(os.sched_getaffinity(0))
     slots = max(2, cores)
     port = unused_port()
     with started_airflow(REPO_ROOT, tmp_path / "home", port) as airflow:
         workers = local_workers(airflow, slots)
         processes = airflow.remember()
-        seconds = airflow.stop(how, group=group)
+        # A terminal's Ctrl-C: SIGINT to the foreground process group.
+        seconds = airflow.stop(signal.SIGINT, group=True)
         output = airflow.output()
         print(
-            f"{cores} cores: {len(processes)} processes, {len(workers)} LocalExecutor workers; stopped in {seconds:.1f}s"
+            f"{cores} cores: {len(processes)} processes, {len(workers)} LocalExecutor workers; Ctrl-C: {seconds:.1f}s"
         )
         assert len(workers) == slots, output[-3000:]
         assert f"parallelism {slots}" in output
@@ -120,6 +117,28 @@ def test_sized_for_the_cores_and_nothing_left_after_a_signal(tmp_path, unused_po
         assert airflow.left() == []
         assert port_closed(port)
         assert "start-airflow: stopped" in output
+
+
+@pytest.mark.slow
+def test_sigterm_during_a_task_stops_the_task_too(repo_copy, tmp_path, unused_port):
+    source = write_bookings(tmp_path / "bookings.csv", 3000, seed=23)
+    env = {"HOTEL_BOOKINGS_SOURCE": str(source), "HOTEL_RETRAIN_SCHEDULE": "none"}
+    port = unused_port()
+    with started_airflow(repo_copy, tmp_path / "home", port, env=env) as airflow, api_client(airflow) as api:
+        deadline = time.monotonic() + 180
+        while api.get("/dags/hotel_retrain").status_code == 404 and time.monotonic() < deadline:
+            time.sleep(2)  # the dag-processor has not parsed the file yet
+        assert api.patch("/dags/hotel_retrain", json={"is_paused": False}).status_code == 200
+        assert api.post("/dags/hotel_retrain/dagRuns", json={"logical_date": None}).status_code == 200
+        # SIGTERM while a task's command runs (it runs in a session of its own, under the task).
+        while not (running := [describe(p) for p in airflow.remember() if "dvc-repro" in describe(p)]):
+            assert time.monotonic() < deadline, airflow.output()[-3000:]
+            time.sleep(0.5)
+        seconds = airflow.stop(signal.SIGTERM)
+        print(f"SIGTERM while {running[0]} ran: stopped in {seconds:.1f}s")
+        assert airflow.process.returncode == 0, airflow.output()[-3000:]
+        assert airflow.left() == []
+        assert port_closed(port)
 
 
 @pytest.mark.slow
