@@ -9,6 +9,7 @@ one line, without a traceback. The CeleryExecutor's run and stop are in test_air
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -20,6 +21,7 @@ import pytest
 
 from data_engineering.src.synthetic import write_bookings
 from infra.tests.airflow_helpers import Airflow, airflow_run_env, api_client, describe, started_airflow
+from infra.tests.conftest import missing_tool
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CLI = REPO_ROOT / "cli.sh"
@@ -75,6 +77,18 @@ def test_celery_without_redis_server_says_what_to_install(tmp_path):
     assert "redis-server is not installed" in line
     assert "apt-get install redis-server" in line
     assert not (tmp_path / "home").exists(), "nothing is started or written before the check"
+
+
+def test_celery_refuses_a_metadata_database_that_is_not_postgresql(tmp_path):
+    if shutil.which("redis-server") is None:
+        missing_tool("redis-server is not installed (apt-get install redis-server)")
+    sqlite = f"sqlite:///{tmp_path / 'airflow.db'}"
+    result = cli(
+        "start-airflow", "--executor", "celery", home=tmp_path, AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=sqlite
+    )
+    assert result.returncode == 1
+    assert "the CeleryExecutor needs PostgreSQL" in one_line_error(result)
+    assert not (tmp_path / "airflow.db").exists()
 
 
 def test_a_taken_port_is_refused_in_one_line(tmp_path):
