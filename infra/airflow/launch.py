@@ -39,6 +39,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 import psutil
 from honcho import manager as honcho_manager
@@ -58,14 +59,14 @@ def say(message: str) -> None:
     print(f"start-airflow: {message}", flush=True)
 
 
-def fail(message: str, code: int = 1) -> None:
+def fail(message: str, code: int = 1) -> NoReturn:
     print(f"start-airflow: {message}", file=sys.stderr, flush=True)
     raise SystemExit(code)
 
 
 # ------------------------------------------------------------------ sizing
 def cores() -> int:
-    """CPUs this process may run on (a container's or taskset's limit, not the host's count)."""
+    """CPUs this process may run on (taskset's or a cpuset's limit, not the host's count)."""
     return len(os.sched_getaffinity(0))
 
 
@@ -295,7 +296,6 @@ def start(executor: str, port: int) -> int:
         say("stopped")
         return 0
     fail(f"a component stopped by itself (exit {manager.returncode}, see above): everything was stopped")
-    return 1
 
 
 # ------------------------------------------------------------------ stop
