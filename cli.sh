@@ -89,7 +89,8 @@ MOTO_VENV="$ROOT/.venv-moto"
 ensure_airflow_env() { ensure_locked_env "$AIRFLOW_VENV" infra/airflow airflow "the Airflow environment"; }
 ensure_moto_env() { ensure_locked_env "$MOTO_VENV" infra/moto moto_server "the AWS emulator's environment"; }
 
-# Local Airflow: state under .local/airflow, DAGs from infra/airflow/dags, SQLite, no examples.
+# Local Airflow: state under .local/airflow, DAGs from infra/airflow/dags, no examples (the database:
+# SQLite, or PostgreSQL with --executor celery; see start-airflow).
 airflow_env() {
   export AIRFLOW_HOME="${AIRFLOW_HOME:-$ROOT/.local/airflow}"
   export AIRFLOW__CORE__DAGS_FOLDER="$ROOT/infra/airflow/dags"
@@ -344,18 +345,51 @@ cmd_dashboard() {
     --browser.gatherUsageStats false --client.toolbarMode viewer
 }
 
-#: start-airflow [--port P] | Airflow 3 standalone on 127.0.0.1 (own environment, DAGs from infra/airflow/dags)
+#: start-airflow [--port P] [--executor local|celery] | Airflow 3 on 127.0.0.1 sized for this machine (celery: + Redis and a Celery worker); Ctrl-C stops it all
 cmd_start_airflow() {
-  local port
-  port="$(port_option start-airflow 8080 "$@")" || exit 2
+  local port=8080 executor=local
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --port) [ $# -ge 2 ] || usage_error "--port needs a value"; port="$2"; shift 2 ;;
+      --port=*) port="${1#--port=}"; shift ;;
+      --executor) [ $# -ge 2 ] || usage_error "--executor needs a value (local or celery)"; executor="$2"; shift 2 ;;
+      --executor=*) executor="${1#--executor=}"; shift ;;
+      *) usage_error "unknown argument '$1' for start-airflow" ;;
+    esac
+  done
+  [[ "$port" =~ ^[0-9]+$ ]] || usage_error "--port must be a number"
+  case "$executor" in local | celery) ;; *) usage_error "unknown executor '$executor' (expected local or celery)" ;; esac
+  if [ "$executor" = celery ] && ! command -v redis-server >/dev/null 2>&1; then
+    die "redis-server is not installed: apt-get install redis-server (Debian's package), or use --executor local"
+  fi
   ensure_env
   ensure_airflow_env
   airflow_env
   export AIRFLOW__API__HOST=127.0.0.1 AIRFLOW__API__PORT="$port"
   # Tasks report to the api-server's execution API at BASE_URL/execution/ (default port 8080).
   export AIRFLOW__API__BASE_URL="${AIRFLOW__API__BASE_URL:-http://127.0.0.1:$port}"
-  echo "Airflow on http://127.0.0.1:$port (state in $AIRFLOW_HOME; the admin password is printed below and saved there)"
-  exec "$AIRFLOW_VENV/bin/airflow" standalone
+  [ "$executor" = local ] || [ -n "${AIRFLOW__DATABASE__SQL_ALCHEMY_CONN:-}" ] || airflow_postgres
+  echo "Airflow on http://127.0.0.1:$port, $executor executor (state in $AIRFLOW_HOME; the admin password is printed below and saved there)"
+  exec "$AIRFLOW_VENV/bin/python" "$ROOT/infra/airflow/launch.py" start --port "$port" --executor "$executor"
+}
+
+# The CeleryExecutor cannot keep Airflow's metadata in SQLite: the `airflow` database (own role) of
+# the environment's PostgreSQL (APP_ENV, default local), which setup-db starts or reuses and records.
+airflow_postgres() {
+  local env="${APP_ENV:-local}" url
+  bash "$ROOT/scripts/setup_db.sh" "$env" start >/dev/null || die "setup-db $env failed (above): Airflow's metadata database is needed for --executor celery"
+  url="$(sed -n 's/^AIRFLOW_DATABASE_URL=//p' "$ROOT/.env.$env" | tail -n 1)"
+  [ -n "$url" ] || die "setup-db $env recorded no Airflow database: run ./cli.sh setup-db $env with AIRFLOW_DB_PASSWORD set"
+  echo "Airflow's metadata: database 'airflow' of setup-db $env (.env.$env)"
+  export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="$url"
+}
+
+#: stop-airflow | stop the start-airflow of this Airflow home (all its processes, within 30 s)
+cmd_stop_airflow() {
+  [ $# -eq 0 ] || usage_error "stop-airflow takes no arguments (AIRFLOW_HOME selects the Airflow)"
+  ensure_airflow_env
+  airflow_env
+  exec "$AIRFLOW_VENV/bin/python" "$ROOT/infra/airflow/launch.py" stop
 }
 
 #: airflow [ARGS...] | run the airflow CLI in its environment (e.g. airflow dags test hotel_retrain)

@@ -19,6 +19,8 @@ BOOTSTRAP_SCRIPT = REPO_ROOT / "infra" / "postgres" / "init" / "00-bootstrap.sh"
 
 CORE_SERVICES = {"postgres", "db-bootstrap", "mlflow", "api", "dashboard"}
 AIRFLOW_SERVICES = {"airflow-init", "airflow-apiserver", "airflow-scheduler", "airflow-dag-processor"}
+CELERY_SERVICES = {"redis", "airflow-worker"}  # profile `celery`, with AIRFLOW_EXECUTOR=CeleryExecutor
+AIRFLOW_IMAGE_SERVICES = AIRFLOW_SERVICES | {"airflow-worker"}  # one image, one shared configuration
 # The variables ./cli.sh setup-db ENV writes to .env.ENV (scripts/setup_db.sh), and nothing else.
 SETUP_DB_VARIABLES = (
     "APP_ENV",
@@ -32,6 +34,9 @@ SETUP_DB_VARIABLES = (
     "POSTGRES_READONLY_PASSWORD",
     "DATABASE_URL",
     "DATABASE_URL_READONLY",
+    "AIRFLOW_DB_USER",
+    "AIRFLOW_DB_PASSWORD",
+    "AIRFLOW_DATABASE_URL",
 )
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|FERNET|_KEY$", re.IGNORECASE)
 NOT_A_SECRET = re.compile(r"_(FILE|USERS?)$")  # e.g. a passwords *file* path, a users list
@@ -93,10 +98,12 @@ def test_services_and_profiles(compose, commands, stack_env, model):
     assert set(default.stdout.split()) == CORE_SERVICES, "`up` without profiles starts exactly the core stack"
 
     services = model["services"]
-    assert set(services) == CORE_SERVICES | AIRFLOW_SERVICES | {"pipeline"}
+    assert set(services) == CORE_SERVICES | AIRFLOW_SERVICES | CELERY_SERVICES | {"pipeline"}
     assert services["pipeline"]["profiles"] == ["jobs"]
     for name in AIRFLOW_SERVICES:
         assert services[name]["profiles"] == ["airflow"], name
+    for name in CELERY_SERVICES:
+        assert services[name]["profiles"] == ["celery"], name
 
 
 def test_postgres_healthcheck_uses_pg_isready_over_tcp(model):
@@ -135,6 +142,9 @@ def test_long_running_services_have_healthchecks(model):
         ("airflow-scheduler", "airflow-init", "service_completed_successfully"),
         ("airflow-scheduler", "airflow-apiserver", "service_healthy"),
         ("airflow-dag-processor", "airflow-init", "service_completed_successfully"),
+        ("airflow-init", "redis", "service_healthy"),
+        ("airflow-worker", "airflow-init", "service_completed_successfully"),
+        ("airflow-worker", "redis", "service_healthy"),
     ],
 )
 def test_dependencies_wait_for_readiness(model, service, dependency, condition):
@@ -200,14 +210,16 @@ def test_secrets_in_the_file_are_variable_references_only():
 def test_each_secret_reaches_only_the_services_that_need_it(model, secret_values):
     expected = {
         "POSTGRES_SUPERUSER_PASSWORD": {"postgres", "db-bootstrap"},
-        "POSTGRES_APP_PASSWORD": {"postgres", "db-bootstrap", "mlflow", "api", "pipeline"} | AIRFLOW_SERVICES,
+        "POSTGRES_APP_PASSWORD": {"postgres", "db-bootstrap", "mlflow", "api", "pipeline"}
+        | AIRFLOW_IMAGE_SERVICES,
         "POSTGRES_READONLY_PASSWORD": {"postgres", "db-bootstrap", "dashboard"},
         "API_ADMIN_KEY": {"api"},
-        "AIRFLOW_DB_PASSWORD": {"postgres", "db-bootstrap"} | AIRFLOW_SERVICES,
+        "AIRFLOW_DB_PASSWORD": {"postgres", "db-bootstrap"} | AIRFLOW_IMAGE_SERVICES,
         "AIRFLOW_ADMIN_PASSWORD": {"airflow-apiserver"},
-        "AIRFLOW_FERNET_KEY": AIRFLOW_SERVICES,
-        "AIRFLOW_JWT_SECRET": AIRFLOW_SERVICES,
-        "AIRFLOW_API_SECRET_KEY": AIRFLOW_SERVICES,
+        "AIRFLOW_FERNET_KEY": AIRFLOW_IMAGE_SERVICES,
+        "AIRFLOW_JWT_SECRET": AIRFLOW_IMAGE_SERVICES,
+        "AIRFLOW_API_SECRET_KEY": AIRFLOW_IMAGE_SERVICES,
+        "REDIS_PASSWORD": {"redis"} | AIRFLOW_IMAGE_SERVICES,
     }
     assert set(expected) == set(secret_values), "every placeholder of .env.example is accounted for"
     for variable, services in expected.items():
@@ -238,11 +250,11 @@ def test_connection_urls_use_psycopg_and_the_right_roles(model, secret_values):
     assert services["mlflow"]["environment"]["MLFLOW_BACKEND_STORE_URI"] == (
         f"postgresql+psycopg://hotel_app:{app_password}@postgres:5432/mlflow"
     )
-    for name in AIRFLOW_SERVICES:
+    for name in AIRFLOW_IMAGE_SERVICES:
         assert services[name]["environment"]["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] == (
             f"postgresql+psycopg://airflow:{airflow_password}@postgres:5432/airflow"
         )
-    for name in ("api", "dashboard", "pipeline", *AIRFLOW_SERVICES):
+    for name in ("api", "dashboard", "pipeline", *AIRFLOW_IMAGE_SERVICES):
         assert services[name]["environment"]["MLFLOW_TRACKING_URI"] == "http://mlflow:5000", name
     assert services["dashboard"]["environment"]["API_URL"] == "http://api:8000"
 
@@ -294,17 +306,40 @@ def test_airflow_services_share_one_configuration(model):
         "AIRFLOW__API__SECRET_KEY",
         "AIRFLOW__CORE__FERNET_KEY",
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL",
+        "AIRFLOW__CELERY__BROKER_URL",
     )
     reference = services["airflow-scheduler"]["environment"]
     assert reference["AIRFLOW__CORE__EXECUTOR"] == "LocalExecutor"
     assert reference["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == "http://airflow-apiserver:8080/execution/"
-    for name in AIRFLOW_SERVICES:
+    for name in AIRFLOW_IMAGE_SERVICES:
         environment = services[name]["environment"]
         assert {key: environment[key] for key in shared} == {key: reference[key] for key in shared}, name
         dags = next(v for v in services[name]["volumes"] if v["target"] == "/opt/airflow/dags")
         assert dags["read_only"] is True
         assert dags["source"] == str(REPO_ROOT / "infra" / "airflow" / "dags")
         assert services[name]["build"]["target"] == "airflow"
+
+
+def test_celery_profile_runs_workers_on_a_password_protected_broker(compose, commands, stack_env):
+    values = {**stack_env, "AIRFLOW_EXECUTOR": "CeleryExecutor", "COMPOSE_PROFILES": "airflow,celery"}
+    listed = compose(values, "config", "--services")
+    assert listed.returncode == 0, commands.describe(listed)
+    assert set(listed.stdout.split()) == CORE_SERVICES | AIRFLOW_SERVICES | CELERY_SERVICES
+    resolved = compose(values, "config", "--format", "json")
+    assert resolved.returncode == 0, commands.describe(resolved)
+    services = json.loads(resolved.stdout)["services"]
+    password = stack_env["REDIS_PASSWORD"]
+    for name in AIRFLOW_IMAGE_SERVICES:
+        environment = services[name]["environment"]
+        assert environment["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor", name
+        assert environment["AIRFLOW__CELERY__BROKER_URL"] == f"redis://:{password}@redis:6379/0", name
+    # The password reaches the broker as a variable only: never a command line, which `ps` and
+    # `docker inspect` show; the broker is published on no host port.
+    for name, service in services.items():
+        assert password not in json.dumps(service.get("command")), name
+    assert services["redis"]["environment"]["REDIS_PASSWORD"] == password
+    assert not services["redis"].get("ports")
+    assert "celery worker" in " ".join(services["airflow-worker"]["command"])
 
 
 def test_platform_services_share_the_image_and_pick_their_command(model):
