@@ -16,7 +16,8 @@ Their out-of-fold (OOF) predictions are the only data the pipeline's choices are
 
 - the number of trees: one long fit per fold, both populations' ROC AUC after every
   ``checkpoint_every`` trees (XGBoost's evaluation cache), the size with the best mean;
-- the calibration: Platt scaling of the pooled OOF margins of both populations at that size;
+- the calibration (``train.calibration``, per head): none, or Platt scaling of the pooled OOF
+  margins at that size;
 - the decision threshold: F1-max (or lowest expected cost) on the pooled calibrated OOF
   probabilities at booking (today's decision).
 
@@ -67,6 +68,17 @@ class ThresholdParams(BaseModel):
     cost_missed_cancellation: float = Field(3.0, gt=0, description="cost of missing a cancellation")
 
 
+Method = Literal["none", "platt"]
+
+
+class CalibrationParams(BaseModel):
+    """Per head: ``none`` (the booster's own probabilities) or ``platt`` (a logistic fit of the
+    pooled out-of-fold margins). See data_science/README.md for the evidence behind the defaults."""
+
+    at_booking: Method = "platt"
+    on_the_books: Method = "none"
+
+
 class TrainParams(BaseModel):
     seed: int = 42
     max_trees: int = Field(800, ge=1, description="longest fit per fold; the size is chosen out of fold")
@@ -84,7 +96,7 @@ class TrainParams(BaseModel):
         ge=0,
         description="days between a booking's snapshots while on the books (0: its booking date only)",
     )
-    calibration: Literal["none", "platt"] = "none"
+    calibration: CalibrationParams = CalibrationParams()
     threshold: ThresholdParams = ThresholdParams()
 
     def booster_params(self) -> dict[str, Any]:
@@ -426,6 +438,7 @@ def fit_folds(
     *,
     fit_on: tuple[str, ...] = (CREATION, ON_THE_BOOKS),
     scored: tuple[str, ...] = (CREATION, ON_THE_BOOKS),
+    calibration: Method = "platt",
     name: str = "backtest",
 ) -> FoldPredictions:
     """Fit the pipeline fold by fold and choose its trees, calibration and threshold out of fold.
@@ -484,14 +497,16 @@ def fit_folds(
             p: np.concatenate([fitted[j].populations[p][TARGET].to_numpy() for j in chosen_on])
             for p in fit_on
         }
-        calibration = NO_CALIBRATION
-        if params.calibration == "platt":
-            calibration = fit_platt(np.concatenate(list(margin.values())), np.concatenate(list(y.values())))
+        fitted_calibration = NO_CALIBRATION
+        if calibration == "platt":
+            fitted_calibration = fit_platt(
+                np.concatenate(list(margin.values())), np.concatenate(list(y.values()))
+            )
         decided = CREATION if CREATION in fit_on else fit_on[0]  # today's decision is the one at booking
-        threshold = choose_threshold(y[decided], calibrate(margin[decided], calibration), params.threshold)
-        return n_trees, calibration, threshold
+        probability = calibrate(margin[decided], fitted_calibration)
+        return n_trees, fitted_calibration, choose_threshold(y[decided], probability, params.threshold)
 
-    n_trees, calibration, threshold = choose(list(range(len(folds))))  # the refit's: chosen on every fold
+    n_trees, chosen_calibration, threshold = choose(list(range(len(folds))))  # the refit's: on every fold
     parts, thresholds, settings = [], [], []
     for k, f in enumerate(fitted):  # each fold at settings chosen on the other folds
         n_k, calibration_k, threshold_k = choose(others(k, len(folds)))
@@ -511,14 +526,18 @@ def fit_folds(
             }
         )
     curve_means = dict(zip(checkpoints, curves.mean(axis=0).tolist(), strict=True))
-    return FoldPredictions(folds, parts, thresholds, settings, n_trees, calibration, threshold, curve_means)
+    return FoldPredictions(
+        folds, parts, thresholds, settings, n_trees, chosen_calibration, threshold, curve_means
+    )
 
 
 def run_backtest(
     frame: pd.DataFrame, transformation: Transformation, backtest: BacktestParams, params: TrainParams
 ) -> Backtest:
     """One pipeline fitted and judged on both questions (a single-head model, or a baseline)."""
-    return fit_folds(frame, transformation, backtest, params).backtest()
+    return fit_folds(
+        frame, transformation, backtest, params, calibration=params.calibration.at_booking
+    ).backtest()
 
 
 def two_heads(at_booking: FoldPredictions, later: FoldPredictions) -> FoldPredictions:

@@ -105,8 +105,9 @@ def backtest_pipeline(
     An as-of transformation's model has two heads, each chosen on the question it answers; any
     other has one, chosen on both.
     """
+    methods = params.calibration
     if transformation.at_booking is None:
-        single = fit_folds(frame, transformation, backtest_params, params)
+        single = fit_folds(frame, transformation, backtest_params, params, calibration=methods.at_booking)
         return None, single, single
     early = fit_folds(
         frame,
@@ -114,6 +115,7 @@ def backtest_pipeline(
         backtest_params,
         params,
         fit_on=(CREATION,),
+        calibration=methods.at_booking,
         name="backtest at booking",
     )
     later = fit_folds(
@@ -123,6 +125,7 @@ def backtest_pipeline(
         params,
         fit_on=(ON_THE_BOOKS,),
         scored=(ON_THE_BOOKS,),
+        calibration=methods.on_the_books,
         name="backtest on the books",
     )
     return early, later, two_heads(early, later)
@@ -165,9 +168,13 @@ def train(frame: pd.DataFrame, backtest_params: BacktestParams, params: TrainPar
     refit = time.perf_counter() - started
     model.profile = training_profile(frame)
     model.metadata = {
-        "algorithm": "XGBoost gradient-boosted trees (binary:logistic, hist, native categories), "
-        + ("Platt-calibrated" if params.calibration == "platt" else "uncalibrated")
-        + (f"; at booking: the {transformation.at_booking} head" if transformation.at_booking else ""),
+        "algorithm": "XGBoost gradient-boosted trees (binary:logistic, hist, native categories)"
+        + (
+            f"; at booking: a {transformation.at_booking} head ({params.calibration.at_booking} calibration), "
+            f"later days: a {version} head on snapshots ({params.calibration.on_the_books} calibration)"
+            if transformation.at_booking
+            else f", {params.calibration.at_booking} calibration"
+        ),
         "n_trees": later.n_trees,
         "half_life_days": params.half_life_days,
         "snapshot_every_days": params.snapshot_every_days if transformation.as_of else 0,

@@ -73,7 +73,7 @@ def test_rooms_on_the_books_per_night_and_the_rest_set_aside(
     assert nights["night"].min() == DAY + pd.Timedelta(days=1)
     assert nights["night"].max() == DAY + pd.Timedelta(days=30)
     books = _on_the_books(frame)
-    for (hotel, night), rooms in nights.set_index(["hotel", "night"])["rooms_on_books"].items():
+    for hotel, night, rooms in nights[["hotel", "night", "rooms_on_books"]].itertuples(index=False):
         staying = books[
             (books["hotel"] == hotel)
             & (books["arrival"] <= night)
