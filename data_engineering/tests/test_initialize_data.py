@@ -240,3 +240,65 @@ def test_a_windows_1252_file_is_loaded_and_its_accents_read(
     rejected = pd.read_csv(workspace / "data" / "rejected" / "hotel_bookings_rejected.csv", dtype=str)
     assert rejected["country"].tolist() == ["Côte d’Ivoire"]
     assert rejected["source_line"].tolist() == ["9"]
+
+
+OUTCOME = [
+    "is_canceled",
+    "reservation_status",
+    "reservation_status_date",
+    "assigned_room_type",
+    "booking_changes",
+]
+
+
+def _hotel_export(rows: int) -> pd.DataFrame:
+    """A hotel's export: its reservation ids, and bookings still on the books without an outcome."""
+    frame = make_bookings(rows, seed=6)
+    frame.insert(0, "booking_id", [f"RES-{i:04d}" for i in range(rows)])
+    frame.loc[frame.index % 2 == 0, OUTCOME] = ""
+    return frame
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_a_re_export_updates_bookings_by_their_id(
+    workspace: Path, request: pytest.FixtureRequest, backend: str, run_module
+) -> None:
+    url = (
+        f"sqlite:///{workspace / 'bookings.sqlite'}"
+        if backend == "sqlite"
+        else request.getfixturevalue("pg_schema")
+    )
+    first = _hotel_export(200)
+    env = {"HOTEL_BOOKINGS_SOURCE": str(_write(first, workspace / "export_1.csv")), "DATABASE_URL": url}
+    loaded = run_module(MODULE, "v4", "db", env=env)
+    assert loaded.returncode == 0, loaded.stderr
+    assert "merged by booking_id: 200 new, 0 updated" in loaded.stdout
+    # The next export: ten bookings on the books are cancelled since, and 50 new ones were made.
+    second = pd.concat([first, _hotel_export(250).iloc[200:]], ignore_index=True)
+    cancelled = second.index[second["reservation_status"] == ""][:10]
+    second.loc[cancelled, ["is_canceled", "reservation_status", "reservation_status_date"]] = [
+        "1",
+        "Canceled",
+        "2017-06-01",
+    ]
+    second.loc[cancelled, ["assigned_room_type", "booking_changes"]] = ["A", "0"]
+    env["HOTEL_BOOKINGS_SOURCE"] = str(
+        _write(second.iloc[100:], workspace / "export_2.csv")
+    )  # a partial export
+    merged = run_module(MODULE, "v4", "db", env=env)
+    assert merged.returncode == 0, merged.stderr
+    assert "merged by booking_id: 50 new, 100 updated" in merged.stdout
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        table = pd.read_sql(
+            "SELECT booking_id, reservation_status, is_canceled FROM bookings_v4", conn
+        ).set_index("booking_id")
+        raw = int(conn.exec_driver_sql("SELECT count(*) FROM bookings_raw").scalar_one())
+    engine.dispose()
+    assert len(table) == raw == 250  # the first 100, not in the second export, are kept
+    for booking in second.loc[cancelled, "booking_id"]:
+        if booking in set(second.iloc[100:]["booking_id"]):
+            assert table.loc[booking, "reservation_status"] == "Canceled"
+    still = second.loc[(second["reservation_status"] == "") & (second.index >= 100), "booking_id"]
+    assert table.loc[still, "reservation_status"].isna().all()  # still on the books: no outcome
+    assert table.loc[still, "is_canceled"].isna().all()
