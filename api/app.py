@@ -7,7 +7,9 @@ FastAPI's routing:
 - the lifespan protocol, so that a missing model ends start-up with one clear line (what to
   run) instead of Starlette's traceback, and uvicorn exits non-zero;
 - request metrics (count by route/method/status, latency), as a pure ASGI wrapper: Starlette's
-  ``BaseHTTPMiddleware`` would add a task and a queue per request.
+  ``BaseHTTPMiddleware`` would add a task and a queue per request;
+- the API key of ``/predict`` and ``/predict/batch`` (``API_KEYS``, ``API_KEYS_FILE``; header
+  ``X-API-Key``): a request without a current key gets a 401 before any route reads its body.
 """
 
 from __future__ import annotations
@@ -21,14 +23,19 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from starlette.types import Message, Receive, Scope, Send
 
+from api.auth import HEADER as KEY_HEADER
 from api.deps import Runtime
-from api.errors import request_validation_handler
+from api.errors import message_response, request_validation_handler
 from api.metrics import Metrics
 from api.prediction_log import PredictionLog
 from api.routes import admin, health, model, predict
 from api.schemas import batch_schema, booking_schema
 from api.serving import ChampionWatcher, MicroBatcher, ModelHolder
 from api.settings import Settings, get_settings
+from data_engineering.src.settings import SettingsError
+
+GUARDED_PREFIX = "/predict"  # the routes API keys guard: /predict and /predict/batch
+KEY_HEADER_BYTES = KEY_HEADER.lower().encode()  # ASGI header names arrive lower-cased
 
 
 class StartupError(RuntimeError):
@@ -55,11 +62,23 @@ class HotelAPI(FastAPI):
             await send(message)
 
         try:
+            if scope["path"].startswith(GUARDED_PREFIX) and not self._key_accepted(scope):
+                refusal = message_response(401, f"missing or unknown API key (header {KEY_HEADER})")
+                refusal.headers["WWW-Authenticate"] = "APIKey"
+                await refusal(scope, receive, send_with_status)
+                return
             await super().__call__(scope, receive, send_with_status)
         finally:
             self.runtime.metrics.observe_request(
                 scope["path"], scope["method"], status, time.perf_counter() - started
             )
+
+    def _key_accepted(self, scope: Scope) -> bool:
+        keys = self.runtime.keys
+        if keys is None:  # not started: nothing is served yet, and nothing is let through
+            return False
+        presented = next((v for k, v in scope["headers"] if k == KEY_HEADER_BYTES), None)
+        return keys.allows(presented.decode("latin-1") if presented is not None else None)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         await receive()  # lifespan.startup
@@ -81,8 +100,12 @@ class HotelAPI(FastAPI):
         from data_science.tracking import NoModelError
 
         runtime = self.runtime
-        runtime.prediction_log.start()
         settings = runtime.settings
+        try:
+            runtime.keys = settings.api_keys()
+        except SettingsError as exc:
+            raise StartupError(f"cannot start the API: {exc}") from None
+        runtime.prediction_log.start()
         try:
             _, state = runtime.holder.load(settings.model_uri)
         except (NoModelError, ModelBundleError) as exc:  # no model, or one for another vocabulary

@@ -11,6 +11,7 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 
+from api.auth import ApiKeys
 from api.metrics import Metrics
 from api.prediction_log import PredictionLog
 from api.serving import ChampionWatcher, MicroBatcher, ModelHolder, ServingState
@@ -27,6 +28,7 @@ class Runtime:
     metrics: Metrics
     watcher: ChampionWatcher
     batcher: MicroBatcher
+    keys: ApiKeys | None = None  # read at start-up (settings.api_keys()); None: not started
 
 
 async def get_runtime(request: Request) -> Runtime:

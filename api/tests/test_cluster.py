@@ -1,0 +1,167 @@
+"""``./cli.sh serve-cluster``: API replicas behind a real HAProxy, one SIGKILLed under load.
+
+The acceptance case of the scale-out issue: 4 clients send ``/predict`` for 20 s through the
+balancer, one replica is killed outright at 6 s. No request may fail (HAProxy resends what the
+dead replica refused or dropped to the other one), the killed replica comes back by itself, and
+every answered prediction is in PostgreSQL's ``predictions`` table exactly once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import httpx
+import pytest
+
+from api.tests.helpers import Traffic, free_port, logged_counts, stop_server, wait_until
+from data_engineering.src.paths import REPO_ROOT
+
+LOAD_SECONDS, KILL_AT_SECONDS = 20.0, 6.0
+KEY = "cluster-test-key-0123456789"
+
+
+def haproxy_or_skip() -> str:
+    path = shutil.which("haproxy")
+    if path is None:
+        message = "haproxy is not installed (apt-get install haproxy)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+def start_cluster(port: int, env: dict[str, str], *args: str) -> subprocess.Popen[str]:
+    """``python -m api.cluster`` (what ./cli.sh serve-cluster runs), output captured."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "api.cluster", "--port", str(port), *args],
+        cwd=REPO_ROOT,
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def pids_behind(url: str, wanted: int, timeout: float = 120) -> set[int]:
+    """The distinct ``/health`` pids the balancer answers with, once there are ``wanted``."""
+    seen: set[int] = set()
+
+    def enough() -> bool:
+        with contextlib.suppress(httpx.TransportError, ValueError, KeyError):
+            seen.add(httpx.get(f"{url}/health", timeout=2).json()["pid"])
+        return len(seen) >= wanted
+
+    assert wait_until(enough, timeout, interval=0.1), f"only {seen} behind {url}"
+    return seen
+
+
+def test_serve_cluster_without_haproxy_says_what_to_install(tmp_path: Path) -> None:
+    # PATH without /usr/sbin, where Debian puts haproxy; bash and the environment stay reachable.
+    env = {**os.environ, "PATH": "/usr/bin:/bin", "HOTEL_SKIP_SYNC": "1"}
+    result = subprocess.run(
+        ["bash", str(REPO_ROOT / "cli.sh"), "serve-cluster", "--replicas", "2"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "serve-cluster: error: haproxy is not installed: install it with `apt-get install haproxy` (Debian/Ubuntu)"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("args", "complaint"),
+    [
+        (["--replicas", "0"], "argument --replicas: must be at least 1, got 0"),
+        (["--replicas", "two"], "argument --replicas: invalid positive_int value: 'two'"),
+        (["--replicas", "33"], "argument --replicas: at most 32, got 33"),
+        (["--port", "70000"], "argument --port: must be 1-65535, got 70000"),
+    ],
+)
+def test_serve_cluster_bad_arguments_are_usage_errors(args: list[str], complaint: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "api.cluster", *args],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].endswith(complaint), result.stderr
+
+
+@pytest.mark.slow
+def test_a_replica_that_cannot_start_ends_the_command_with_its_reason(tmp_path: Path) -> None:
+    haproxy_or_skip()
+    port = free_port()
+    env = {
+        "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'empty.db'}",  # no model registered there
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'log.sqlite'}",
+        "API_REQUIRE_KEY": "false",
+    }
+    cluster = start_cluster(port, env, "--replicas", "2")
+    output, _ = cluster.communicate(timeout=180)
+    assert cluster.returncode == 1, output
+    assert "no model found at models:/hotel-cancellation@champion" in output
+    assert "could not start" in output
+    assert "serve-cluster: stopped" in output.splitlines()[-1]
+    # Nothing left listening on the balancer's port.
+    with pytest.raises(httpx.TransportError):
+        httpx.get(f"http://127.0.0.1:{port}/health", timeout=2)
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_a_replica_killed_under_load_loses_no_request_and_comes_back(
+    served_workspace, pg_schema_url, booking
+) -> None:
+    haproxy_or_skip()
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {
+        "MLFLOW_TRACKING_URI": served_workspace.tracking_uri,
+        "DATABASE_URL": pg_schema_url,
+        "API_KEYS": KEY,
+    }
+    cluster = start_cluster(port, env, "--replicas", "2")
+    try:
+        before = pids_behind(url, 2)
+        victim = min(before)
+        with Traffic(url, booking, clients=4, headers={"X-API-Key": KEY}) as traffic:
+            started = time.monotonic()
+            time.sleep(KILL_AT_SECONDS)
+            os.kill(victim, signal.SIGKILL)
+            time.sleep(LOAD_SECONDS - (time.monotonic() - started))
+        # The supervisor restarted it: a third pid answers beside the survivor.
+        after = pids_behind(url, 2)
+        assert victim not in after, (before, after)
+        assert len(after - before) == 1, (before, after)
+    finally:
+        output = stop_server(cluster)
+    statuses = traffic.statuses()
+    assert statuses == {200: len(traffic.answers)}, f"{statuses}\n{output[-4000:]}"
+    answered = traffic.request_ids
+    assert len(answered) > 40, f"only {len(answered)} answers in {LOAD_SECONDS:.0f} s"
+    assert len(set(answered)) == len(answered)
+    assert f"replica 1 (pid {victim})" in output or f"replica 2 (pid {victim})" in output
+    assert "killed by SIGKILL; restarting it now" in output
+    counts = logged_counts(pg_schema_url, answered)
+    missing = [request_id for request_id in answered if request_id not in counts]
+    twice = [request_id for request_id, n in counts.items() if n > 1]
+    assert (len(missing), len(twice)) == (0, 0), (
+        f"{len(answered)} answered: {len(missing)} never logged (e.g. {missing[:3]}), "
+        f"{len(twice)} logged more than once; log rows per answer: {Counter(counts.values())}"
+    )
+    assert cluster.returncode == 0, output[-3000:]
