@@ -134,8 +134,26 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         components["Booking"] = booking_schema()
         components["BatchRequest"] = batch_schema()
+        if isinstance(app, HotelAPI) and app.runtime.keys is not None and app.runtime.keys.enforced:
+            _declare_keys(schema)
         app.openapi_schema = schema
     return app.openapi_schema
+
+
+def _declare_keys(schema: dict[str, Any]) -> None:
+    """The key the ASGI layer asks of /predict*, as OpenAPI says it (only where one is asked)."""
+    schema["components"]["securitySchemes"] = {
+        "ApiKey": {"type": "apiKey", "in": "header", "name": KEY_HEADER, "description": "one of API_KEYS"}
+    }
+    for path, operations in schema.get("paths", {}).items():
+        if not path.startswith(GUARDED_PREFIX):
+            continue
+        for operation in operations.values():
+            operation["security"] = [{"ApiKey": []}]
+            operation.setdefault("responses", {})["401"] = {
+                "description": "X-API-Key missing or not one of the current keys",
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Message"}}},
+            }
 
 
 def create_app(settings: Settings | None = None) -> HotelAPI:

@@ -59,7 +59,7 @@ class ApiKeys:
         self._file = keys_file
         self._check_file_keys = check_file_keys  # the strength rules of API_KEYS, outside development
         self._from_file: list[bytes] = []
-        self._seen: tuple[int, int, int] | None = None
+        self._seen: tuple[int, ...] | None = None  # (): the file was missing last time
         self._checked_at = float("-inf")
         self._lock = threading.Lock()
         self.enforced = keys is not None or keys_file is not None
@@ -67,33 +67,36 @@ class ApiKeys:
             self._reload(force=True)
 
     def _reload(self, *, force: bool = False) -> None:
+        """Read the file again if it changed. At start (``force``) a problem is a SettingsError;
+        later it is logged once and the keys read before stay."""
         assert self._file is not None
+        name = f"API_KEYS_FILE={self._file}"
         try:
             stat = self._file.stat()
         except OSError as exc:
             if force:
-                raise SettingsError(f"API_KEYS_FILE={self._file}: {exc.strerror}") from None
-            if self._seen is not None:
-                log.warning("API_KEYS_FILE %s unreadable (%s): keeping the keys read before", self._file, exc)
-                self._seen = None
+                raise SettingsError(f"{name}: {exc.strerror}") from None
+            if self._seen != ():
+                log.warning("%s: %s; keeping the keys read before", name, exc.strerror)
+                self._seen = ()  # said once, until it is back
             return
         signature = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
         if signature == self._seen:
             return
+        self._seen = signature  # a refused version is not read again until it changes
         try:
             keys = parse_keys(self._file.read_text())
             if self._check_file_keys:
-                check_strength(keys, "API_KEYS_FILE")
+                check_strength(keys, name)
         except (OSError, UnicodeDecodeError, SettingsError) as exc:
+            problem = exc if isinstance(exc, SettingsError) else SettingsError(f"{name}: {exc}")
             if force:
-                raise SettingsError(f"API_KEYS_FILE={self._file}: {exc}") from None
-            log.warning("API_KEYS_FILE %s refused (%s): keeping the keys read before", self._file, exc)
-            self._seen = signature
+                raise problem from None
+            log.warning("%s; keeping the keys read before", problem)
             return
         if not force:
-            log.info("API_KEYS_FILE changed: %d key(s) now accepted from it", len(keys))
+            log.info("%s changed: %d key(s) now accepted from it", name, len(keys))
         self._from_file = [_digest(k) for k in keys]
-        self._seen = signature
 
     def _current(self) -> list[bytes]:
         if self._file is not None:
