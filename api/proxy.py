@@ -207,7 +207,8 @@ def render(
             f"    http-request auth realm {REALM} if metrics !operator",
         ]
     for name in routes:
-        lines.append(f"    acl to_{name} path /{name} path_beg /{name}/")
+        # Two lines of one name are OR-ed: the prefix itself, and everything below it.
+        lines += [f"    acl to_{name} path /{name}", f"    acl to_{name} path_beg /{name}/"]
         # Airflow's UI and REST clients carry Airflow's own token, which Airflow itself checks.
         bearer = " !bearer" if name == "airflow" else ""
         lines.append(f"    http-request auth realm {REALM} if to_{name} !operator{bearer}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from typing import Any
 import httpx
 import mlflow
 import pandas as pd
+import pytest
 import sqlalchemy as sa
 
 from api.schemas import bookings_as_json
@@ -103,6 +105,28 @@ def start_server(port: int, env: dict[str, str], *args: str, repo: Path = REPO_R
         cwd=repo,
         # /predict open unless the test sets keys (outside development a key is required).
         env={**os.environ, "API_REQUIRE_KEY": "false", **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def haproxy_or_skip() -> str:
+    path = shutil.which("haproxy")
+    if path is None:
+        message = "haproxy is not installed (apt-get install haproxy)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+def start_cluster(port: int, env: dict[str, str], *args: str) -> subprocess.Popen[str]:
+    """``python -m api.cluster`` (what ./cli.sh serve-cluster runs), output captured."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "api.cluster", "--port", str(port), *args],
+        cwd=REPO_ROOT,
+        env={**os.environ, **env},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

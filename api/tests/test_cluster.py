@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -21,33 +20,19 @@ from pathlib import Path
 import httpx
 import pytest
 
-from api.tests.helpers import Traffic, free_port, logged_counts, stop_server, wait_until
+from api.tests.helpers import (
+    Traffic,
+    free_port,
+    haproxy_or_skip,
+    logged_counts,
+    start_cluster,
+    stop_server,
+    wait_until,
+)
 from data_engineering.src.paths import REPO_ROOT
 
 LOAD_SECONDS, KILL_AT_SECONDS = 20.0, 6.0
 KEY = "cluster-test-key-0123456789"
-
-
-def haproxy_or_skip() -> str:
-    path = shutil.which("haproxy")
-    if path is None:
-        message = "haproxy is not installed (apt-get install haproxy)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return path
-
-
-def start_cluster(port: int, env: dict[str, str], *args: str) -> subprocess.Popen[str]:
-    """``python -m api.cluster`` (what ./cli.sh serve-cluster runs), output captured."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "api.cluster", "--port", str(port), *args],
-        cwd=REPO_ROOT,
-        env={**os.environ, **env},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
 
 
 def pids_behind(url: str, wanted: int, timeout: float = 120) -> set[int]:
