@@ -35,6 +35,7 @@ from streamlit_apps.tests.seed import raw_booking
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 ARTIFACTS = REPO_ROOT / "reports" / "test-artifacts" / "dashboards"
+API_KEY = "dashboard-e2e-key-0123456789"
 
 
 def free_port() -> int:
@@ -104,12 +105,14 @@ def stack(own_seeded, trained_workspace) -> Iterator[Stack]:
         "DATABASE_URL": own_seeded.app_url,
         "API_PREDICTION_LOG": "true",
         "API_LOG_FLUSH_SECONDS": "0.05",
+        "API_KEYS": API_KEY,  # the What-if page must send it, as in a deployment
     }
     api_env.pop("MODEL_URI", None)
     dashboard_env = {
         **base,
         "DATABASE_URL_READONLY": own_seeded.readonly_url,
         "API_URL": f"http://127.0.0.1:{api_port}",
+        "API_KEY": API_KEY,
     }
     api_argv = [
         sys.executable,
