@@ -167,7 +167,6 @@ def render(
     lines = [
         "# Written by api/proxy.py at start; edit that, not this.",
         "global",
-        "    maxconn 4096",
         "    ssl-default-bind-options ssl-min-ver TLSv1.2 no-tls-tickets",
         "    hard-stop-after 30s",
         "",
