@@ -94,8 +94,9 @@ def test_a_replica_that_cannot_start_ends_the_command_with_its_reason(tmp_path: 
 
 @pytest.mark.slow
 @pytest.mark.postgres
+@pytest.mark.fault
 def test_a_replica_killed_under_load_loses_no_request_and_comes_back(
-    served_workspace, pg_schema_url, booking
+    served_workspace, pg_schema_url, booking, fault_case
 ) -> None:
     haproxy_or_skip()
     port = free_port()
@@ -121,15 +122,23 @@ def test_a_replica_killed_under_load_loses_no_request_and_comes_back(
     finally:
         output = stop_server(cluster)
     statuses = traffic.statuses()
-    assert statuses == {200: len(traffic.answers)}, f"{statuses}\n{output[-4000:]}"
     answered = traffic.request_ids
+    counts = logged_counts(pg_schema_url, answered)
+    missing = [request_id for request_id in answered if request_id not in counts]
+    twice = [request_id for request_id, n in counts.items() if n > 1]
+    fault_case(
+        case="an API replica SIGKILLed under load (serve-cluster, 2 replicas, 4 clients, 20 s)",
+        sent=len(traffic.answers),
+        kept=len(answered) - len(missing),
+        lost=len(traffic.answers) - len(answered) + len(missing),
+        detail=f"HTTP statuses {statuses}; answered but not in `predictions`: {len(missing)}; "
+        f"logged more than once: {len(twice)}",
+    )
+    assert statuses == {200: len(traffic.answers)}, f"{statuses}\n{output[-4000:]}"
     assert len(answered) > 40, f"only {len(answered)} answers in {LOAD_SECONDS:.0f} s"
     assert len(set(answered)) == len(answered)
     assert f"replica 1 (pid {victim})" in output or f"replica 2 (pid {victim})" in output
     assert "killed by SIGKILL; restarting it now" in output
-    counts = logged_counts(pg_schema_url, answered)
-    missing = [request_id for request_id in answered if request_id not in counts]
-    twice = [request_id for request_id, n in counts.items() if n > 1]
     assert (len(missing), len(twice)) == (0, 0), (
         f"{len(answered)} answered: {len(missing)} never logged (e.g. {missing[:3]}), "
         f"{len(twice)} logged more than once; log rows per answer: {Counter(counts.values())}"
