@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import ssl
 import subprocess
 import time
 from collections.abc import Iterator
@@ -118,7 +119,8 @@ class Stack:
         """GET (or POST, with ``json=``) through the proxy, trusting only the stack's certificate."""
         url = f"https://127.0.0.1:{self.values['CI_HTTPS_PORT']}{path}"
         method = "POST" if "json" in kwargs else "GET"
-        return httpx.request(method, url, verify=str(self.root / "tls" / "cert.pem"), timeout=30, **kwargs)
+        trusted = ssl.create_default_context(cafile=self.root / "tls" / "cert.pem")
+        return httpx.request(method, url, verify=trusted, timeout=30, **kwargs)
 
     @property
     def operator(self) -> tuple[str, str]:
