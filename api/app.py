@@ -44,6 +44,7 @@ class StartupError(RuntimeError):
 
 class HotelAPI(FastAPI):
     runtime: Runtime
+    keys_problem: str | None = None  # why the API keys are unusable (start-up then fails with it)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -75,7 +76,7 @@ class HotelAPI(FastAPI):
 
     def _key_accepted(self, scope: Scope) -> bool:
         keys = self.runtime.keys
-        if keys is None:  # not started: nothing is served yet, and nothing is let through
+        if keys is None:  # unusable settings: such an app never starts, and lets nothing through
             return False
         presented = next((v for k, v in scope["headers"] if k == KEY_HEADER_BYTES), None)
         return keys.allows(presented.decode("latin-1") if presented is not None else None)
@@ -101,10 +102,8 @@ class HotelAPI(FastAPI):
 
         runtime = self.runtime
         settings = runtime.settings
-        try:
-            runtime.keys = settings.api_keys()
-        except SettingsError as exc:
-            raise StartupError(f"cannot start the API: {exc}") from None
+        if runtime.keys is None:  # the keys could not be read when the app was made
+            raise StartupError(f"cannot start the API: {self.keys_problem}")
         runtime.prediction_log.start()
         try:
             _, state = runtime.holder.load(settings.model_uri)
@@ -190,6 +189,10 @@ def create_app(settings: Settings | None = None) -> HotelAPI:
         holder, top=settings.reasons, max_batch=settings.micro_batch, on_batch=metrics.micro_batch.observe
     )
     app.runtime = Runtime(settings, holder, prediction_log, metrics, watcher, batcher)
+    try:
+        app.runtime.keys = settings.api_keys()
+    except SettingsError as exc:  # reported by start-up, where the server says why it stops
+        app.keys_problem = str(exc)
     app.state.runtime = app.runtime
     # Starlette types handlers as taking any Exception; this one is registered for its own class.
     app.add_exception_handler(RequestValidationError, request_validation_handler)  # type: ignore[arg-type]

@@ -28,7 +28,7 @@ class Runtime:
     metrics: Metrics
     watcher: ChampionWatcher
     batcher: MicroBatcher
-    keys: ApiKeys | None = None  # read at start-up (settings.api_keys()); None: not started
+    keys: ApiKeys | None = None  # settings.api_keys(); None: unusable (start-up fails saying why)
 
 
 async def get_runtime(request: Request) -> Runtime:
