@@ -36,6 +36,7 @@ from streamlit_apps.tests.seed import raw_booking
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 ARTIFACTS = REPO_ROOT / "reports" / "test-artifacts" / "dashboards"
 API_KEY = "dashboard-e2e-key-0123456789"
+KEY_HEADER = {"X-API-Key": API_KEY}
 
 
 def free_port() -> int:
@@ -224,8 +225,13 @@ def test_every_page_in_a_browser_against_the_real_api(stack: Stack, own_seeded, 
     # Predictions sent straight to the API, as a hotel system would: they must reach Monitoring.
     sent = [raw_booking(row, i) for i, (_, row) in enumerate(bookings.head(5).iterrows())]
     for booking in sent:
-        assert httpx.post(f"{stack.api}/predict", json=booking, timeout=10).status_code == 200
-    expected_answer = httpx.post(f"{stack.api}/predict", json=what_if_defaults(), timeout=10).json()
+        assert (
+            httpx.post(f"{stack.api}/predict", json=booking, headers=KEY_HEADER, timeout=10).status_code
+            == 200
+        )
+    expected_answer = httpx.post(
+        f"{stack.api}/predict", json=what_if_defaults(), headers=KEY_HEADER, timeout=10
+    ).json()
 
     with Browser(1400, 1000) as browser:
         pages = {page.path: page for page in PAGES}
