@@ -42,7 +42,7 @@ from data_engineering.src.settings import HotelSettings, SettingsError, repo_pat
 INSTALL_HINT = "haproxy is not installed: install it with `apt-get install haproxy` (Debian/Ubuntu)"
 # Variables the configuration reads at start; the password itself never reaches a file.
 USER_VARIABLE = "HOTEL_PROXY_USER"
-PASSWORD_VARIABLE = "HOTEL_PROXY_PASSWORD"  # noqa: S105 - the name of a variable, not its value
+PASSWORD_VARIABLE = "HOTEL_PROXY_PASSWORD"  # noqa: S105 - the name of a variable, not its value  # pragma: allowlist secret
 REALM = "hotel-platform"
 HEALTH_PATH = "/health"
 

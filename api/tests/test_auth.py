@@ -112,7 +112,10 @@ def test_a_key_is_required_outside_development(settings_env, monkeypatch, env, e
             {"API_KEYS": f"{KEY},change-me"},
             "serve-api: error: API_KEYS holds a placeholder key (such as change-me): set real keys",
         ),
-        ({"API_KEYS": "short"}, "serve-api: error: API_KEYS: every key needs at least 16 characters"),
+        (
+            {"API_KEYS": "short"},  # pragma: allowlist secret
+            "serve-api: error: API_KEYS: every key needs at least 16 characters",
+        ),
         (
             {"API_KEYS_FILE": "/nonexistent/keys"},
             "serve-api: error: API_KEYS_FILE=/nonexistent/keys: No such file or directory",

@@ -26,7 +26,7 @@ from data_engineering.src.paths import REPO_ROOT
 from data_engineering.src.settings import SettingsError
 
 KEY = "booking-engine-key-0123456789"
-OPERATOR, PASSWORD = "ops", "operators-password-0123"
+OPERATOR, PASSWORD = "ops", "operators-password-0123"  # pragma: allowlist secret
 AIRFLOW = REPO_ROOT / ".venv-airflow" / "bin" / "airflow"
 
 

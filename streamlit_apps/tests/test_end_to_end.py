@@ -35,7 +35,7 @@ from streamlit_apps.tests.seed import raw_booking
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 ARTIFACTS = REPO_ROOT / "reports" / "test-artifacts" / "dashboards"
-API_KEY = "dashboard-e2e-key-0123456789"
+API_KEY = "dashboard-e2e-key-0123456789"  # pragma: allowlist secret
 KEY_HEADER = {"X-API-Key": API_KEY}
 
 
