@@ -145,7 +145,7 @@ class Cluster:
             )
             say(f"HAProxy started (pid {self.balancer.pid})")
             if not self._first_start():
-                return 1
+                return 0 if self.stopping.is_set() else 1  # asked to stop while starting: not a failure
             return self._supervise()
         finally:
             self._stop_all()
@@ -158,6 +158,8 @@ class Cluster:
         waiting = {replica.index: replica for replica in self.replicas}
         started = last_note = time.monotonic()
         while waiting and not self.stopping.wait(0.25):
+            if not self._balancer_alive():
+                return False
             for index, replica in list(waiting.items()):
                 assert replica.process is not None
                 if replica.process.poll() is not None:
@@ -182,11 +184,7 @@ class Cluster:
 
     def _supervise(self) -> int:
         while not self.stopping.wait(0.2):
-            assert self.balancer is not None
-            if self.balancer.poll() is not None:
-                say(
-                    f"error: HAProxy stopped ({_exit_reason(self.balancer.returncode)}); stopping the replicas"
-                )
+            if not self._balancer_alive():
                 return 1
             now = time.monotonic()
             for replica in self.replicas:
@@ -196,6 +194,14 @@ class Cluster:
                 if replica.restart_at is not None and now >= replica.restart_at:
                     replica.start()
         return 0
+
+    def _balancer_alive(self) -> bool:
+        """False, after saying so, once HAProxy has exited (its own alert is above: a port taken...)."""
+        assert self.balancer is not None
+        if self.balancer.poll() is None:
+            return True
+        say(f"error: HAProxy stopped ({_exit_reason(self.balancer.returncode)}); stopping the replicas")
+        return False
 
     def _stop_all(self) -> None:
         if self.balancer is not None and self.balancer.poll() is None:

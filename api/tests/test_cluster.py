@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import time
 from collections import Counter
 from pathlib import Path
@@ -90,6 +91,24 @@ def test_a_replica_that_cannot_start_ends_the_command_with_its_reason(tmp_path: 
     # Nothing left listening on the balancer's port.
     with pytest.raises(httpx.TransportError):
         httpx.get(f"http://127.0.0.1:{port}/health", timeout=2)
+
+
+def test_a_taken_port_ends_the_command_with_haproxys_reason(tmp_path: Path) -> None:
+    haproxy_or_skip()
+    env = {
+        "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'empty.db'}",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'log.sqlite'}",
+        "API_REQUIRE_KEY": "false",
+    }
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        cluster = start_cluster(taken.getsockname()[1], env, "--replicas", "1")
+        output, _ = cluster.communicate(timeout=120)
+    assert cluster.returncode == 1, output
+    assert "cannot bind socket" in output  # HAProxy's own alert
+    assert "serve-cluster: error: HAProxy stopped (exit code 1); stopping the replicas" in output
+    assert output.strip().splitlines()[-1] == "serve-cluster: stopped"
 
 
 @pytest.mark.slow
