@@ -177,11 +177,9 @@ def render(
         "    timeout server 60s",
         "    timeout http-request 10s",
         "    timeout tunnel 1h",  # the dashboards' websockets
-        # A replica that refuses, closes without answering or does not answer in time: the
-        # request goes to another one (redispatch on every retry).
+        # A refused connection is tried again, on another server where there is one.
         "    retries 3",
         "    option redispatch 1",
-        "    retry-on conn-failure empty-response response-timeout",
         "",
     ]
     if named:
@@ -220,8 +218,11 @@ def render(
     lines += [
         "backend api",
         "    balance roundrobin",
-        # The whole body before the request leaves: only a request HAProxy holds complete can
-        # be resent to another replica (a body still arriving turns retries off for it).
+        # A replica that refuses, closes without answering or does not answer in time: the
+        # request goes to another one. The API's requests only (/predict may be resent; MLflow's
+        # or Airflow's writes may not). The whole body is held before the request leaves: only
+        # a request HAProxy holds complete can be resent (a body still arriving turns retries off).
+        "    retry-on conn-failure empty-response response-timeout",
         "    option http-buffer-request",
         f"    option httpchk GET {HEALTH_PATH}",
         "    http-check expect status 200",
