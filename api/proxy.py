@@ -190,7 +190,10 @@ def render(
             f'    user "${{{USER_VARIABLE}}}" insecure-password "${{{PASSWORD_VARIABLE}}}"',
             "",
         ]
-    lines += ["frontend public", f"    {public.bind()}", "    option forwardfor"]
+    # One line per request that went wrong or was resent (a normal one is not logged); server
+    # state changes HAProxy prints itself.
+    logging = ["    log stderr format raw local0 info", "    option httplog", "    option dontlog-normal"]
+    lines += ["frontend public", f"    {public.bind()}", *logging, "    option forwardfor"]
     if public.cert:
         lines += [
             "    http-request set-header X-Forwarded-Proto https",
@@ -214,7 +217,7 @@ def render(
     lines += [f"    use_backend {name} if to_{name}" for name in routes]
     lines += ["    default_backend api", ""]
     if internal is not None:
-        lines += ["frontend internal", f"    {internal.bind()}", "    default_backend api", ""]
+        lines += ["frontend internal", f"    {internal.bind()}", *logging, "    default_backend api", ""]
     lines += [
         "backend api",
         "    balance roundrobin",
