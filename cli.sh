@@ -128,13 +128,17 @@ port_option() {
   echo "$port"
 }
 
-# A relative HOTEL_BOOKINGS_SOURCE means "relative to where I am", as for any path argument.
-absolutize_source() {
-  if [ -n "${HOTEL_BOOKINGS_SOURCE:-}" ]; then
-    HOTEL_BOOKINGS_SOURCE="$(abspath "$HOTEL_BOOKINGS_SOURCE")"
-    export HOTEL_BOOKINGS_SOURCE
-  fi
+# Paths users set in variables mean "relative to where I am", as any path argument: NAME...
+absolutize_paths() {
+  local name
+  for name in "$@"; do
+    if [ -n "${!name:-}" ]; then
+      export "$name=$(abspath "${!name}")"
+    fi
+  done
 }
+
+absolutize_source() { absolutize_paths HOTEL_BOOKINGS_SOURCE; }
 
 # ------------------------------------------------------------------ commands
 #: help | list the commands
@@ -496,8 +500,17 @@ cmd_test() {
 #: serve-api [--host H] [--port P] [--workers N] [--access-log] [--env ENV] | the prediction API (default 127.0.0.1:8000)
 cmd_serve_api() {
   take_env_flag "$@"
+  absolutize_paths API_KEYS_FILE
   ensure_env
   exec "$PY" -m api.serve ${ARGS[@]+"${ARGS[@]}"}
+}
+
+#: serve-cluster [--replicas N] [--port P] [--host H] [--env ENV] | N API replicas behind HAProxy (health checks, retries on another replica, restarts; TLS and the operators' password with PROXY_*)
+cmd_serve_cluster() {
+  take_env_flag "$@"
+  absolutize_paths API_KEYS_FILE PROXY_TLS_CERT
+  ensure_env
+  exec "$PY" -m api.cluster ${ARGS[@]+"${ARGS[@]}"}
 }
 
 #: db-migrate [--env ENV] | create or update the API's tables (alembic upgrade head)

@@ -7,7 +7,9 @@ FastAPI's routing:
 - the lifespan protocol, so that a missing model ends start-up with one clear line (what to
   run) instead of Starlette's traceback, and uvicorn exits non-zero;
 - request metrics (count by route/method/status, latency), as a pure ASGI wrapper: Starlette's
-  ``BaseHTTPMiddleware`` would add a task and a queue per request.
+  ``BaseHTTPMiddleware`` would add a task and a queue per request;
+- the API key of ``/predict`` and ``/predict/batch`` (``API_KEYS``, ``API_KEYS_FILE``; header
+  ``X-API-Key``): a request without a current key gets a 401 before any route reads its body.
 """
 
 from __future__ import annotations
@@ -21,15 +23,21 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from starlette.types import Message, Receive, Scope, Send
 
+from api.auth import HEADER as KEY_HEADER
 from api.deps import Runtime
 from api.docs import add_docs
-from api.errors import request_validation_handler
+from api.errors import message_response, request_validation_handler
 from api.metrics import Metrics
 from api.prediction_log import PredictionLog
 from api.routes import admin, forecast, health, model, predict
 from api.schemas import batch_schema, booking_schema
 from api.serving import ChampionWatcher, MicroBatcher, ModelHolder
 from api.settings import Settings, get_settings
+from data_engineering.src.settings import SettingsError
+
+# The routes API keys guard: /predict, /predict/batch and /forecast (it reads the bookings).
+GUARDED_PREFIXES = ("/predict", "/forecast")
+KEY_HEADER_BYTES = KEY_HEADER.lower().encode()  # ASGI header names arrive lower-cased
 
 
 class StartupError(RuntimeError):
@@ -38,6 +46,7 @@ class StartupError(RuntimeError):
 
 class HotelAPI(FastAPI):
     runtime: Runtime
+    keys_problem: str | None = None  # why the API keys are unusable (start-up then fails with it)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -56,11 +65,23 @@ class HotelAPI(FastAPI):
             await send(message)
 
         try:
+            if scope["path"].startswith(GUARDED_PREFIXES) and not self._key_accepted(scope):
+                refusal = message_response(401, f"missing or unknown API key (header {KEY_HEADER})")
+                refusal.headers["WWW-Authenticate"] = "APIKey"
+                await refusal(scope, receive, send_with_status)
+                return
             await super().__call__(scope, receive, send_with_status)
         finally:
             self.runtime.metrics.observe_request(
                 scope["path"], scope["method"], status, time.perf_counter() - started
             )
+
+    def _key_accepted(self, scope: Scope) -> bool:
+        keys = self.runtime.keys
+        if keys is None:  # unusable settings: such an app never starts, and lets nothing through
+            return False
+        presented = next((v for k, v in scope["headers"] if k == KEY_HEADER_BYTES), None)
+        return keys.allows(presented.decode("latin-1") if presented is not None else None)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         await receive()  # lifespan.startup
@@ -87,8 +108,10 @@ class HotelAPI(FastAPI):
             runtime.hotels = load_hotels()  # a bad capacity file stops the start, naming what is wrong
         except HotelsFileError as exc:
             raise StartupError(f"cannot start the API: {exc}") from None
-        runtime.prediction_log.start()
         settings = runtime.settings
+        if runtime.keys is None:  # the keys could not be read when the app was made
+            raise StartupError(f"cannot start the API: {self.keys_problem}")
+        runtime.prediction_log.start()
         try:
             _, state = runtime.holder.load(settings.model_uri)
         except (NoModelError, ModelBundleError) as exc:  # no model, or one for another vocabulary
@@ -117,8 +140,26 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         components["Booking"] = booking_schema()
         components["BatchRequest"] = batch_schema()
+        if isinstance(app, HotelAPI) and app.runtime.keys is not None and app.runtime.keys.enforced:
+            _declare_keys(schema)
         app.openapi_schema = schema
     return app.openapi_schema
+
+
+def _declare_keys(schema: dict[str, Any]) -> None:
+    """The key the ASGI layer asks of /predict*, as OpenAPI says it (only where one is asked)."""
+    schema["components"]["securitySchemes"] = {
+        "ApiKey": {"type": "apiKey", "in": "header", "name": KEY_HEADER, "description": "one of API_KEYS"}
+    }
+    for path, operations in schema.get("paths", {}).items():
+        if not path.startswith(GUARDED_PREFIXES):
+            continue
+        for operation in operations.values():
+            operation["security"] = [{"ApiKey": []}]
+            operation.setdefault("responses", {})["401"] = {
+                "description": "X-API-Key missing or not one of the current keys",
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Message"}}},
+            }
 
 
 def create_app(settings: Settings | None = None) -> HotelAPI:
@@ -157,6 +198,10 @@ def create_app(settings: Settings | None = None) -> HotelAPI:
         holder, top=settings.reasons, max_batch=settings.micro_batch, on_batch=metrics.micro_batch.observe
     )
     app.runtime = Runtime(settings, holder, prediction_log, metrics, watcher, batcher)
+    try:
+        app.runtime.keys = settings.api_keys()
+    except SettingsError as exc:  # reported by start-up, where the server says why it stops
+        app.keys_problem = str(exc)
     app.state.runtime = app.runtime
     # Starlette types handlers as taking any Exception; this one is registered for its own class.
     app.add_exception_handler(RequestValidationError, request_validation_handler)  # type: ignore[arg-type]

@@ -11,6 +11,7 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 
+from api.auth import ApiKeys
 from api.metrics import Metrics
 from api.prediction_log import PredictionLog
 from api.serving import ChampionWatcher, MicroBatcher, ModelHolder, ServingState
@@ -29,6 +30,7 @@ class Runtime:
     watcher: ChampionWatcher
     batcher: MicroBatcher
     hotels: HotelsConfig | None = None  # capacities and costs, read at start-up (the overbooking advice)
+    keys: ApiKeys | None = None  # settings.api_keys(); None: unusable (start-up fails saying why)
 
 
 async def get_runtime(request: Request) -> Runtime:

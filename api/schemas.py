@@ -215,6 +215,8 @@ class Message(BaseModel):
 
 class Health(BaseModel):
     status: Literal["ok"]
+    pid: int = Field(description="the answering process: replicas behind a balancer tell apart by it")
+    model_version: str | None = Field(description="the version it serves (null: none loaded yet)")
 
 
 class LogStatus(BaseModel):

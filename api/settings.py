@@ -8,11 +8,13 @@ The model and the prediction log's database are the ones every command uses (``M
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
-from data_engineering.src.settings import DatabaseSettings
+from api.auth import ApiKeys, check_strength, parse_keys
+from data_engineering.src.settings import DEVELOPMENT, DatabaseSettings, SettingsError, repo_path
 from data_science.tracking import TrackingSettings
 
 # Where ``./cli.sh serve-api`` listens unless told otherwise (the dashboards call it there).
@@ -28,6 +30,27 @@ class Settings(DatabaseSettings, TrackingSettings):
         validation_alias="API_ADMIN_KEY",
         description="key of `POST /admin/reload` (header `X-API-Key`); unset, the route refuses every call",
         json_schema_extra={"default_shown": "unset"},
+    )
+    keys: SecretStr | None = Field(
+        None,
+        validation_alias="API_KEYS",
+        description="keys `/predict` and `/predict/batch` accept (header `X-API-Key`), comma-separated, "
+        "at least 16 characters each outside development",
+        json_schema_extra={"default_shown": "unset"},
+    )
+    keys_file: Path | None = Field(
+        None,
+        validation_alias="API_KEYS_FILE",
+        description="a file of further keys, one per line (`#` starts a comment): re-read when it "
+        "changes, so keys rotate without a restart; a relative path is taken from the repository root",
+        json_schema_extra={"default_shown": "unset"},
+    )
+    require_key: bool | None = Field(
+        None,
+        validation_alias="API_REQUIRE_KEY",
+        description="refuse to start unless `API_KEYS` or `API_KEYS_FILE` is set (`false`: `/predict` "
+        "open to anyone who reaches it)",
+        json_schema_extra={"default_shown": "true, false with `APP_ENV` local or test"},
     )
     reasons: int = Field(3, ge=0, le=10, description="reasons per prediction (0 turns them off)")
     micro_batch: int = Field(
@@ -51,6 +74,30 @@ class Settings(DatabaseSettings, TrackingSettings):
     db_timeout_seconds: float = Field(
         2.0, gt=0, description="connect/statement timeout of the log and of `/ready`'s check"
     )
+
+    @field_validator("keys_file")
+    @classmethod
+    def _from_repo_root(cls, value: Path | None) -> Path | None:
+        return None if value is None else repo_path(value)
+
+    def key_required(self) -> bool:
+        """Must ``/predict`` be guarded by a key (``API_REQUIRE_KEY``, else: outside development)?"""
+        return self.require_key if self.require_key is not None else self.app_env not in DEVELOPMENT
+
+    def api_keys(self) -> ApiKeys:
+        """The keys ``/predict`` accepts. Raises SettingsError, naming the variable, when the API
+        must not start with them: none where one is required, a missing file, a placeholder or a
+        key shorter than 16 characters outside development."""
+        production = self.app_env not in DEVELOPMENT
+        text = self.keys.get_secret_value() if self.keys is not None else None
+        if text is not None and production:
+            check_strength(parse_keys(text), "API_KEYS")
+        if self.key_required() and not parse_keys(text or "") and self.keys_file is None:
+            raise SettingsError(
+                "API_KEYS is not set: outside development (APP_ENV local or test) /predict needs keys; "
+                "set API_KEYS or API_KEYS_FILE, or API_REQUIRE_KEY=false to serve it without one"
+            )
+        return ApiKeys(text, self.keys_file, check_file_keys=production)
 
 
 @lru_cache(maxsize=1)

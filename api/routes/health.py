@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
@@ -14,8 +16,11 @@ router = APIRouter(tags=["operations"])
 
 
 @router.get("/health", response_model=Health, summary="Liveness: the process is up")
-async def health() -> Response:
-    return json_response({"status": "ok"})
+async def health(runtime: RuntimeDep) -> Response:
+    state = runtime.holder.state
+    return json_response(
+        {"status": "ok", "pid": os.getpid(), "model_version": state.version if state else None}
+    )
 
 
 @router.get(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from typing import Any
 import httpx
 import mlflow
 import pandas as pd
+import pytest
 import sqlalchemy as sa
 
 from api.schemas import bookings_as_json
@@ -44,12 +46,12 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def logged_ids(url: str, ids: Sequence[str | None]) -> set[str]:
-    """Which of these request ids are in the predictions table."""
+def logged_counts(url: str, ids: Sequence[str | None]) -> Counter[str]:
+    """How many rows of the predictions table each of these request ids has (absent: none)."""
     from api.prediction_log import predictions
 
     engine = sa.create_engine(url)
-    found: set[str] = set()
+    found: Counter[str] = Counter()
     try:
         with engine.connect() as conn:
             for start in range(0, len(ids), 1000):
@@ -60,6 +62,11 @@ def logged_ids(url: str, ids: Sequence[str | None]) -> set[str]:
     finally:
         engine.dispose()
     return found
+
+
+def logged_ids(url: str, ids: Sequence[str | None]) -> set[str]:
+    """Which of these request ids are in the predictions table."""
+    return set(logged_counts(url, ids))
 
 
 def json_bookings(raw: pd.DataFrame) -> list[dict[str, Any]]:
@@ -83,6 +90,9 @@ def api_settings(log_url: str, **overrides: Any) -> Settings:
         "log_retry_max_seconds": 0.5,
         "db_timeout_seconds": 2.0,
         "model_refresh_seconds": 0,  # tests that want the champion watcher say so
+        "keys": None,  # /predict open: the key tests set keys themselves
+        "keys_file": None,
+        "require_key": False,
     }
     return Settings(**(values | overrides))
 
@@ -93,6 +103,29 @@ def start_server(port: int, env: dict[str, str], *args: str, repo: Path = REPO_R
     return subprocess.Popen(
         [sys.executable, "-m", "api.serve", "--port", str(port), *args],
         cwd=repo,
+        # /predict open unless the test sets keys (outside development a key is required).
+        env={**os.environ, "API_REQUIRE_KEY": "false", **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def haproxy_or_skip() -> str:
+    path = shutil.which("haproxy")
+    if path is None:
+        message = "haproxy is not installed (apt-get install haproxy)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+def start_cluster(port: int, env: dict[str, str], *args: str) -> subprocess.Popen[str]:
+    """``python -m api.cluster`` (what ./cli.sh serve-cluster runs), output captured."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "api.cluster", "--port", str(port), *args],
+        cwd=REPO_ROOT,
         env={**os.environ, **env},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -139,18 +172,30 @@ class Traffic:
     (wall-clock time, status, model version): status 0 is a transport error, with its repr as
     version. Wall-clock, so that times the registry records (epoch milliseconds) compare."""
 
-    def __init__(self, url: str, booking: dict[str, Any], clients: int = 4, pause: float = 0.0) -> None:
-        self.url, self.booking, self.pause = url, booking, pause
+    def __init__(
+        self,
+        url: str,
+        booking: dict[str, Any],
+        clients: int = 4,
+        pause: float = 0.0,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        self.url, self.booking, self.pause, self.headers = url, booking, pause, headers or {}
         self.answers: list[tuple[float, int, str | None]] = []
+        self.request_ids: list[str] = []  # of every 200
         self._stop = threading.Event()
         self._clients = [threading.Thread(target=self._keep_predicting) for _ in range(clients)]
 
     def _keep_predicting(self) -> None:
         while not self._stop.is_set():
             try:
-                response = httpx.post(f"{self.url}/predict", json=self.booking, timeout=30)
-                version = response.json().get("model_version") if response.status_code == 200 else None
-                self.answers.append((time.time(), response.status_code, version))
+                response = httpx.post(
+                    f"{self.url}/predict", json=self.booking, headers=self.headers, timeout=30
+                )
+                body = response.json() if response.status_code == 200 else {}
+                self.answers.append((time.time(), response.status_code, body.get("model_version")))
+                if response.status_code == 200:
+                    self.request_ids.append(body["request_id"])
             except httpx.TransportError as exc:
                 self.answers.append((time.time(), 0, repr(exc)))
             self._stop.wait(self.pause)  # light traffic leaves the CPU to what runs beside it

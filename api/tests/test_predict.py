@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 
 import numpy as np
 
@@ -138,7 +139,7 @@ def test_model_route_describes_the_champion(app_client, trained_workspace) -> No
 
 
 def test_health_and_metrics(app_client, booking) -> None:
-    assert app_client.get("/health").json() == {"status": "ok"}
+    assert app_client.get("/health").json() == {"status": "ok", "pid": os.getpid(), "model_version": "1"}
     app_client.post("/predict", json=booking)
     metrics = app_client.get("/metrics")
     assert metrics.status_code == 200

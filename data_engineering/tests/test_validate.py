@@ -237,7 +237,7 @@ def _one_booking(**fields: str) -> dict[str, list[str]]:
         reservation_status_date="2017-03-12",
     )
     row.update(fields)
-    return {name: [str(value)] for name, value in row.items()}
+    return {str(name): [str(value)] for name, value in row.items()}
 
 
 @pytest.mark.parametrize(

@@ -111,7 +111,14 @@ def registry_copy(trained_workspace, tmp_path_factory) -> str:
 @pytest.fixture(autouse=True)
 def fresh_caches(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Each test starts with empty Streamlit caches and no database or API from the environment."""
-    for name in ("DATABASE_URL", "DATABASE_URL_READONLY", "APP_ENV", "API_URL", "MLFLOW_TRACKING_URI"):
+    for name in (
+        "DATABASE_URL",
+        "DATABASE_URL_READONLY",
+        "APP_ENV",
+        "API_URL",
+        "API_KEY",
+        "MLFLOW_TRACKING_URI",
+    ):
         monkeypatch.delenv(name, raising=False)
     st.cache_data.clear()
     st.cache_resource.clear()

@@ -32,6 +32,8 @@ from streamlit_apps.tests.seed import raw_booking
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 ARTIFACTS = REPO_ROOT / "reports" / "test-artifacts" / "dashboards"
+API_KEY = "dashboard-e2e-key-0123456789"  # pragma: allowlist secret
+KEY_HEADER = {"X-API-Key": API_KEY}
 
 
 @dataclass(frozen=True)
@@ -61,12 +63,14 @@ def stack(own_seeded, trained_workspace) -> Iterator[Stack]:
         "DATABASE_URL": own_seeded.app_url,
         "API_PREDICTION_LOG": "true",
         "API_LOG_FLUSH_SECONDS": "0.05",
+        "API_KEYS": API_KEY,  # the What-if page must send it, as in a deployment
     }
     api_env.pop("MODEL_URI", None)
     dashboard_env = {
         **base,
         "DATABASE_URL_READONLY": own_seeded.readonly_url,
         "API_URL": f"http://127.0.0.1:{api_port}",
+        "API_KEY": API_KEY,
     }
     api_argv = [
         sys.executable,
@@ -178,8 +182,13 @@ def test_every_page_in_a_browser_against_the_real_api(stack: Stack, own_seeded, 
     # Predictions sent straight to the API, as a hotel system would: they must reach Monitoring.
     sent = [raw_booking(row, i) for i, (_, row) in enumerate(bookings.head(5).iterrows())]
     for booking in sent:
-        assert httpx.post(f"{stack.api}/predict", json=booking, timeout=10).status_code == 200
-    expected_answer = httpx.post(f"{stack.api}/predict", json=what_if_defaults(), timeout=10).json()
+        assert (
+            httpx.post(f"{stack.api}/predict", json=booking, headers=KEY_HEADER, timeout=10).status_code
+            == 200
+        )
+    expected_answer = httpx.post(
+        f"{stack.api}/predict", json=what_if_defaults(), headers=KEY_HEADER, timeout=10
+    ).json()
 
     with Browser(1400, 1000) as browser:
         pages = {page.path: page for page in PAGES}
