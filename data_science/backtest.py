@@ -47,6 +47,7 @@ from data_engineering.transformation import Transformation
 from data_engineering.transformation.encoding import FeatureEncoder
 from data_science.calibration import NO_CALIBRATION, Calibration, calibrate, fit_platt
 from data_science.nightly import forecast, stays
+from data_science.performance_estimate import expected_roc_auc
 from data_science.quality import classification_metrics, nightly_accuracy, probability_metrics
 from data_science.snapshots import known_outcome, on_the_books, snapshots
 
@@ -299,11 +300,23 @@ def fold_report(fold: Fold, part: pd.DataFrame, threshold: float) -> dict[str, A
     held = probability_metrics(books[TARGET].to_numpy(), books["probability"].to_numpy())
     nights = forecast(books, first_night=fold.start, last_night=fold.stop - ONE_DAY, hotels=None)
     nightly = nightly_accuracy(nights)
+    # What the model would have said of itself before any outcome was known (CBPE), beside the truth.
+    estimated_auc, estimated_auc_books = (
+        expected_roc_auc(p),
+        expected_roc_auc(books["probability"].to_numpy()),
+    )
+    metrics = classification_metrics(y, p, threshold)
     return {
         **fold.window,
         "rows": len(creation),
-        **classification_metrics(y, p, threshold),
+        **metrics,
         "threshold": threshold,
+        "realised_rate": float(y.mean()),
+        "estimated_roc_auc": estimated_auc,
+        "estimated_cancellation_rate": float(p.mean()),
+        "estimate_error_roc_auc": abs(estimated_auc - metrics["roc_auc"]),
+        "estimated_roc_auc_on_the_books": estimated_auc_books,
+        "estimate_error_roc_auc_on_the_books": abs(estimated_auc_books - held["roc_auc"]),
         "rows_booked_after_cutoff": late["rows"],
         "roc_auc_booked_after_cutoff": late["roc_auc"],
         "brier_booked_after_cutoff": late["brier"],
@@ -342,6 +355,10 @@ MEANS = (
     "nightly_wape",
     "nightly_bias",
     "nightly_coverage_80",
+    "estimated_roc_auc",
+    "estimate_error_roc_auc",  # its mean: the label-free estimate's mean absolute error
+    "estimated_roc_auc_on_the_books",
+    "estimate_error_roc_auc_on_the_books",
 )
 
 

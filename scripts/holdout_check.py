@@ -41,6 +41,7 @@ from data_engineering.transformation import get_transformation  # noqa: E402
 from data_science.backtest import BacktestParams, TrainParams  # noqa: E402
 from data_science.baselines import BaselineParams, historical_curve, plain_xgboost  # noqa: E402
 from data_science.nightly import forecast, stays  # noqa: E402
+from data_science.performance_estimate import estimate  # noqa: E402
 from data_science.quality import classification_metrics, nightly_accuracy, probability_metrics  # noqa: E402
 from data_science.snapshots import known_outcome, on_the_books  # noqa: E402
 from data_science.train import train  # noqa: E402
@@ -79,9 +80,14 @@ def main(argv: list[str] | None = None) -> int:
     model, means = trained.model, trained.backtest.means
     baseline = read_section("baselines", BaselineParams)
 
-    # At booking: every held-out arrival, the day it was made.
+    # At booking: every held-out arrival, the day it was made. The label-free estimate comes first,
+    # from the probabilities alone (the outcome columns are not read for it).
+    probability = model.predict(
+        held.drop(columns=[TARGET, "reservation_status", "reservation_status_date"])
+    ).probability
+    estimated = estimate(probability, model.threshold)
     y = held[TARGET].to_numpy()
-    ours = classification_metrics(y, model.predict(held).probability, model.threshold)
+    ours = classification_metrics(y, probability, model.threshold)
     plain_p = plain_xgboost(baseline.plain_xgboost, baseline.seed)(before, start)(held)
     plain = classification_metrics(y, plain_p, 0.5)
 
@@ -90,8 +96,10 @@ def main(argv: list[str] | None = None) -> int:
     books = on_the_books(held, day, transformation)
     at_booking = model.at_booking or model
     curve = historical_curve(params)(before, start)
+    books_probability = model.predict(books).probability
+    estimated_books = estimate(books_probability, model.threshold)
     as_of = {
-        "pipeline": on_the_books_figures(books, model.predict(books).probability, start, end),
+        "pipeline": on_the_books_figures(books, books_probability, start, end),
         "creation_time_pipeline": on_the_books_figures(
             books, at_booking.predict(books.assign(as_of=books["booking_date"])).probability, start, end
         ),
@@ -114,11 +122,14 @@ def main(argv: list[str] | None = None) -> int:
             "backtest_roc_auc_mean": means["roc_auc_mean"],
             "margin_over_plain": ours["roc_auc"] - plain["roc_auc"],
             "distance_to_backtest_mean": ours["roc_auc"] - means["roc_auc_mean"],
+            "estimated": estimated.as_dict(),
+            "realised_rate": float(y.mean()),
         },
         "on_the_books": {
             "as_of": str(day.date()),
             "rows": len(books),
             **as_of,
+            "estimated": estimated_books.as_dict(),
             "backtest_means": backtest_as_of,
         },
         "backtest_folds": trained.backtest.folds,

@@ -88,7 +88,8 @@ def test_keys_rotate_through_the_file_without_a_restart(
     ],
 )
 def test_a_key_is_required_outside_development(settings_env, monkeypatch, env, expected) -> None:
-    for name in ("prod", "local", "test"):
+    # No .env.local: once `setup-db local` wrote one, an unset APP_ENV means local (development).
+    for name in ("prod", "test"):
         settings_env(name)
     for name, value in env.items():
         if value is None:
