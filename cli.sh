@@ -310,6 +310,22 @@ cmd_forecast() {
   "$PY" -m data_science.forecast_command "${files[@]}" ${ARGS[@]+"${ARGS[@]}"}
 }
 
+#: estimate-performance IN.csv [--as-of YYYY-MM-DD] [--json OUT.json] [--model-uri URI] | the model's ROC AUC, cancellation rate, precision and recall on bookings without outcomes, estimated from its probabilities
+cmd_estimate_performance() {
+  [ $# -ge 1 ] || usage_error "estimate-performance needs IN.csv"
+  local args=() json=""
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --json) [ $# -ge 2 ] || usage_error "--json needs a file"; args+=(--json "$(abspath "$2")"); shift 2 ;;
+      --as-of | --model-uri) [ $# -ge 2 ] || usage_error "$1 needs a value"; args+=("$1" "$2"); shift 2 ;;
+      -*) args+=("$1"); shift ;;
+      *) args+=("$(abspath "$1")"); shift ;;
+    esac
+  done
+  ensure_env
+  "$PY" -m data_science.performance_estimate "${args[@]}"
+}
+
 #: vocabulary FILE [--write PATH] | categorical values and counts of a bookings CSV(.gz); --write saves the YAML
 cmd_vocabulary() {
   local file="" write=()

@@ -64,3 +64,63 @@ def test_a_level_that_moved_moves_the_estimate(calibrated) -> None:
 def test_nothing_to_estimate_on() -> None:
     with pytest.raises(ValueError, match="no booking"):
         estimate(np.empty(0), 0.5)
+
+
+def _run(trained_workspace, *args: str):
+    import os
+    import subprocess
+    import sys
+
+    from data_engineering.src.paths import REPO_ROOT
+
+    return subprocess.run(
+        [sys.executable, "-m", "data_science.performance_estimate", *args],
+        cwd=REPO_ROOT,
+        env={**os.environ, **trained_workspace.env()},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_the_command_estimates_from_bookings_without_outcomes(trained_workspace, tmp_path) -> None:
+    import json
+
+    from data_engineering.src.synthetic import make_bookings
+
+    path = tmp_path / "future.csv"
+    make_bookings(400, seed=5).drop(
+        columns=["is_canceled", "reservation_status", "reservation_status_date"]
+    ).to_csv(path, index=False)
+    result = _run(trained_workspace, str(path), "--json", str(tmp_path / "estimate.json"))
+    assert result.returncode == 0, result.stderr
+    figures = json.loads((tmp_path / "estimate.json").read_text())
+    assert figures["rows"] == 400
+    for name in ("roc_auc", "cancellation_rate", "precision", "recall"):
+        low, high = figures["intervals"][name]
+        assert 0 <= low <= figures[name] <= high <= 1
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("", "is empty"),
+        ("a,b\n1,2\n", "missing column(s): hotel"),
+        ("other-hotels", "not in the vocabulary"),
+    ],
+)
+def test_bad_input_ends_with_one_line_and_no_traceback(
+    trained_workspace, tmp_path, content: str, message: str
+) -> None:
+    from data_engineering.src.synthetic import OTHER_HOTEL_GROUP, make_bookings
+
+    path = tmp_path / "in.csv"
+    if content == "other-hotels":
+        make_bookings(30, seed=2, renamed=OTHER_HOTEL_GROUP).to_csv(path, index=False)
+    else:
+        path.write_text(content)
+    result = _run(trained_workspace, str(path))
+    assert result.returncode == 1
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
