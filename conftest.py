@@ -10,6 +10,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,13 +52,14 @@ def pg_url() -> str:
     return url
 
 
-@pytest.fixture
-def pg_schema(pg_url: str) -> Iterator[str]:
-    """The test PostgreSQL's URL with a schema of this test's own (its search_path), dropped after."""
+@contextmanager
+def fresh_schema(pg_url: str, prefix: str = "t") -> Iterator[str]:
+    """The PostgreSQL URL with a new schema as its search_path: other tests never see its rows.
+    Dropped, with everything in it, on exit."""
     import sqlalchemy as sa
     from sqlalchemy.engine import make_url
 
-    schema = f"t_{uuid.uuid4().hex[:12]}"
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
     admin = sa.create_engine(pg_url)
     with admin.begin() as conn:
         conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
@@ -68,6 +70,19 @@ def pg_schema(pg_url: str) -> Iterator[str]:
         with admin.begin() as conn:
             conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
         admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def new_schema(pg_url: str) -> Callable[..., AbstractContextManager[str]]:
+    """``with new_schema("prefix") as url:`` a schema of one's own in the test PostgreSQL."""
+    return lambda prefix="t": fresh_schema(pg_url, prefix)
+
+
+@pytest.fixture
+def pg_schema(new_schema: Callable[..., AbstractContextManager[str]]) -> Iterator[str]:
+    """The test PostgreSQL's URL with a schema of this test's own (its search_path), dropped after."""
+    with new_schema() as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -141,6 +141,16 @@ def main(argv: list[str] | None = None) -> int:
         f"backtest mean {means['roc_auc_mean']:.4f} (held-out minus mean "
         f"{report['at_booking']['distance_to_backtest_mean']:+.4f})"
     )
+    for label, guess, realised_auc, realised_rate in (
+        ("at booking", estimated, ours["roc_auc"], float(y.mean())),
+        ("on the books", estimated_books, as_of["pipeline"]["roc_auc"], as_of["pipeline"]["realised_rate"]),
+    ):
+        print(
+            f"holdout-check: estimated before any outcome ({label}): ROC AUC {guess.roc_auc:.4f} (realised "
+            f"{realised_auc:.4f}, error {guess.roc_auc - realised_auc:+.4f}), cancellation rate "
+            f"{guess.cancellation_rate:.4f} (realised {realised_rate:.4f}, error "
+            f"{guess.cancellation_rate - realised_rate:+.4f})"
+        )
     print(
         f"holdout-check: on the books at the end of {day.date()}: {len(books):,} bookings arriving {start.date()} to {end.date()}"
     )

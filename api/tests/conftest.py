@@ -3,14 +3,11 @@ pipeline), bookings to send, and prediction-log databases (SQLite, PostgreSQL sc
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 
 from api.migrate import upgrade
 from api.tests.helpers import api_settings, json_bookings
@@ -78,18 +75,8 @@ def booking(bookings) -> dict:
 
 
 @pytest.fixture(scope="session")
-def pg_schema_url(pg_url: str) -> Iterator[str]:
+def pg_schema_url(new_schema) -> Iterator[str]:
     """A throw-away schema in the test PostgreSQL, migrated: other suites never see our rows."""
-    schema = f"api_test_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(pg_url)
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    url = make_url(pg_url).update_query_dict({"options": f"-csearch_path={schema}"})
-    url_text = url.render_as_string(hide_password=False)
-    upgrade(url_text)
-    try:
-        yield url_text
-    finally:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.dispose()
+    with new_schema("api_test") as url:
+        upgrade(url)
+        yield url

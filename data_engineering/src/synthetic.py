@@ -203,6 +203,17 @@ def make_bookings(
     return frame
 
 
+def arrival_dates(frame: pd.DataFrame) -> pd.Series:
+    """The arrival date of each booking of a frame of text columns (year, month name, day)."""
+    text = frame["arrival_date_year"] + "-" + frame["arrival_date_month"] + "-" + frame["arrival_date_day_of_month"]
+    return pd.to_datetime(text, format="%Y-%B-%d")
+
+
+def booking_dates(frame: pd.DataFrame) -> pd.Series:
+    """The day each booking of a frame of text columns was made: arrival minus lead time."""
+    return arrival_dates(frame) - pd.to_timedelta(frame["lead_time"].astype(int), unit="D")
+
+
 def write_bookings(
     path: Path, rows: int = 2000, *, seed: int = 0, renamed: Mapping[str, Mapping[str, str]] | None = None
 ) -> Path:

@@ -3,34 +3,16 @@ file or from the database, with the overbooking advice where the capacity file g
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from data_engineering.src.paths import REPO_ROOT
-from data_engineering.src.synthetic import make_bookings
+from data_engineering.src.synthetic import arrival_dates, booking_dates, make_bookings
 
+MODULE = "data_science.forecast_command"
 DAY = pd.Timestamp("2016-09-30")
-MONTHS = {
-    m: i for i, m in enumerate(pd.date_range("2017-01-01", periods=12, freq="MS").month_name(), start=1)
-}
-
-
-def _run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "data_science.forecast_command", *args],
-        cwd=REPO_ROOT,
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
 
 
 @pytest.fixture
@@ -42,14 +24,7 @@ def replay(tmp_path: Path) -> tuple[Path, pd.DataFrame]:
 
 
 def _on_the_books(frame: pd.DataFrame) -> pd.DataFrame:
-    arrival = pd.to_datetime(
-        {
-            "year": frame["arrival_date_year"].astype(int),
-            "month": frame["arrival_date_month"].map(MONTHS),
-            "day": frame["arrival_date_day_of_month"].astype(int),
-        }
-    )
-    booked = arrival - pd.to_timedelta(frame["lead_time"].astype(int), unit="D")
+    arrival, booked = arrival_dates(frame), booking_dates(frame)
     left = frame["reservation_status"].isin(["Canceled", "No-Show"]) & (
         pd.to_datetime(frame["reservation_status_date"]) <= DAY
     )
@@ -60,12 +35,19 @@ def _on_the_books(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def test_rooms_on_the_books_per_night_and_the_rest_set_aside(
-    trained_workspace, replay: tuple[Path, pd.DataFrame], tmp_path: Path
+    trained_workspace, replay: tuple[Path, pd.DataFrame], tmp_path: Path, run_module
 ) -> None:
     path, frame = replay
     out = tmp_path / "nights.csv"
-    result = _run(
-        trained_workspace.env(), str(path), str(out), "--as-of", str(DAY.date()), "--horizon-days", "30"
+    result = run_module(
+        MODULE,
+        str(path),
+        str(out),
+        "--as-of",
+        str(DAY.date()),
+        "--horizon-days",
+        "30",
+        env=trained_workspace.env(),
     )
     assert result.returncode == 0, result.stderr
     nights = pd.read_csv(out, parse_dates=["night"])
@@ -96,14 +78,16 @@ def test_rooms_on_the_books_per_night_and_the_rest_set_aside(
 
 
 def test_a_capacity_gives_each_night_its_overbooking(
-    trained_workspace, replay: tuple[Path, pd.DataFrame], tmp_path: Path
+    trained_workspace, replay: tuple[Path, pd.DataFrame], tmp_path: Path, run_module
 ) -> None:
     path, _ = replay
     hotels = tmp_path / "hotels.yaml"
     hotels.write_text("walk_cost: 300\nempty_room_cost: 100\nhotels:\n  City Hotel:\n    capacity: 12\n")
     out = tmp_path / "nights.csv"
     env = {**trained_workspace.env(), "HOTEL_CAPACITY_FILE": str(hotels)}
-    result = _run(env, str(path), str(out), "--as-of", str(DAY.date()), "--horizon-days", "20")
+    result = run_module(
+        MODULE, str(path), str(out), "--as-of", str(DAY.date()), "--horizon-days", "20", env=env
+    )
     assert result.returncode == 0, result.stderr
     nights = pd.read_csv(out)
     city, resort = nights[nights["hotel"] == "City Hotel"], nights[nights["hotel"] == "Resort Hotel"]
@@ -114,14 +98,14 @@ def test_a_capacity_gives_each_night_its_overbooking(
 
 
 def test_a_capacity_file_naming_an_unknown_hotel_stops_at_start(
-    trained_workspace, replay: tuple[Path, pd.DataFrame], tmp_path: Path
+    trained_workspace, replay: tuple[Path, pd.DataFrame], tmp_path: Path, run_module
 ) -> None:
     path, _ = replay
     hotels = tmp_path / "hotels.yaml"
     hotels.write_text("walk_cost: 300\nempty_room_cost: 100\nhotels:\n  Grand Budapest:\n    capacity: 80\n")
     out = tmp_path / "nights.csv"
     env = {**trained_workspace.env(), "HOTEL_CAPACITY_FILE": str(hotels)}
-    result = _run(env, str(path), str(out), "--as-of", str(DAY.date()))
+    result = run_module(MODULE, str(path), str(out), "--as-of", str(DAY.date()), env=env)
     assert result.returncode == 1
     assert "'Grand Budapest' is not a hotel of the vocabulary in use" in result.stderr
     assert "Traceback" not in result.stderr
@@ -129,9 +113,9 @@ def test_a_capacity_file_naming_an_unknown_hotel_stops_at_start(
 
 
 def test_an_as_of_day_is_required(
-    trained_workspace, replay: tuple[Path, pd.DataFrame], tmp_path: Path
+    trained_workspace, replay: tuple[Path, pd.DataFrame], tmp_path: Path, run_module
 ) -> None:
     path, _ = replay
-    result = _run(trained_workspace.env(), str(path), str(tmp_path / "nights.csv"))
+    result = run_module(MODULE, str(path), str(tmp_path / "nights.csv"), env=trained_workspace.env())
     assert result.returncode == 2
     assert "--as-of" in result.stderr

@@ -8,6 +8,8 @@ from sklearn.metrics import precision_score, recall_score, roc_auc_score
 
 from data_science.performance_estimate import estimate, expected_roc_auc
 
+MODULE = "data_science.performance_estimate"
+
 
 @pytest.fixture(scope="module")
 def calibrated() -> tuple[np.ndarray, np.ndarray]:
@@ -66,25 +68,9 @@ def test_nothing_to_estimate_on() -> None:
         estimate(np.empty(0), 0.5)
 
 
-def _run(trained_workspace, *args: str):
-    import os
-    import subprocess
-    import sys
-
-    from data_engineering.src.paths import REPO_ROOT
-
-    return subprocess.run(
-        [sys.executable, "-m", "data_science.performance_estimate", *args],
-        cwd=REPO_ROOT,
-        env={**os.environ, **trained_workspace.env()},
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-
-
-def test_the_command_estimates_from_bookings_without_outcomes(trained_workspace, tmp_path) -> None:
+def test_the_command_estimates_from_bookings_without_outcomes(
+    trained_workspace, tmp_path, run_module
+) -> None:
     import json
 
     from data_engineering.src.synthetic import make_bookings
@@ -93,7 +79,9 @@ def test_the_command_estimates_from_bookings_without_outcomes(trained_workspace,
     make_bookings(400, seed=5).drop(
         columns=["is_canceled", "reservation_status", "reservation_status_date"]
     ).to_csv(path, index=False)
-    result = _run(trained_workspace, str(path), "--json", str(tmp_path / "estimate.json"))
+    result = run_module(
+        MODULE, str(path), "--json", str(tmp_path / "estimate.json"), env=trained_workspace.env()
+    )
     assert result.returncode == 0, result.stderr
     figures = json.loads((tmp_path / "estimate.json").read_text())
     assert figures["rows"] == 400
@@ -111,7 +99,7 @@ def test_the_command_estimates_from_bookings_without_outcomes(trained_workspace,
     ],
 )
 def test_bad_input_ends_with_one_line_and_no_traceback(
-    trained_workspace, tmp_path, content: str, message: str
+    trained_workspace, tmp_path, run_module, content: str, message: str
 ) -> None:
     from data_engineering.src.synthetic import OTHER_HOTEL_GROUP, make_bookings
 
@@ -120,7 +108,7 @@ def test_bad_input_ends_with_one_line_and_no_traceback(
         make_bookings(30, seed=2, renamed=OTHER_HOTEL_GROUP).to_csv(path, index=False)
     else:
         path.write_text(content)
-    result = _run(trained_workspace, str(path))
+    result = run_module(MODULE, str(path), env=trained_workspace.env())
     assert result.returncode == 1
     assert message in result.stderr
     assert "Traceback" not in result.stderr

@@ -3,17 +3,15 @@ days, the history kept; a re-export between the days cancels one booking, which 
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from data_engineering.src.paths import REPO_ROOT
-from data_engineering.src.synthetic import make_bookings, write_frame
+from data_engineering.src.synthetic import arrival_dates, make_bookings, write_frame
+
+LOAD, SCORE = "data_engineering.src.initialize_data", "data_science.score_db"
 
 DAY_1, DAY_2 = "2017-10-01", "2017-10-08"
 OUTCOME = [
@@ -23,18 +21,6 @@ OUTCOME = [
     "assigned_room_type",
     "booking_changes",
 ]
-
-
-def _run(env: dict[str, str], module: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", module, *args],
-        cwd=REPO_ROOT,
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
 
 
 def _export(bookings: pd.DataFrame, day: str) -> pd.DataFrame:
@@ -56,16 +42,7 @@ def bookings() -> pd.DataFrame:
         400, seed=17, start=pd.Timestamp("2017-10-02").date(), end=pd.Timestamp("2017-12-20").date()
     )
     frame.insert(0, "booking_id", [f"RES-{i:05d}" for i in range(len(frame))])
-    months = {
-        m: i for i, m in enumerate(pd.date_range("2017-01-01", periods=12, freq="MS").month_name(), start=1)
-    }
-    frame["arrival"] = pd.to_datetime(
-        {
-            "year": frame["arrival_date_year"].astype(int),
-            "month": frame["arrival_date_month"].map(months),
-            "day": frame["arrival_date_day_of_month"].astype(int),
-        }
-    )
+    frame["arrival"] = arrival_dates(frame)
     return frame
 
 
@@ -81,15 +58,15 @@ def _scores(url: str) -> pd.DataFrame:
 @pytest.mark.postgres
 @pytest.mark.slow
 def test_rescored_as_of_two_days_with_the_history_kept(
-    trained_workspace, pg_schema: str, bookings: pd.DataFrame, tmp_path: Path
+    trained_workspace, pg_schema: str, bookings: pd.DataFrame, tmp_path: Path, run_module
 ) -> None:
     env = {**trained_workspace.env(), "DATABASE_URL": pg_schema}
     first = write_frame(tmp_path / "export_1.csv", _export(bookings, DAY_1))
-    loaded = _run({**env, "HOTEL_BOOKINGS_SOURCE": str(first)}, "data_engineering.src.initialize_data", "db")
+    loaded = run_module(LOAD, "db", env={**env, "HOTEL_BOOKINGS_SOURCE": str(first)})
     assert loaded.returncode == 0, loaded.stderr
     assert "merged by booking_id" in loaded.stdout
 
-    day_1 = _run(env, "data_science.score_db", "--as-of", DAY_1)
+    day_1 = run_module(SCORE, "--as-of", DAY_1, env=env)
     assert day_1.returncode == 0, day_1.stderr
     assert "on the books at the end of 2017-10-01 scored" in day_1.stdout, day_1.stdout + day_1.stderr
     scores = _scores(pg_schema)
@@ -100,7 +77,7 @@ def test_rescored_as_of_two_days_with_the_history_kept(
     assert scores["model_version"].eq("1").all()  # MLflow's int version, stored as text
     assert scores["cancel_probability"].between(0, 1).all()
 
-    again = _run(env, "data_science.score_db", "--as-of", DAY_1)
+    again = run_module(SCORE, "--as-of", DAY_1, env=env)
     assert again.returncode == 0, again.stderr
     assert "this day was scored already" in again.stdout
     assert len(_scores(pg_schema)) == len(scores)
@@ -121,13 +98,11 @@ def test_rescored_as_of_two_days_with_the_history_kept(
         "0",
     ]
     second = write_frame(tmp_path / "export_2.csv", second_export)
-    reloaded = _run(
-        {**env, "HOTEL_BOOKINGS_SOURCE": str(second)}, "data_engineering.src.initialize_data", "db"
-    )
+    reloaded = run_module(LOAD, "db", env={**env, "HOTEL_BOOKINGS_SOURCE": str(second)})
     assert reloaded.returncode == 0, reloaded.stderr
     assert f"{len(exported):,} updated" in reloaded.stdout  # the same bookings again, plus the newer ones
 
-    day_2 = _run(env, "data_science.score_db", "--as-of", DAY_2)
+    day_2 = run_module(SCORE, "--as-of", DAY_2, env=env)
     assert day_2.returncode == 0, day_2.stderr
     history = _scores(pg_schema)
     second_day = history[history["as_of"].astype(str) == DAY_2]
