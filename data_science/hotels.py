@@ -1,7 +1,7 @@
 """Each hotel's rooms and costs: the one file a hotel group edits for the overbooking advice.
 
-``HOTEL_CAPACITY_FILE`` names it (default ``data_engineering/hotels.yaml``, the public dataset's
-two hotels without capacities, which the dataset does not give)::
+``HOTEL_CAPACITY_FILE`` names it (default ``data_engineering/hotels.yaml``: the costs, and no hotel,
+since the public dataset does not give its hotels' sizes). A hotel group's looks like this::
 
     walk_cost: 300          # what walking a guest costs (another hotel, transport, goodwill)
     empty_room_cost: 100    # what a room left empty costs (the night's lost revenue)

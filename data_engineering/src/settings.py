@@ -207,7 +207,7 @@ class CapacitySettings(HotelSettings):
         validation_alias="HOTEL_CAPACITY_FILE",
         description="each hotel's rooms and the costs of walking a guest and of an empty room, for the "
         "nightly forecast's overbooking recommendation (format: `data_science/README.md`, \"Nightly "
-        "forecast\"); the default lists the public dataset's hotels without capacities; a relative "
+        'forecast"); the default gives the costs and no capacity (it lists no hotel, so it suits any vocabulary); a relative '
         "path is taken from the repository root",
     )
 

@@ -205,7 +205,13 @@ def make_bookings(
 
 def arrival_dates(frame: pd.DataFrame) -> pd.Series:
     """The arrival date of each booking of a frame of text columns (year, month name, day)."""
-    text = frame["arrival_date_year"] + "-" + frame["arrival_date_month"] + "-" + frame["arrival_date_day_of_month"]
+    text = (
+        frame["arrival_date_year"]
+        + "-"
+        + frame["arrival_date_month"]
+        + "-"
+        + frame["arrival_date_day_of_month"]
+    )
     return pd.to_datetime(text, format="%Y-%B-%d")
 
 
