@@ -8,14 +8,16 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from data_engineering.src.messages import first_line
-from data_engineering.src.paths import REPO_ROOT, SHARED_BOOKINGS
+from data_engineering.src.paths import FAULT_RESULTS_DIR, REPO_ROOT, SHARED_BOOKINGS
 from data_engineering.src.settings import DatabaseSettings
 
 
@@ -48,6 +50,25 @@ def pg_url() -> str:
     except sa.exc.OperationalError as exc:
         _unavailable(f"test database not reachable: {first_line(exc)}")
     return url
+
+
+@contextmanager
+def throwaway_schema(pg_url: str, prefix: str) -> Iterator[str]:
+    """A new schema of the test PostgreSQL, as a URL whose search_path is it; dropped after."""
+    import sqlalchemy as sa
+    from sqlalchemy.engine import make_url
+
+    schema = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(pg_url)
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    url = make_url(pg_url).update_query_dict({"options": f"-csearch_path={schema}"})
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        admin.dispose()
 
 
 @pytest.fixture(scope="session")
@@ -106,9 +127,8 @@ def run_module():
     return run
 
 
-# Where fault-suite cases record their figures (one JSON file per case); the README's
-# "Reliability" table is generated from them.
-FAULT_RESULTS_DIR = REPO_ROOT / ".local" / "faults"
+# FAULT_RESULTS_DIR: where fault-suite cases record their figures (one JSON file per case); the
+# README's "Reliability" table is generated from them (scripts/reliability_table.py).
 
 
 @pytest.fixture

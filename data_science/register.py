@@ -21,13 +21,15 @@ import pandas as pd
 from data_engineering.src.paths import FIGURES_DIR, METRICS_FILE, MODEL_DIR, PLOTS_DIR
 from data_engineering.src.schema import BOOKING_FIELDS, COLUMNS_BY_NAME, TARGET
 from data_engineering.transformation.v1 import NO_ID, UNKNOWN_COUNTRY
-from data_science.model import VOCABULARY_NAME, CancellationModel
+from data_science.load_check import promotion_refusal
+from data_science.model import VOCABULARY_NAME, CancellationModel, ModelBundleError
 from data_science.tracking import (
     BUNDLE_ARTIFACT,
     CHALLENGER,
     CHAMPION,
     MODEL_ARTIFACT,
     MODEL_NAME,
+    ModelLoadError,
     NoModelError,
     ensure_experiment,
     resolve,
@@ -144,13 +146,17 @@ def gate(report: dict[str, Any], frame: pd.DataFrame, oof: pd.DataFrame, new_ver
 
     try:
         champion = resolve(f"models:/{MODEL_NAME}@{CHAMPION}")
+        if champion.version == new_version:
+            return Gate(CHAMPION, f"{CHAMPION} (already)", "same version")
+        old = CancellationModel.load(champion.local_dir, check_vocabulary=False)
+    except (ModelLoadError, ModelBundleError) as exc:  # a champion nobody can load: anything loadable wins
+        return Gate(
+            CHAMPION, f"{CHAMPION} (the current champion cannot be loaded: {exc})", "champion unloadable"
+        )
     except NoModelError:
         return Gate(CHAMPION, f"{CHAMPION} (first registered model)", "first model")
-    if champion.version == new_version:
-        return Gate(CHAMPION, f"{CHAMPION} (already)", "same version")
     mine = float(report["backtest"]["roc_auc_mean"])
     theirs_report = _champion_report(champion.run_id)
-    old = CancellationModel.load(champion.local_dir, check_vocabulary=False)
     differences = old.vocabulary_differences()
     if differences:
         text = (
@@ -253,6 +259,9 @@ def log_and_register(
             pip_requirements=requirements(),
         )
         new_version = str(info.registered_model_version)
+        refusal = promotion_refusal(new_version)
+        if refusal is not None:
+            raise refusal
         decision = gate(report, frame, oof, new_version)
         if decision.champion_score is not None and decision.challenger_score is not None:
             mlflow.log_metrics(

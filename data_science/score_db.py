@@ -22,6 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from data_engineering.src import db
 from data_engineering.src.messages import first_line, masked
 from data_engineering.src.progress import progress
+from data_engineering.src.run_lock import exclusive
 from data_engineering.src.schema import BOOKING_FIELDS
 from data_engineering.src.settings import ENVIRONMENTS, SettingsError, database_url
 from data_engineering.src.validate import ID_COLUMN, LINE_COLUMN, records_to_columns, validate
@@ -119,13 +120,18 @@ def run(env: str | None, model_uri: str | None) -> str:
     )
 
 
+def _say_waiting() -> None:
+    print("score-db: another score-db is running on this database: waiting for it to finish", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="./cli.sh score-db", description=__doc__.splitlines()[0])
     parser.add_argument("--env", choices=ENVIRONMENTS)
     parser.add_argument("--model-uri", help=f"default {default_model_uri()}")
     ns = parser.parse_args(argv)
     try:
-        print(run(ns.env, ns.model_uri))
+        with exclusive(database_url(ns.env), "score-db", waiting=_say_waiting):  # one run at a time
+            print(run(ns.env, ns.model_uri))
     except (NoBookingsError, NoModelError, ModelBundleError, SettingsError) as exc:
         print(f"score-db: error: {exc}", file=sys.stderr)
         return 1

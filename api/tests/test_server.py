@@ -60,7 +60,7 @@ def test_50_concurrent_clients_no_errors_and_every_prediction_logged(
         assert len(set(ids)) == len(ids)
         assert wait_until(lambda: logged_ids(pg_schema_url, ids) == set(ids), 30), "predictions missing"
         ready = httpx.get(f"http://127.0.0.1:{port}/ready").json()
-        assert ready["prediction_log"]["dropped"] == 0
+        assert ready["prediction_log"]["refused"] == 0
     finally:
         stop_server(server)
 
@@ -123,6 +123,6 @@ def test_start_up_with_another_vocabulary_fails_naming_it(served_workspace, tmp_
     env = {"HOTEL_VOCABULARY": str(other), "DATABASE_URL": f"sqlite:///{tmp_path / 'log.sqlite'}"}
     returncode, output = start_up_failure(env)
     assert returncode == 1, output
-    assert "cannot start the API: the model was trained with another vocabulary" in output
+    assert "cannot start the API: champion version 1: the model was trained with another vocabulary" in output
     assert f"{other} (from HOTEL_VOCABULARY)" in output
     assert "Traceback" not in output
