@@ -27,6 +27,7 @@ import logging
 import os
 import threading
 import time
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -220,10 +221,8 @@ def _marker(path: Path) -> Path:
 
 
 def _mark(path: Path, stored: int) -> None:
-    try:
+    with suppress(OSError):  # a full disk, say: the mark only saves shipping these rows again
         _marker(path).write_text(f"{stored}\n", encoding="ascii")
-    except OSError:  # a full disk, say: the mark only saves shipping these rows again
-        pass
 
 
 def _stored_mark(path: Path) -> int:
