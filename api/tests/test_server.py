@@ -92,8 +92,11 @@ def test_two_workers_switch_to_a_new_champion_by_themselves_without_dropping_a_r
     finally:
         output = stop_server(server)
     assert traffic.statuses() == {200: len(traffic.answers)}, traffic.statuses()
-    # Each worker found the new version on its own (a uvicorn worker is a process: two lines).
-    assert len(switch_lines(output, new_version)) == 2, output[-3000:]
+    # Each worker found the new version on its own (a uvicorn worker is a process: two lines), or,
+    # on a machine slow enough that the second was still starting when the alias moved, loaded it
+    # at its start: either way each worker logged that it serves it.
+    assert output.count(f"version {new_version} (") == 2, output[-3000:]
+    assert switch_lines(output, new_version), output[-3000:]
     seconds = traffic.switch_seconds("1", promoted_at)
     print(
         f"both workers switched {seconds:.1f}s after the alias moved; {len(traffic.answers)} requests, all 200"
