@@ -487,30 +487,52 @@ cmd_lint() {
   return "$status"
 }
 
-#: test [api|data_science|data_engineering|streamlit_apps|infra|scripts|all] [PYTEST_ARGS...] | run the tests
+#: test [api|data_science|data_engineering|streamlit_apps|infra|scripts|all|fault] [PYTEST_ARGS...] | run the tests (fault: the fault suite, then its table)
 cmd_test() {
   local target="${1:-all}"
   [ $# -gt 0 ] && shift
-  local paths=()
-  if [ "$target" = all ]; then
+  local paths=() marker=()
+  if [ "$target" = all ] || [ "$target" = fault ]; then
     for c in "${COMPONENTS[@]}"; do [ -d "$ROOT/$c/tests" ] && paths+=("$c/tests"); done
   else
-    [[ " ${COMPONENTS[*]} " == *" $target "* ]] || usage_error "unknown component '$target' (expected: ${COMPONENTS[*]} or all)"
+    [[ " ${COMPONENTS[*]} " == *" $target "* ]] || usage_error "unknown component '$target' (expected: ${COMPONENTS[*]}, all or fault)"
     [ -d "$ROOT/$target/tests" ] || die "$target has no tests folder"
     paths=("$target/tests")
   fi
+  # The fault suite: every test marked `fault`, whatever its component.
+  [ "$target" = fault ] && marker=(-m fault)
   ensure_env
   # The Airflow tests run the DAGs in Airflow's own environment, the Terraform and S3 tests moto's
   # AWS emulator from its own.
-  [[ "$target" =~ ^(all|infra)$ ]] && ensure_airflow_env && ensure_moto_env
+  [[ "$target" =~ ^(all|infra|fault)$ ]] && ensure_airflow_env && ensure_moto_env
   # Tests that need PostgreSQL use the real server: start the test cluster (idempotent, ~1 s)
   # unless a test database was given. Without one they skip locally and fail under CI.
-  if [ -z "${TEST_DATABASE_URL:-}" ] && [[ "$target" =~ ^(all|api|data_engineering|streamlit_apps)$ ]]; then
+  if [ -z "${TEST_DATABASE_URL:-}" ] && [[ "$target" =~ ^(all|api|data_engineering|data_science|streamlit_apps|fault)$ ]]; then
     bash "$ROOT/scripts/setup_db.sh" test start >/dev/null \
       || echo "cli.sh: could not start the test database; PostgreSQL tests will skip (fail under CI)" >&2
   fi
+  # A run of every fault case records its figures afresh (the README's table is generated from
+  # them): a case deleted since the last run must not linger there.
+  local results="${HOTEL_FAULT_RESULTS:-$ROOT/.local/faults}"
+  [[ "$target" =~ ^(all|fault)$ ]] && rm -rf "$results"
   cd "$ROOT"
-  "$VENV/bin/pytest" "${paths[@]}" "$@"
+  local status=0
+  "$VENV/bin/pytest" "${paths[@]}" ${marker[@]+"${marker[@]}"} "$@" || status=$?
+  if [ "$target" = fault ] && [ -d "$results" ]; then
+    echo
+    "$PY" -m scripts.reliability_table --results "$results" || true
+    echo "(./cli.sh reliability-table --write puts this table into README.md)"
+  fi
+  return "$status"
+}
+
+#: reliability-table [--write|--check] | the fault suite's figures (sent, kept, lost per case) as README's Reliability table
+cmd_reliability_table() {
+  [ $# -le 1 ] || usage_error "reliability-table takes at most one option (--write or --check)"
+  case "${1:-}" in "" | --write | --check) ;; *) usage_error "unknown option '$1' for reliability-table" ;; esac
+  ensure_env
+  cd "$ROOT"
+  "$PY" -m scripts.reliability_table --results "${HOTEL_FAULT_RESULTS:-$ROOT/.local/faults}" "$@"
 }
 
 #: serve-api [--host H] [--port P] [--workers N] [--access-log] [--env ENV] | the prediction API (default 127.0.0.1:8000)

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from data_engineering.src.messages import first_line
-from data_engineering.src.paths import REPO_ROOT, SHARED_BOOKINGS
+from data_engineering.src.paths import FAULT_RESULTS_DIR, REPO_ROOT, SHARED_BOOKINGS
 from data_engineering.src.settings import DatabaseSettings
 
 
@@ -141,9 +141,8 @@ def run_module():
     return run
 
 
-# Where fault-suite cases record their figures (one JSON file per case); the README's
-# "Reliability" table is generated from them.
-FAULT_RESULTS_DIR = REPO_ROOT / ".local" / "faults"
+# FAULT_RESULTS_DIR: where fault-suite cases record their figures (one JSON file per case); the
+# README's "Reliability" table is generated from them (scripts/reliability_table.py).
 
 
 @pytest.fixture

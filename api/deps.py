@@ -39,9 +39,11 @@ async def get_runtime(request: Request) -> Runtime:
 
 
 async def get_serving_state(request: Request) -> ServingState:
-    state: ServingState | None = request.app.state.runtime.holder.state
+    holder = request.app.state.runtime.holder
+    state: ServingState | None = holder.state
     if state is None:
-        raise HTTPException(status_code=503, detail="no model loaded yet")
+        detail = f"no model loaded: {holder.failure.reason}" if holder.failure else "no model loaded yet"
+        raise HTTPException(status_code=503, detail=detail)
     return state
 
 

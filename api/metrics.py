@@ -80,9 +80,9 @@ class Metrics:
         self.log_written = Counter(
             "hotel_api_prediction_log_written", "Predictions stored in the database", registry=registry
         )
-        self.log_dropped = Counter(
-            "hotel_api_prediction_log_dropped",
-            "Predictions not stored because the log queue was full (database down or slow)",
+        self.log_refused = Counter(
+            "hotel_api_prediction_log_refused",
+            "Predictions refused (503) because they could not be put on disk: spill full or unwritable",
             registry=registry,
         )
         self.log_failed = Counter(
@@ -95,6 +95,13 @@ class Metrics:
             "Predictions waiting to be written",
             registry=registry,
             multiprocess_mode="livesum",
+        )
+        self.model_load_failed = Gauge(
+            "hotel_api_model_load_failed",
+            "1 while the version the registry names cannot be loaded (the previous one is still served, "
+            "or none); /ready and /model say why",
+            registry=registry,
+            multiprocess_mode="livemax",
         )
         # Label children looked up once per key: .labels() takes a lock and builds a tuple.
         self._request_children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}

@@ -221,17 +221,26 @@ class Health(BaseModel):
 
 class LogStatus(BaseModel):
     enabled: bool
-    queued: int
+    queued: int = Field(description="answered predictions on disk, not yet in the database")
     written: int
-    dropped: int
+    refused: int = Field(description="predictions refused (503) because they could not be put on disk")
     failed_writes: int
     last_error: str | None
+    spill_dir: str = Field(description="where they wait (api/spill.py)")
+
+
+class LoadFailure(BaseModel):
+    version: str | None = Field(description="the registry's version that failed to load, when known")
+    reason: str
 
 
 class Readiness(BaseModel):
     status: Literal["ready", "not ready"]
     reasons: list[str] = Field(description="why the service is not ready (empty when ready)")
     model_version: str | None
+    model_load_failure: LoadFailure | None = Field(
+        None, description="why the model the registry names is not the one served (or why none is)"
+    )
     database_reachable: bool | None = Field(description="null when the prediction log is off")
     prediction_log: LogStatus
 
@@ -259,6 +268,10 @@ class ModelInfo(BaseModel):
     numeric_features: list[str]
     categorical_features: list[str]
     loaded_at: str
+    load_failure: LoadFailure | None = Field(
+        None,
+        description="the registry names another version, which could not be loaded: still serving this one",
+    )
 
 
 class ForecastNight(BaseModel):

@@ -5,6 +5,10 @@ prediction log's table is migrated (``alembic upgrade head``; an
 unreachable database is reported and the API starts anyway — it predicts without it and the log
 catches up), and with several workers the model is resolved once, so that a missing champion
 ends the command with one clear line instead of N workers failing.
+
+``--require-model`` (the default unless ``APP_ENV`` is ``local`` or ``test``) makes a start
+without a loadable model exit 1 with the reason; ``--no-require-model`` starts anyway, ``/ready``
+answering 503 with the reason until the champion watcher loads one.
 """
 
 from __future__ import annotations
@@ -67,8 +71,10 @@ def prepare(prog: str, *, check_model: bool) -> Settings | None:
         try:
             load_state(settings.model_uri)
         except NoModelError as exc:
-            print(f"{prog}: error: {exc}", file=sys.stderr)
-            return None
+            if settings.model_required():
+                print(f"{prog}: error: cannot start the API: {exc}", file=sys.stderr)
+                return None
+            print(f"{prog}: warning: starting without a model: {exc}", file=sys.stderr)
     return settings
 
 
@@ -82,7 +88,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--access-log", action="store_true", help="log every request (off: /metrics counts them)"
     )
+    parser.add_argument(
+        "--require-model",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="exit 1 when no model can be loaded at start (default: on unless APP_ENV is local or test; "
+        "API_REQUIRE_MODEL)",
+    )
     ns = parser.parse_args(argv)
+    if ns.require_model is not None:  # the workers read it from their settings
+        os.environ["API_REQUIRE_MODEL"] = "true" if ns.require_model else "false"
 
     import uvicorn
 
@@ -110,6 +125,9 @@ def main(argv: list[str] | None = None) -> int:
             access_log=ns.access_log,
             log_config=_log_config(),
             timeout_graceful_shutdown=10,
+            # "on", not uvicorn's "auto": a start-up that fails in an unforeseen way must stop the
+            # server, not make uvicorn serve on without the app's start-up (and without a model).
+            lifespan="on",
         )
     except SystemExit as exc:  # uvicorn's exit 3: start-up failed, the reason is logged above
         return 1 if exc.code else 0

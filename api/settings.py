@@ -14,6 +14,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from api.auth import ApiKeys, check_strength, parse_keys
+from data_engineering.src.paths import WORKSPACE
 from data_engineering.src.settings import DEVELOPMENT, DatabaseSettings, SettingsError, repo_path
 from data_science.tracking import TrackingSettings
 
@@ -63,19 +64,31 @@ class Settings(DatabaseSettings, TrackingSettings):
     )
     prediction_log: bool = Field(True, description="store every prediction in the table `predictions`")
     log_queue_size: int = Field(
-        200_000,
+        1_000_000,
         ge=1,
-        description="predictions buffered while the database is slow or down; beyond it they are "
-        "dropped and counted",
+        description="predictions kept on disk (the spill) while the database is slow or down, about "
+        "1 KB each; beyond it new predictions are refused with 503 until it catches up",
+    )
+    log_spill_dir: Path | None = Field(
+        None,
+        description="where answered predictions are written before their answer is sent, until "
+        "stored in the database (a folder per database inside); keep it across restarts",
+        json_schema_extra={"default_shown": "`.local/prediction-log` in the workspace"},
     )
     log_batch_size: int = Field(2_000, ge=1, description="rows per `COPY` (PostgreSQL) or insert (SQLite)")
     log_flush_seconds: float = Field(0.25, gt=0, description="longest wait before a partial batch is written")
     log_retry_max_seconds: float = Field(5.0, gt=0, description="longest back-off while the database is down")
+    require_model: bool | None = Field(
+        None,
+        description="refuse to start when no model can be loaded (`serve-api --require-model`); off, the "
+        "API starts, `/ready` says why it has no model and the champion watcher loads one once it can",
+        json_schema_extra={"default_shown": "on, unless `APP_ENV` is `local` or `test`"},
+    )
     db_timeout_seconds: float = Field(
         2.0, gt=0, description="connect/statement timeout of the log and of `/ready`'s check"
     )
 
-    @field_validator("keys_file")
+    @field_validator("keys_file", "log_spill_dir")
     @classmethod
     def _from_repo_root(cls, value: Path | None) -> Path | None:
         return None if value is None else repo_path(value)
@@ -98,6 +111,13 @@ class Settings(DatabaseSettings, TrackingSettings):
                 "set API_KEYS or API_KEYS_FILE, or API_REQUIRE_KEY=false to serve it without one"
             )
         return ApiKeys(text, self.keys_file, check_file_keys=production)
+
+    def spill_dir(self) -> Path:
+        return self.log_spill_dir or WORKSPACE / ".local" / "prediction-log"
+
+    def model_required(self) -> bool:
+        """Whether start-up fails without a model: on outside development, unless told."""
+        return self.require_model if self.require_model is not None else self.app_env not in DEVELOPMENT
 
 
 @lru_cache(maxsize=1)

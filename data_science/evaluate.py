@@ -285,19 +285,24 @@ def main() -> int:
         f"plain XGBoost {plain['roc_auc_mean']:.4f} (F1 {plain['f1_mean']:.4f}); the champion's threshold "
         f"{model.threshold:.3f}"
     )
+    from data_science.load_check import PromotionRefusedError
     from data_science.register import input_example, log_and_register
 
     params = yaml.safe_load(PARAMS_FILE.read_text())
     frame = read_processed(version, path)
-    outcome = log_and_register(
-        model,
-        report,
-        params,
-        example=input_example(frame, later_days=model.answers_as_of),
-        frame=frame,
-        oof=oof,
-        commit=git_commit(),
-    )
+    try:
+        outcome = log_and_register(
+            model,
+            report,
+            params,
+            example=input_example(frame, later_days=model.answers_as_of),
+            frame=frame,
+            oof=oof,
+            commit=git_commit(),
+        )
+    except PromotionRefusedError as exc:  # the run is marked failed and its tags say why
+        print(f"evaluate: error: {exc}", file=sys.stderr)
+        return 1
     print(f"evaluate: {outcome}")
     return 0
 

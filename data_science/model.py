@@ -66,6 +66,7 @@ from data_engineering.transformation.v1 import Columns
 from data_science import explain
 from data_science.artifacts import json_text
 from data_science.calibration import Calibration, calibrate, decide
+from data_science.integrity import booster_problem, record
 from data_science.treeshap import TreeExplainer, UnsupportedBoosterError
 
 BOOSTER_FILE = "booster.ubj"
@@ -317,6 +318,7 @@ class CancellationModel:
     def save(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         self.booster.save_model(directory / BOOSTER_FILE)
+        record(directory / BOOSTER_FILE)  # checked by load before XGBoost reads the file
         (directory / ENCODER_FILE).write_text(self.encoder.to_json())
         meta = {
             "threshold": self.threshold,
@@ -344,6 +346,10 @@ class CancellationModel:
         """The model saved in ``directory``; unless told not to, refuses one trained with another
         vocabulary than the one in use (``VocabularyMismatchError``, saying which file to use)."""
         meta = json.loads((directory / META_FILE).read_text())
+        if (
+            problem := booster_problem(directory / BOOSTER_FILE)
+        ) is not None:  # a damaged file crashes XGBoost
+            raise ModelBundleError(problem)
         booster = xgb.Booster()
         booster.load_model(directory / BOOSTER_FILE)
         if nthread is not None:

@@ -28,6 +28,7 @@ import numpy as np
 import pyarrow as pa
 
 from data_engineering.src.io import CsvSink, RawChunk, RawReader, as_text
+from data_engineering.src.messages import first_line
 from data_engineering.src.progress import progress
 from data_engineering.src.schema import AS_OF, COLUMNS_BY_NAME, ColumnsError
 from data_engineering.src.validate import LINE_COLUMN, REASONS_COLUMN
@@ -175,6 +176,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except NoModelError as exc:
         print(f"predict-batch: error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # a full disk, say: the outputs are only renamed into place when complete
+        print(f"predict-batch: error: {first_line(exc)}; nothing was written to {ns.output}", file=sys.stderr)
         return 1
     label = f"{resolved.name} version {resolved.version}" if resolved.version else resolved.uri
     aliases = f" ({', '.join(resolved.aliases)})" if resolved.aliases else ""

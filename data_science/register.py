@@ -32,7 +32,8 @@ from data_engineering.src.schema import (
 from data_engineering.transformation import get_transformation
 from data_engineering.transformation.v1 import NO_ID, UNKNOWN_COUNTRY
 from data_science.backtest import CREATION, ON_THE_BOOKS
-from data_science.model import VOCABULARY_NAME, CancellationModel
+from data_science.load_check import promotion_refusal
+from data_science.model import VOCABULARY_NAME, CancellationModel, ModelBundleError
 from data_science.nightly import forecast
 from data_science.quality import nightly_accuracy
 from data_science.snapshots import as_of
@@ -42,6 +43,7 @@ from data_science.tracking import (
     CHAMPION,
     MODEL_ARTIFACT,
     MODEL_NAME,
+    ModelLoadError,
     NoModelError,
     ensure_experiment,
     resolve,
@@ -210,14 +212,18 @@ def gate(report: dict[str, Any], frame: pd.DataFrame, oof: pd.DataFrame, new_ver
     """
     try:
         champion = resolve(f"models:/{MODEL_NAME}@{CHAMPION}")
+        if champion.version == new_version:
+            return Gate(CHAMPION, f"{CHAMPION} (already)", "same version")
+        old = CancellationModel.load(champion.local_dir, check_vocabulary=False)
+    except (ModelLoadError, ModelBundleError) as exc:  # a champion nobody can load: anything loadable wins
+        return Gate(
+            CHAMPION, f"{CHAMPION} (the current champion cannot be loaded: {exc})", "champion unloadable"
+        )
     except NoModelError:
         return Gate(CHAMPION, f"{CHAMPION} (first registered model)", "first model")
-    if champion.version == new_version:
-        return Gate(CHAMPION, f"{CHAMPION} (already)", "same version")
     backtest = report["backtest"]
     mine: tuple[float, float | None] = (float(backtest["roc_auc_mean"]), backtest.get("nightly_wape_mean"))
     theirs_report = _champion_report(champion.run_id)
-    old = CancellationModel.load(champion.local_dir, check_vocabulary=False)
     differences = old.vocabulary_differences()
     if differences:
         text = (
@@ -335,6 +341,9 @@ def log_and_register(
             pip_requirements=requirements(),
         )
         new_version = str(info.registered_model_version)
+        refusal = promotion_refusal(new_version)
+        if refusal is not None:
+            raise refusal
         decision = gate(report, frame, oof, new_version)
         gate_metrics = {
             "gate_challenger_roc_auc": decision.challenger_score,

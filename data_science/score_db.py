@@ -37,6 +37,7 @@ from data_engineering.src.initialize_data import TransformParams
 from data_engineering.src.messages import first_line, masked
 from data_engineering.src.params import ParamsError, read_section
 from data_engineering.src.progress import progress
+from data_engineering.src.run_lock import exclusive
 from data_engineering.src.schema import AS_OF, BOOKING_FIELDS, BOOKING_ID, SCORING_FIELDS, ReservationStatus
 from data_engineering.src.settings import ENVIRONMENTS, SettingsError, database_url
 from data_engineering.src.validate import records_to_columns
@@ -256,6 +257,10 @@ def run(env: str | None, model_uri: str | None, day: dt.date) -> tuple[Outcome, 
     return outcome, text
 
 
+def _say_waiting() -> None:
+    print("score-db: another score-db is running on this database: waiting for it to finish", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="./cli.sh score-db", description=__doc__.splitlines()[0])
     parser.add_argument("--env", choices=ENVIRONMENTS)
@@ -269,7 +274,8 @@ def main(argv: list[str] | None = None) -> int:
     ns = parser.parse_args(argv)
     day = ns.as_of.astype(dt.date) if ns.as_of is not None else dt.datetime.now(dt.UTC).date()
     try:
-        _, text = run(ns.env, ns.model_uri, day)
+        with exclusive(database_url(ns.env), "score-db", waiting=_say_waiting):  # one run at a time
+            _, text = run(ns.env, ns.model_uri, day)
     except (NoBookingsError, NoModelError, ModelBundleError, SettingsError, ParamsError) as exc:
         print(f"score-db: error: {exc}", file=sys.stderr)
         return 1

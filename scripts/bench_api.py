@@ -421,7 +421,7 @@ def soak(port: int, requests: list[bytes], clients: int, seconds: float) -> dict
     print(
         f"soak: {clients} clients x {seconds:.0f}s: {result.requests:,} predictions ({result.rate:.0f}/s, "
         f"p99 {result.percentile(0.99):.1f} ms), {result.errors} errors; {logged:,} of them in the "
-        f"predictions table, {status.get('dropped')} dropped"
+        f"predictions table, {status.get('refused')} refused"
     )
     return {
         "clients": clients,
@@ -429,7 +429,7 @@ def soak(port: int, requests: list[bytes], clients: int, seconds: float) -> dict
         "requests": result.requests,
         "errors": result.errors,
         "logged": logged,
-        "log_dropped": status.get("dropped"),
+        "log_refused": status.get("refused"),
         "passed": result.errors == 0 and logged == len(result.request_ids),
     }
 

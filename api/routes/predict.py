@@ -16,13 +16,13 @@ import time
 import uuid
 from typing import Annotated, Any
 
-import orjson
 from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from api.body import BodyTooLargeError, ShapeError, parse_json, read_body
 from api.deps import Runtime, RuntimeDep, ServingDep
-from api.errors import json_response, message_response, refused_response, shape_response
+from api.errors import json_response, message_response, quote_all, refused_response, shape_response
 from api.schemas import (
     BOOKING_FIELD_SET,
     MAX_BATCH,
@@ -40,40 +40,6 @@ MAX_BOOKING_BYTES = 64 * 1024
 MAX_BATCH_BYTES = MAX_BATCH * 4 * 1024
 
 
-class BodyTooLargeError(Exception):
-    pass
-
-
-class ShapeError(ValueError):
-    """The body is not JSON of the expected shape: (where, what)."""
-
-    def __init__(self, loc: list[str | int], message: str) -> None:
-        super().__init__(message)
-        self.loc = loc
-        self.message = message
-
-
-async def read_body(request: Request, limit: int) -> bytes:
-    """The request body, refusing to hold more than ``limit`` bytes in memory."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise BodyTooLargeError
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLargeError
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _parse(body: bytes) -> Any:
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise ShapeError([], f"the body is not valid JSON ({exc})") from None
-
-
 def _booking(value: Any, loc: list[str | int]) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ShapeError(loc, "a booking is a JSON object of its fields")
@@ -81,7 +47,7 @@ def _booking(value: Any, loc: list[str | int]) -> dict[str, Any]:
     if unknown:
         raise ShapeError(
             [*loc, unknown[0]],
-            f"unknown field(s) {', '.join(unknown)}: a booking has only its booking-time fields, "
+            f"unknown field(s) {quote_all(unknown)}: a booking has only its booking-time fields, "
             "booking_id and as_of (see the Booking schema at /docs)",
         )
     return value
@@ -98,7 +64,8 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
         "description": "The body is not JSON of the declared shape, or a booking is invalid: a field is "
         "missing, out of range or not one of its categories, or the arrival date does not exist",
     },
-    503: {"model": Message, "description": "No model is loaded"},
+    415: {"model": Message, "description": "The body is not sent as `Content-Type: application/json`"},
+    503: {"model": Message, "description": "No model is loaded, or the prediction could not be recorded"},
 }
 
 
@@ -121,7 +88,7 @@ async def predict(request: Request) -> Response:
     except BodyTooLargeError:
         return message_response(413, f"a booking is at most {MAX_BOOKING_BYTES // 1024} KiB of JSON")
     try:
-        booking = _booking(_parse(body), [])
+        booking = _booking(parse_json(body), [])
     except ShapeError as exc:
         return shape_response(exc.loc, exc.message)
     answer = await runtime.batcher.submit(booking)
@@ -208,7 +175,7 @@ def _bookings(payload: Any) -> list[dict[str, Any]]:
 
 def _score_batch(body: bytes, state: ServingState, runtime: Runtime, top: int, started: float) -> Response:
     try:
-        bookings = _bookings(_parse(body))
+        bookings = _bookings(parse_json(body))
     except ShapeError as exc:
         return shape_response(exc.loc, exc.message)
     answers = answer_bookings(state, bookings, top)

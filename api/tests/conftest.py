@@ -3,6 +3,9 @@ pipeline), bookings to send, and prediction-log databases (SQLite, PostgreSQL sc
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -10,7 +13,7 @@ from typing import Any
 import pytest
 
 from api.migrate import upgrade
-from api.tests.helpers import api_settings, json_bookings
+from api.tests.helpers import Cluster, api_settings, free_port, json_bookings, server_binaries
 from data_engineering.src.paths import SHARED_BOOKINGS
 
 
@@ -18,6 +21,15 @@ def pytest_configure(config: pytest.Config) -> None:
     # Starlette deprecates its httpx-based TestClient in favour of a package this project does
     # not use; the warning says nothing about our code.
     config.addinivalue_line("filterwarnings", "ignore:Using `httpx` with `starlette.testclient`")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def spill_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Where every app and server of the session spills its predictions (never the checkout's)."""
+    path = tmp_path_factory.mktemp("spill")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("API_LOG_SPILL_DIR", str(path))
+        yield path
 
 
 @pytest.fixture(scope="session")
@@ -80,3 +92,22 @@ def pg_schema_url(new_schema) -> Iterator[str]:
     with new_schema("api_test") as url:
         upgrade(url)
         yield url
+
+
+@pytest.fixture
+def cluster() -> Iterator[Cluster]:
+    """A private PostgreSQL cluster, started; the test may stop and start it."""
+    binaries = server_binaries()
+    if binaries is None or os.geteuid() != 0 or shutil.which("runuser") is None:
+        pytest.skip("needs root, runuser and the PostgreSQL server binaries to run a private cluster")
+    # Not under pytest's tmp_path: the postgres user cannot enter /tmp/pytest-of-root (mode 700).
+    root = Path(tempfile.mkdtemp(prefix="api-outage-pg-"))
+    shutil.chown(root, "postgres", "postgres")
+    server = Cluster(binaries, root, free_port())
+    server.init()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop("immediate")
+        shutil.rmtree(root, ignore_errors=True)

@@ -7,10 +7,12 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -133,9 +135,9 @@ def start_cluster(port: int, env: dict[str, str], *args: str) -> subprocess.Pope
     )
 
 
-def start_up_failure(env: dict[str, str]) -> tuple[int, str]:
+def start_up_failure(env: dict[str, str], *args: str) -> tuple[int, str]:
     """A server expected to refuse to start: its exit code and everything it printed."""
-    server = start_server(free_port(), env)
+    server = start_server(free_port(), env, *args)
     try:
         output, _ = server.communicate(timeout=120)
     finally:
@@ -144,12 +146,19 @@ def start_up_failure(env: dict[str, str]) -> tuple[int, str]:
     return server.returncode, output
 
 
-def promote_a_new_version(tmp_path: Path, threshold: float) -> str:
+def promote_a_new_version(
+    tmp_path: Path, threshold: float, damage: Callable[[Path], None] | None = None, source: str | None = None
+) -> str:
     """Register a second version (the champion's bundle with another threshold) and make it
-    the champion, as the pipeline would after a better training run."""
-    bundle = CancellationModel.load(resolve(None, dst=tmp_path / "current").local_dir)
+    the champion, as the pipeline would after a better training run; ``damage`` may spoil the
+    saved bundle's folder first (the registry then holds a version that must not be served).
+    ``source``: the model URI whose bundle is copied (default: the champion)."""
+    work = Path(tempfile.mkdtemp(prefix="promote-", dir=tmp_path))
+    bundle = CancellationModel.load(resolve(source, dst=work / "current").local_dir)
     bundle.threshold = threshold
-    bundle.save(tmp_path / "bundle")
+    bundle.save(work / "bundle")
+    if damage is not None:
+        damage(work / "bundle")
     mlflow.set_tracking_uri(mlflow.get_tracking_uri())
     experiment = mlflow.get_experiment_by_name(MODEL_NAME)
     assert experiment is not None, f"no {MODEL_NAME} experiment: train first"
@@ -157,7 +166,7 @@ def promote_a_new_version(tmp_path: Path, threshold: float) -> str:
         info = mlflow.pyfunc.log_model(
             name="model",
             python_model=HotelCancellationPyfunc(),
-            artifacts={BUNDLE_ARTIFACT: str(tmp_path / "bundle")},
+            artifacts={BUNDLE_ARTIFACT: str(work / "bundle")},
             registered_model_name=MODEL_NAME,
             pip_requirements=["mlflow"],
         )
@@ -167,10 +176,11 @@ def promote_a_new_version(tmp_path: Path, threshold: float) -> str:
 
 
 class Traffic:
-    """Clients predicting one booking in a loop, each request on a new connection (the kernel
-    hands connections to either worker), until the ``with`` block ends. ``answers`` holds
-    (wall-clock time, status, model version): status 0 is a transport error, with its repr as
-    version. Wall-clock, so that times the registry records (epoch milliseconds) compare."""
+    """Clients predicting one booking in a loop until the ``with`` block ends: each request on a
+    new connection (the kernel hands connections to either worker), or with ``keep_alive`` on
+    one connection per client (several times the load). ``answers`` holds (wall-clock time,
+    status, model version): status 0 is a transport error, with its repr as version. Wall-clock,
+    so that times the registry records (epoch milliseconds) compare."""
 
     def __init__(
         self,
@@ -179,23 +189,32 @@ class Traffic:
         clients: int = 4,
         pause: float = 0.0,
         headers: dict[str, str] | None = None,
+        *,
+        keep_alive: bool = False,
     ) -> None:
-        self.url, self.booking, self.pause, self.headers = url, booking, pause, headers or {}
+        self.url, self.booking, self.pause = url, booking, pause
+        self.headers, self.keep_alive = headers or {}, keep_alive
         self.answers: list[tuple[float, int, str | None]] = []
-        self.request_ids: list[str] = []  # of every 200
+        self.request_ids: list[str] = []  # of every prediction answered (200)
         self._stop = threading.Event()
         self._clients = [threading.Thread(target=self._keep_predicting) for _ in range(clients)]
 
     def _keep_predicting(self) -> None:
+        # httpx's module functions open a connection per call; a Client keeps one alive.
+        with httpx.Client(timeout=30) as client:
+            post = client.post if self.keep_alive else httpx.post
+            self._predict(post)
+
+    def _predict(self, post: Callable[..., httpx.Response]) -> None:
         while not self._stop.is_set():
             try:
-                response = httpx.post(
-                    f"{self.url}/predict", json=self.booking, headers=self.headers, timeout=30
-                )
-                body = response.json() if response.status_code == 200 else {}
-                self.answers.append((time.time(), response.status_code, body.get("model_version")))
+                response = post(f"{self.url}/predict", json=self.booking, headers=self.headers, timeout=30)
+                version = None
                 if response.status_code == 200:
-                    self.request_ids.append(body["request_id"])
+                    answer = response.json()
+                    version = answer["model_version"]
+                    self.request_ids.append(answer["request_id"])
+                self.answers.append((time.time(), response.status_code, version))
             except httpx.TransportError as exc:
                 self.answers.append((time.time(), 0, repr(exc)))
             self._stop.wait(self.pause)  # light traffic leaves the CPU to what runs beside it
@@ -224,17 +243,18 @@ class Traffic:
         return max(0.0, max(at for at, _, answer in self.answers if answer == old_version) - since)
 
 
-def wait_ready(server: subprocess.Popen[str], url: str, timeout: float = 90) -> None:
-    """Until ``url``/ready answers 200; fails with the server's output if it exits first."""
+def wait_ready(server: subprocess.Popen[str], url: str, timeout: float = 90, route: str = "/ready") -> None:
+    """Until ``url``/ready (or ``route``: /health) answers 200; fails with the server's output if it
+    exits first."""
 
     def ready() -> bool:
         assert server.poll() is None, f"server exited:\n{server.stdout.read() if server.stdout else ''}"
         try:
-            return httpx.get(f"{url}/ready", timeout=2).status_code == 200
+            return httpx.get(f"{url}{route}", timeout=2).status_code == 200
         except httpx.TransportError:
             return False
 
-    assert wait_until(ready, timeout, interval=0.2), "server not ready in time"
+    assert wait_until(ready, timeout, interval=0.2), f"server not answering {route} in time"
 
 
 def stop_server(server: subprocess.Popen[str]) -> str:
@@ -251,3 +271,50 @@ def stop_server(server: subprocess.Popen[str]) -> str:
 def switch_lines(output: str, version: str) -> list[str]:
     """The log lines of workers that found ``version`` on their own (one per worker process)."""
     return [line for line in output.splitlines() if f"to {version}: now serving it" in line]
+
+
+def server_binaries() -> Path | None:
+    """The newest installed PostgreSQL server's bin folder."""
+    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
+    return next((c for c in candidates if (c / "pg_ctl").exists()), None)
+
+
+@dataclass
+class Cluster:
+    """A private PostgreSQL cluster a test may stop and start (the ``cluster`` fixture)."""
+
+    bin: Path
+    root: Path
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _pg(self, *args: str, check: bool = True) -> None:
+        # initdb refuses to run as root: the server runs as postgres, the tests as themselves.
+        subprocess.run(
+            ["runuser", "-u", "postgres", "--", *args], check=check, capture_output=True, timeout=60
+        )
+
+    def init(self) -> None:
+        self._pg(str(self.bin / "initdb"), "-D", str(self.root / "data"), "-U", "postgres", "--auth=trust")
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
+        log = str(self.root / "log.txt")
+        self._pg(
+            str(self.bin / "pg_ctl"), "-D", str(self.root / "data"), "-l", log, "-w", "-o", options, "start"
+        )
+
+    def stop(self, mode: str = "fast") -> None:
+        self._pg(
+            str(self.bin / "pg_ctl"),
+            "-D",
+            str(self.root / "data"),
+            "-m",
+            mode,
+            "-w",
+            "stop",
+            check=mode == "fast",
+        )

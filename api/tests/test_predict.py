@@ -149,7 +149,7 @@ def test_health_and_metrics(app_client, booking) -> None:
     assert 'hotel_api_request_duration_seconds_bucket{le="0.001",route="/predict"}' in text
     assert 'hotel_api_model_info{name="hotel-cancellation",version="1"} 1.0' in text
     assert "hotel_api_predictions_total{decision=" in text
-    for name in ("written", "dropped", "failed_writes"):
+    for name in ("written", "refused", "failed_writes"):
         assert f"hotel_api_prediction_log_{name}_total" in text
     app_client.get("/no/such/path")
     assert 'route="other"' in app_client.get("/metrics").text

@@ -71,9 +71,9 @@ def test_a_fresh_clone_reproduces_the_committed_outputs(tmp_path: Path, checkout
     assert "git add dvc.lock" not in again.stdout + again.stderr
     for output in ("models/model", "models/oof_predictions.csv", "models/baselines_oof.csv"):
         left, right = first / output, clone / output
-        if left.is_dir():
-            names = sorted(p.name for p in left.iterdir())
-            assert names == sorted(p.name for p in right.iterdir())
+        if left.is_dir():  # every file, the at-booking head's folder included
+            names = sorted(str(p.relative_to(left)) for p in left.rglob("*") if p.is_file())
+            assert names == sorted(str(p.relative_to(right)) for p in right.rglob("*") if p.is_file())
             same, mismatch, errors = filecmp.cmpfiles(left, right, names, shallow=False)
             assert (same, mismatch, errors) == (names, [], []), output
         else:
