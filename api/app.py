@@ -86,7 +86,9 @@ class HotelAPI(FastAPI):
         try:
             runtime.hotels = load_hotels()  # a bad capacity file stops the start, naming what is wrong
         except HotelsFileError as exc:
-            raise StartupError(f"cannot start the API: {exc}") from None
+            raise StartupError(
+                f"cannot start the API: {exc} (HOTEL_CAPACITY_FILE chooses the capacity file)"
+            ) from None
         runtime.prediction_log.start()
         settings = runtime.settings
         try:

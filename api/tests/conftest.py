@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from api.migrate import upgrade
-from api.tests.helpers import api_settings, json_bookings
+from api.tests.helpers import api_settings, json_bookings, load_bookings, with_booking_ids
 from data_engineering.src.paths import SHARED_BOOKINGS
 
 
@@ -72,24 +73,61 @@ def shared_data_or_none() -> Path | None:
     return SHARED_BOOKINGS if SHARED_BOOKINGS.exists() else None
 
 
+@pytest.fixture(scope="session")
+def on_the_books(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A hotel's export of 3,000 generated bookings with reservation ids (arrivals July 2015 to
+    August 2017, outcomes known): the file and its rows as text."""
+    from data_engineering.src.synthetic import make_bookings, write_frame
+
+    frame = with_booking_ids(make_bookings(3000, seed=31))
+    path = write_frame(tmp_path_factory.mktemp("export") / "bookings.csv", frame)
+    return path, frame
+
+
+@pytest.fixture(scope="session")
+def loaded_sqlite_url(on_the_books, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """An embedded database as ``initialize-data db`` leaves it, with the API's tables too."""
+    folder = tmp_path_factory.mktemp("loaded")
+    url = f"sqlite:///{folder / 'hotel.sqlite'}"
+    load_bookings(url, on_the_books[0], folder)
+    upgrade(url)
+    return url
+
+
 @pytest.fixture
 def booking(bookings) -> dict:
     return dict(bookings[0])
 
 
-@pytest.fixture(scope="session")
-def pg_schema_url(pg_url: str) -> Iterator[str]:
-    """A throw-away schema in the test PostgreSQL, migrated: other suites never see our rows."""
+@contextmanager
+def throw_away_schema(pg_url: str) -> Iterator[str]:
+    """A new schema in the test PostgreSQL (its URL: every session's search_path), dropped on exit:
+    other suites never see our rows."""
     schema = f"api_test_{uuid.uuid4().hex[:10]}"
     admin = sa.create_engine(pg_url)
     with admin.begin() as conn:
         conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
     url = make_url(pg_url).update_query_dict({"options": f"-csearch_path={schema}"})
-    url_text = url.render_as_string(hide_password=False)
-    upgrade(url_text)
     try:
-        yield url_text
+        yield url.render_as_string(hide_password=False)
     finally:
         with admin.begin() as conn:
             conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
         admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_schema_url(pg_url: str) -> Iterator[str]:
+    """A throw-away schema, migrated (the API's tables, no bookings)."""
+    with throw_away_schema(pg_url) as url:
+        upgrade(url)
+        yield url
+
+
+@pytest.fixture(scope="session")
+def loaded_pg_url(pg_url: str, on_the_books, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A throw-away schema as ``initialize-data db`` leaves it, with the API's tables too."""
+    with throw_away_schema(pg_url) as url:
+        load_bookings(url, on_the_books[0], tmp_path_factory.mktemp("loaded-pg"))
+        upgrade(url)
+        yield url

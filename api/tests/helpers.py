@@ -71,6 +71,36 @@ def json_bookings(raw: pd.DataFrame) -> list[dict[str, Any]]:
     return bookings_as_json(validated.columns)
 
 
+def with_booking_ids(frame: pd.DataFrame, prefix: str = "RES") -> pd.DataFrame:
+    """Bookings as a hotel's export lists them: each with its reservation id, first column."""
+    return frame.assign(booking_id=[f"{prefix}-{i:06d}" for i in range(len(frame))])[
+        ["booking_id", *frame.columns]
+    ]
+
+
+def load_bookings(url: str, source: Path, workspace: Path) -> str:
+    """``./cli.sh initialize-data db`` of ``source`` into ``url`` (the pipeline's version, as a user
+    runs it), in a subprocess; its output."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "HOTEL_BOOKINGS_SOURCE": str(source),
+        "HOTEL_WORKSPACE": str(workspace),
+    }
+    env.pop("APP_ENV", None)
+    result = subprocess.run(
+        [sys.executable, "-m", "data_engineering.src.initialize_data", "db"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, f"initialize-data failed:\n{result.stdout}\n{result.stderr}"
+    return result.stdout
+
+
 def api_settings(log_url: str, **overrides: Any) -> Settings:
     """Explicit settings, so that a developer's API_* variables cannot change a test."""
     values: dict[str, Any] = {
