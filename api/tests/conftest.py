@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from api.migrate import upgrade
-from api.tests.helpers import api_settings, json_bookings, load_bookings, with_booking_ids
+from api.tests.helpers import api_settings, json_bookings, load_bookings
 from data_engineering.src.paths import SHARED_BOOKINGS
 
 
@@ -77,7 +77,7 @@ def shared_data_or_none() -> Path | None:
 def on_the_books(tmp_path_factory: pytest.TempPathFactory) -> Any:
     """A hotel's export of 3,000 generated bookings with reservation ids (arrivals July 2015 to
     August 2017, outcomes known): the file and its rows as text."""
-    from data_engineering.src.synthetic import make_bookings, write_frame
+    from data_engineering.src.synthetic import make_bookings, with_booking_ids, write_frame
 
     frame = with_booking_ids(make_bookings(3000, seed=31))
     path = write_frame(tmp_path_factory.mktemp("export") / "bookings.csv", frame)

@@ -71,13 +71,6 @@ def json_bookings(raw: pd.DataFrame) -> list[dict[str, Any]]:
     return bookings_as_json(validated.columns)
 
 
-def with_booking_ids(frame: pd.DataFrame, prefix: str = "RES") -> pd.DataFrame:
-    """Bookings as a hotel's export lists them: each with its reservation id, first column."""
-    return frame.assign(booking_id=[f"{prefix}-{i:06d}" for i in range(len(frame))])[
-        ["booking_id", *frame.columns]
-    ]
-
-
 def load_bookings(url: str, source: Path, workspace: Path) -> str:
     """``./cli.sh initialize-data db`` of ``source`` into ``url`` (the pipeline's version, as a user
     runs it), in a subprocess; its output."""
