@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 import os
 import socket
 import subprocess
@@ -71,27 +72,42 @@ def json_bookings(raw: pd.DataFrame) -> list[dict[str, Any]]:
     return bookings_as_json(validated.columns)
 
 
-def load_bookings(url: str, source: Path, workspace: Path) -> str:
-    """``./cli.sh initialize-data db`` of ``source`` into ``url`` (the pipeline's version, as a user
-    runs it), in a subprocess; its output."""
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "HOTEL_BOOKINGS_SOURCE": str(source),
-        "HOTEL_WORKSPACE": str(workspace),
-    }
-    env.pop("APP_ENV", None)
+def run_command(module: str, *args: str, env: dict[str, str]) -> str:
+    """``python -m module args`` as ``./cli.sh`` runs it (from the repository root, with ``env``
+    over this environment and no ``APP_ENV``), which must succeed; its output."""
+    full = {k: v for k, v in os.environ.items() if k != "APP_ENV"} | env
     result = subprocess.run(
-        [sys.executable, "-m", "data_engineering.src.initialize_data", "db"],
+        [sys.executable, "-m", module, *args],
         cwd=REPO_ROOT,
-        env=env,
+        env=full,
         capture_output=True,
         text=True,
         timeout=300,
         check=False,
     )
-    assert result.returncode == 0, f"initialize-data failed:\n{result.stdout}\n{result.stderr}"
+    assert result.returncode == 0, f"{module} {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
     return result.stdout
+
+
+def load_bookings(url: str, source: Path, workspace: Path) -> str:
+    """``./cli.sh initialize-data db`` of ``source`` into ``url`` (the pipeline's version, as a user
+    runs it); its output."""
+    env = {"DATABASE_URL": url, "HOTEL_BOOKINGS_SOURCE": str(source), "HOTEL_WORKSPACE": str(workspace)}
+    return run_command("data_engineering.src.initialize_data", "db", env=env)
+
+
+def text_dates(rows: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """(arrival, booking date) of bookings as the file's text has them (year, English month name,
+    day; lead time), computed here with pandas, not with the platform's date helpers."""
+    months = {name: number for number, name in enumerate(calendar.month_name) if name}
+    arrival = pd.to_datetime(
+        {
+            "year": rows["arrival_date_year"].astype(int),
+            "month": rows["arrival_date_month"].map(months),
+            "day": rows["arrival_date_day_of_month"].astype(int),
+        }
+    )
+    return arrival, arrival - pd.to_timedelta(rows["lead_time"].astype(int), unit="D")
 
 
 def api_settings(log_url: str, **overrides: Any) -> Settings:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import calendar
 import gzip
 import itertools
 from pathlib import Path
@@ -10,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from api.tests.helpers import json_bookings
+from api.tests.helpers import json_bookings, text_dates
 from data_engineering.src.schema import BOOKING_FIELDS
 from data_engineering.src.synthetic import make_bookings
 from data_engineering.src.validate import REASONS_COLUMN
@@ -82,24 +81,15 @@ def test_each_bookings_own_as_of_gives_the_same_answers_in_both(
     and to the last digit through the single-booking route."""
     source = _bookings_file(shared_data_or_none, tmp_path / "bookings.csv")
     raw = pd.read_csv(source, dtype=str, keep_default_na=False)
-    months = {name: number for number, name in enumerate(calendar.month_name) if name}
-    arrival = pd.to_datetime(
-        {
-            "year": raw["arrival_date_year"].astype(int),
-            "month": raw["arrival_date_month"].map(months),
-            "day": raw["arrival_date_day_of_month"].astype(int),
-        }
-    )
+    _, booked = text_dates(raw)
     lead = raw["lead_time"].astype(int)
     drawn = (np.random.default_rng(7).random(len(raw)) * lead).astype(int)  # 0 .. lead - 1 days on
-    raw["as_of"] = (arrival - pd.to_timedelta(lead - drawn, unit="D")).dt.strftime("%Y-%m-%d")
+    raw["as_of"] = (booked + pd.to_timedelta(drawn, unit="D")).dt.strftime("%Y-%m-%d")
     raw.to_csv(source, index=False)
     scored = _predict_batch(source, tmp_path / "scored.csv")
     # A replay with outcomes: the bookings cancelled on or before their day are not on the books.
     assert len(scored) >= 1000
-    later = scored[
-        scored["as_of"] != (arrival - pd.to_timedelta(lead, unit="D")).dt.strftime("%Y-%m-%d")[scored.index]
-    ]
+    later = scored[scored["as_of"] != booked.dt.strftime("%Y-%m-%d")[scored.index]]
     assert len(later) >= 900, "most bookings must be judged after their booking date"
     sample = scored.sample(1000, random_state=3)
     _assert_same(app_client, sample)

@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from api.tests.helpers import api_settings
+from api.tests.helpers import api_settings, text_dates
 from data_engineering.src.schema import BOOKING_FIELDS
 
 DAY = dt.date(2017, 3, 1)
@@ -51,19 +51,8 @@ def export(on_the_books, loaded_pg_url) -> pd.DataFrame:
     engine.dispose()
     rows = frame[frame["booking_id"].isin(loaded)].copy()
     assert len(rows) > 2900
-    months = {m: i for i, m in enumerate(pd.date_range("2001-01-01", periods=12, freq="MS").month_name(), 1)}
-    rows["arrival"] = [
-        dt.date(int(y), months[m], int(d))
-        for y, m, d in zip(
-            rows["arrival_date_year"],
-            rows["arrival_date_month"],
-            rows["arrival_date_day_of_month"],
-            strict=True,
-        )
-    ]
-    rows["booked"] = [
-        a - dt.timedelta(days=int(n)) for a, n in zip(rows["arrival"], rows["lead_time"], strict=True)
-    ]
+    arrival, booked = text_dates(rows)
+    rows["arrival"], rows["booked"] = arrival.dt.date, booked.dt.date
     rows["nights"] = rows["stays_in_weekend_nights"].astype(int) + rows["stays_in_week_nights"].astype(int)
     rows["left_on"] = [
         dt.date.fromisoformat(d) if s in ("Canceled", "No-Show") else None

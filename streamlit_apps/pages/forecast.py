@@ -26,11 +26,18 @@ SCORE_HINT = (
 )
 LOAD_HINT = f"Load the bookings with `./cli.sh initialize-data db{config.environment_hint()}`."
 COLOURS = {
-    "rooms on the books": "#c9d6e8",
+    "rooms on the books": "#aec7e8",
     "expected cancellations": "#f58518",
     "expected to stay": "#2e7d32",
     "capacity": "#444444",
     "capacity + overbooking": "#c62828",
+}
+
+DASHES = {
+    "expected cancellations": [1, 0],
+    "expected to stay": [1, 0],
+    "capacity": [5, 3],
+    "capacity + overbooking": [2, 2],
 }
 
 
@@ -83,7 +90,7 @@ def night_chart(frame: pd.DataFrame, hotel: str) -> alt.LayerChart | alt.FacetCh
         "series:N",
         title=None,
         scale=alt.Scale(domain=list(shown), range=list(shown.values())),
-        legend=alt.Legend(orient="bottom"),
+        legend=alt.Legend(orient="bottom", symbolType="square"),
     )
     line_columns = {
         "expected_cancellations": "expected cancellations",
@@ -111,12 +118,8 @@ def night_chart(frame: pd.DataFrame, hotel: str) -> alt.LayerChart | alt.FacetCh
         .mark_area(opacity=0.25, color=COLOURS["expected cancellations"])
         .encode(x=x, y="cancellations_p10:Q", y2="cancellations_p90:Q", tooltip=tooltip)
     )
-    dashes = {
-        "expected cancellations": [1, 0],
-        "expected to stay": [1, 0],
-        "capacity": [5, 3],
-        "capacity + overbooking": [2, 2],
-    }
+    # The series drawn, each its dash: a domain with series not drawn would add them to the legend.
+    dashes = {k: v for k, v in DASHES.items() if k in shown}
     curves = (
         alt.Chart(lines)
         .mark_line(strokeWidth=2)
@@ -225,10 +228,14 @@ for hotel, frame in nights.groupby("hotel", sort=True):
     else:
         advised = frame.dropna(subset=["overbook_rooms"])
         peak = advised.iloc[int(advised["overbook_rooms"].to_numpy().argmax())]
+        over = int((advised["overbook_rooms"] > 0).sum())
         st.caption(
-            f"Capacity {int(peak['capacity'])} rooms. Overbooking advised on {int((advised['overbook_rooms'] > 0).sum())} "
-            f"of {len(advised)} nights; the most on {peak['night']:%a %d %b}: "
-            f"{int(peak['overbook_rooms'])} rooms beyond capacity."
+            f"Capacity {int(peak['capacity'])} rooms. Overbooking advised on {over} of {len(advised)} nights"
+            + (
+                f"; the most on {peak['night']:%a %d %b}: {int(peak['overbook_rooms'])} rooms beyond capacity."
+                if over
+                else "."
+            )
         )
 with st.expander("Numbers behind the charts"):
     st.dataframe(

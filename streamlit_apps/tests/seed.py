@@ -4,9 +4,6 @@ predictions as the API writes them."""
 from __future__ import annotations
 
 import datetime as dt
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +12,8 @@ import pandas as pd
 import sqlalchemy as sa
 
 from api import prediction_log
-from data_engineering.src.paths import REPO_ROOT
+from api.tests.helpers import load_bookings as initialize_data
+from api.tests.helpers import run_command
 from data_engineering.src.schema import AS_OF, BOOKING_FIELDS, BOOKING_ID, COLUMNS_BY_NAME
 from data_engineering.src.synthetic import with_booking_ids, write_frame
 from data_engineering.src.validate import records_to_columns, validate
@@ -149,46 +147,15 @@ def export_with_ids(source: Path, workspace: Path) -> Path:
 
 def score_days(url: str, workspace: Path, tracking_uri: str, days: tuple[dt.date, ...]) -> None:
     """``./cli.sh score-db --as-of DAY`` for each day, with the trained champion."""
-    env = {
-        **os.environ,
-        "HOTEL_WORKSPACE": str(workspace),
-        "DATABASE_URL": url,
-        "MLFLOW_TRACKING_URI": tracking_uri,
-    }
-    env.pop("APP_ENV", None)
+    env = {"HOTEL_WORKSPACE": str(workspace), "DATABASE_URL": url, "MLFLOW_TRACKING_URI": tracking_uri}
     for day in days:
-        result = subprocess.run(
-            [sys.executable, "-m", "data_science.score_db", "--as-of", day.isoformat()],
-            cwd=REPO_ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
-        assert result.returncode == 0, f"score-db failed:\n{result.stdout}\n{result.stderr}"
+        run_command("data_science.score_db", "--as-of", day.isoformat(), env=env)
 
 
 def load_bookings(url: str, workspace: Path, source: Path) -> pd.DataFrame:
     """``initialize-data db`` as users run it (the pipeline's version, the table the dashboards
     read), then the loaded table (the tests' oracle)."""
-    env = {
-        **os.environ,
-        "HOTEL_WORKSPACE": str(workspace),
-        "HOTEL_BOOKINGS_SOURCE": str(source),
-        "DATABASE_URL": url,
-    }
-    env.pop("APP_ENV", None)
-    result = subprocess.run(
-        [sys.executable, "-m", "data_engineering.src.initialize_data", "db"],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert result.returncode == 0, f"initialize-data failed:\n{result.stdout}\n{result.stderr}"
+    initialize_data(url, source, workspace)
     engine = sa.create_engine(url)
     with engine.connect() as conn:
         frame = pd.read_sql_query(sa.text(f"SELECT * FROM {BOOKINGS}"), conn)
