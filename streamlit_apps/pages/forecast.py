@@ -90,7 +90,7 @@ def night_chart(frame: pd.DataFrame, hotel: str) -> alt.LayerChart | alt.FacetCh
         "series:N",
         title=None,
         scale=alt.Scale(domain=list(shown), range=list(shown.values())),
-        legend=alt.Legend(orient="bottom", symbolType="square"),
+        legend=alt.Legend(orient="bottom", symbolType="stroke", symbolStrokeWidth=3),
     )
     line_columns = {
         "expected_cancellations": "expected cancellations",
