@@ -32,7 +32,7 @@ from data_science.score_db import NoBookingsError, stays_on_the_books
 
 router = APIRouter(tags=["forecast"])
 
-HORIZON_DAYS = 90  # nights after as_of when ``to`` is not given
+HORIZON_DAYS = 90  # nights from the first when ``to`` is not given
 MAX_NIGHTS = 366
 _DAY = re.compile(ISO_DATE)
 
@@ -78,7 +78,8 @@ async def nightly_forecast(
         Day | None, Query(alias="from", description="first night (default: the day after as_of)")
     ] = None,
     last: Annotated[
-        Day | None, Query(alias="to", description=f"last night (default: as_of + {HORIZON_DAYS} days)")
+        Day | None,
+        Query(alias="to", description=f"last night (default: the {HORIZON_DAYS}th night from the first)"),
     ] = None,
     as_of: Annotated[
         Day | None, Query(description="the day the bookings are on the books (default: today, UTC)")
@@ -92,7 +93,8 @@ async def nightly_forecast(
     if day == dt.date.max:
         return parameter_response("as_of", f"no night follows as_of {day}: the calendar ends there")
     first_night = first or day + dt.timedelta(days=1)
-    last_night = last or _days_after(day, HORIZON_DAYS)
+    # From the first night, not from as_of: a later ``from`` alone must not end before it starts.
+    last_night = last or _days_after(first_night, HORIZON_DAYS - 1)
     if first_night <= day:
         return parameter_response(
             "from", f"the first night must be after as_of {day} (bookings on the books then)"

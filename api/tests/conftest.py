@@ -74,7 +74,7 @@ def shared_data_or_none() -> Path | None:
 
 
 @pytest.fixture(scope="session")
-def on_the_books(tmp_path_factory: pytest.TempPathFactory) -> Any:
+def hotel_export(tmp_path_factory: pytest.TempPathFactory) -> Any:
     """A hotel's export of 3,000 generated bookings with reservation ids (arrivals July 2015 to
     August 2017, outcomes known): the file and its rows as text."""
     from data_engineering.src.synthetic import make_bookings, with_booking_ids, write_frame
@@ -85,11 +85,11 @@ def on_the_books(tmp_path_factory: pytest.TempPathFactory) -> Any:
 
 
 @pytest.fixture(scope="session")
-def loaded_sqlite_url(on_the_books, tmp_path_factory: pytest.TempPathFactory) -> str:
+def loaded_sqlite_url(hotel_export, tmp_path_factory: pytest.TempPathFactory) -> str:
     """An embedded database as ``initialize-data db`` leaves it, with the API's tables too."""
     folder = tmp_path_factory.mktemp("loaded")
     url = f"sqlite:///{folder / 'hotel.sqlite'}"
-    load_bookings(url, on_the_books[0], folder)
+    load_bookings(url, hotel_export[0], folder)
     upgrade(url)
     return url
 
@@ -125,9 +125,9 @@ def pg_schema_url(pg_url: str) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def loaded_pg_url(pg_url: str, on_the_books, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def loaded_pg_url(pg_url: str, hotel_export, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A throw-away schema as ``initialize-data db`` leaves it, with the API's tables too."""
     with throw_away_schema(pg_url) as url:
-        load_bookings(url, on_the_books[0], tmp_path_factory.mktemp("loaded-pg"))
+        load_bookings(url, hotel_export[0], tmp_path_factory.mktemp("loaded-pg"))
         upgrade(url)
         yield url

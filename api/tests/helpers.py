@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+import datetime as dt
 import os
 import socket
 import subprocess
@@ -108,6 +109,17 @@ def text_dates(rows: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
         }
     )
     return arrival, arrival - pd.to_timedelta(rows["lead_time"].astype(int), unit="D")
+
+
+def on_the_books(rows: pd.DataFrame, day: dt.date) -> pd.Series:
+    """Which bookings of a file's text were on the books at the end of ``day``: made by then,
+    arriving later, not cancelled (nor marked a no-show) on or before it."""
+    arrival, booked = text_dates(rows)
+    left = rows["reservation_status"].isin(["Canceled", "No-Show"]) & (
+        pd.to_datetime(rows["reservation_status_date"]) <= pd.Timestamp(day)
+    )
+    books: pd.Series = (booked <= pd.Timestamp(day)) & (arrival > pd.Timestamp(day)) & ~left
+    return books
 
 
 def api_settings(log_url: str, **overrides: Any) -> Settings:

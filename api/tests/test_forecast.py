@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from api.tests.helpers import api_settings, text_dates
+from api.tests.helpers import api_settings, on_the_books, text_dates
 from data_engineering.src.schema import BOOKING_FIELDS
 
 DAY = dt.date(2017, 3, 1)
@@ -42,28 +42,23 @@ def client(served_workspace, loaded_pg_url, tmp_path_factory) -> Iterator[Any]:
 
 
 @pytest.fixture(scope="module")
-def export(on_the_books, loaded_pg_url) -> pd.DataFrame:
+def export(hotel_export, loaded_pg_url) -> pd.DataFrame:
     """The export's rows that were loaded, with their dates and nights as a hotel reads them."""
-    _, frame = on_the_books
+    _, frame = hotel_export
     engine = sa.create_engine(loaded_pg_url)
     with engine.connect() as conn:
         loaded = set(conn.execute(sa.text("SELECT booking_id FROM bookings_raw")).scalars())
     engine.dispose()
     rows = frame[frame["booking_id"].isin(loaded)].copy()
     assert len(rows) > 2900
-    arrival, booked = text_dates(rows)
-    rows["arrival"], rows["booked"] = arrival.dt.date, booked.dt.date
+    arrival, _ = text_dates(rows)
+    rows["arrival"] = arrival.dt.date
     rows["nights"] = rows["stays_in_weekend_nights"].astype(int) + rows["stays_in_week_nights"].astype(int)
-    rows["left_on"] = [
-        dt.date.fromisoformat(d) if s in ("Canceled", "No-Show") else None
-        for s, d in zip(rows["reservation_status"], rows["reservation_status_date"], strict=True)
-    ]
     return rows
 
 
 def on_the_books_at(export: pd.DataFrame, day: dt.date) -> pd.DataFrame:
-    left_by_then = np.array([d is not None and d <= day for d in export["left_on"]], dtype=bool)
-    return export[(export["booked"] <= day) & (export["arrival"] > day) & ~left_by_then]
+    return export[on_the_books(export, day)]
 
 
 def per_night(books: pd.DataFrame, probability: pd.Series, first: dt.date, last: dt.date) -> pd.DataFrame:
@@ -150,6 +145,10 @@ def test_hotel_nights_and_day_are_honoured(client, export) -> None:
     assert [n["night"] for n in window.json()["nights"]] == ["2017-04-10", "2017-04-11", "2017-04-12"] * 2
     assert window.json()["nights"] == [n for n in both if "2017-04-10" <= n["night"] <= "2017-04-12"]
     assert str(last) == nights["night"].max()
+    # A later first night alone: the 90 nights from it.
+    later_nights = client.get("/forecast", params={"as_of": str(DAY), "from": "2017-05-01"}).json()["nights"]
+    assert [n["night"] for n in later_nights[:1] + later_nights[89:90]] == ["2017-05-01", "2017-07-29"]
+    assert len(later_nights) == 2 * 90
 
     later = dt.date(2017, 5, 1)
     answer = client.get("/forecast", params={"as_of": str(later), "to": "2017-05-02"}).json()

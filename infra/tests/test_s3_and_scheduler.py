@@ -347,18 +347,12 @@ def test_the_champion_lives_in_s3_and_loads_back_through_the_server(
 
 
 def on_the_books(source: Path, day: dt.date) -> int:
-    """Bookings of a generated file on the books at the end of ``day``, from its text: made by
-    then, arriving later, not cancelled (nor a no-show) on or before it."""
+    """How many bookings of a generated file were on the books at the end of ``day``."""
     import pandas as pd
 
-    from api.tests.helpers import text_dates
+    from api.tests.helpers import on_the_books as books
 
-    rows = pd.read_csv(source, dtype=str, keep_default_na=False)
-    arrival, booked = text_dates(rows)
-    left = rows["reservation_status"].isin(["Canceled", "No-Show"]) & (
-        pd.to_datetime(rows["reservation_status_date"]) <= pd.Timestamp(day)
-    )
-    return int(((booked <= pd.Timestamp(day)) & (arrival > pd.Timestamp(day)) & ~left).sum())
+    return int(books(pd.read_csv(source, dtype=str, keep_default_na=False), day).sum())
 
 
 def test_scheduler_scores_the_bookings_on_the_books_of_the_runs_day(retrained, airflow, deployment, repo_cli):
