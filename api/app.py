@@ -126,7 +126,9 @@ class HotelAPI(FastAPI):
         try:
             runtime.hotels = load_hotels()  # a bad capacity file stops the start, naming what is wrong
         except HotelsFileError as exc:
-            raise StartupError(f"cannot start the API: {exc}") from None
+            raise StartupError(
+                f"cannot start the API: {exc} (HOTEL_CAPACITY_FILE chooses the capacity file)"
+            ) from None
         if runtime.keys is None:  # the keys could not be read when the app was made
             raise StartupError(f"cannot start the API: {self.keys_problem}")
         try:

@@ -125,6 +125,13 @@ def shape_response(loc: Sequence[str | int], message: str) -> Response:
     return json_response(error_payload([item]), 422)
 
 
+def parameter_response(name: str, message: str) -> Response:
+    """422 for a query parameter that is well formed but not acceptable (an unknown hotel, a
+    range of nights that does not follow its as_of day)."""
+    item = {"loc": ["query", name], "msg": message, "type": "invalid_parameter", "field": name}
+    return json_response(error_payload([item]), 422)
+
+
 def message_response(status_code: int, message: str) -> Response:
     return json_response({"detail": clip(message, MAX_MESSAGE_CHARS)}, status_code)
 
@@ -139,7 +146,14 @@ async def request_validation_handler(request: Request, exc: RequestValidationErr
     items = []
     for error in exc.errors()[:MAX_DETAILS]:
         loc = [part if isinstance(part, int) else str(part) for part in error.get("loc", ())]
-        items.append({"loc": loc, "msg": str(error.get("msg", "")), "type": str(error.get("type", ""))})
+        item: dict[str, Any] = {
+            "loc": loc,
+            "msg": str(error.get("msg", "")),
+            "type": str(error.get("type", "")),
+        }
+        if len(loc) == 2 and loc[0] in ("query", "path"):
+            item["field"] = loc[1]  # the parameter, named as our own 422s name it
+        items.append(item)
     if not items:
         items = [{"loc": [], "msg": "invalid request", "type": "value_error"}]
     return json_response(error_payload(items, len(exc.errors()) or 1), 422)

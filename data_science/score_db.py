@@ -227,6 +227,10 @@ def run(env: str | None, model_uri: str | None, day: dt.date) -> tuple[Outcome, 
         table = scores_table(engine)
         name, version_label = resolved.name or resolved.uri, resolved.version or ""
         scored_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        # SQLite locks the whole file: a write cannot commit while the read's cursor is open on
+        # another connection ("database is locked"), so there the scores (7 columns) are written
+        # once every booking has been read; PostgreSQL writes each chunk as it comes.
+        held: list[pa.Table] | None = [] if engine.dialect.name == "sqlite" else None
         for answers in answers_on_the_books(model, engine, day, version, desc="score-db"):
             size = len(answers.accepted)
             chunk = pa.table(
@@ -240,11 +244,16 @@ def run(env: str | None, model_uri: str | None, day: dt.date) -> tuple[Outcome, 
                     "scored_at": pa.array([scored_at] * size, pa.string()),
                 }
             )
-            outcome.added += db.insert_missing(engine, table, chunk, SCORES_KEY)
+            if held is None:
+                outcome.added += db.insert_missing(engine, table, chunk, SCORES_KEY)
+            else:
+                held.append(chunk)
             outcome.scored += size
             outcome.flagged += int(answers.will_cancel.sum())
             outcome.invalid += len(answers.rejected)
             outcome.probability_sum += float(answers.probability.sum())
+        for chunk in held or []:
+            outcome.added += db.insert_missing(engine, table, chunk, SCORES_KEY)
     finally:
         engine.dispose()
     expected = outcome.probability_sum

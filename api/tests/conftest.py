@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from api.migrate import upgrade
-from api.tests.helpers import Cluster, api_settings, free_port, json_bookings, server_binaries
+from api.tests.helpers import Cluster, api_settings, free_port, json_bookings, load_bookings, server_binaries
 from data_engineering.src.paths import SHARED_BOOKINGS
 
 
@@ -81,6 +81,27 @@ def shared_data_or_none() -> Path | None:
     return SHARED_BOOKINGS if SHARED_BOOKINGS.exists() else None
 
 
+@pytest.fixture(scope="session")
+def hotel_export(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A hotel's export of 3,000 generated bookings with reservation ids (arrivals July 2015 to
+    August 2017, outcomes known): the file and its rows as text."""
+    from data_engineering.src.synthetic import make_bookings, with_booking_ids, write_frame
+
+    frame = with_booking_ids(make_bookings(3000, seed=31))
+    path = write_frame(tmp_path_factory.mktemp("export") / "bookings.csv", frame)
+    return path, frame
+
+
+@pytest.fixture(scope="session")
+def loaded_sqlite_url(hotel_export, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """An embedded database as ``initialize-data db`` leaves it, with the API's tables too."""
+    folder = tmp_path_factory.mktemp("loaded")
+    url = f"sqlite:///{folder / 'hotel.sqlite'}"
+    load_bookings(url, hotel_export[0], folder)
+    upgrade(url)
+    return url
+
+
 @pytest.fixture
 def booking(bookings) -> dict:
     return dict(bookings[0])
@@ -111,3 +132,12 @@ def cluster() -> Iterator[Cluster]:
     finally:
         server.stop("immediate")
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def loaded_pg_url(new_schema, hotel_export, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A throw-away schema as ``initialize-data db`` leaves it, with the API's tables too."""
+    with new_schema("api_loaded") as url:
+        load_bookings(url, hotel_export[0], tmp_path_factory.mktemp("loaded-pg"))
+        upgrade(url)
+        yield url

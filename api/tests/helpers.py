@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import calendar
+import datetime as dt
 import os
 import shutil
 import socket
@@ -78,6 +80,55 @@ def json_bookings(raw: pd.DataFrame) -> list[dict[str, Any]]:
 
     validated = validate({c: pa.array(raw[c].tolist(), pa.string()) for c in BOOKING_FIELDS}, BOOKING_FIELDS)
     return bookings_as_json(validated.columns)
+
+
+def run_command(module: str, *args: str, env: dict[str, str]) -> str:
+    """``python -m module args`` as ``./cli.sh`` runs it (from the repository root, with ``env``
+    over this environment and no ``APP_ENV``), which must succeed; its output."""
+    full = {k: v for k, v in os.environ.items() if k != "APP_ENV"} | env
+    result = subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=REPO_ROOT,
+        env=full,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, f"{module} {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
+    return result.stdout
+
+
+def load_bookings(url: str, source: Path, workspace: Path) -> str:
+    """``./cli.sh initialize-data db`` of ``source`` into ``url`` (the pipeline's version, as a user
+    runs it); its output."""
+    env = {"DATABASE_URL": url, "HOTEL_BOOKINGS_SOURCE": str(source), "HOTEL_WORKSPACE": str(workspace)}
+    return run_command("data_engineering.src.initialize_data", "db", env=env)
+
+
+def text_dates(rows: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """(arrival, booking date) of bookings as the file's text has them (year, English month name,
+    day; lead time), computed here with pandas, not with the platform's date helpers."""
+    months = {name: number for number, name in enumerate(calendar.month_name) if name}
+    arrival = pd.to_datetime(
+        {
+            "year": rows["arrival_date_year"].astype(int),
+            "month": rows["arrival_date_month"].map(months),
+            "day": rows["arrival_date_day_of_month"].astype(int),
+        }
+    )
+    return arrival, arrival - pd.to_timedelta(rows["lead_time"].astype(int), unit="D")
+
+
+def on_the_books(rows: pd.DataFrame, day: dt.date) -> pd.Series:
+    """Which bookings of a file's text were on the books at the end of ``day``: made by then,
+    arriving later, not cancelled (nor marked a no-show) on or before it."""
+    arrival, booked = text_dates(rows)
+    left = rows["reservation_status"].isin(["Canceled", "No-Show"]) & (
+        pd.to_datetime(rows["reservation_status_date"]) <= pd.Timestamp(day)
+    )
+    books: pd.Series = (booked <= pd.Timestamp(day)) & (arrival > pd.Timestamp(day)) & ~left
+    return books
 
 
 def api_settings(log_url: str, **overrides: Any) -> Settings:

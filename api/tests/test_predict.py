@@ -14,6 +14,8 @@ def test_prediction_response(app_client, booking) -> None:
     body = app_client.post("/predict", json=booking).json()
     assert set(body) == {
         "request_id",
+        "booking_id",
+        "as_of",
         "cancel_probability",
         "will_cancel",
         "threshold",
@@ -24,6 +26,7 @@ def test_prediction_response(app_client, booking) -> None:
     assert body["will_cancel"] == (body["cancel_probability"] >= body["threshold"])
     assert body["model_version"] == "1"
     assert len(body["request_id"]) == 32
+    assert body["booking_id"] is None  # none was sent
 
 
 def test_reasons_are_the_largest_contributions_in_words(app_client, bookings) -> None:

@@ -123,9 +123,40 @@ def test_start_up_with_another_vocabulary_fails_naming_it(served_workspace, tmp_
 
     other = tmp_path / "harbour.yaml"
     other.write_text(dump_vocabulary({n: list(OTHER_HOTEL_GROUP[n].values()) for n in VOCABULARIES}, []))
-    env = {"HOTEL_VOCABULARY": str(other), "DATABASE_URL": f"sqlite:///{tmp_path / 'log.sqlite'}"}
+    # The group's own capacity file too: the default one lists the public dataset's hotels.
+    capacities = tmp_path / "harbour_hotels.yaml"
+    capacities.write_text("walk_cost: 300\nempty_room_cost: 100\nhotels:\n  Harbour Inn:\n    capacity: 80\n")
+    env = {
+        "HOTEL_VOCABULARY": str(other),
+        "HOTEL_CAPACITY_FILE": str(capacities),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'log.sqlite'}",
+    }
     returncode, output = start_up_failure(env)
     assert returncode == 1, output
     assert "cannot start the API: champion version 1: the model was trained with another vocabulary" in output
     assert f"{other} (from HOTEL_VOCABULARY)" in output
     assert "Traceback" not in output
+
+
+def test_a_capacity_file_naming_an_unknown_hotel_stops_the_start(tmp_path) -> None:
+    """A misspelt hotel would silently get no overbooking advice: the API refuses to start, and
+    says which file, which hotel and which variable chooses the file. It is checked before the
+    model is looked up, so no registry is needed to see it."""
+    capacities = tmp_path / "hotels.yaml"
+    capacities.write_text(
+        "walk_cost: 300\nempty_room_cost: 100\nhotels:\n  City Hotel:\n    capacity: 226\n"
+        "  City Hotell:\n    capacity: 40\n"
+    )
+    env = {
+        "HOTEL_CAPACITY_FILE": str(capacities),
+        "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'empty_mlflow.db'}",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'log.sqlite'}",
+    }
+    returncode, output = start_up_failure(env)
+    assert returncode == 1, output
+    line = next(li for li in output.splitlines() if "cannot start the API" in li)
+    assert f"the capacity file {capacities}" in line
+    assert "'City Hotell' is not a hotel of the vocabulary in use" in line
+    assert "HOTEL_CAPACITY_FILE" in line
+    assert "Traceback" not in output
+    assert not (tmp_path / "empty_mlflow.db").exists()  # stopped before the registry was asked

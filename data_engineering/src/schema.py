@@ -23,6 +23,7 @@ from typing import Literal
 
 import yaml
 
+from data_engineering.src.calendar_pattern import ISO_DATE
 from data_engineering.src.settings import VocabularySettings, env_name, repo_path
 from data_engineering.src.yaml_file import read_yaml
 
@@ -348,6 +349,6 @@ def text_pattern(name: str) -> str:
         body = "|".join(literal(c) for c in col.categories)
     elif col.pattern is not None:
         body = col.pattern.removeprefix("^").removesuffix("$")
-    else:  # a date
-        body = "[0-9]{4}-[0-9]{2}-[0-9]{2}"
+    else:  # a date: a day that exists, so that the published schema refuses what the validator does
+        body = ISO_DATE
     return anchored(body, nullable=col.nullable)

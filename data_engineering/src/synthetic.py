@@ -238,6 +238,13 @@ def write_frame(path: Path, frame: pd.DataFrame) -> Path:
     return path
 
 
+def with_booking_ids(frame: pd.DataFrame, prefix: str = "RES") -> pd.DataFrame:
+    """The bookings as a hotel's system exports them: each with its reservation id (``booking_id``,
+    ``RES-000000``, ...) as the first column."""
+    ids = [f"{prefix}-{i:06d}" for i in range(len(frame))]
+    return frame.assign(booking_id=ids)[["booking_id", *frame.columns]]
+
+
 def write_european(path: Path, frame: pd.DataFrame, *, encoding: str = "utf-8") -> Path:
     """Bookings as a European spreadsheet saves them: separated by ``;``, the rate (``adr``, the one
     column with decimals) with a decimal comma, in ``encoding`` (``cp1252``: Windows-1252)."""

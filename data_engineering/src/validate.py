@@ -303,7 +303,7 @@ def _text_rule(spec: RawColumn) -> Callable[[str | None], tuple[Any, int]]:
         elif pattern is not None and not pattern.fullmatch(text):
             code = MISMATCH
         elif not accepted.fullmatch(token):
-            code = NOT_PLAIN
+            code = NOT_DATE if spec.kind == "date" else NOT_PLAIN
         elif spec.kind == "date":
             return _parse_date(text)
         return (text if code == OK else None), code

@@ -201,16 +201,18 @@ def api_client(airflow: Airflow):
     return httpx.Client(base_url=f"{airflow.base}/api/v2", headers=headers, timeout=30)
 
 
-def run_dag(api, dag_id: str, timeout: float = 900) -> tuple[str, str, dict[str, str], float]:
-    """Unpause ``dag_id``, trigger it through the REST API and wait for the end of the run:
-    (run id, the run's state, each task's state, seconds)."""
+def run_dag(
+    api, dag_id: str, timeout: float = 900, logical_date: str | None = None
+) -> tuple[str, str, dict[str, str], float]:
+    """Unpause ``dag_id``, trigger it through the REST API (for ``logical_date``, else a run with
+    none) and wait for the end of the run: (run id, the run's state, each task's state, seconds)."""
     deadline = time.monotonic() + 180
     while (found := api.get(f"/dags/{dag_id}")).status_code == 404 and time.monotonic() < deadline:
         time.sleep(2)  # the dag-processor has not parsed the file yet
     assert found.status_code == 200, found.text
     assert api.patch(f"/dags/{dag_id}", json={"is_paused": False}).status_code == 200
     started = time.monotonic()
-    triggered = api.post(f"/dags/{dag_id}/dagRuns", json={"logical_date": None})
+    triggered = api.post(f"/dags/{dag_id}/dagRuns", json={"logical_date": logical_date})
     assert triggered.status_code == 200, triggered.text
     run_id = triggered.json()["dag_run_id"]
     while (state := api.get(f"/dags/{dag_id}/dagRuns/{run_id}").json()["state"]) not in ("success", "failed"):

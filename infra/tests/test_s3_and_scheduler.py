@@ -12,7 +12,8 @@ with generated bookings as the source. One training, run by the scheduler:
 - ``dvc pull`` in a fresh ``git clone`` restores the data and the model byte for byte;
 - the champion's files are objects in the bucket, and ``./cli.sh predict-batch`` loads it back
   through the server;
-- ``hotel_score_bookings``, also triggered through the API, scores the loaded bookings with it.
+- ``hotel_score_bookings``, also triggered through the API for one day, re-scores the loaded
+  bookings on the books that day with it.
 
 Then the closed loop: with the API serving that champion from two workers, two years of new
 bookings whose risk has turned around arrive in the source, the scheduler retrains, the gate promotes the
@@ -267,24 +268,51 @@ def test_the_champion_lives_in_s3_and_loads_back_through_the_server(
     assert frame["cancel_probability"].between(0, 1).all()
 
 
-def test_scheduler_scores_loaded_bookings_with_the_champion(retrained, airflow, deployment, repo_cli):
+def on_the_books(source: Path, day: dt.date) -> int:
+    """How many bookings of a generated file were on the books at the end of ``day``."""
+    import pandas as pd
+
+    from api.tests.helpers import on_the_books as books
+
+    return int(books(pd.read_csv(source, dtype=str, keep_default_na=False), day).sum())
+
+
+def test_scheduler_scores_the_bookings_on_the_books_of_the_runs_day(retrained, airflow, deployment, repo_cli):
+    """A run for 2026-03-01 (its logical date, so its data interval ends that day) re-scores the
+    bookings on the books at the end of that day as of it, with the champion. (Airflow creates
+    no task for a day before the DAG's start, 2026-01-01: the bookings arrive in 2026.)"""
     import sqlalchemy as sa
 
     repo, env = deployment
-    source = write_bookings(repo / ".." / "to-score.csv", 500, seed=41)
-    loaded = repo_cli(repo, "initialize-data", "v2", "db", env={**env, "HOTEL_BOOKINGS_SOURCE": str(source)})
+    day = dt.date(2026, 3, 1)
+    arriving = make_bookings(1000, seed=41, start=dt.date(2026, 1, 1), end=dt.date(2026, 12, 31))
+    source = write_frame(repo / ".." / "to-score.csv", arriving)
+    loaded = repo_cli(repo, "initialize-data", "db", env={**env, "HOTEL_BOOKINGS_SOURCE": str(source)})
     assert loaded.returncode == 0, loaded.stderr[-2000:]
-    _, state, tasks, seconds = run_dag(airflow, "hotel_score_bookings")
+    expected = on_the_books(source, day)
+    assert expected > 50  # a table with work to do
+    _, state, tasks, seconds = run_dag(airflow, "hotel_score_bookings", logical_date=f"{day}T00:00:00Z")
     assert (state, tasks) == ("success", {"score_new_bookings": "success"}), airflow.log.read_text()[-3000:]
     engine = sa.create_engine(f"sqlite:///{repo / 'data' / 'hotel_cancellation.sqlite'}")
     try:
         with engine.connect() as conn:
-            scored = conn.exec_driver_sql("SELECT count(*) FROM booking_scores").scalar_one()
-            loaded_rows = conn.exec_driver_sql("SELECT count(*) FROM bookings_raw").scalar_one()
+            days = dict(
+                conn.exec_driver_sql("SELECT as_of, count(*) FROM booking_scores GROUP BY as_of").all()
+            )
+            versions = set(
+                conn.exec_driver_sql("SELECT DISTINCT model_version FROM booking_scores").scalars()
+            )
     finally:
         engine.dispose()
-    assert 0 < scored <= loaded_rows
-    print(f"hotel_score_bookings run by the scheduler: {seconds:.0f}s, {scored} bookings scored")
+    assert days[str(day)] == expected
+    # Unpausing the DAG also let the scheduler run its latest daily interval (today's): any other
+    # day in the table is a finished run's, holding that day's bookings on the books.
+    runs = airflow.get("/dags/hotel_score_bookings/dagRuns").json()["dag_runs"]
+    finished = {run["data_interval_end"][:10] for run in runs if run["state"] == "success"}
+    assert set(days) <= finished
+    assert days == {other: on_the_books(source, dt.date.fromisoformat(other)) for other in days}
+    assert versions == {champion_version(env["MLFLOW_TRACKING_URI"])["version"]}
+    print(f"hotel_score_bookings run by the scheduler for {day}: {seconds:.0f}s, {expected} bookings scored")
 
 
 def test_a_scheduler_retrain_moves_the_champion_and_the_running_api_follows(

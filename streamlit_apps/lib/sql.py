@@ -25,7 +25,9 @@ from sqlalchemy.sql.expression import ColumnElement, FunctionElement
 from api.prediction_log import predictions
 from data_engineering.src.initialize_data import TransformParams
 from data_engineering.src.params import read_section
+from data_engineering.src.schema import AS_OF, BOOKING_ID
 from data_engineering.transformation import get_transformation
+from data_science.nightly import GROUP_FIELDS
 from data_science.profile import CATEGORICAL_FIELDS, NUMERIC_FIELDS
 
 # The table `./cli.sh initialize-data db` loads when no version is named: the pipeline's.
@@ -303,49 +305,128 @@ def prediction_histograms(since: dt.datetime) -> UnionQuery:
 
 
 def realised_outcomes(since: dt.datetime) -> Query:
-    """Confusion counts of logged predictions whose booking is in the dataset with an outcome.
+    """Confusion counts of logged predictions whose booking is loaded with an outcome.
 
-    A prediction matches the bookings with the same 27 (cleaned) input fields. The dataset holds
-    exact duplicates, so one prediction may match several rows: it counts once, and only when
-    they agree on the outcome (``ambiguous`` counts the others).
+    A prediction sent with the hotel's ``booking_id`` matches the loaded booking with that id, and
+    only it (``by_id``); ``waiting`` counts those whose booking is not loaded or has no outcome
+    yet. A prediction without an id matches the bookings with the same 27 (cleaned) input fields
+    (``by_fields``): the dataset holds exact duplicates, so one prediction may match several rows;
+    it counts once, and only when they agree on the outcome (``ambiguous`` counts the others).
     """
     fields = (*NUMERIC_FIELDS, *CATEGORICAL_FIELDS)
     p = (
-        sa.select(predictions.c.request_id, predictions.c.will_cancel, *(logged(f).label(f) for f in fields))
+        sa.select(
+            predictions.c.request_id,
+            predictions.c.will_cancel,
+            logged(BOOKING_ID).label(BOOKING_ID),
+            *(logged(f).label(f) for f in fields),
+        )
         .where(_since(since))
         .cte("p")
     )
+    predicted = sa.case((p.c.will_cancel, 1), else_=0)
+    by_id = (
+        sa.select(
+            p.c.request_id,
+            sa.literal("id").label("method"),
+            predicted.label("predicted"),
+            bookings.c.is_canceled.label("lowest"),
+            bookings.c.is_canceled.label("highest"),
+        )
+        .join_from(p, bookings, bookings.c[BOOKING_ID] == p.c[BOOKING_ID])
+        .where(bookings.c.is_canceled.is_not(None))
+    )
     # The bookings are first cut to the hotels and arrival days the predictions name: estimating
     # a 27-column equality, PostgreSQL otherwise sorts the whole table for a merge join.
+    without_id = p.c[BOOKING_ID].is_(None)
     days = ("hotel", "arrival_date_year", "arrival_date_month", "arrival_date_day_of_month")
-    named = sa.select(*(p.c[d] for d in days)).distinct()
+    named = sa.select(*(p.c[d] for d in days)).where(without_id).distinct()
     candidates = (
         sa.select(*(bookings.c[f] for f in fields), bookings.c.is_canceled)
         .where(bookings.c.is_canceled.is_not(None), sa.tuple_(*(bookings.c[d] for d in days)).in_(named))
         .subquery("b")
     )
-    matched = (
+    by_fields = (
         sa.select(
             p.c.request_id,
-            sa.func.max(sa.case((p.c.will_cancel, 1), else_=0)).label("predicted"),
+            sa.literal("fields").label("method"),
+            sa.func.max(predicted).label("predicted"),
             sa.func.min(candidates.c.is_canceled).label("lowest"),
             sa.func.max(candidates.c.is_canceled).label("highest"),
         )
         .join_from(p, candidates, sa.and_(*(p.c[f] == candidates.c[f] for f in fields)))
+        .where(without_id)
         .group_by(p.c.request_id)
-        .subquery("m")
     )
+    matched = sa.union_all(by_id, by_fields).subquery("m")
     agree = matched.c.lowest == matched.c.highest
 
     def count(condition: ColumnElement[bool]) -> ColumnElement[int]:
         return sa.func.coalesce(sa.func.sum(sa.case((condition, 1), else_=0)), 0)
 
-    predicted, highest = matched.c.predicted, matched.c.highest
+    with_id = sa.select(sa.func.count()).where(p.c[BOOKING_ID].is_not(None)).scalar_subquery()
+    predicted_cancel, highest = matched.c.predicted, matched.c.highest
     return sa.select(
         sa.func.count().label("matched"),
+        count(matched.c.method == "id").label("by_id"),
+        count(matched.c.method == "fields").label("by_fields"),
+        (with_id - count(matched.c.method == "id")).label("waiting"),
         count(~agree).label("ambiguous"),
-        count(agree & (predicted == 1) & (highest == 1)).label("tp"),
-        count(agree & (predicted == 1) & (highest == 0)).label("fp"),
-        count(agree & (predicted == 0) & (highest == 1)).label("fn"),
-        count(agree & (predicted == 0) & (highest == 0)).label("tn"),
+        count(agree & (predicted_cancel == 1) & (highest == 1)).label("tp"),
+        count(agree & (predicted_cancel == 1) & (highest == 0)).label("fp"),
+        count(agree & (predicted_cancel == 0) & (highest == 1)).label("fn"),
+        count(agree & (predicted_cancel == 0) & (highest == 0)).label("tn"),
     )
+
+
+# ----------------------------------------------------------------------------------- forecast
+# What `./cli.sh score-db` writes: one row per booking, as-of day and model version.
+SCORES = "booking_scores"
+scores = sa.table(
+    SCORES,
+    sa.column(BOOKING_ID, sa.Text),
+    sa.column(AS_OF, sa.Date),
+    sa.column("model_name", sa.Text),
+    sa.column("model_version", sa.Text),
+    sa.column("cancel_probability", sa.Double),
+    sa.column("scored_at", sa.Text),
+)
+STATUS = ("reservation_status", "reservation_status_date")
+
+
+def scored_days() -> Query:
+    """Each as-of day of ``booking_scores`` and each model that scored it: bookings and when the
+    last run wrote them, newest day first, then the newest run of the day first."""
+    last_run = sa.func.max(scores.c.scored_at)
+    return (
+        sa.select(
+            scores.c[AS_OF],
+            scores.c.model_name,
+            scores.c.model_version,
+            sa.func.count().label("bookings"),
+            last_run.label("scored_at"),
+        )
+        .group_by(scores.c[AS_OF], scores.c.model_name, scores.c.model_version)
+        .order_by(scores.c[AS_OF].desc(), last_run.desc())
+    )
+
+
+def scored_stays(day: dt.date, model_name: str, model_version: str) -> Query:
+    """One model's scores as of ``day``, each joined to its loaded booking: the probability and
+    the fields the nightly forecast reads (``nightly.stays``), with the booking's status now."""
+    needed = dict.fromkeys([*GROUP_FIELDS, "hotel", "arrival_date", "total_nights", "adr", *STATUS])
+    return (
+        sa.select(scores.c.cancel_probability.label("probability"), *(bookings.c[name] for name in needed))
+        .join_from(scores, bookings, bookings.c[BOOKING_ID] == scores.c[BOOKING_ID])
+        .where(
+            scores.c[AS_OF] == day,
+            scores.c.model_name == model_name,
+            scores.c.model_version == model_version,
+        )
+        .order_by(scores.c[BOOKING_ID])
+    )
+
+
+def status_horizon() -> Query:
+    """The newest status date of the loaded bookings: how far what happened is known."""
+    return sa.select(sa.func.max(bookings.c.reservation_status_date).label("known_until"))

@@ -257,16 +257,24 @@ else:
 
 # --------------------------------------------------------------------------------------- labels
 st.subheader("Realised performance")
-st.caption(
-    f"Predictions whose 27 booking fields match a booking in `{sql.BOOKINGS}` with a known outcome "
-    "(both sides as the v1 transformation cleans them). Duplicated bookings with different outcomes "
-    "are left out."
-)
 try:
     outcome = db.query(sql.realised_outcomes(since), url=url).iloc[0]
 except db.DataUnavailable as exc:
     ui.data_unavailable(exc, table=sql.BOOKINGS, missing=LOAD_HINT)
     st.stop()
+by_id, by_fields, waiting = (int(outcome[k]) for k in ("by_id", "by_fields", "waiting"))
+st.caption(
+    f"Predictions matched to a booking of `{sql.BOOKINGS}` with a known outcome: by the `booking_id` "
+    f"the API was sent ({by_id:,}), or, for predictions sent without one, by their 27 booking fields "
+    f"as the transformation cleans them ({by_fields:,}; duplicated bookings with different outcomes "
+    "are left out)."
+    + (
+        f" {waiting:,} predictions with a booking id have no outcome yet: the booking is not loaded, "
+        "or still on the books."
+        if waiting
+        else ""
+    )
+)
 tp, fp, fn, tn = (int(outcome[k]) for k in ("tp", "fp", "fn", "tn"))
 labelled = tp + fp + fn + tn
 if labelled == 0:

@@ -75,6 +75,12 @@ PAGES = (
         ("Realised accuracy", "matches a booking with a known outcome yet"),
     ),
     Page("What-if", "what_if", ("Guest history and waiting list", "Predict")),
+    Page(
+        "Forecast",
+        "forecast",
+        ("Bookings on the books", "How past forecasts did"),
+        ("Nights compared", "has been scored so far", "No night after"),
+    ),
 )
 # Streamlit shows its "running" badge only after a moment, so a page counts as rendered once
 # its texts are there and nothing changed for this long (not included in the times reported).

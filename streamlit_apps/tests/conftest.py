@@ -2,8 +2,10 @@
 
 The test database is shared with the other components' tests (which load ``bookings_*`` into
 ``public`` too), so the dashboards get a schema per session: ``initialize-data`` loads the
-synthetic bookings there, the tests add a ``predictions`` table with the API's schema, and the
-read-only role sees that schema alone through its ``search_path``. A second, empty schema is the
+synthetic bookings there (with reservation ids, as a hotel's export has them), the tests add a
+``predictions`` table with the API's schema, ``score-db`` scores the bookings on the books on two
+days into ``booking_scores``, and the read-only role sees that schema alone through its
+``search_path``. A second, empty schema is the
 "database with no tables" case.
 """
 
@@ -23,7 +25,14 @@ import streamlit as st
 from sqlalchemy.engine import make_url
 
 from streamlit_apps.tests.helpers import with_search_path
-from streamlit_apps.tests.seed import insert_predictions, load_bookings, make_predictions
+from streamlit_apps.tests.seed import (
+    SCORED_DAYS,
+    export_with_ids,
+    insert_predictions,
+    load_bookings,
+    make_predictions,
+    score_days,
+)
 
 
 @dataclass(frozen=True)
@@ -55,9 +64,10 @@ def seeded_schema(pg_url: str, pg_readonly_url: str, trained_workspace, workspac
                     f"ALTER DEFAULT PRIVILEGES IN SCHEMA {name} GRANT SELECT ON TABLES TO {reader}"
                 )
         app_url = with_search_path(pg_url, schema)
-        bookings = load_bookings(app_url, workspace, trained_workspace.source)
+        bookings = load_bookings(app_url, workspace, export_with_ids(trained_workspace.source, workspace))
         predictions = make_predictions(bookings)
         insert_predictions(app_url, predictions)
+        score_days(app_url, workspace, trained_workspace.tracking_uri, SCORED_DAYS)
         yield Seeded(
             schema=schema,
             app_url=app_url,

@@ -65,19 +65,69 @@ def psi(training: pd.Series, current: pd.Series, *, numeric: bool) -> float:
     return float(np.sum((q - p) * np.log(q / p)))
 
 
+CONFUSION = ("tp", "fp", "fn", "tn")
+
+
 def realised(bookings: pd.DataFrame, predictions: pd.DataFrame) -> dict[str, int]:
-    """Confusion counts of predictions whose cleaned booking matches rows that agree on the outcome."""
-    counts = {"tp": 0, "fp": 0, "fn": 0, "tn": 0}
-    for flagged, booking in zip(
-        predictions["will_cancel"], cleaned(predictions).to_dict("records"), strict=True
+    """Confusion counts of predictions matched to loaded bookings with an outcome, and how they
+    were matched: a prediction sent with a booking id by that id alone (``by_id``; ``waiting``
+    when no loaded booking with an outcome has it), one without by its 27 cleaned fields, counted
+    when the rows it matches agree on the outcome (``by_fields``)."""
+    counts = dict.fromkeys((*CONFUSION, "by_id", "by_fields", "waiting"), 0)
+    fields = cleaned(predictions).to_dict("records")
+    for flagged, logged, booking in zip(
+        predictions["will_cancel"], predictions["booking"], fields, strict=True
     ):
-        match = pd.Series(True, index=bookings.index)
-        for field, value in booking.items():
-            match &= bookings[field] == value
-        outcomes = set(bookings.loc[match, "is_canceled"])
+        booking_id = logged.get("booking_id")
+        if booking_id is not None:
+            match = bookings["booking_id"] == booking_id
+        else:
+            match = pd.Series(True, index=bookings.index)
+            for field, value in booking.items():
+                match &= bookings[field] == value
+        outcomes = set(bookings.loc[match, "is_canceled"].dropna())
+        if booking_id is not None and not outcomes:
+            counts["waiting"] += 1
         if len(outcomes) != 1:
             continue
+        counts["by_id" if booking_id is not None else "by_fields"] += 1
         cancelled = outcomes.pop() == 1
         key = ("t" if flagged == cancelled else "f") + ("p" if flagged else "n")
         counts[key] += 1
     return counts
+
+
+def on_the_books(bookings: pd.DataFrame, day: dt.date) -> pd.DataFrame:
+    """The loaded bookings on the books at the end of ``day``: made by then, arriving later, not
+    cancelled (nor marked a no-show) on or before it."""
+    arrival, booked = pd.to_datetime(bookings["arrival_date"]), pd.to_datetime(bookings["booking_date"])
+    left_on = pd.to_datetime(bookings["reservation_status_date"])
+    left = bookings["reservation_status"].isin(["Canceled", "No-Show"]) & (left_on <= pd.Timestamp(day))
+    return bookings[(booked <= pd.Timestamp(day)) & (arrival > pd.Timestamp(day)) & ~left]
+
+
+def per_night(bookings: pd.DataFrame, scores: pd.DataFrame, day: dt.date, nights: int) -> pd.DataFrame:
+    """Per hotel and night after ``day``: rooms of the bookings scored as of it, the sum of their
+    scores, and how many of those rooms were cancelled after ``day`` (status now Canceled or
+    No-Show, dated later). A 0-night day use holds its arrival night."""
+    scored = scores[pd.to_datetime(scores["as_of"]) == pd.Timestamp(day)]
+    joined = scored.merge(bookings, on="booking_id", validate="one_to_one")
+    start = pd.to_datetime(joined["arrival_date"])
+    end = start + pd.to_timedelta(joined["total_nights"].clip(lower=1), unit="D")
+    left_on = pd.to_datetime(joined["reservation_status_date"])
+    cancelled = joined["reservation_status"].isin(["Canceled", "No-Show"]) & (left_on > pd.Timestamp(day))
+    rows = []
+    for hotel in sorted(joined["hotel"].unique()):
+        for k in range(1, nights + 1):
+            night = pd.Timestamp(day) + pd.Timedelta(days=k)
+            holds = (joined["hotel"] == hotel) & (start <= night) & (night < end)
+            rows.append(
+                {
+                    "hotel": hotel,
+                    "night": night.date(),
+                    "rooms": int(holds.sum()),
+                    "expected": float(joined.loc[holds, "cancel_probability"].sum()),
+                    "realised": int((holds & cancelled).sum()),
+                }
+            )
+    return pd.DataFrame(rows)

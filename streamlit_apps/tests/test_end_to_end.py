@@ -2,7 +2,7 @@
 
 Every page is opened in the browser; the test checks that the rendered DOM holds the page's key
 numbers (computed here from the database and the registry), submits the What-if form to the
-real API, and saves a screenshot of each page, the render times and both servers' logs under
+real API, reads the Forecast of the bookings score-db scored, and saves a screenshot of each page, the render times and both servers' logs under
 ``reports/test-artifacts/dashboards/``.
 """
 
@@ -27,8 +27,8 @@ from data_engineering.src.paths import REPO_ROOT
 from data_science.tracking import CHAMPION, MODEL_NAME
 from streamlit_apps.tests.browser import PAGES, Browser, ensure_chromium, shrink_png
 from streamlit_apps.tests.helpers import closed_port, server
-from streamlit_apps.tests.oracles import expected_kpis
-from streamlit_apps.tests.seed import raw_booking
+from streamlit_apps.tests.oracles import expected_kpis, on_the_books
+from streamlit_apps.tests.seed import SCORED_DAYS, raw_booking
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 ARTIFACTS = REPO_ROOT / "reports" / "test-artifacts" / "dashboards"
@@ -240,6 +240,14 @@ def test_every_page_in_a_browser_against_the_real_api(stack: Stack, own_seeded, 
         assert "Realised precision" in shown
         assert "Input drift against the training data" in text
         shrink_png(browser.screenshot(ARTIFACTS / "monitoring.png"))
+
+        # The bookings on the books on the newest day score-db ran, turned into the nightly forecast.
+        timings["Forecast"] = browser.navigate(pages["forecast"])
+        shown = browser.metrics()
+        assert shown["Bookings on the books"] == f"{len(on_the_books(bookings, SCORED_DAYS[-1])):,}"
+        assert "Nights inside the 80% band" in shown
+        assert f"{SCORED_DAYS[-1]:%a %d %b %Y}, the newest day" in browser.text()
+        shrink_png(browser.screenshot(ARTIFACTS / "forecast.png"))
 
     (ARTIFACTS / "timings.json").write_text(json.dumps(timings, indent=2) + "\n")
     assert all(seconds < 30 for seconds in timings.values()), timings

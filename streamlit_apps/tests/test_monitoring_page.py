@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 
+import pandas as pd
 import pytest
 
 from data_engineering.src.schema import BOOKING_FIELDS
 from streamlit_apps.lib import drift, ui
 from streamlit_apps.tests import oracles
 from streamlit_apps.tests.helpers import messages, metrics, open_page
+from streamlit_apps.tests.seed import ID_SENT, NOT_LOADED, REPRICED
 
 pytestmark = pytest.mark.postgres
 PAGE = "pages/monitoring.py"
@@ -74,9 +76,12 @@ def test_drift_reads_the_profile_saved_with_the_model_not_the_database(
 def test_realised_precision_and_recall_from_matching_bookings(dashboard_env) -> None:
     at = open_page(PAGE)
     counts = oracles.realised(dashboard_env.bookings, oracles.recent(dashboard_env.predictions))
-    tp, fp, fn, tn = (counts[k] for k in ("tp", "fp", "fn", "tn"))
+    tp, fp, fn, tn = (counts[k] for k in oracles.CONFUSION)
     labelled = tp + fp + fn + tn
-    assert labelled >= 35  # 40 of the recent bookings are the dataset's; duplicates may disagree
+    # 40 of the recent bookings are the dataset's: 15 sent with their id, 3 with ids not loaded
+    # (no outcome for them), 22 without an id (duplicates that disagree are left out).
+    assert (counts["by_id"], counts["waiting"]) == (ID_SENT, NOT_LOADED)
+    assert counts["by_fields"] >= 20
     shown = metrics(at)
     assert shown["Predictions with an outcome"] == str(labelled)
     assert shown["Realised precision"] == f"{tp / (tp + fp):.1%}"
@@ -119,3 +124,29 @@ def test_time_axes_read_24_hour_utc_like_the_page(dashboard_env) -> None:
 
 def _tooltips(spec: dict) -> list[dict]:
     return [t for layer in spec.get("layer", [spec]) for t in layer.get("encoding", {}).get("tooltip", [])]
+
+
+def test_outcomes_are_joined_by_booking_id_when_the_api_was_sent_one(dashboard_env) -> None:
+    """A prediction with an id is matched by it alone: the five whose rate the hotel changed
+    since still get their outcome, the three whose id is not loaded get none although their 27
+    fields match a loaded booking; the page says how many were matched which way."""
+    week = oracles.recent(dashboard_env.predictions)
+    with_id = week[[b["booking_id"] is not None for b in week["booking"]]]
+    assert len(with_id) == ID_SENT + NOT_LOADED
+    by_fields_only = oracles.realised(
+        dashboard_env.bookings,
+        with_id.assign(
+            booking=pd.Series([{**b, "booking_id": None} for b in with_id["booking"]], index=with_id.index)
+        ),
+    )
+    assert by_fields_only["by_fields"] == ID_SENT - REPRICED + NOT_LOADED  # what 27 fields would match
+    by_id = oracles.realised(dashboard_env.bookings, with_id)
+    assert (by_id["by_id"], by_id["waiting"]) == (ID_SENT, NOT_LOADED)
+
+    at = open_page(PAGE)
+    counts = oracles.realised(dashboard_env.bookings, week)
+    assert metrics(at)["Predictions with an outcome"] == str(sum(counts[k] for k in oracles.CONFUSION))
+    caption = next(c.value for c in at.caption if "matched to a booking" in c.value)
+    assert f"by the `booking_id` the API was sent ({ID_SENT})" in caption
+    assert f"by their 27 booking fields as the transformation cleans them ({counts['by_fields']};" in caption
+    assert f"{NOT_LOADED} predictions with a booking id have no outcome yet" in caption

@@ -4,8 +4,8 @@
     ./cli.sh setup-db local
     HOTEL_BOOKINGS_SOURCE=... ./cli.sh initialize-data db
     ./cli.sh serve-api                       # then one POST /predict
-    ./cli.sh score-db
-    ./cli.sh dashboard                       # Bookings and Monitoring show what was done
+    ./cli.sh score-db --as-of 2017-05-01
+    ./cli.sh dashboard                       # Bookings, Monitoring and Forecast show what was done
 
 in a copy of the repository, on generated bookings, with a PostgreSQL of its own (a free port).
 Once ``setup-db local`` has recorded its database, every later command uses it by default: the
@@ -14,6 +14,7 @@ dashboard shows the loaded bookings and, on its Monitoring page, the prediction 
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 import time
 from collections.abc import Iterator
@@ -25,14 +26,16 @@ import pytest
 import sqlalchemy as sa
 from dotenv import dotenv_values
 
-from api.tests.helpers import json_bookings
+from api.tests.helpers import json_bookings, on_the_books
 from data_engineering.src.paths import REPO_ROOT
 from data_engineering.src.synthetic import write_bookings
+from streamlit_apps.lib.sql import BOOKINGS
 from streamlit_apps.tests.browser import PAGES, Browser, ensure_chromium
 from streamlit_apps.tests.helpers import closed_port, server
 
 pytestmark = pytest.mark.slow
 ARTIFACTS = REPO_ROOT / "reports" / "test-artifacts" / "dashboards"
+SCORED = dt.date(2017, 5, 1)  # the README's score-db --as-of
 
 
 @pytest.fixture(scope="module")
@@ -87,10 +90,10 @@ def test_the_readme_commands_meet_in_one_database(repo: Path, repo_cli, repo_env
 
     loaded = repo_cli(repo, "initialize-data", "db", env=data)
     assert loaded.returncode == 0, loaded.stderr
-    assert f"bookings_v3, bookings_raw, bookings_rejected in postgresql+psycopg://hotel_app:***@{where}" in (
+    assert f"{BOOKINGS}, bookings_raw, bookings_rejected in postgresql+psycopg://hotel_app:***@{where}" in (
         loaded.stdout
     )
-    bookings = wait_for_rows(urls["DATABASE_URL"], "SELECT COUNT(*) FROM bookings_v3", 1, timeout=0)
+    bookings = wait_for_rows(urls["DATABASE_URL"], f"SELECT COUNT(*) FROM {BOOKINGS}", 1, timeout=0)
     assert bookings > 3900
 
     booking = json_bookings(pd.read_csv(source, dtype=str, keep_default_na=False).head(1))[0]
@@ -105,12 +108,14 @@ def test_the_readme_commands_meet_in_one_database(repo: Path, repo_cli, repo_env
     logged = f"SELECT COUNT(*) FROM predictions WHERE request_id = '{request_id}'"
     assert wait_for_rows(urls["DATABASE_URL"], logged, 1) == 1
 
-    scored = repo_cli(repo, "score-db")
+    # The README scores the bookings on the books on 1 May 2017 (the public file and its extracts
+    # all have arrivals after it), as of that day.
+    scored = repo_cli(repo, "score-db", "--as-of", str(SCORED))
     assert scored.returncode == 0, scored.stderr
     assert where in scored.stdout
-    assert (
-        wait_for_rows(urls["DATABASE_URL"], "SELECT COUNT(*) FROM booking_scores", 1, timeout=0) == bookings
-    )
+    books = int(on_the_books(pd.read_csv(source, dtype=str, keep_default_na=False), SCORED).sum())
+    assert books > 100
+    assert wait_for_rows(urls["DATABASE_URL"], "SELECT COUNT(*) FROM booking_scores", 1, timeout=0) == books
 
     ensure_chromium()
     dashboard = f"http://127.0.0.1:{dashboard_port}"
@@ -126,3 +131,5 @@ def test_the_readme_commands_meet_in_one_database(repo: Path, repo_cli, repo_env
         browser.open(f"{dashboard}/monitoring", pages["monitoring"])
         assert browser.metrics()["Predictions"] == "1"
         browser.screenshot(ARTIFACTS / "readme_path_monitoring.png")
+        browser.navigate(pages["forecast"])
+        assert browser.metrics()["Bookings on the books"] == f"{books:,}"

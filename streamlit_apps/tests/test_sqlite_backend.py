@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 
 from streamlit_apps.tests import oracles
 from streamlit_apps.tests.helpers import metrics, open_page
-from streamlit_apps.tests.seed import insert_predictions, load_bookings, make_predictions
+from streamlit_apps.tests.seed import (
+    ID_SENT,
+    SCORED_DAYS,
+    insert_predictions,
+    load_bookings,
+    make_predictions,
+    score_days,
+)
 
 
 @pytest.fixture(scope="module")
@@ -17,6 +25,7 @@ def sqlite_data(trained_workspace, tmp_path_factory) -> tuple[str, pd.DataFrame,
     bookings = load_bookings(url, root, trained_workspace.source)
     predictions = make_predictions(bookings)
     insert_predictions(url, predictions)
+    score_days(url, root, trained_workspace.tracking_uri, SCORED_DAYS)
     return url, bookings, predictions
 
 
@@ -44,8 +53,26 @@ def test_monitoring_page_on_sqlite(on_sqlite) -> None:
     assert shown["Predictions"] == str(len(week))
     assert shown["Latency p95 (ms)"] == f"{oracles.nearest_rank(oracles.call_latencies(week), 0.95):,.1f}"
     counts = oracles.realised(bookings, week)
-    assert shown["Predictions with an outcome"] == str(sum(counts.values()))
+    assert shown["Predictions with an outcome"] == str(sum(counts[k] for k in oracles.CONFUSION))
+    assert counts["by_id"] == ID_SENT  # the ids of bookings loaded without ids: their content keys
     assert shown["Realised recall"] == f"{counts['tp'] / (counts['tp'] + counts['fn']):.1%}"
     table = next(df.value for df in at.dataframe if "PSI" in df.value.columns).set_index("feature")
     assert len(table) == 27
     assert table.loc["lead_time", "severity"] == "alert"
+
+
+def test_forecast_page_on_sqlite(on_sqlite) -> None:
+    url, bookings, _ = on_sqlite
+    at = open_page("pages/forecast.py")
+    earlier, newest = SCORED_DAYS
+    assert metrics(at)["Bookings on the books"] == f"{len(oracles.on_the_books(bookings, newest)):,}"
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        scores = pd.read_sql_query(sa.text("SELECT * FROM booking_scores"), conn)
+    engine.dispose()
+    expected = oracles.per_night(bookings, scores, earlier, 60)
+    replay = next(df.value for df in at.dataframe if "realised_cancellations" in df.value.columns)
+    assert replay["realised_cancellations"].tolist() == expected["realised"].tolist()
+    assert replay["expected_cancellations"].to_numpy() == pytest.approx(
+        expected["expected"].to_numpy(), abs=1e-9
+    )
