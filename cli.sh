@@ -57,7 +57,14 @@ ensure_env() {
   fi
   if [ "${HOTEL_SKIP_SYNC:-0}" != 1 ] || [ ! -x "$PY" ]; then
     ensure_uv
-    (cd "$ROOT" && "$UV" sync --locked --quiet --python 3.11) || die "uv sync failed (is uv.lock in step with pyproject.toml?)"
+    # The optional spark group (./cli.sh sync --spark) stays once installed: a plain sync would
+    # remove what the lock's default groups do not list.
+    local groups=()
+    if [ "${HOTEL_SYNC_SPARK:-0}" = 1 ] || compgen -G "$VENV/lib/python3*/site-packages/pyspark" >/dev/null; then
+      groups=(--group spark)
+    fi
+    (cd "$ROOT" && "$UV" sync --locked --quiet --python 3.11 ${groups[@]+"${groups[@]}"}) \
+      || die "uv sync failed (is uv.lock in step with pyproject.toml?)"
   fi
   check_vocabulary
 }
@@ -147,12 +154,24 @@ cmd_help() {
   echo "Details, arguments and exit codes: CLI_DOCS.md"
 }
 
-#: sync [--airflow] | create or update .venv from uv.lock (and .venv-airflow from infra/airflow/uv.lock)
+#: sync [--airflow] [--spark] | create or update .venv from uv.lock (--spark: with pyspark, for --engine spark; --airflow: .venv-airflow too)
 cmd_sync() {
-  case "${1:-}" in "" | --airflow) ;; *) usage_error "unknown argument '$1' for sync" ;; esac
+  local airflow=0 arg
+  for arg in "$@"; do
+    case "$arg" in
+      --airflow) airflow=1 ;;
+      --spark) export HOTEL_SYNC_SPARK=1 ;;
+      *) usage_error "unknown argument '$arg' for sync (expected --airflow, --spark)" ;;
+    esac
+  done
   ensure_env
   echo "environment ready: $VENV ($("$PY" --version))"
-  if [ "${1:-}" = --airflow ]; then
+  if [ "${HOTEL_SYNC_SPARK:-0}" = 1 ]; then
+    local java="none found: install a Java 17 runtime (Debian: apt-get install openjdk-17-jre-headless)"
+    command -v java >/dev/null 2>&1 && java="$(java -version 2>&1 | head -n 1)"
+    echo "pyspark $("$PY" -c 'import pyspark; print(pyspark.__version__)') installed for --engine spark; Java: $java"
+  fi
+  if [ "$airflow" = 1 ]; then
     ensure_airflow_env
     echo "Airflow environment ready: $AIRFLOW_VENV ($("$AIRFLOW_VENV/bin/airflow" version 2>/dev/null | tail -n 1))"
   fi

@@ -121,7 +121,26 @@ class Answers:
 
     def refusals(self) -> list[str]:
         """Each refused booking's reasons as one line."""
-        return ["; ".join(str(problem) for problem in problems) for problems in self.problems]
+        return refusal_lines(self.problems)
+
+
+@dataclass(frozen=True)
+class Screened:
+    """Which of n bookings the model would answer (``accepted``, their typed columns) and which it
+    refuses, with every reason: ``answer``'s first step, alone (``screen``)."""
+
+    accepted: np.ndarray
+    rejected: np.ndarray
+    problems: list[list[Problem]]
+    columns: dict[str, np.ndarray]  # typed values of the accepted bookings, in input order
+
+    def refusals(self) -> list[str]:
+        return refusal_lines(self.problems)
+
+
+def refusal_lines(problems: list[list[Problem]]) -> list[str]:
+    """Each refused booking's reasons as one line."""
+    return ["; ".join(str(problem) for problem in reasons) for reasons in problems]
 
 
 @dataclass
@@ -174,35 +193,13 @@ class CancellationModel:
         columns (a historical replay: a booking cancelled on or before its ``as_of`` is not on
         the books and is refused). ``as_of`` sets the day for every booking, over any column.
         """
-        columns = dict(bookings)
-        n = len(next(iter(columns.values()))) if columns else 0
-        for name in BOOKING_FIELDS:
-            columns.setdefault(name, [None] * n)  # an absent booking field is missing in every row
-        if as_of is not None:
-            columns[AS_OF] = [str(np.asarray(as_of, dtype="datetime64[D]"))] * n
-        names = [name for name in COLUMNS_BY_NAME if name in columns]
-        validated = validate(columns, names)
-        accepted, rejected = validated.accepted, validated.rejected
-        problems = list(validated.details)
-        typed = validated.columns
-        if AS_OF in typed and not self.answers_as_of and len(accepted):
-            # A booking-date model cannot judge a later day: refuse those rows rather than answer
-            # another question than the one asked.
-            booked = self._transform(typed)["booking_date"]
-            day = typed[AS_OF]
-            later = ~np.isnat(day) & (day != booked)
-            if later.any():
-                problem = Problem(
-                    AS_OF,
-                    f"this model ({self.transformation}) judges a booking only as of its booking date",
-                    row_rule=True,
-                )
-                order = np.argsort(np.concatenate([rejected, accepted[later]]), kind="stable")
-                problems = [[*p] for p in problems] + [[problem] for _ in range(int(later.sum()))]
-                problems = [problems[i] for i in order]
-                rejected = np.sort(np.concatenate([rejected, accepted[later]]))
-                accepted = accepted[~later]
-                typed = {name: values[~later] for name, values in typed.items()}
+        screened = self.screen(bookings, as_of=as_of)
+        accepted, rejected, problems, typed = (
+            screened.accepted,
+            screened.rejected,
+            screened.problems,
+            screened.columns,
+        )
         scores = self.predict(typed, reasons=reasons > 0)
         features = scores.features
         explained = None
@@ -243,6 +240,42 @@ class CancellationModel:
             features=features,
             reasons=explained,
         )
+
+    def screen(
+        self, bookings: Mapping[str, ColumnInput], *, as_of: np.datetime64 | str | None = None
+    ) -> Screened:
+        """``answer``'s validation alone: the bookings it would score and those it refuses, with
+        every reason (a batch engine screens rows apart from scoring them: ``data_science.spark_batch``)."""
+        columns = dict(bookings)
+        n = len(next(iter(columns.values()))) if columns else 0
+        for name in BOOKING_FIELDS:
+            columns.setdefault(name, [None] * n)  # an absent booking field is missing in every row
+        if as_of is not None:
+            columns[AS_OF] = [str(np.asarray(as_of, dtype="datetime64[D]"))] * n
+        names = [name for name in COLUMNS_BY_NAME if name in columns]
+        validated = validate(columns, names)
+        accepted, rejected = validated.accepted, validated.rejected
+        problems = list(validated.details)
+        typed = validated.columns
+        if AS_OF in typed and not self.answers_as_of and len(accepted):
+            # A booking-date model cannot judge a later day: refuse those rows rather than answer
+            # another question than the one asked.
+            booked = self._transform(typed)["booking_date"]
+            day = typed[AS_OF]
+            later = ~np.isnat(day) & (day != booked)
+            if later.any():
+                problem = Problem(
+                    AS_OF,
+                    f"this model ({self.transformation}) judges a booking only as of its booking date",
+                    row_rule=True,
+                )
+                order = np.argsort(np.concatenate([rejected, accepted[later]]), kind="stable")
+                problems = [[*p] for p in problems] + [[problem] for _ in range(int(later.sum()))]
+                problems = [problems[i] for i in order]
+                rejected = np.sort(np.concatenate([rejected, accepted[later]]))
+                accepted = accepted[~later]
+                typed = {name: values[~later] for name, values in typed.items()}
+        return Screened(accepted, rejected, problems, typed)
 
     def calibrate(self, margin: np.ndarray) -> np.ndarray:
         return calibrate(margin, self.calibration)
