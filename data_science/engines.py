@@ -157,6 +157,8 @@ def spark_session(master: str | None = None, app_name: str = "hotel-cancellation
             .config("spark.ui.enabled", "false")
             .config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile=file:{LOG_CONFIG}")
             .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+            # Python workers forked with this project's packages imported (see the module).
+            .config("spark.python.daemon.module", "data_science.spark_daemon")
             .getOrCreate()
         )
     except Exception as exc:  # the JVM's own failure (a bad master URL...): one line, not its trace
