@@ -9,9 +9,10 @@ another step still finds every module. Without this, a fresh worker that scored 
 the bundle's partial copy, and the next step run by it would miss ``data_science.score_db``.
 """
 
+from pyspark.daemon import manager
+
 import data_engineering.src
 import data_science
-from pyspark.daemon import manager
 
 __all__ = ["data_engineering", "data_science"]  # imported for their side effect: see above
 
