@@ -289,16 +289,16 @@ cmd_dvc_push() {
   echo "dvc-push: pushed to remote '$remote'"
 }
 
-#: score-db [--env ENV] [--as-of YYYY-MM-DD] [--model-uri URI] | re-score the loaded bookings on the books as of a day (default today) into booking_scores
+#: score-db [--env ENV] [--as-of YYYY-MM-DD] [--model-uri URI] [--engine python|spark] [--spark-master URL] | re-score the loaded bookings on the books as of a day (default today) into booking_scores
 cmd_score_db() {
   take_env_flag "$@"
   ensure_env
   "$PY" -m data_science.score_db ${ARGS[@]+"${ARGS[@]}"}
 }
 
-#: predict-batch INPUT.csv OUTPUT.csv [--as-of YYYY-MM-DD] [--model-uri URI] | score a CSV of bookings with the champion (or URI), as of their booking date or a given day
+#: predict-batch INPUT OUTPUT [--as-of YYYY-MM-DD] [--model-uri URI] [--engine python|spark] [--spark-master URL] | score a CSV or Parquet file of bookings with the champion (or URI), as of their booking date or a given day
 cmd_predict_batch() {
-  [ $# -ge 2 ] || usage_error "predict-batch needs INPUT.csv and OUTPUT.csv"
+  [ $# -ge 2 ] || usage_error "predict-batch needs INPUT and OUTPUT (CSV or Parquet files)"
   local input output
   input="$(abspath "$1")"
   output="$(abspath "$2")"
@@ -500,7 +500,7 @@ cmd_bench_api() {
   "$PY" "$ROOT/scripts/bench_api.py" ${ARGS[@]+"${ARGS[@]}"}
 }
 
-#: bench-batch [--rows N] [--json FILE] | streamed predict-batch vs pyarrow read_csv + inplace_predict of the same file
+#: bench-batch [--rows N] [--engine python|spark] [--spark-master URL] [--json FILE] | streamed predict-batch vs pyarrow read_csv + inplace_predict of the same file (and vs --engine spark)
 cmd_bench_batch() {
   absolutize_source
   ensure_env
