@@ -10,7 +10,6 @@ would otherwise end in a Java stack trace or a minute's wait is told in one line
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import logging
 import os
 import shutil
@@ -92,8 +91,10 @@ def check_spark(master: str | None = None) -> None:
     The master is tried with a plain TCP connection first: Spark's own client would retry its
     registration for a minute and more before giving up, with a stack trace."""
     master = master or DEFAULT_MASTER
-    if importlib.util.find_spec("pyspark") is None:
-        raise SparkUnavailableError(f"pyspark is not installed: {PYSPARK_HINT}")
+    try:
+        import pyspark  # noqa: F401 (only whether it imports)
+    except ImportError:
+        raise SparkUnavailableError(f"pyspark is not installed: {PYSPARK_HINT}") from None
     if _java() is None:
         where = (
             f"JAVA_HOME={os.environ['JAVA_HOME']} has no bin/java"

@@ -41,7 +41,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 import numpy as np
 import pandas as pd
@@ -751,18 +751,27 @@ class AtomicFile:
             self.discard()
 
 
-class CsvSink:
-    """Tables appended to one CSV file, written atomically (``commit`` renames it into place)."""
+class _TableWriter(Protocol):
+    def write_table(self, table: pa.Table) -> None: ...
+    def close(self) -> None: ...
+
+
+class _TableSink:
+    """Tables appended to one file, written atomically (``commit`` renames it into place)."""
 
     def __init__(self, path: Path, schema: pa.Schema) -> None:
         self._file = AtomicFile(path)
-        self._writer = pacsv.CSVWriter(
-            self._file.__enter__(), schema, write_options=pacsv.WriteOptions(quoting_style="needed")
-        )
+        self._writer = self._open(self._file.__enter__(), schema)
         self.rows = 0
 
+    def _open(self, out: BinaryIO, schema: pa.Schema) -> _TableWriter:
+        raise NotImplementedError
+
+    def _prepared(self, table: pa.Table) -> pa.Table:
+        return table
+
     def write(self, table: pa.Table) -> None:
-        self._writer.write_table(neutralise_formulas(table))
+        self._writer.write_table(self._prepared(table))
         self.rows += table.num_rows
 
     def commit(self) -> None:
@@ -772,6 +781,19 @@ class CsvSink:
     def abort(self) -> None:
         self._writer.close()
         self._file.discard()
+
+
+class CsvSink(_TableSink):
+    """Tables appended to one CSV file, formula-safe (``neutralise_formulas``), written atomically."""
+
+    def _open(self, out: BinaryIO, schema: pa.Schema) -> _TableWriter:
+        writer: _TableWriter = pacsv.CSVWriter(
+            out, schema, write_options=pacsv.WriteOptions(quoting_style="needed")
+        )
+        return writer
+
+    def _prepared(self, table: pa.Table) -> pa.Table:
+        return neutralise_formulas(table)
 
 
 def csv_rows(path: Path) -> int:
@@ -822,20 +844,11 @@ class ParquetReader:
     would hold them, a null as missing). A row's "line" is its number in the file, from 1."""
 
     def __init__(
-        self,
-        path: Path,
-        *,
-        scoring: bool = False,
-        batch_rows: int = PARQUET_BATCH_ROWS,
-        label: str | None = None,
-        announce: Callable[[str], None] | None = _stderr,
+        self, path: Path, *, scoring: bool = False, announce: Callable[[str], None] | None = _stderr
     ) -> None:
         import pyarrow.parquet as pq
 
-        self.path = path
-        self.label = label or display_path(path)
-        self.size = path.stat().st_size
-        self._batch_rows = batch_rows
+        self.label, self.size = display_path(path), path.stat().st_size
         try:
             self._file = pq.ParquetFile(path)
         except (pa.ArrowInvalid, OSError) as exc:
@@ -863,7 +876,7 @@ class ParquetReader:
         return self.size if not total else self.size * self._rows_read // total
 
     def __iter__(self) -> Iterator[RawChunk]:
-        for batch in self._file.iter_batches(batch_size=self._batch_rows):
+        for batch in self._file.iter_batches(batch_size=PARQUET_BATCH_ROWS):
             table = pa.Table.from_batches([batch])
             text = pa.table({name: _parquet_text(table[name]) for name in self.header})
             lines = np.arange(self._rows_read + 1, self._rows_read + 1 + table.num_rows, dtype=np.int64)
@@ -897,28 +910,15 @@ def open_bookings(
     return RawReader(path, scoring=scoring, announce=announce)
 
 
-class ParquetSink:
-    """Tables appended to one Parquet file, written atomically, as ``CsvSink`` does a CSV (values
-    as they are: no spreadsheet runs a Parquet cell)."""
+class ParquetSink(_TableSink):
+    """Tables appended to one Parquet file, written atomically, values as they are (no
+    spreadsheet runs a Parquet cell)."""
 
-    def __init__(self, path: Path, schema: pa.Schema) -> None:
+    def _open(self, out: BinaryIO, schema: pa.Schema) -> _TableWriter:
         import pyarrow.parquet as pq
 
-        self._file = AtomicFile(path)
-        self._writer = pq.ParquetWriter(self._file.__enter__(), schema)
-        self.rows = 0
-
-    def write(self, table: pa.Table) -> None:
-        self._writer.write_table(table)
-        self.rows += table.num_rows
-
-    def commit(self) -> None:
-        self._writer.close()
-        self._file.commit()
-
-    def abort(self) -> None:
-        self._writer.close()
-        self._file.discard()
+        writer: _TableWriter = pq.ParquetWriter(out, schema)
+        return writer
 
 
 def open_sink(path: Path, schema: pa.Schema) -> CsvSink | ParquetSink:

@@ -19,19 +19,14 @@ import pytest
 import sqlalchemy as sa
 
 from data_engineering.src.paths import REPO_ROOT
+from data_engineering.src.schema import NON_BOOKING_COLUMNS
 from data_engineering.src.synthetic import make_bookings, write_frame
 from data_science import predict_batch, score_db
 from data_science.engines import SparkUnavailableError, check_spark, spark_session
 
 MASTER = "local[2]"
 DAY = "2016-06-01"  # as-of for the file tests: about half the bookings are on the books
-OUTCOME = [
-    "is_canceled",
-    "reservation_status",
-    "reservation_status_date",
-    "assigned_room_type",
-    "booking_changes",
-]
+OUTCOME = list(NON_BOOKING_COLUMNS)  # the target and what a booking's outcome tells later
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +51,7 @@ def bookings() -> pd.DataFrame:
     frame = make_bookings(600, seed=23, start=dt.date(2016, 1, 1), end=dt.date(2016, 12, 31))
     frame.insert(0, "booking_id", [f"RES-{i:05d}" for i in range(len(frame))])
     frame.insert(1, "Réf. client", [f"C{i}" for i in range(len(frame))])  # a hotel's own column
-    frame[OUTCOME[1:3]] = ""  # still on the books as far as the file knows
+    frame[["reservation_status", "reservation_status_date"]] = ""  # on the books as far as the file knows
     frame.loc[10, "adults"] = "-3"
     frame.loc[20, "meal"] = "Brunch"
     frame.loc[30, "hotel"] = "=HYPERLINK(0)"  # refused, and neutralised in the rejected file
@@ -142,7 +137,7 @@ def test_predict_batch_on_spark_gives_the_default_engines_answers_and_refusals(
 @pytest.mark.postgres
 @pytest.mark.slow
 def test_score_db_on_spark_writes_the_default_engines_rows(
-    spark, trained_workspace, pg_schema: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    spark, pg_schema: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, booking_scores
 ) -> None:
     frame = make_bookings(400, seed=17, start=dt.date(2017, 10, 2), end=dt.date(2017, 12, 20))
     frame.insert(0, "booking_id", [f"RES-{i:05d}" for i in range(len(frame))])
@@ -162,7 +157,7 @@ def test_score_db_on_spark_writes_the_default_engines_rows(
     day = dt.date(2017, 10, 15)
 
     on_spark, _ = score_db.run(None, None, day, scoring_engine="spark", master=MASTER)
-    spark_rows = _scores(pg_schema)
+    spark_rows = booking_scores(pg_schema)
     again, text = score_db.run(None, None, day, scoring_engine="spark", master=MASTER)
     assert again.added == 0
     assert "this day was scored already" in text
@@ -171,7 +166,7 @@ def test_score_db_on_spark_writes_the_default_engines_rows(
         conn.exec_driver_sql("DELETE FROM booking_scores")
     engine.dispose()
     by_default, _ = score_db.run(None, None, day)
-    default_rows = _scores(pg_schema)
+    default_rows = booking_scores(pg_schema)
 
     assert on_spark.scored == on_spark.added == by_default.added > 100
     assert (on_spark.on_the_books, on_spark.invalid, on_spark.flagged) == (
@@ -187,55 +182,36 @@ def test_score_db_on_spark_writes_the_default_engines_rows(
     assert (both["as_of"].astype(str) == str(day)).all()
 
 
-def _scores(url: str) -> pd.DataFrame:
-    engine = sa.create_engine(url)
-    try:
-        with engine.connect() as conn:
-            return pd.read_sql("SELECT * FROM booking_scores ORDER BY booking_id", conn)
-    finally:
-        engine.dispose()
-
-
 # ------------------------------------------------------------------ bad input: no session started
-def _command(
-    module: str, *args: str, env: dict[str, str] | None = None, prelude: str = ""
-) -> subprocess.CompletedProcess:
-    code = f"import sys; {prelude}from {module} import main; sys.exit(main(sys.argv[1:]))"
-    return subprocess.run(
-        [sys.executable, "-c", code, *args],
-        cwd=REPO_ROOT,
-        env=env or dict(os.environ),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
 @pytest.fixture
 def small_file(tmp_path: Path) -> Path:
     return write_frame(tmp_path / "in.csv", make_bookings(5, seed=1))
 
 
+def _files(module: str, small_file: Path) -> list[str]:
+    return [str(small_file), str(small_file.with_name("out.csv"))] if module.endswith("predict_batch") else []
+
+
 @pytest.mark.parametrize("module", ["data_science.predict_batch", "data_science.score_db"])
-def test_an_unknown_engine_is_a_usage_error(module: str, small_file: Path) -> None:
-    files = [str(small_file), str(small_file.with_name("out.csv"))] if "predict" in module else []
-    result = _command(module, *files, "--engine", "flink")
+def test_an_unknown_engine_is_a_usage_error(run_module, module: str, small_file: Path) -> None:
+    result = run_module(module, *_files(module, small_file), "--engine", "flink")
     assert result.returncode == 2
     assert "argument --engine: invalid choice: 'flink' (choose from 'python', 'spark')" in result.stderr
-    alone = _command(module, *files, "--spark-master", "local[2]")
+    alone = run_module(module, *_files(module, small_file), "--spark-master", "local[2]")
     assert alone.returncode == 2
     assert "--spark-master needs --engine spark" in alone.stderr
 
 
-def test_without_pyspark_one_line_says_what_to_install(small_file: Path) -> None:
-    result = _command(
+def test_without_pyspark_one_line_says_what_to_install(run_module, small_file: Path, tmp_path: Path) -> None:
+    absent = tmp_path / "no_pyspark" / "pyspark"  # first on the path: pyspark as if not installed
+    absent.mkdir(parents=True)
+    (absent / "__init__.py").write_text("raise ImportError(\"No module named 'pyspark'\")\n")
+    result = run_module(
         "data_science.predict_batch",
-        str(small_file),
-        str(small_file.with_name("out.csv")),
+        *_files("predict_batch", small_file),
         "--engine",
         "spark",
-        prelude="sys.modules['pyspark'] = None; ",  # as if it were not installed
+        env={"PYTHONPATH": str(absent.parent)},
     )
     assert result.returncode == 1
     assert result.stderr.strip() == (
@@ -244,9 +220,10 @@ def test_without_pyspark_one_line_says_what_to_install(small_file: Path) -> None
     )
 
 
-def test_without_java_one_line_says_what_to_install(small_file: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if k != "JAVA_HOME"} | {"PATH": str(small_file.parent)}
-    result = _command("data_science.score_db", "--engine", "spark", env=env)
+def test_without_java_one_line_says_what_to_install(run_module, small_file: Path) -> None:
+    result = run_module(
+        "data_science.score_db", "--engine", "spark", env={"JAVA_HOME": "", "PATH": str(small_file.parent)}
+    )
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1
@@ -255,10 +232,13 @@ def test_without_java_one_line_says_what_to_install(small_file: Path) -> None:
 
 
 @pytest.mark.parametrize("module", ["data_science.predict_batch", "data_science.score_db"])
-def test_an_unreachable_master_fails_within_a_minute_naming_it(module: str, small_file: Path) -> None:
-    files = [str(small_file), str(small_file.with_name("out.csv"))] if "predict" in module else []
+def test_an_unreachable_master_fails_within_a_minute_naming_it(
+    run_module, module: str, small_file: Path
+) -> None:
     started = time.monotonic()
-    result = _command(module, *files, "--engine", "spark", "--spark-master", "spark://127.0.0.1:1")
+    result = run_module(
+        module, *_files(module, small_file), "--engine", "spark", "--spark-master", "spark://127.0.0.1:1"
+    )
     assert time.monotonic() - started < 60  # the criterion is itself a time bound
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
