@@ -32,19 +32,18 @@ import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import sqlalchemy as sa
-from pyspark import AccumulatorParam, Broadcast, StorageLevel
+from pyspark import Accumulator, AccumulatorParam, Broadcast, StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F  # noqa: N812 (Spark's own idiom)
 
 from data_engineering.src import db
-from data_engineering.src.io import Misaligned, RawChunk, open_bookings
+from data_engineering.src.io import Misaligned, RawChunk, as_text, open_bookings
 from data_engineering.src.schema import AS_OF, BOOKING_FIELDS, BOOKING_ID, SCORING_FIELDS
 from data_engineering.src.vocabulary import OutsideVocabulary
 from data_science.model import CancellationModel
@@ -81,11 +80,8 @@ def raw_batch(chunk: RawChunk, names: list[str]) -> pa.RecordBatch:
     aside = chunk.misaligned
     columns: list[pa.Array] = [pa.array(np.concatenate([chunk.lines, [m.line for m in aside]]), pa.int64())]
     for name in names:
-        values = chunk.table[name] if name in chunk.table.column_names else pa.nulls(chunk.table.num_rows)
-        text = pc.cast(
-            values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values, pa.string()
-        )
-        columns.append(pa.concat_arrays([text, pa.array([m.fields.get(name) for m in aside], pa.string())]))
+        text = as_text(chunk.table[name])
+        columns.append(pa.concat_arrays([text, pa.array([m.fields[name] for m in aside], pa.string())]))
     columns.append(pa.array([None] * chunk.table.num_rows + [m.reason for m in aside], pa.string()))
     return pa.RecordBatch.from_arrays(columns, [LINE, *_internal(names), PROBLEM])
 
@@ -148,7 +144,7 @@ def screener(
     model: Broadcast[CancellationModel],
     names: list[str],
     as_of: np.datetime64 | None,
-    outside: Any | None = None,
+    outside: Accumulator[OutsideVocabulary] | None = None,
 ) -> Callable[[Batches], Batches]:
     """``mapInArrow``: each row as it came, with null reasons when the model would answer it, else
     every reason (its problems, or the reader's for a misaligned line) as the rejected file says."""

@@ -139,7 +139,7 @@ def ours(path: Path, output: Path, *options: str) -> dict[str, Any]:
             for pid in _tree(process.pid):
                 kib = _high_water_kib(pid) or 0
                 if kib > peaks.get(pid, (0, ""))[0]:
-                    peaks[pid] = (kib, peaks[pid][1] if pid in peaks else _name(pid))
+                    peaks[pid] = (kib, _name(pid))  # now: spark-submit's bash becomes java
             time.sleep(0.1)
         seconds = time.perf_counter() - started
         out.seek(0)
@@ -148,7 +148,11 @@ def ours(path: Path, output: Path, *options: str) -> dict[str, Any]:
     if process.returncode != 0:
         raise RuntimeError(f"predict-batch {' '.join(options)} failed:\n{stdout}\n{stderr}")
     largest_kib, largest = max(peaks.values(), default=(0, "?"))
+    by_name: dict[str, float] = {}
+    for kib, name in peaks.values():
+        by_name[name] = by_name.get(name, 0.0) + kib / 1024
     return {
+        "peak_rss_mb_by_process": by_name,
         "seconds": seconds,
         "peak_rss_mb": sum(kib for kib, _ in peaks.values()) / 1024,
         "processes": len(peaks),
