@@ -30,14 +30,19 @@ OUTCOME = list(NON_BOOKING_COLUMNS)  # the target and what a booking's outcome t
 
 
 @pytest.fixture(scope="module")
-def spark(trained_workspace):
-    """The module's Spark session, with the trained workspace's registry in the environment."""
+def spark_runs() -> None:
+    """Spark can run here (pyspark, Java): else skipped, and under CI a failure."""
     try:
         check_spark(MASTER)
     except SparkUnavailableError as exc:
         if os.environ.get("CI"):
             pytest.fail(f"{exc} (CI installs it: ./cli.sh sync --spark)")
         pytest.skip(str(exc))
+
+
+@pytest.fixture(scope="module")
+def spark(spark_runs, trained_workspace):
+    """The module's Spark session, with the trained workspace's registry in the environment."""
     with pytest.MonkeyPatch.context() as patch:
         for name, value in trained_workspace.env().items():
             patch.setenv(name, value)
@@ -220,7 +225,7 @@ def test_without_pyspark_one_line_says_what_to_install(run_module, small_file: P
     )
 
 
-def test_without_java_one_line_says_what_to_install(run_module, small_file: Path) -> None:
+def test_without_java_one_line_says_what_to_install(spark_runs, run_module, small_file: Path) -> None:
     result = run_module(
         "data_science.score_db", "--engine", "spark", env={"JAVA_HOME": "", "PATH": str(small_file.parent)}
     )
