@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from data_engineering.src import io as io_module
@@ -414,7 +415,9 @@ def test_a_parquet_file_without_a_column_or_with_nested_values_is_refused(tmp_pa
     frame.drop(columns=["hotel"]).to_parquet(tmp_path / "short.parquet", index=False)
     with pytest.raises(ColumnsError, match="missing column"):
         io_module.open_bookings(tmp_path / "short.parquet", scoring=True, announce=None)
-    frame.assign(extras=[[1, 2], [3]]).to_parquet(tmp_path / "nested.parquet", index=False)
+    nested = pa.Table.from_pandas(frame, preserve_index=False)
+    nested = nested.append_column("extras", pa.array([[1, 2], [3]], pa.list_(pa.int64())))
+    pq.write_table(nested, tmp_path / "nested.parquet")
     with pytest.raises(CsvFormatError, match="column\\(s\\) extras hold lists or records"):
         io_module.open_bookings(tmp_path / "nested.parquet", scoring=True, announce=None)
     (tmp_path / "not.parquet").write_text("hotel,lead_time\n")
