@@ -194,13 +194,7 @@ class CancellationModel:
         the books and is refused). ``as_of`` sets the day for every booking, over any column.
         """
         screened = self.screen(bookings, as_of=as_of)
-        accepted, rejected, problems, typed = (
-            screened.accepted,
-            screened.rejected,
-            screened.problems,
-            screened.columns,
-        )
-        scores = self.predict(typed, reasons=reasons > 0)
+        scores = self.predict(screened.columns, reasons=reasons > 0)
         features = scores.features
         explained = None
         if scores.contributions is not None:
@@ -229,9 +223,9 @@ class CancellationModel:
         if days is None or self.answers_as_of is False:
             days = np.asarray(features["booking_date"], dtype="datetime64[D]")
         return Answers(
-            accepted=accepted,
-            rejected=rejected,
-            problems=problems,
+            accepted=screened.accepted,
+            rejected=screened.rejected,
+            problems=screened.problems,
             booking_id=ids if ids is not None else np.full(size, None, dtype=object),
             as_of=np.asarray(days, dtype="datetime64[D]"),
             probability=scores.probability,
