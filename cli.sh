@@ -57,7 +57,14 @@ ensure_env() {
   fi
   if [ "${HOTEL_SKIP_SYNC:-0}" != 1 ] || [ ! -x "$PY" ]; then
     ensure_uv
-    (cd "$ROOT" && "$UV" sync --locked --quiet --python 3.11) || die "uv sync failed (is uv.lock in step with pyproject.toml?)"
+    # The optional spark group (./cli.sh sync --spark) stays once installed: a plain sync would
+    # remove what the lock's default groups do not list.
+    local groups=()
+    if [ "${HOTEL_SYNC_SPARK:-0}" = 1 ] || compgen -G "$VENV/lib/python3*/site-packages/pyspark" >/dev/null; then
+      groups=(--group spark)
+    fi
+    (cd "$ROOT" && "$UV" sync --locked --quiet --python 3.11 ${groups[@]+"${groups[@]}"}) \
+      || die "uv sync failed (is uv.lock in step with pyproject.toml?)"
   fi
   check_vocabulary
 }
@@ -152,12 +159,24 @@ cmd_help() {
   echo "Details, arguments and exit codes: CLI_DOCS.md"
 }
 
-#: sync [--airflow] | create or update .venv from uv.lock (and .venv-airflow from infra/airflow/uv.lock)
+#: sync [--airflow] [--spark] | create or update .venv from uv.lock (--spark: with pyspark, for --engine spark; --airflow: .venv-airflow too)
 cmd_sync() {
-  case "${1:-}" in "" | --airflow) ;; *) usage_error "unknown argument '$1' for sync" ;; esac
+  local airflow=0 arg
+  for arg in "$@"; do
+    case "$arg" in
+      --airflow) airflow=1 ;;
+      --spark) export HOTEL_SYNC_SPARK=1 ;;
+      *) usage_error "unknown argument '$arg' for sync (expected --airflow, --spark)" ;;
+    esac
+  done
   ensure_env
   echo "environment ready: $VENV ($("$PY" --version))"
-  if [ "${1:-}" = --airflow ]; then
+  if [ "${HOTEL_SYNC_SPARK:-0}" = 1 ]; then
+    local java="none found: install a Java 17 runtime (Debian: apt-get install openjdk-17-jre-headless)"
+    command -v java >/dev/null 2>&1 && java="$(java -version 2>&1 | head -n 1)"
+    echo "pyspark $("$PY" -c 'import pyspark; print(pyspark.__version__)') installed for --engine spark; Java: $java"
+  fi
+  if [ "$airflow" = 1 ]; then
     ensure_airflow_env
     echo "Airflow environment ready: $AIRFLOW_VENV ($("$AIRFLOW_VENV/bin/airflow" version 2>/dev/null | tail -n 1))"
   fi
@@ -275,16 +294,16 @@ cmd_dvc_push() {
   echo "dvc-push: pushed to remote '$remote'"
 }
 
-#: score-db [--env ENV] [--as-of YYYY-MM-DD] [--model-uri URI] | re-score the loaded bookings on the books as of a day (default today) into booking_scores
+#: score-db [--env ENV] [--as-of YYYY-MM-DD] [--model-uri URI] [--engine python|spark] [--spark-master URL] | re-score the loaded bookings on the books as of a day (default today) into booking_scores
 cmd_score_db() {
   take_env_flag "$@"
   ensure_env
   "$PY" -m data_science.score_db ${ARGS[@]+"${ARGS[@]}"}
 }
 
-#: predict-batch INPUT.csv OUTPUT.csv [--as-of YYYY-MM-DD] [--model-uri URI] | score a CSV of bookings with the champion (or URI), as of their booking date or a given day
+#: predict-batch INPUT OUTPUT [--as-of YYYY-MM-DD] [--model-uri URI] [--engine python|spark] [--spark-master URL] | score a CSV or Parquet file of bookings with the champion (or URI), as of their booking date or a given day
 cmd_predict_batch() {
-  [ $# -ge 2 ] || usage_error "predict-batch needs INPUT.csv and OUTPUT.csv"
+  [ $# -ge 2 ] || usage_error "predict-batch needs INPUT and OUTPUT (CSV or Parquet files)"
   local input output
   input="$(abspath "$1")"
   output="$(abspath "$2")"
@@ -566,7 +585,7 @@ cmd_bench_api() {
   "$PY" "$ROOT/scripts/bench_api.py" ${ARGS[@]+"${ARGS[@]}"}
 }
 
-#: bench-batch [--rows N] [--json FILE] | streamed predict-batch vs pyarrow read_csv + inplace_predict of the same file
+#: bench-batch [--rows N] [--engine python|spark] [--spark-master URL] [--json FILE] | streamed predict-batch vs pyarrow read_csv + inplace_predict of the same file (and vs --engine spark)
 cmd_bench_batch() {
   absolutize_source
   ensure_env

@@ -122,7 +122,26 @@ class Answers:
 
     def refusals(self) -> list[str]:
         """Each refused booking's reasons as one line."""
-        return ["; ".join(str(problem) for problem in problems) for problems in self.problems]
+        return refusal_lines(self.problems)
+
+
+@dataclass(frozen=True)
+class Screened:
+    """Which of n bookings the model would answer (``accepted``, their typed columns) and which it
+    refuses, with every reason: ``answer``'s first step, alone (``screen``)."""
+
+    accepted: np.ndarray
+    rejected: np.ndarray
+    problems: list[list[Problem]]
+    columns: dict[str, np.ndarray]  # typed values of the accepted bookings, in input order
+
+    def refusals(self) -> list[str]:
+        return refusal_lines(self.problems)
+
+
+def refusal_lines(problems: list[list[Problem]]) -> list[str]:
+    """Each refused booking's reasons as one line."""
+    return ["; ".join(str(problem) for problem in reasons) for reasons in problems]
 
 
 @dataclass
@@ -175,6 +194,53 @@ class CancellationModel:
         columns (a historical replay: a booking cancelled on or before its ``as_of`` is not on
         the books and is refused). ``as_of`` sets the day for every booking, over any column.
         """
+        screened = self.screen(bookings, as_of=as_of)
+        scores = self.predict(screened.columns, reasons=reasons > 0)
+        features = scores.features
+        explained = None
+        if scores.contributions is not None:
+            head = (
+                scores.at_booking
+                if scores.at_booking is not None
+                else np.zeros(len(scores.margin), dtype=bool)
+            )
+            explained = [
+                explain.reasons(
+                    features,
+                    i,
+                    scores.contributions[i],
+                    float(scores.margin[i]),
+                    calibration=self.at_booking.calibration
+                    if head[i] and self.at_booking is not None
+                    else self.calibration,
+                    feature_names=self.feature_names,
+                    top=reasons,
+                )
+                for i in range(len(scores.probability))
+            ]
+        size = len(scores.probability)
+        ids = features.get(BOOKING_ID)
+        days = features.get(AS_OF)
+        if days is None or self.answers_as_of is False:
+            days = np.asarray(features["booking_date"], dtype="datetime64[D]")
+        return Answers(
+            accepted=screened.accepted,
+            rejected=screened.rejected,
+            problems=screened.problems,
+            booking_id=ids if ids is not None else np.full(size, None, dtype=object),
+            as_of=np.asarray(days, dtype="datetime64[D]"),
+            probability=scores.probability,
+            will_cancel=self.decisions(scores.probability),
+            threshold=self.threshold,
+            features=features,
+            reasons=explained,
+        )
+
+    def screen(
+        self, bookings: Mapping[str, ColumnInput], *, as_of: np.datetime64 | str | None = None
+    ) -> Screened:
+        """``answer``'s validation alone: the bookings it would score and those it refuses, with
+        every reason (a batch engine screens rows apart from scoring them: ``data_science.spark_batch``)."""
         columns = dict(bookings)
         n = len(next(iter(columns.values()))) if columns else 0
         for name in BOOKING_FIELDS:
@@ -204,46 +270,7 @@ class CancellationModel:
                 rejected = np.sort(np.concatenate([rejected, accepted[later]]))
                 accepted = accepted[~later]
                 typed = {name: values[~later] for name, values in typed.items()}
-        scores = self.predict(typed, reasons=reasons > 0)
-        features = scores.features
-        explained = None
-        if scores.contributions is not None:
-            head = (
-                scores.at_booking
-                if scores.at_booking is not None
-                else np.zeros(len(scores.margin), dtype=bool)
-            )
-            explained = [
-                explain.reasons(
-                    features,
-                    i,
-                    scores.contributions[i],
-                    float(scores.margin[i]),
-                    calibration=self.at_booking.calibration
-                    if head[i] and self.at_booking is not None
-                    else self.calibration,
-                    feature_names=self.feature_names,
-                    top=reasons,
-                )
-                for i in range(len(scores.probability))
-            ]
-        size = len(scores.probability)
-        ids = features.get(BOOKING_ID)
-        days = features.get(AS_OF)
-        if days is None or self.answers_as_of is False:
-            days = np.asarray(features["booking_date"], dtype="datetime64[D]")
-        return Answers(
-            accepted=accepted,
-            rejected=rejected,
-            problems=problems,
-            booking_id=ids if ids is not None else np.full(size, None, dtype=object),
-            as_of=np.asarray(days, dtype="datetime64[D]"),
-            probability=scores.probability,
-            will_cancel=self.decisions(scores.probability),
-            threshold=self.threshold,
-            features=features,
-            reasons=explained,
-        )
+        return Screened(accepted, rejected, problems, typed)
 
     def calibrate(self, margin: np.ndarray) -> np.ndarray:
         return calibrate(margin, self.calibration)

@@ -27,13 +27,20 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from data_engineering.src.io import CsvSink, RawChunk, RawReader, as_text
+from data_engineering.src.io import CsvSink, RawChunk, as_text, open_bookings, open_sink
 from data_engineering.src.messages import first_line
 from data_engineering.src.progress import progress
 from data_engineering.src.schema import AS_OF, COLUMNS_BY_NAME, ColumnsError
 from data_engineering.src.validate import LINE_COLUMN, REASONS_COLUMN
 from data_engineering.src.vocabulary import OutsideVocabulary
-from data_science.model import Answers, CancellationModel, ModelBundleError
+from data_science.engines import (
+    SparkUnavailableError,
+    add_engine_arguments,
+    check_engine_arguments,
+    check_spark,
+    spark_session,
+)
+from data_science.model import Answers, CancellationModel, ModelBundleError, Screened
 from data_science.tracking import NoModelError, ResolvedModel, default_model_uri, resolve
 
 OUTPUTS = (AS_OF, "cancel_probability", "will_cancel")  # replaced if the input already had them
@@ -61,13 +68,17 @@ def rejected_path(output: Path) -> Path:
     return output.with_name(output.name + ".rejected.csv")
 
 
+def chunk_bookings(chunk: RawChunk) -> dict[str, pa.ChunkedArray]:
+    """One chunk's well-formed rows as the model reads them: its spec columns, as text."""
+    return {name: chunk.table[name] for name in COLUMNS_BY_NAME if name in chunk.table.column_names}
+
+
 def answer_chunk(chunk: RawChunk, model: CancellationModel, as_of: np.datetime64 | None = None) -> Answers:
-    """The model's answers to one chunk's well-formed rows (its spec columns, as text)."""
-    given = {name: chunk.table[name] for name in COLUMNS_BY_NAME if name in chunk.table.column_names}
-    return model.answer(given, as_of=as_of)
+    """The model's answers to one chunk's well-formed rows."""
+    return model.answer(chunk_bookings(chunk), as_of=as_of)
 
 
-def rejected_rows(chunk: RawChunk, columns: list[str], answers: Answers) -> pa.Table:
+def rejected_rows(chunk: RawChunk, columns: list[str], answers: Answers | Screened) -> pa.Table:
     """The chunk's refused rows and misaligned lines, in line order: their text and every reason."""
     lines = np.concatenate([chunk.lines[answers.rejected], [m.line for m in chunk.misaligned]]).astype(
         np.int64
@@ -108,45 +119,87 @@ def score_chunk(
     return pa.table(scored), rejected_rows(chunk, columns, answers)
 
 
+class Outputs:
+    """OUTPUT (CSV, or Parquet by its extension) and ``OUTPUT.rejected.csv``, written a table at a
+    time and committed together (each renamed into place; no rejected file when none was)."""
+
+    def __init__(self, output_path: Path, columns: list[str]) -> None:
+        text = [(name, pa.string()) for name in columns]
+        self.scored_schema = pa.schema(
+            [*text, (AS_OF, pa.date32()), ("cancel_probability", pa.float64()), ("will_cancel", pa.int64())]
+        )
+        self.rejected_schema = pa.schema([(LINE_COLUMN, pa.int64()), *text, (REASONS_COLUMN, pa.string())])
+        self.path = output_path
+        self.scored = open_sink(output_path, self.scored_schema)
+        self.rejected = CsvSink(rejected_path(output_path), self.rejected_schema)
+        self.outcome = Outcome()
+
+    def write(self, scored: pa.Table, rejected: pa.Table) -> None:
+        self.scored.write(scored)
+        self.rejected.write(rejected)
+        self.outcome.flagged += int(scored["will_cancel"].to_numpy().sum())
+        self.outcome.probability_sum += float(scored["cancel_probability"].to_numpy().sum())
+
+    def abort(self) -> None:
+        self.scored.abort()
+        self.rejected.abort()
+
+    def commit(self) -> Outcome:
+        outcome = self.outcome
+        self.scored.commit()
+        outcome.scored, outcome.rejected = self.scored.rows, self.rejected.rows
+        outcome.rows_in = outcome.scored + outcome.rejected
+        if outcome.rejected:
+            self.rejected.commit()
+        else:
+            self.rejected.abort()
+            rejected_path(self.path).unlink(missing_ok=True)  # no stale rejects from an earlier run
+        return outcome
+
+
 def run(
-    input_path: Path, output_path: Path, model_uri: str | None = None, *, as_of: np.datetime64 | None = None
+    input_path: Path,
+    output_path: Path,
+    model_uri: str | None = None,
+    *,
+    as_of: np.datetime64 | None = None,
+    scoring_engine: str = "python",
+    master: str | None = None,
 ) -> tuple[Outcome, ResolvedModel, float]:
     started = time.perf_counter()
-    with RawReader(input_path, scoring=True) as reader:
+    if scoring_engine == "spark":
+        check_spark(master)  # before anything slow: pyspark, Java, the master
+        from data_science import spark_batch  # pyspark: an optional dependency
+
+        with open_bookings(input_path, scoring=True) as reader:  # the header checked (and said) here
+            names = list(reader.header)
+        resolved = resolve(model_uri)
+        model = CancellationModel.load(resolved.local_dir)
+        with spark_session(master, "predict-batch") as spark:
+            outcome = spark_batch.predict_file(
+                spark,
+                input_path,
+                output_path,
+                names=names,
+                model=model,
+                model_dir=spark_batch.pyfunc_root(resolved.local_dir),
+                as_of=as_of,
+            )
+        return outcome, resolved, time.perf_counter() - started
+    with open_bookings(input_path, scoring=True) as reader:
         resolved = resolve(model_uri)
         model = CancellationModel.load(resolved.local_dir)
         columns = [c for c in reader.header if c not in OUTPUTS]
-        text = [(name, pa.string()) for name in columns]
-        scored_schema = pa.schema(
-            [*text, (AS_OF, pa.date32()), ("cancel_probability", pa.float64()), ("will_cancel", pa.int64())]
-        )
-        rejected_schema = pa.schema([(LINE_COLUMN, pa.int64()), *text, (REASONS_COLUMN, pa.string())])
-        scored_sink = CsvSink(output_path, scored_schema)
-        rejected_sink = CsvSink(rejected_path(output_path), rejected_schema)
-        outcome = Outcome()
+        outputs = Outputs(output_path, columns)
         try:
             with progress(total=reader.size, desc="predict-batch", unit="B", unit_scale=True) as bar:
                 for chunk in reader:
-                    scored, rejected = score_chunk(chunk, columns, model, outcome.outside, as_of=as_of)
-                    scored_sink.write(scored)
-                    rejected_sink.write(rejected)
-                    probability = scored["cancel_probability"].to_numpy()
-                    outcome.flagged += int(scored["will_cancel"].to_numpy().sum())
-                    outcome.probability_sum += float(probability.sum())
+                    outputs.write(*score_chunk(chunk, columns, model, outputs.outcome.outside, as_of=as_of))
                     bar.set(reader.position)
         except BaseException:
-            scored_sink.abort()
-            rejected_sink.abort()
+            outputs.abort()
             raise
-    scored_sink.commit()
-    outcome.scored, outcome.rejected = scored_sink.rows, rejected_sink.rows
-    outcome.rows_in = outcome.scored + outcome.rejected
-    if outcome.rejected:
-        rejected_sink.commit()
-    else:
-        rejected_sink.abort()
-        rejected_path(output_path).unlink(missing_ok=True)  # no stale rejects from an earlier run
-    return outcome, resolved, time.perf_counter() - started
+    return outputs.commit(), resolved, time.perf_counter() - started
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -160,21 +213,30 @@ def main(argv: list[str] | None = None) -> int:
         help="judge every booking as of this day (default: each row's as_of, else its booking date)",
     )
     parser.add_argument("--model-uri", help=f"MLflow model URI (default {default_model_uri()})")
+    add_engine_arguments(parser)
     ns = parser.parse_args(argv)
+    check_engine_arguments(parser, ns)
     if ns.input.resolve() == ns.output.resolve():
         parser.error("OUTPUT must differ from INPUT")
     if not ns.input.is_file():
         print(f"predict-batch: error: {ns.input} does not exist", file=sys.stderr)
         return 1
     try:
-        outcome, resolved, seconds = run(ns.input, ns.output, ns.model_uri, as_of=ns.as_of)
+        outcome, resolved, seconds = run(
+            ns.input,
+            ns.output,
+            ns.model_uri,
+            as_of=ns.as_of,
+            scoring_engine=ns.engine,
+            master=ns.spark_master,
+        )
     except ModelBundleError as exc:  # a model trained with another vocabulary, say: not the input's fault
         print(f"predict-batch: error: {exc}; nothing was written", file=sys.stderr)
         return 1
     except (ColumnsError, ValueError) as exc:
         print(f"predict-batch: error: {ns.input}: {exc}; nothing was written", file=sys.stderr)
         return 1
-    except NoModelError as exc:
+    except (NoModelError, SparkUnavailableError) as exc:
         print(f"predict-batch: error: {exc}", file=sys.stderr)
         return 1
     except OSError as exc:  # a full disk, say: the outputs are only renamed into place when complete

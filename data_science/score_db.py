@@ -23,6 +23,7 @@ import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -41,6 +42,13 @@ from data_engineering.src.run_lock import exclusive
 from data_engineering.src.schema import AS_OF, BOOKING_FIELDS, BOOKING_ID, SCORING_FIELDS, ReservationStatus
 from data_engineering.src.settings import ENVIRONMENTS, SettingsError, database_url
 from data_engineering.src.validate import records_to_columns
+from data_science.engines import (
+    SparkUnavailableError,
+    add_engine_arguments,
+    check_engine_arguments,
+    check_spark,
+    spark_session,
+)
 from data_science.model import Answers, CancellationModel, ModelBundleError
 from data_science.nightly import no_stays, stays
 from data_science.predict_batch import as_of_date
@@ -111,11 +119,14 @@ def processed_table(engine: sa.Engine, version: str) -> str:
     return loaded[-1]
 
 
-def on_the_books_query(engine: sa.Engine, day: dt.date, version: str) -> sa.Select[Any]:
+def on_the_books_query(
+    engine: sa.Engine, day: dt.date, version: str, *, lines: tuple[int, int] | None = None
+) -> sa.Select[Any]:
     """The raw text of the bookings on the books at the end of ``day``, in load order.
 
     Selected on the loaded ``bookings_<version>`` (typed dates and status); the rows the load
-    rejected are not in it.
+    rejected are not in it. ``lines``: only those whose ``source_line`` is in [low, high) (a
+    Spark task's share).
     """
     processed_name = processed_table(engine, version)
     metadata = sa.MetaData()
@@ -130,11 +141,14 @@ def on_the_books_query(engine: sa.Engine, day: dt.date, version: str) -> sa.Sele
         status, date = processed.c.reservation_status, processed.c.reservation_status_date
         left = sa.and_(status.is_not(None), date.is_not(None), status.in_(_LEFT), date <= day)
     columns = [raw.c[name] for name in BOOKING_FIELDS] + [raw.c[BOOKING_ID]]
-    return (
+    query = (
         sa.select(*columns)
         .join(processed, sa.cast(processed.c[BOOKING_ID], sa.Text) == sa.cast(raw.c[BOOKING_ID], sa.Text))
         .where(processed.c.booking_date <= day, processed.c.arrival_date > day, sa.not_(left))
         .order_by(raw.c.source_line)
+    )
+    return (
+        query if lines is None else query.where(raw.c.source_line >= lines[0], raw.c.source_line < lines[1])
     )
 
 
@@ -212,7 +226,50 @@ def stays_on_the_books(
     return pd.concat(parts, ignore_index=True) if parts else no_stays()
 
 
-def run(env: str | None, model_uri: str | None, day: dt.date) -> tuple[Outcome, str]:
+@dataclass(frozen=True)
+class ScoresRun:
+    """One ``score-db`` run: the database, the day, the model (name, version) and when it ran."""
+
+    url: str
+    day: dt.date
+    version: str  # the transformation whose loaded table tells the bookings on the books
+    label: tuple[str, str]
+    scored_at: str
+
+    def rows(self, booking_id: np.ndarray, probability: np.ndarray, will_cancel: np.ndarray) -> pa.Table:
+        """Rows of ``booking_scores``: these answers, for the end of ``day``, by this model."""
+        size = len(probability)
+        return pa.table(
+            {
+                BOOKING_ID: pa.array(booking_id, pa.string()),
+                AS_OF: pa.array([self.day] * size, pa.date32()),
+                "model_name": pa.array([self.label[0]] * size, pa.string()),
+                "model_version": pa.array([self.label[1]] * size, pa.string()),
+                "cancel_probability": pa.array(probability, pa.float64()),
+                "will_cancel": pa.array(will_cancel.astype(np.int64), pa.int64()),
+                "scored_at": pa.array([self.scored_at] * size, pa.string()),
+            }
+        )
+
+
+def spark_scores(job: ScoresRun, model: CancellationModel, bundle: Path, master: str | None) -> Outcome:
+    """``--engine spark``: the same scores, appended by Spark's tasks (``spark_batch``)."""
+    from data_science import spark_batch  # pyspark: an optional dependency
+
+    with spark_session(master, "score-db") as spark:
+        return spark_batch.score_on_the_books(spark, job, model, spark_batch.pyfunc_root(bundle))
+
+
+def run(
+    env: str | None,
+    model_uri: str | None,
+    day: dt.date,
+    *,
+    scoring_engine: str = "python",
+    master: str | None = None,
+) -> tuple[Outcome, str]:
+    if scoring_engine == "spark":
+        check_spark(master)  # before anything slow: pyspark, Java, the master
     url = database_url(env)
     version = read_section("transform", TransformParams).version
     engine = db.make_engine(url)
@@ -225,35 +282,35 @@ def run(env: str | None, model_uri: str | None, day: dt.date) -> tuple[Outcome, 
         resolved = resolve(model_uri)
         model = CancellationModel.load(resolved.local_dir)
         table = scores_table(engine)
-        name, version_label = resolved.name or resolved.uri, resolved.version or ""
-        scored_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-        # SQLite locks the whole file: a write cannot commit while the read's cursor is open on
-        # another connection ("database is locked"), so there the scores (7 columns) are written
-        # once every booking has been read; PostgreSQL writes each chunk as it comes.
-        held: list[pa.Table] | None = [] if engine.dialect.name == "sqlite" else None
-        for answers in answers_on_the_books(model, engine, day, version, desc="score-db"):
-            size = len(answers.accepted)
-            chunk = pa.table(
-                {
-                    BOOKING_ID: pa.array(answers.booking_id, pa.string()),
-                    AS_OF: pa.array([day] * size, pa.date32()),
-                    "model_name": pa.array([name] * size, pa.string()),
-                    "model_version": pa.array([version_label] * size, pa.string()),
-                    "cancel_probability": pa.array(answers.probability, pa.float64()),
-                    "will_cancel": pa.array(answers.will_cancel.astype(np.int64), pa.int64()),
-                    "scored_at": pa.array([scored_at] * size, pa.string()),
-                }
-            )
-            if held is None:
+        job = ScoresRun(
+            url,
+            day,
+            version,
+            (resolved.name or resolved.uri, resolved.version or ""),
+            dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        )
+        if scoring_engine == "spark":
+            done = spark_scores(job, model, resolved.local_dir, master)
+            outcome.scored, outcome.added = done.scored, done.added
+            outcome.flagged, outcome.probability_sum = done.flagged, done.probability_sum
+            outcome.invalid = total - done.scored
+        else:
+            # SQLite locks the whole file: a write cannot commit while the read's cursor is open on
+            # another connection ("database is locked"), so there the scores (7 columns) are
+            # written once every booking has been read; PostgreSQL writes each chunk as it comes.
+            held: list[pa.Table] | None = [] if engine.dialect.name == "sqlite" else None
+            for answers in answers_on_the_books(model, engine, day, version, desc="score-db"):
+                chunk = job.rows(answers.booking_id, answers.probability, answers.will_cancel)
+                if held is None:
+                    outcome.added += db.insert_missing(engine, table, chunk, SCORES_KEY)
+                else:
+                    held.append(chunk)
+                outcome.scored += len(answers.accepted)
+                outcome.flagged += int(answers.will_cancel.sum())
+                outcome.invalid += len(answers.rejected)
+                outcome.probability_sum += float(answers.probability.sum())
+            for chunk in held or []:
                 outcome.added += db.insert_missing(engine, table, chunk, SCORES_KEY)
-            else:
-                held.append(chunk)
-            outcome.scored += size
-            outcome.flagged += int(answers.will_cancel.sum())
-            outcome.invalid += len(answers.rejected)
-            outcome.probability_sum += float(answers.probability.sum())
-        for chunk in held or []:
-            outcome.added += db.insert_missing(engine, table, chunk, SCORES_KEY)
     finally:
         engine.dispose()
     expected = outcome.probability_sum
@@ -280,12 +337,21 @@ def main(argv: list[str] | None = None) -> int:
         help="score the bookings on the books at the end of this day (default: today, UTC)",
     )
     parser.add_argument("--model-uri", help=f"default {default_model_uri()}")
+    add_engine_arguments(parser)
     ns = parser.parse_args(argv)
+    check_engine_arguments(parser, ns)
     day = ns.as_of.astype(dt.date) if ns.as_of is not None else dt.datetime.now(dt.UTC).date()
     try:
         with exclusive(database_url(ns.env), "score-db", waiting=_say_waiting):  # one run at a time
-            _, text = run(ns.env, ns.model_uri, day)
-    except (NoBookingsError, NoModelError, ModelBundleError, SettingsError, ParamsError) as exc:
+            _, text = run(ns.env, ns.model_uri, day, scoring_engine=ns.engine, master=ns.spark_master)
+    except (
+        NoBookingsError,
+        NoModelError,
+        ModelBundleError,
+        SettingsError,
+        ParamsError,
+        SparkUnavailableError,
+    ) as exc:
         print(f"score-db: error: {exc}", file=sys.stderr)
         return 1
     except SQLAlchemyError as exc:

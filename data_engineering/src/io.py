@@ -41,7 +41,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 import numpy as np
 import pandas as pd
@@ -49,6 +49,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from data_engineering.src.messages import first_line
 from data_engineering.src.paths import display_path, processed_file
 from data_engineering.src.schema import COLUMNS_BY_NAME, ColumnsError, check_columns
 from data_engineering.src.settings import CsvSettings, env_name
@@ -750,18 +751,27 @@ class AtomicFile:
             self.discard()
 
 
-class CsvSink:
-    """Tables appended to one CSV file, written atomically (``commit`` renames it into place)."""
+class _TableWriter(Protocol):
+    def write_table(self, table: pa.Table) -> None: ...
+    def close(self) -> None: ...
+
+
+class _TableSink:
+    """Tables appended to one file, written atomically (``commit`` renames it into place)."""
 
     def __init__(self, path: Path, schema: pa.Schema) -> None:
         self._file = AtomicFile(path)
-        self._writer = pacsv.CSVWriter(
-            self._file.__enter__(), schema, write_options=pacsv.WriteOptions(quoting_style="needed")
-        )
+        self._writer = self._open(self._file.__enter__(), schema)
         self.rows = 0
 
+    def _open(self, out: BinaryIO, schema: pa.Schema) -> _TableWriter:
+        raise NotImplementedError
+
+    def _prepared(self, table: pa.Table) -> pa.Table:
+        return table
+
     def write(self, table: pa.Table) -> None:
-        self._writer.write_table(neutralise_formulas(table))
+        self._writer.write_table(self._prepared(table))
         self.rows += table.num_rows
 
     def commit(self) -> None:
@@ -771,6 +781,19 @@ class CsvSink:
     def abort(self) -> None:
         self._writer.close()
         self._file.discard()
+
+
+class CsvSink(_TableSink):
+    """Tables appended to one CSV file, formula-safe (``neutralise_formulas``), written atomically."""
+
+    def _open(self, out: BinaryIO, schema: pa.Schema) -> _TableWriter:
+        writer: _TableWriter = pacsv.CSVWriter(
+            out, schema, write_options=pacsv.WriteOptions(quoting_style="needed")
+        )
+        return writer
+
+    def _prepared(self, table: pa.Table) -> pa.Table:
+        return neutralise_formulas(table)
 
 
 def csv_rows(path: Path) -> int:
@@ -803,3 +826,101 @@ def read_processed(version: str, path: Path | None = None) -> pd.DataFrame:
         elif columns.get(name) == "text":
             frame[name] = restore_formulas(frame[name])
     return frame
+
+
+# ----------------------------------------------------------------------------------- Parquet
+PARQUET_SUFFIXES = (".parquet", ".pq")
+PARQUET_BATCH_ROWS = 65_536
+
+
+def is_parquet(path: Path) -> bool:
+    """Whether bookings at ``path`` are read and written as Parquet (told by the extension)."""
+    return path.suffix.lower() in PARQUET_SUFFIXES
+
+
+class ParquetReader:
+    """A bookings Parquet file as ``RawChunk``s, like ``RawReader`` a CSV: the header checked
+    first, a row group's batch at a time, every field as text (numbers and dates written as a CSV
+    would hold them, a null as missing). A row's "line" is its number in the file, from 1."""
+
+    def __init__(
+        self, path: Path, *, scoring: bool = False, announce: Callable[[str], None] | None = _stderr
+    ) -> None:
+        import pyarrow.parquet as pq
+
+        self.label, self.size = display_path(path), path.stat().st_size
+        try:
+            self._file = pq.ParquetFile(path)
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise CsvFormatError(f"{self.label}: not a Parquet file ({first_line(exc)})") from None
+        schema = self._file.schema_arrow
+        self.header = list(schema.names)
+        nested = [f.name for f in schema if pa.types.is_nested(f.type)]
+        if nested:
+            raise CsvFormatError(
+                f"{self.label}: column(s) {', '.join(_shortened(nested))} hold lists or records"
+            )
+        try:
+            self.columns = check_columns(self.header, scoring=scoring)
+        except ColumnsError as exc:
+            raise ColumnsError(exc.missing, _shortened(exc.unexpected)) from None
+        self._rows_read = 0
+        self.description = f"Parquet, {self._file.metadata.num_rows:,} rows"
+        if announce is not None:
+            announce(f"reading {self.label}: {self.description}")
+
+    @property
+    def position(self) -> int:
+        """Bytes of the file read so far, in proportion to its rows: for progress."""
+        total = self._file.metadata.num_rows
+        return self.size if not total else self.size * self._rows_read // total
+
+    def __iter__(self) -> Iterator[RawChunk]:
+        for batch in self._file.iter_batches(batch_size=PARQUET_BATCH_ROWS):
+            table = pa.Table.from_batches([batch])
+            text = pa.table({name: _parquet_text(table[name]) for name in self.header})
+            lines = np.arange(self._rows_read + 1, self._rows_read + 1 + table.num_rows, dtype=np.int64)
+            self._rows_read += table.num_rows
+            yield RawChunk(text, lines)
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> ParquetReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _parquet_text(values: pa.ChunkedArray) -> pa.Array:
+    """A Parquet column as the text a CSV would hold (dates as YYYY-MM-DD, numbers plainly)."""
+    values = as_text(values)
+    if pa.types.is_timestamp(values.type):
+        values = values.cast(pa.date32())  # a day stored as a timestamp: its date is the field
+    return values if pa.types.is_string(values.type) else values.cast(pa.string())
+
+
+def open_bookings(
+    path: Path, *, scoring: bool = False, announce: Callable[[str], None] | None = _stderr
+) -> RawReader | ParquetReader:
+    """The reader for a bookings file: Parquet by its extension, else CSV (plain or gzip)."""
+    if is_parquet(path):
+        return ParquetReader(path, scoring=scoring, announce=announce)
+    return RawReader(path, scoring=scoring, announce=announce)
+
+
+class ParquetSink(_TableSink):
+    """Tables appended to one Parquet file, written atomically, values as they are (no
+    spreadsheet runs a Parquet cell)."""
+
+    def _open(self, out: BinaryIO, schema: pa.Schema) -> _TableWriter:
+        import pyarrow.parquet as pq
+
+        writer: _TableWriter = pq.ParquetWriter(out, schema)
+        return writer
+
+
+def open_sink(path: Path, schema: pa.Schema) -> CsvSink | ParquetSink:
+    """The writer for an output file: Parquet by its extension, else CSV."""
+    return ParquetSink(path, schema) if is_parquet(path) else CsvSink(path, schema)

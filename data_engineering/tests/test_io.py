@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from data_engineering.src import io as io_module
@@ -25,6 +26,7 @@ from data_engineering.src.io import (
     write_atomic,
     write_csv,
 )
+from data_engineering.src.schema import ColumnsError
 from data_engineering.src.synthetic import make_bookings, write_european
 
 
@@ -383,3 +385,56 @@ def test_a_file_of_lines_that_are_mostly_no_records_is_refused(
         r"more than 50 lines from line 6 on are no records of the header's 32 fields \(line 6 has 33\): "
         "is it a bookings CSV, separated like its header\\?",
     )
+
+
+# ----------------------------------------------------------------------------------- Parquet
+def test_a_parquet_file_reads_as_the_text_a_csv_holds(tmp_path: Path) -> None:
+    import datetime as dt
+
+    frame = make_bookings(3, seed=4)
+    frame["lead_time"] = [7, 0, 120]  # numbers stored as numbers
+    frame["adr"] = [75.5, 0.0, 120.25]
+    frame["country"] = ["PRT", None, "FRA"]
+    frame["as_of"] = [dt.date(2016, 3, 1), None, dt.date(2016, 3, 2)]
+    path = tmp_path / "in.parquet"
+    frame.to_parquet(path, index=False)
+    announced: list[str] = []
+    with io_module.open_bookings(path, scoring=True, announce=announced.append) as reader:
+        chunks = list(reader)
+    assert announced == [f"reading {path}: Parquet, 3 rows"]
+    table = chunks[0].table
+    assert chunks[0].lines.tolist() == [1, 2, 3]  # a row's number in the file
+    assert table["lead_time"].to_pylist() == ["7", "0", "120"]
+    assert table["adr"].to_pylist() == ["75.5", "0", "120.25"]
+    assert table["country"].to_pylist() == ["PRT", None, "FRA"]  # null: missing, as an empty CSV field
+    assert table["as_of"].to_pylist() == ["2016-03-01", None, "2016-03-02"]
+
+
+def test_a_parquet_file_without_a_column_or_with_nested_values_is_refused(tmp_path: Path) -> None:
+    frame = make_bookings(2, seed=4)
+    frame.drop(columns=["hotel"]).to_parquet(tmp_path / "short.parquet", index=False)
+    with pytest.raises(ColumnsError, match="missing column"):
+        io_module.open_bookings(tmp_path / "short.parquet", scoring=True, announce=None)
+    nested = pa.Table.from_pandas(frame, preserve_index=False)
+    nested = nested.append_column("extras", pa.array([[1, 2], [3]], pa.list_(pa.int64())))
+    pq.write_table(nested, tmp_path / "nested.parquet")
+    with pytest.raises(CsvFormatError, match="column\\(s\\) extras hold lists or records"):
+        io_module.open_bookings(tmp_path / "nested.parquet", scoring=True, announce=None)
+    (tmp_path / "not.parquet").write_text("hotel,lead_time\n")
+    with pytest.raises(CsvFormatError, match="not a Parquet file"):
+        io_module.open_bookings(tmp_path / "not.parquet", scoring=True, announce=None)
+
+
+def test_a_parquet_output_appears_whole_or_not_at_all(tmp_path: Path) -> None:
+    schema = pa.schema([("booking_id", pa.string()), ("cancel_probability", pa.float64())])
+    sink = io_module.open_sink(tmp_path / "out.parquet", schema)
+    sink.write(pa.table({"booking_id": ["A", "=B"], "cancel_probability": [0.25, 0.5]}, schema=schema))
+    assert not (tmp_path / "out.parquet").exists()  # not before the commit
+    sink.commit()
+    assert pd.read_parquet(tmp_path / "out.parquet")["booking_id"].tolist() == [
+        "A",
+        "=B",
+    ]  # values as they are
+    failed = io_module.open_sink(tmp_path / "other.parquet", schema)
+    failed.abort()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.parquet"]

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import sqlalchemy as sa
 
 from data_engineering.src.synthetic import arrival_dates, make_bookings, write_frame
 
@@ -46,19 +45,10 @@ def bookings() -> pd.DataFrame:
     return frame
 
 
-def _scores(url: str) -> pd.DataFrame:
-    engine = sa.create_engine(url)
-    try:
-        with engine.connect() as conn:
-            return pd.read_sql("SELECT * FROM booking_scores", conn)
-    finally:
-        engine.dispose()
-
-
 @pytest.mark.postgres
 @pytest.mark.slow
 def test_rescored_as_of_two_days_with_the_history_kept(
-    trained_workspace, pg_schema: str, bookings: pd.DataFrame, tmp_path: Path, run_module
+    trained_workspace, pg_schema: str, bookings: pd.DataFrame, tmp_path: Path, run_module, booking_scores
 ) -> None:
     env = {**trained_workspace.env(), "DATABASE_URL": pg_schema}
     first = write_frame(tmp_path / "export_1.csv", _export(bookings, DAY_1))
@@ -69,7 +59,7 @@ def test_rescored_as_of_two_days_with_the_history_kept(
     day_1 = run_module(SCORE, "--as-of", DAY_1, env=env)
     assert day_1.returncode == 0, day_1.stderr
     assert "on the books at the end of 2017-10-01 scored" in day_1.stdout, day_1.stdout + day_1.stderr
-    scores = _scores(pg_schema)
+    scores = booking_scores(pg_schema)
     exported = _export(bookings, DAY_1)
     on_books_1 = set(exported.loc[exported["reservation_status"] == "", "booking_id"])
     assert set(scores["booking_id"]) == on_books_1
@@ -80,7 +70,7 @@ def test_rescored_as_of_two_days_with_the_history_kept(
     again = run_module(SCORE, "--as-of", DAY_1, env=env)
     assert again.returncode == 0, again.stderr
     assert "this day was scored already" in again.stdout
-    assert len(_scores(pg_schema)) == len(scores)
+    assert len(booking_scores(pg_schema)) == len(scores)
 
     # The next export: one booking on the books on day 1 is cancelled the day after.
     second_export = _export(bookings, DAY_2)
@@ -104,7 +94,7 @@ def test_rescored_as_of_two_days_with_the_history_kept(
 
     day_2 = run_module(SCORE, "--as-of", DAY_2, env=env)
     assert day_2.returncode == 0, day_2.stderr
-    history = _scores(pg_schema)
+    history = booking_scores(pg_schema)
     second_day = history[history["as_of"].astype(str) == DAY_2]
     on_books_2 = set(second_export.loc[second_export["reservation_status"] == "", "booking_id"])
     assert victim not in set(second_day["booking_id"])
