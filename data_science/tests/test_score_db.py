@@ -48,7 +48,7 @@ def bookings() -> pd.DataFrame:
 @pytest.mark.postgres
 @pytest.mark.slow
 def test_rescored_as_of_two_days_with_the_history_kept(
-    trained_workspace, pg_schema: str, bookings: pd.DataFrame, tmp_path: Path, run_module, booking_scores
+    trained_workspace, pg_schema: str, bookings: pd.DataFrame, tmp_path: Path, *, run_module, booking_scores
 ) -> None:
     env = {**trained_workspace.env(), "DATABASE_URL": pg_schema}
     first = write_frame(tmp_path / "export_1.csv", _export(bookings, DAY_1))
