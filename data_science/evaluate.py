@@ -279,7 +279,7 @@ def main() -> int:
     write_json(METRICS_FILE, report)
     plain = baselines["plain_xgboost"]
     print(
-        f"evaluate: expected on future bookings (backtest mean of {len(backtest['folds'])} folds): "
+        f"evaluate: backtest mean of {len(backtest['folds'])} later windows: "
         f"ROC AUC {backtest['roc_auc_mean']:.4f}, PR AUC {backtest['pr_auc_mean']:.4f}, Brier "
         f"{backtest['brier_mean']:.4f}, F1 {backtest['f1_mean']:.4f} (each fold at settings chosen on the others); "
         f"plain XGBoost {plain['roc_auc_mean']:.4f} (F1 {plain['f1_mean']:.4f}); the champion's threshold "

@@ -42,10 +42,11 @@ def test_dvc_init_pipeline_end_to_end(repo_copy: Path, cli, repo_cli, tmp_path: 
         assert f"backtest on the books: fold {fold}/4" in first.stdout
     assert "registered hotel-cancellation version 1 as champion" in first.stdout
     assert re.search(
-        r"expected on future bookings \(backtest, 4 folds .*\):\n  at booking: +ROC AUC 0\.\d{4}",
+        r"on later windows \(backtest, 4 folds .*\):\n  at booking: +ROC AUC 0\.\d{4} \(windows 0\.\d{4}-0\.\d{4}\)",
         first.stdout,
     )
     assert re.search(r"\n  on the books: ROC AUC 0\.\d{4} .* WAPE \d\.\d{3}", first.stdout)
+    assert re.search(r"\nbefore outcomes: the ROC AUC estimated .* off by 0\.\d{4} at booking", first.stdout)
     assert "champion:   version 1, the newest model" in first.stdout
     figures = (
         "backtest",
