@@ -36,10 +36,15 @@ def rate_text(value: float) -> str:
     return f"{value:.1%}"
 
 
-# The figures compared: label, the attribute of Estimate and Realised, how it is written.
-FIGURES: tuple[tuple[str, str, Format], ...] = (
-    ("ROC AUC", "roc_auc", roc_auc_text),
-    ("cancellation rate", "cancellation_rate", rate_text),
+def points_text(value: float) -> str:
+    """A difference of two rates, in percentage points (a gap of 2.4% would read as relative)."""
+    return f"{value * 100:.1f} pts"
+
+
+# The figures compared: label, the attribute of Estimate and Realised, how it and a gap are written.
+FIGURES: tuple[tuple[str, str, Format, Format], ...] = (
+    ("ROC AUC", "roc_auc", roc_auc_text, roc_auc_text),
+    ("cancellation rate", "cancellation_rate", rate_text, points_text),
 )
 
 
@@ -81,13 +86,13 @@ def with_interval(est: Estimate | None, name: str, show: Format) -> str:
     return f"{show(value)} ({show(low)}–{show(high)})"
 
 
-def gap_text(known: Estimate | None, realised: Realised, name: str, show: Format) -> str:
+def gap_text(known: Estimate | None, realised: Realised, name: str, show_gap: Format) -> str:
     difference, value = gap(known, realised, name), getattr(realised, name)
     if known is None or difference is None:
         return "–"
     low, high = known.intervals[name]
     where = "inside" if low <= value <= high else "outside"
-    return f"{'+' if difference >= 0 else '−'}{show(abs(difference))}, {where} the interval"
+    return f"{'+' if difference >= 0 else '−'}{show_gap(abs(difference))}, {where} the interval"
 
 
 def headers(total: int, period: Estimate | None, known: Estimate | None, realised: Realised) -> list[str]:
@@ -109,15 +114,17 @@ def headers(total: int, period: Estimate | None, known: Estimate | None, realise
 def comparison(
     total: int, period: Estimate | None, known: Estimate | None, realised: Realised
 ) -> pd.DataFrame:
-    """Each figure estimated (with its 95% sampling interval) and realised, and the gap."""
+    """Each figure estimated (with its 95% sampling interval) and realised, and the gap: one row per
+    source, saying how many predictions it rests on (long labels read best as rows), one column per figure."""
     rows = [
         [
             label,
             with_interval(period, name, show),
             with_interval(known, name, show),
             "–" if getattr(realised, name) is None else show(getattr(realised, name)),
-            gap_text(known, realised, name, show),
+            gap_text(known, realised, name, show_gap),
         ]
-        for label, name, show in FIGURES
+        for label, name, show, show_gap in FIGURES
     ]
-    return pd.DataFrame(rows, columns=headers(total, period, known, realised))
+    by_figure = pd.DataFrame(rows, columns=headers(total, period, known, realised)).set_index("")
+    return by_figure.T.rename_axis("").reset_index()

@@ -217,7 +217,7 @@ st.caption(
     "estimate of the newer predictions with them."
 )
 cards = st.columns(4)
-for column, (label, name, show) in zip(cards[::2], performance.FIGURES, strict=True):
+for column, (label, name, show, _) in zip(cards[::2], performance.FIGURES, strict=True):
     value = performance.estimated(period_estimate, name)
     column.metric(
         f"Estimated {label}",
@@ -225,16 +225,19 @@ for column, (label, name, show) in zip(cards[::2], performance.FIGURES, strict=T
         help=f"from the probabilities of {ui.count(period_estimate.rows if period_estimate else 0)} "
         "predictions of the period",
     )
-for column, (label, name, show) in zip(cards[1::2], performance.FIGURES, strict=True):
+for column, (label, name, show, show_gap) in zip(cards[1::2], performance.FIGURES, strict=True):
     value, difference = getattr(realised, name), performance.gap(known_estimate, realised, name)
     column.metric(
         f"Realised {label}",
         "–" if value is None else show(value),
-        delta=None if difference is None else f"{show(difference)} vs estimated",
+        delta=None if difference is None else f"{show_gap(difference)} vs estimated",
         delta_color="normal" if name == "roc_auc" else "off",
         help=f"on the {labelled:,} predictions with an outcome; the change is realised − estimated on them",
     )
-st.dataframe(performance.comparison(total, period_estimate, known_estimate, realised), hide_index=True)
+st.dataframe(
+    performance.comparison(total, period_estimate, known_estimate, realised),
+    hide_index=True,
+)
 if outcome is not None and labelled == 0:
     st.info(
         f"**No outcome yet for any of the {total:,} predictions of the period**"

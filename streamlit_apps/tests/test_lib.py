@@ -183,7 +183,7 @@ def test_estimated_and_realised_table_says_what_each_figure_rests_on() -> None:
     period = estimate(rng.uniform(0, 1, 500), 0.5)
     known = estimate(rng.uniform(0, 1, 300), 0.5)
     realised = performance.Realised(predictions=300, cancelled=120, roc_auc=0.95)
-    table = performance.comparison(800, period, known, realised).set_index("")
+    table = performance.comparison(800, period, known, realised).set_index("").T
     assert list(table.columns) == [
         "estimated: the newest 500 of 800 predictions of the period",
         "estimated: 300 with an outcome",
@@ -195,8 +195,16 @@ def test_estimated_and_realised_table_says_what_each_figure_rests_on() -> None:
     assert gap > 0
     assert known.intervals["roc_auc"][1] < 0.95
     assert table.loc["ROC AUC"].iloc[3] == f"+{gap:.3f}, outside the interval"
+    # A gap of rates is in percentage points, not a relative percentage.
+    rate_gap = 0.40 - known.cancellation_rate
+    low, high = known.intervals["cancellation_rate"]
+    where = "inside" if low <= 0.40 <= high else "outside"
+    sign = "+" if rate_gap >= 0 else "−"
+    assert (
+        table.loc["cancellation rate"].iloc[3] == f"{sign}{abs(rate_gap) * 100:.1f} pts, {where} the interval"
+    )
     nothing = performance.Realised(predictions=0, cancelled=0, roc_auc=None)
-    empty = performance.comparison(800, period, None, nothing).set_index("")
+    empty = performance.comparison(800, period, None, nothing).set_index("").T
     assert list(empty.loc["ROC AUC"])[1:] == ["–", "–", "–"]
     assert sql.realised_roc_auc(None, 0, 0) is None
     assert sql.realised_roc_auc(10.0, 4, 0) is None  # one outcome only: no curve

@@ -160,7 +160,8 @@ def test_outcomes_are_joined_by_booking_id_when_the_api_was_sent_one(dashboard_e
 
 
 def comparison_table(at) -> pd.DataFrame:
-    return next(df.value for df in at.dataframe if "ROC AUC" in df.value.iloc[:, 0].tolist()).set_index("")
+    """The estimated/realised table, one row per figure (the page shows one row per source)."""
+    return next(df.value for df in at.dataframe if "ROC AUC" in df.value.columns).set_index("").T
 
 
 def test_estimated_beside_realised_on_the_same_predictions(dashboard_env) -> None:
