@@ -24,9 +24,8 @@ import streamlit as st
 from data_science.performance_estimate import Estimate, estimate
 from streamlit_apps.lib.config import QUERY_TTL_SECONDS
 
-ESTIMATE_ROWS = (
-    20_000  # estimate() of 20,000 probabilities: ~0.1 s on 2 shared cores, cached like the queries
-)
+# estimate() of 20,000 probabilities: ~0.1 s on 2 shared cores, cached like the queries.
+ESTIMATE_ROWS = 20_000
 Format = Callable[[float], str]
 
 
