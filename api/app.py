@@ -32,6 +32,7 @@ from api.body import UnsupportedMediaTypeError, unsupported_media_type_handler
 from api.deps import Runtime
 from api.docs import add_docs
 from api.errors import message_response, not_recorded_handler, request_validation_handler
+from api.estimate import EstimateWatch
 from api.metrics import Metrics
 from api.prediction_log import PredictionLog
 from api.routes import admin, forecast, health, model, predict
@@ -141,6 +142,7 @@ class HotelAPI(FastAPI):
             runtime.prediction_log.stop(timeout=0)  # its spill stays for the next start
             raise
         runtime.watcher.start()
+        runtime.estimate.start()
         # Loading imported MLflow and its dependencies: hundreds of thousands of long-lived
         # objects that every full garbage collection would walk again, in a pause of tens of
         # milliseconds landing on some request. Frozen, the collector skips them.
@@ -164,6 +166,7 @@ class HotelAPI(FastAPI):
             runtime.metrics.serving(state.name, state.version)
 
     def shutdown(self) -> None:
+        self.runtime.estimate.stop()
         self.runtime.watcher.stop()
         self.runtime.prediction_log.stop(timeout=5.0)
 
@@ -203,6 +206,13 @@ def _declare_keys(schema: dict[str, Any]) -> None:
 def create_app(settings: Settings | None = None) -> HotelAPI:
     settings = settings or get_settings()
     metrics = Metrics()
+    estimate = EstimateWatch(
+        window=settings.estimate_window,
+        minimum=settings.estimate_min_answers,
+        floor=settings.estimate_roc_auc_floor,
+        every_seconds=settings.estimate_seconds,
+        on_judgement=metrics.estimate,
+    )
     prediction_log = PredictionLog(
         settings.resolved_database_url(),
         spill_dir=settings.spill_dir(),
@@ -216,6 +226,7 @@ def create_app(settings: Settings | None = None) -> HotelAPI:
         on_refused=metrics.log_refused.inc,
         on_failed=metrics.log_failed.inc,
         on_queued=metrics.log_queue.set,
+        on_answered=estimate.answered if settings.estimate_seconds > 0 else lambda rows: None,
     )
     app = HotelAPI(
         docs_url=None,  # served by api.docs from installed files, not FastAPI's CDN pages
@@ -238,7 +249,7 @@ def create_app(settings: Settings | None = None) -> HotelAPI:
     batcher = MicroBatcher(
         holder, top=settings.reasons, max_batch=settings.micro_batch, on_batch=metrics.micro_batch.observe
     )
-    app.runtime = Runtime(settings, holder, prediction_log, metrics, watcher, batcher)
+    app.runtime = Runtime(settings, holder, prediction_log, metrics, watcher, batcher, estimate)
     try:
         app.runtime.keys = settings.api_keys()
     except SettingsError as exc:  # reported by start-up, where the server says why it stops

@@ -12,6 +12,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 
 from api.auth import ApiKeys
+from api.estimate import EstimateWatch
 from api.metrics import Metrics
 from api.prediction_log import PredictionLog
 from api.serving import ChampionWatcher, MicroBatcher, ModelHolder, ServingState
@@ -29,6 +30,7 @@ class Runtime:
     metrics: Metrics
     watcher: ChampionWatcher
     batcher: MicroBatcher
+    estimate: EstimateWatch  # the estimated ROC AUC of the recent answers, and its alert
     hotels: HotelsConfig | None = None  # capacities and costs, read at start-up (the overbooking advice)
     keys: ApiKeys | None = None  # settings.api_keys(); None: unusable (start-up fails saying why)
 

@@ -97,6 +97,7 @@ class PredictionLog:
         on_refused: Callable[[int], None] = lambda n: None,
         on_failed: Callable[[], None] = lambda: None,
         on_queued: Callable[[int], None] = lambda n: None,
+        on_answered: Callable[[Sequence[Row]], None] = lambda rows: None,
     ) -> None:
         self.url = url
         self.enabled = enabled
@@ -113,6 +114,9 @@ class PredictionLog:
         self._woken_at = 0  # spill.appended when the writer was last woken
         self._on_written, self._on_refused, self._on_failed = on_written, on_refused, on_failed
         self._on_queued = on_queued
+        # Told the rows of every answer once they are on disk (or at once, the log being off): an
+        # answer passes here before it is sent, so listeners see exactly the answers clients get.
+        self._on_answered = on_answered
         self.written = 0
         self.refused = 0
         self.failed_writes = 0
@@ -123,11 +127,14 @@ class PredictionLog:
         """Put one answered prediction on disk; raises NotRecordedError (answer 503) if it cannot be."""
         if self.enabled:
             self._append(orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE), 1)
+        self._on_answered((row,))
 
     def submit_many(self, rows: Sequence[Row]) -> None:
         if self.enabled and rows:
             dumps, newline = orjson.dumps, orjson.OPT_APPEND_NEWLINE
             self._append(b"".join([dumps(row, option=newline) for row in rows]), len(rows))
+        if rows:
+            self._on_answered(rows)
 
     def _append(self, data: bytes, rows: int) -> None:
         try:

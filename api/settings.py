@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Self
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from api.auth import ApiKeys, check_strength, parse_keys
@@ -84,9 +85,43 @@ class Settings(DatabaseSettings, TrackingSettings):
         "API starts, `/ready` says why it has no model and the champion watcher loads one once it can",
         json_schema_extra={"default_shown": "on, unless `APP_ENV` is `local` or `test`"},
     )
+    estimate_window: int = Field(
+        10_000,
+        ge=1,
+        le=1_000_000,
+        description="answers of each worker (the newest, of the model version it serves) whose "
+        "probabilities the estimated ROC AUC of `/metrics` is computed from",
+    )
+    estimate_min_answers: int = Field(
+        1_000,
+        ge=1,
+        description="fewer answers in the window and nothing is judged (the estimate is NaN, no alert): "
+        "below 1,000 the estimate moves by more than about ±0.01 from one sample of bookings to another",
+    )
+    estimate_roc_auc_floor: float = Field(
+        0.85,
+        ge=0,
+        le=1,
+        description="below this estimated ROC AUC the gauge `hotel_api_estimated_roc_auc_below_floor` is 1 "
+        "and one warning is logged (one more line when it is back above)",
+    )
+    estimate_seconds: float = Field(
+        60,
+        ge=0,
+        description="how often each worker computes the estimate, on a thread of its own (0: never)",
+    )
     db_timeout_seconds: float = Field(
         2.0, gt=0, description="connect/statement timeout of the log and of `/ready`'s check"
     )
+
+    @model_validator(mode="after")
+    def _window_can_judge(self) -> Self:
+        if self.estimate_min_answers > self.estimate_window:
+            raise ValueError(
+                f"API_ESTIMATE_MIN_ANSWERS ({self.estimate_min_answers}) is larger than API_ESTIMATE_WINDOW "
+                f"({self.estimate_window}): the window could never hold enough answers to judge"
+            )
+        return self
 
     @field_validator("keys_file", "log_spill_dir")
     @classmethod

@@ -143,6 +143,7 @@ def api_settings(log_url: str, **overrides: Any) -> Settings:
         "log_retry_max_seconds": 0.5,
         "db_timeout_seconds": 2.0,
         "model_refresh_seconds": 0,  # tests that want the champion watcher say so
+        "estimate_seconds": 0,  # ... and those that want the estimated ROC AUC of the answers
         "keys": None,  # /predict open: the key tests set keys themselves
         "keys_file": None,
         "require_key": False,

@@ -86,6 +86,9 @@ def registry(served_workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     uri = f"sqlite:///{store}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     mlflow.set_tracking_uri(uri)
+    # The registry too: an app started in this process before (data_science.tracking.configure)
+    # left MLflow's registry URI on the session's store, where a broken version would go unseen.
+    mlflow.set_registry_uri(uri)
     return uri
 
 

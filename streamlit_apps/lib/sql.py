@@ -29,6 +29,7 @@ from data_engineering.src.schema import AS_OF, BOOKING_ID
 from data_engineering.transformation import get_transformation
 from data_science.nightly import GROUP_FIELDS
 from data_science.profile import CATEGORICAL_FIELDS, NUMERIC_FIELDS
+from streamlit_apps.lib import drift
 
 # The table `./cli.sh initialize-data db` loads when no version is named: the pipeline's.
 VERSION = read_section("transform", TransformParams).version
@@ -298,26 +299,35 @@ def probability_histogram(since: dt.datetime, bins: int) -> Query:
 
 
 def prediction_histograms(since: dt.datetime) -> UnionQuery:
-    """Value counts of each logged input (what the Monitoring page compares with the profile)."""
-    fields = (*NUMERIC_FIELDS, *CATEGORICAL_FIELDS)
-    source = sa.select(*(logged(name).label(name) for name in fields)).where(_since(since)).subquery("s")
-    return _per_feature(source, NUMERIC_FIELDS, CATEGORICAL_FIELDS, sa.func.count().label("n"))
+    """Value counts of each logged input the drift table judges (never the calendar-bound ones)."""
+    numeric, categorical = drift.JUDGED_NUMERIC, drift.JUDGED_CATEGORICAL
+    source = sa.select(*(logged(name).label(name) for name in (*numeric, *categorical))).where(_since(since))
+    return _per_feature(source.subquery("s"), numeric, categorical, sa.func.count().label("n"))
 
 
-def realised_outcomes(since: dt.datetime) -> Query:
-    """Confusion counts of logged predictions whose booking is loaded with an outcome.
+def period_probabilities(since: dt.datetime, limit: int) -> Query:
+    """The probabilities of the newest ``limit`` predictions of the period (the label-free
+    estimate needs each one; nothing else of them is read), through the index on created_at."""
+    p = predictions.c
+    return sa.select(p.cancel_probability).where(_since(since)).order_by(p.created_at.desc()).limit(limit)
+
+
+def _matched(since: dt.datetime) -> tuple[sa.CTE, sa.CTE]:
+    """The period's predictions (``p``) and those matched to a loaded booking with an outcome (``m``).
 
     A prediction sent with the hotel's ``booking_id`` matches the loaded booking with that id, and
-    only it (``by_id``); ``waiting`` counts those whose booking is not loaded or has no outcome
-    yet. A prediction without an id matches the bookings with the same 27 (cleaned) input fields
-    (``by_fields``): the dataset holds exact duplicates, so one prediction may match several rows;
-    it counts once, and only when they agree on the outcome (``ambiguous`` counts the others).
+    only it (``method`` 'id'). A prediction without an id matches the bookings with the same 27
+    (cleaned) input fields ('fields'): the dataset holds exact duplicates, so one prediction may
+    match several rows; it is one row of ``m``, with the lowest and highest outcome among them
+    (they agree when both are equal).
     """
     fields = (*NUMERIC_FIELDS, *CATEGORICAL_FIELDS)
     p = (
         sa.select(
             predictions.c.request_id,
+            predictions.c.created_at,
             predictions.c.will_cancel,
+            predictions.c.cancel_probability,
             logged(BOOKING_ID).label(BOOKING_ID),
             *(logged(f).label(f) for f in fields),
         )
@@ -328,8 +338,10 @@ def realised_outcomes(since: dt.datetime) -> Query:
     by_id = (
         sa.select(
             p.c.request_id,
+            p.c.created_at,
             sa.literal("id").label("method"),
             predicted.label("predicted"),
+            p.c.cancel_probability.label("probability"),
             bookings.c.is_canceled.label("lowest"),
             bookings.c.is_canceled.label("highest"),
         )
@@ -349,8 +361,10 @@ def realised_outcomes(since: dt.datetime) -> Query:
     by_fields = (
         sa.select(
             p.c.request_id,
+            sa.func.max(p.c.created_at).label("created_at"),
             sa.literal("fields").label("method"),
             sa.func.max(predicted).label("predicted"),
+            sa.func.max(p.c.cancel_probability).label("probability"),
             sa.func.min(candidates.c.is_canceled).label("lowest"),
             sa.func.max(candidates.c.is_canceled).label("highest"),
         )
@@ -358,11 +372,36 @@ def realised_outcomes(since: dt.datetime) -> Query:
         .where(without_id)
         .group_by(p.c.request_id)
     )
-    matched = sa.union_all(by_id, by_fields).subquery("m")
+    return p, sa.union_all(by_id, by_fields).cte("m")
+
+
+def realised_outcomes(since: dt.datetime) -> Query:
+    """What the period's predictions with a known outcome say: confusion counts, the cancellations
+    among them, and the rank sum of the cancelled ones (their ROC AUC, below), in one row.
+
+    ``by_id``/``by_fields`` count the matches each way, ``waiting`` the predictions sent with an
+    id whose booking is not loaded or has no outcome yet, ``ambiguous`` those whose duplicates
+    disagree (left out of every figure). The ROC AUC is the Mann-Whitney statistic, computed on
+    the database: ``(rank_sum - n1 (n1 + 1) / 2) / (n1 n0)`` with ``rank_sum`` the sum of the
+    cancelled bookings' ranks by probability, tied probabilities sharing their mean rank
+    (``realised_roc_auc`` does the last division).
+    """
+    p, matched = _matched(since)
     agree = matched.c.lowest == matched.c.highest
 
     def count(condition: ColumnElement[bool]) -> ColumnElement[int]:
         return sa.func.coalesce(sa.func.sum(sa.case((condition, 1), else_=0)), 0)
+
+    agreed = sa.select(matched.c.probability, matched.c.highest.label("cancelled")).where(agree).subquery("a")
+    tied = sa.func.count().over(partition_by=agreed.c.probability)
+    mean_rank = (
+        sa.cast(sa.func.rank().over(order_by=agreed.c.probability), sa.Double)
+        + (sa.cast(tied, sa.Double) - 1.0) / 2.0
+    )
+    ranked = sa.select(agreed.c.cancelled, mean_rank.label("rank")).subquery("r")
+    rank_sum = sa.select(
+        sa.func.sum(sa.case((ranked.c.cancelled == 1, ranked.c.rank), else_=0.0))
+    ).scalar_subquery()
 
     with_id = sa.select(sa.func.count()).where(p.c[BOOKING_ID].is_not(None)).scalar_subquery()
     predicted_cancel, highest = matched.c.predicted, matched.c.highest
@@ -376,6 +415,26 @@ def realised_outcomes(since: dt.datetime) -> Query:
         count(agree & (predicted_cancel == 1) & (highest == 0)).label("fp"),
         count(agree & (predicted_cancel == 0) & (highest == 1)).label("fn"),
         count(agree & (predicted_cancel == 0) & (highest == 0)).label("tn"),
+        rank_sum.label("rank_sum"),
+    )
+
+
+def realised_roc_auc(rank_sum: float | None, cancelled: int, stayed: int) -> float | None:
+    """``realised_outcomes``' rank sum as a ROC AUC; None unless both outcomes occur."""
+    if rank_sum is None or not cancelled or not stayed:
+        return None
+    return (float(rank_sum) - cancelled * (cancelled + 1) / 2) / (cancelled * stayed)
+
+
+def outcome_probabilities(since: dt.datetime, limit: int) -> Query:
+    """The probabilities of the newest ``limit`` predictions of the period with a known outcome
+    (the estimate on exactly the predictions the realised figures are computed on)."""
+    _, matched = _matched(since)
+    return (
+        sa.select(matched.c.probability)
+        .where(matched.c.lowest == matched.c.highest)
+        .order_by(matched.c.created_at.desc())
+        .limit(limit)
     )
 
 

@@ -71,8 +71,8 @@ PAGES = (
     Page(
         "Monitoring",
         "monitoring",
-        ("Latency p95 (ms)", "Realised performance"),
-        ("Realised accuracy", "matches a booking with a known outcome yet"),
+        ("Latency p95 (ms)", "Estimated ROC AUC", "Input drift against the training data"),
+        ("Left out: the", "Drift needs a champion model"),
     ),
     Page("What-if", "what_if", ("Guest history and waiting list", "Predict")),
     Page(

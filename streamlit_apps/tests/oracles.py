@@ -68,15 +68,19 @@ def psi(training: pd.Series, current: pd.Series, *, numeric: bool) -> float:
 CONFUSION = ("tp", "fp", "fn", "tn")
 
 
-def realised(bookings: pd.DataFrame, predictions: pd.DataFrame) -> dict[str, int]:
-    """Confusion counts of predictions matched to loaded bookings with an outcome, and how they
-    were matched: a prediction sent with a booking id by that id alone (``by_id``; ``waiting``
-    when no loaded booking with an outcome has it), one without by its 27 cleaned fields, counted
-    when the rows it matches agree on the outcome (``by_fields``)."""
-    counts = dict.fromkeys((*CONFUSION, "by_id", "by_fields", "waiting"), 0)
+def matched(bookings: pd.DataFrame, predictions: pd.DataFrame) -> pd.DataFrame:
+    """Each prediction's match with the loaded bookings: ``method`` ("id" when it was sent a booking
+    id, else "fields"), the distinct outcomes of the bookings it matches, and its probability and
+    decision. A prediction sent with a booking id matches by that id alone, one without by its 27
+    cleaned fields."""
+    rows = []
     fields = cleaned(predictions).to_dict("records")
-    for flagged, logged, booking in zip(
-        predictions["will_cancel"], predictions["booking"], fields, strict=True
+    for flagged, probability, logged, booking in zip(
+        predictions["will_cancel"],
+        predictions["cancel_probability"],
+        predictions["booking"],
+        fields,
+        strict=True,
     ):
         booking_id = logged.get("booking_id")
         if booking_id is not None:
@@ -86,12 +90,42 @@ def realised(bookings: pd.DataFrame, predictions: pd.DataFrame) -> dict[str, int
             for field, value in booking.items():
                 match &= bookings[field] == value
         outcomes = set(bookings.loc[match, "is_canceled"].dropna())
-        if booking_id is not None and not outcomes:
+        rows.append(
+            {
+                "method": "id" if booking_id is not None else "fields",
+                "outcomes": outcomes,
+                "probability": probability,
+                "will_cancel": bool(flagged),
+            }
+        )
+    return pd.DataFrame(rows, columns=["method", "outcomes", "probability", "will_cancel"])
+
+
+def with_outcome(bookings: pd.DataFrame, predictions: pd.DataFrame) -> pd.DataFrame:
+    """The predictions whose matched bookings agree on one outcome: probability, cancelled (0/1)."""
+    found = matched(bookings, predictions)
+    agreed = found[found["outcomes"].map(len) == 1]
+    return pd.DataFrame(
+        {"probability": agreed["probability"], "cancelled": [int(next(iter(o))) for o in agreed["outcomes"]]}
+    )
+
+
+def realised(bookings: pd.DataFrame, predictions: pd.DataFrame) -> dict[str, int]:
+    """Confusion counts of predictions matched to loaded bookings with an outcome, and how they
+    were matched: ``by_id``, ``waiting`` (sent an id no loaded booking with an outcome has),
+    ``by_fields`` (counted when the rows it matches agree on the outcome)."""
+    counts = dict.fromkeys((*CONFUSION, "by_id", "by_fields", "waiting"), 0)
+    found = matched(bookings, predictions)
+    outcomes: set[int]
+    for method, outcomes, flagged in zip(
+        found["method"], found["outcomes"], found["will_cancel"], strict=True
+    ):
+        if method == "id" and not outcomes:
             counts["waiting"] += 1
         if len(outcomes) != 1:
             continue
-        counts["by_id" if booking_id is not None else "by_fields"] += 1
-        cancelled = outcomes.pop() == 1
+        counts["by_id" if method == "id" else "by_fields"] += 1
+        cancelled = next(iter(outcomes)) == 1
         key = ("t" if flagged == cancelled else "f") + ("p" if flagged else "n")
         counts[key] += 1
     return counts

@@ -79,7 +79,8 @@ def make_predictions(bookings: pd.DataFrame, seed: int = 3) -> pd.DataFrame:
 
     Predictions 0-14 were sent with their booking's id (0-4 with a rate the hotel changed since:
     their 27 fields no longer match it, their id does); 15-17 with ids of bookings not loaded
-    (their fields match one, but an id is what they are matched by); the others with no id."""
+    (their fields match one, but an id is what they are matched by); the others with no id.
+    Probabilities are drawn at random; the second of every four copies the first (ties)."""
     rng = np.random.default_rng(seed)
     known = bookings.sample(40, random_state=seed)
     rows = []
@@ -98,6 +99,7 @@ def make_predictions(bookings: pd.DataFrame, seed: int = 3) -> pd.DataFrame:
         rows.append(booking)
     count = len(rows)
     probability = np.round(rng.uniform(0.02, 0.98, count), 4)
+    probability[1::4] = probability[::4][: len(probability[1::4])]  # ties: ranks the ROC AUC must share
     recent = NOW - pd.to_timedelta(np.linspace(0, 20 * 3600, 60).astype(int), unit="s")
     old = [NOW - dt.timedelta(days=10, hours=h) for h in range(5)]
     created = [*recent.to_pydatetime(), *old]

@@ -238,7 +238,10 @@ def test_every_page_in_a_browser_against_the_real_api(stack: Stack, own_seeded, 
         shown = browser.metrics()
         assert shown["Predictions"] == f"{expected:,}"
         assert "Realised precision" in shown
+        assert shown["Estimated ROC AUC"] != "–"
+        assert "Realised ROC AUC" in shown
         assert "Input drift against the training data" in text
+        assert "Left out: the 4 parts of the arrival date" in text
         shrink_png(browser.screenshot(ARTIFACTS / "monitoring.png"))
 
         # The bookings on the books on the newest day score-db ran, turned into the nightly forecast.

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
+from sklearn.metrics import roc_auc_score
 
 from data_engineering.src.schema import BOOKING_FIELDS
-from streamlit_apps.lib import drift, ui
+from data_science.performance_estimate import estimate
+from streamlit_apps.lib import drift, performance, ui
 from streamlit_apps.tests import oracles
 from streamlit_apps.tests.helpers import messages, metrics, open_page
 from streamlit_apps.tests.seed import ID_SENT, NOT_LOADED, REPRICED
@@ -39,7 +42,11 @@ def test_volume_share_and_latency(dashboard_env) -> None:
 def test_drift_of_every_input_against_the_champions_own_profile(dashboard_env) -> None:
     at = open_page(PAGE)
     table = next(df.value for df in at.dataframe if "PSI" in df.value.columns)
-    assert sorted(table["feature"]) == sorted(BOOKING_FIELDS)
+    # Every input but the parts of the arrival date, which the page names with why.
+    assert sorted(table["feature"]) == sorted(set(BOOKING_FIELDS) - set(drift.CALENDAR_BOUND))
+    left_out = next(c.value for c in at.caption if "Left out" in c.value)
+    for name, why in drift.CALENDAR_BOUND.items():
+        assert f"`{name}` ({why})" in left_out
     assert table["PSI"].notna().all()
     for value, level in zip(table["PSI"], table["severity"], strict=True):
         assert level == drift.severity(value)
@@ -150,3 +157,71 @@ def test_outcomes_are_joined_by_booking_id_when_the_api_was_sent_one(dashboard_e
     assert f"by the `booking_id` the API was sent ({ID_SENT})" in caption
     assert f"by their 27 booking fields as the transformation cleans them ({counts['by_fields']};" in caption
     assert f"{NOT_LOADED} predictions with a booking id have no outcome yet" in caption
+
+
+def comparison_table(at) -> pd.DataFrame:
+    """The estimated/realised table, one row per figure (the page shows one row per source)."""
+    return next(df.value for df in at.dataframe if "ROC AUC" in df.value.columns).set_index("").T
+
+
+def test_estimated_beside_realised_on_the_same_predictions(dashboard_env) -> None:
+    """The estimate from the probabilities alone (all of the period's, and those with an outcome),
+    the realised figures of those with an outcome (ROC AUC on the database, tied probabilities
+    sharing their rank), and the gap on the same predictions."""
+    at = open_page(PAGE)
+    week = oracles.recent(dashboard_env.predictions)
+    threshold = float(week["threshold"].mean())
+    period = estimate(week["cancel_probability"].to_numpy(), threshold)
+    known = oracles.with_outcome(dashboard_env.bookings, week)
+    assert known["probability"].duplicated().any()  # ties, which the ranks must share
+    on_known = estimate(known["probability"].to_numpy(), threshold)
+    realised_auc = roc_auc_score(known["cancelled"], known["probability"])
+    realised_rate = known["cancelled"].mean()
+
+    shown = {m.label: m for m in at.metric}
+    assert shown["Estimated ROC AUC"].value == f"{period.roc_auc:.3f}"
+    assert shown["Estimated cancellation rate"].value == f"{period.cancellation_rate:.1%}"
+    assert shown["Realised ROC AUC"].value == f"{realised_auc:.3f}"
+    assert shown["Realised cancellation rate"].value == f"{realised_rate:.1%}"
+    assert shown["Realised ROC AUC"].delta == f"{realised_auc - on_known.roc_auc:.3f} vs estimated"
+
+    table = comparison_table(at)
+    assert list(table.columns) == [
+        f"estimated: {len(week)} predictions of the period",
+        f"estimated: {len(known)} with an outcome",
+        f"realised: {len(known)} with an outcome",
+        "gap: realised − estimated on the same predictions",
+    ]
+    low, high = period.intervals["roc_auc"]
+    assert table.iloc[0, 0] == f"{period.roc_auc:.3f} ({low:.3f}–{high:.3f})"
+    low, high = on_known.intervals["cancellation_rate"]
+    assert (
+        table.loc["cancellation rate"].iloc[1] == f"{on_known.cancellation_rate:.1%} ({low:.1%}–{high:.1%})"
+    )
+    assert table.loc["ROC AUC"].iloc[2] == f"{realised_auc:.3f}"
+    gap = realised_auc - on_known.roc_auc
+    low, high = on_known.intervals["roc_auc"]
+    inside = "inside" if low <= realised_auc <= high else "outside"
+    sign = "+" if gap >= 0 else "−"
+    assert table.loc["ROC AUC"].iloc[3] == f"{sign}{abs(gap):.3f}, {inside} the interval"
+    caption = next(c.value for c in at.caption if "**Estimated** from the logged probabilities" in c.value)
+    assert "fill in as outcomes are loaded" in caption
+
+
+def test_the_estimate_reads_a_bounded_number_of_probabilities(
+    dashboard_env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Beyond the bound the period is estimated on its newest predictions, and the page says so."""
+    monkeypatch.setattr(performance, "ESTIMATE_ROWS", 20)
+    at = open_page(PAGE)
+    week = oracles.recent(dashboard_env.predictions)
+    newest = week.sort_values("created_at", ascending=False).head(20)
+    expected = estimate(newest["cancel_probability"].to_numpy(), float(week["threshold"].mean()))
+    assert metrics(at)["Estimated ROC AUC"] == f"{expected.roc_auc:.3f}"
+    known = oracles.with_outcome(dashboard_env.bookings, week)
+    assert len(known) > 20
+    assert list(comparison_table(at).columns)[:2] == [
+        f"estimated: the newest 20 of {len(week)} predictions of the period",
+        f"estimated: the newest 20 of {len(known)} with an outcome",
+    ]
+    assert np.isfinite(expected.roc_auc)
