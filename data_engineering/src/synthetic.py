@@ -44,6 +44,14 @@ _CHANNEL = {
 _ROOMS = ["A", "D", "E", "F", "G", "B", "C", "H"]
 _ROOM_P = [0.72, 0.16, 0.05, 0.025, 0.02, 0.01, 0.01, 0.005]
 _MONTHS = [m.value for m in Month]
+# What a booking still on the books has no value for yet: a hotel's export leaves these empty.
+OUTCOME_COLUMNS = [
+    "is_canceled",
+    "reservation_status",
+    "reservation_status_date",
+    "assigned_room_type",
+    "booking_changes",
+]
 
 # Vocabulary -> {the public dataset's value: this hotel group's}, for every value generated here.
 OTHER_HOTEL_GROUP: dict[str, dict[str, str]] = {

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from data_engineering.src.initialize_data import TransformParams
 from data_engineering.src.io import read_processed
 from data_engineering.src.params import read_section
-from data_engineering.src.synthetic import make_bookings, write_european
+from data_engineering.src.synthetic import OUTCOME_COLUMNS, make_bookings, write_european
 from data_engineering.tests.helpers import workspace_files
 
 MODULE = "data_engineering.src.initialize_data"
@@ -242,20 +242,11 @@ def test_a_windows_1252_file_is_loaded_and_its_accents_read(
     assert rejected["source_line"].tolist() == ["9"]
 
 
-OUTCOME = [
-    "is_canceled",
-    "reservation_status",
-    "reservation_status_date",
-    "assigned_room_type",
-    "booking_changes",
-]
-
-
 def _hotel_export(rows: int) -> pd.DataFrame:
     """A hotel's export: its reservation ids, and bookings still on the books without an outcome."""
     frame = make_bookings(rows, seed=6)
     frame.insert(0, "booking_id", [f"RES-{i:04d}" for i in range(rows)])
-    frame.loc[frame.index % 2 == 0, OUTCOME] = ""
+    frame.loc[frame.index % 2 == 0, OUTCOME_COLUMNS] = ""
     return frame
 
 

@@ -25,7 +25,13 @@ import sqlalchemy as sa
 
 from conftest import clean_env, fresh_schema
 from data_engineering.src.paths import REPO_ROOT
-from data_engineering.src.synthetic import booking_dates, make_bookings, write_bookings, write_frame
+from data_engineering.src.synthetic import (
+    OUTCOME_COLUMNS,
+    booking_dates,
+    make_bookings,
+    write_bookings,
+    write_frame,
+)
 
 pytestmark = [pytest.mark.fault, pytest.mark.slow]
 
@@ -151,13 +157,6 @@ def _error_line(printed: str) -> str:
 
 # ---------------------------------------------------------------------------- score-db
 ON_THE_BOOKS_DAY = "2017-10-01"
-OUTCOME = [
-    "is_canceled",
-    "reservation_status",
-    "reservation_status_date",
-    "assigned_room_type",
-    "booking_changes",
-]
 
 
 @dataclass(frozen=True)
@@ -174,7 +173,7 @@ def _export(rows: int, seed: int) -> pd.DataFrame:
         rows, seed=seed, start=(day + pd.Timedelta(days=1)).date(), end=pd.Timestamp("2017-12-20").date()
     )
     frame = frame[booking_dates(frame) <= day].copy()
-    frame.loc[pd.to_datetime(frame["reservation_status_date"]) > day, OUTCOME] = ""
+    frame.loc[pd.to_datetime(frame["reservation_status_date"]) > day, OUTCOME_COLUMNS] = ""
     return frame
 
 

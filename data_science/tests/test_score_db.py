@@ -8,18 +8,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from data_engineering.src.synthetic import arrival_dates, make_bookings, write_frame
+from data_engineering.src.synthetic import OUTCOME_COLUMNS, arrival_dates, make_bookings, write_frame
 
 LOAD, SCORE = "data_engineering.src.initialize_data", "data_science.score_db"
 
 DAY_1, DAY_2 = "2017-10-01", "2017-10-08"
-OUTCOME = [
-    "is_canceled",
-    "reservation_status",
-    "reservation_status_date",
-    "assigned_room_type",
-    "booking_changes",
-]
 
 
 def _export(bookings: pd.DataFrame, day: str) -> pd.DataFrame:
@@ -30,7 +23,7 @@ def _export(bookings: pd.DataFrame, day: str) -> pd.DataFrame:
     )
     made = bookings[booked <= pd.Timestamp(day)].copy()
     unknown = pd.to_datetime(made["reservation_status_date"]) > pd.Timestamp(day)
-    made.loc[unknown, OUTCOME] = ""
+    made.loc[unknown, OUTCOME_COLUMNS] = ""
     return made.drop(columns=["arrival"])
 
 
