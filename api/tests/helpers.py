@@ -151,6 +151,13 @@ def api_settings(log_url: str, **overrides: Any) -> Settings:
     return Settings(**(values | overrides))
 
 
+def inherited() -> dict[str, str]:
+    """This process's environment for a server it starts, minus the MLflow store: tracking.configure
+    (mlflow.set_tracking_uri / set_registry_uri) writes it into os.environ, so a test that loaded a
+    model in-process earlier would otherwise point the child's registry at that test's store."""
+    return {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
+
+
 def start_server(port: int, env: dict[str, str], *args: str, repo: Path = REPO_ROOT) -> subprocess.Popen:
     """``python -m api.serve`` of ``repo`` (this checkout, or a copy sharing its environment) as
     ./cli.sh serve-api runs it, output captured."""
@@ -158,7 +165,7 @@ def start_server(port: int, env: dict[str, str], *args: str, repo: Path = REPO_R
         [sys.executable, "-m", "api.serve", "--port", str(port), *args],
         cwd=repo,
         # /predict open unless the test sets keys (outside development a key is required).
-        env={**os.environ, "API_REQUIRE_KEY": "false", **env},
+        env={**inherited(), "API_REQUIRE_KEY": "false", **env},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -180,7 +187,7 @@ def start_cluster(port: int, env: dict[str, str], *args: str) -> subprocess.Pope
     return subprocess.Popen(
         [sys.executable, "-m", "api.cluster", "--port", str(port), *args],
         cwd=REPO_ROOT,
-        env={**os.environ, **env},
+        env={**inherited(), **env},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -85,8 +85,8 @@ def test_a_replica_that_cannot_start_ends_the_command_with_its_reason(tmp_path: 
     cluster = start_cluster(port, env, "--replicas", "2")
     output, _ = cluster.communicate(timeout=180)
     assert cluster.returncode == 1, output
-    assert "no model found at models:/hotel-cancellation@champion" in output
-    assert "could not start" in output
+    assert "no model found at models:/hotel-cancellation@champion" in output, output
+    assert "could not start" in output, output
     assert "serve-cluster: stopped" in output.splitlines()[-1]
     # Nothing left listening on the balancer's port.
     with pytest.raises(httpx.TransportError):
