@@ -99,6 +99,14 @@ def file_reader(path: Path, names: list[str]) -> Callable[[Batches], Batches]:
     return read
 
 
+def _strings(values: pa.Array | pa.ChunkedArray | list[str | None]) -> pa.Array:
+    """A column of ``chunks_of`` as plain Arrow text: PostgreSQL's COPY gives dictionary-encoded
+    Arrow columns, SQLite's cursor Python lists."""
+    if isinstance(values, pa.Array | pa.ChunkedArray):
+        return as_text(values)
+    return pa.array(values, pa.string())
+
+
 def database_reader(job: ScoresRun, names: list[str]) -> Callable[[Batches], Batches]:
     """The task that reads the bookings on the books whose ``source_line`` lies in its seed ranges
     (``score_db.chunks_of``: a server-side cursor, a chunk at a time)."""
@@ -115,7 +123,7 @@ def database_reader(job: ScoresRun, names: list[str]) -> Callable[[Batches], Bat
                         yield pa.RecordBatch.from_arrays(
                             [
                                 pa.array(np.arange(size), pa.int64()),  # rows are not lines here
-                                *(pa.array(columns[name], pa.string()) for name in names),
+                                *(_strings(columns[name]) for name in names),
                                 pa.nulls(size, pa.string()),
                             ],
                             [LINE, *_internal(names), PROBLEM],

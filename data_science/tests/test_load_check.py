@@ -39,11 +39,16 @@ def _cut(booster: Path, size: int = 1000) -> None:
     booster.write_bytes(booster.read_bytes()[:size])
 
 
-def test_a_cut_booster_crashes_xgboost_itself(saved: Path) -> None:
-    """What the checks protect from: the file used below kills whoever loads it."""
+def test_a_cut_booster_fails_in_xgboost_itself(saved: Path) -> None:
+    """What the checks protect from: XGBoost reading the file used below fails inside its C++ code —
+    with a signal (SIGSEGV, the whole process gone) or with an XGBoostError, depending on where the
+    cut falls in the booster (this model's gives the error; the issue's, a segfault). So the checks
+    run before XGBoost ever reads a file, or in a child process, never trusting it to fail cleanly."""
     _cut(saved / BOOSTER_FILE)
-    crashed = subprocess.run([sys.executable, "-c", CRASH, str(saved / BOOSTER_FILE)], check=False)
-    assert crashed.returncode < 0  # a signal (SIGSEGV), not an exception
+    crashed = subprocess.run(
+        [sys.executable, "-c", CRASH, str(saved / BOOSTER_FILE)], check=False, capture_output=True, text=True
+    )
+    assert crashed.returncode < 0 or (crashed.returncode == 1 and "XGBoostError" in crashed.stderr), crashed
 
 
 def test_save_records_the_boosters_checksum_in_sha256sum_format(saved: Path) -> None:
