@@ -554,7 +554,7 @@ cmd_reliability_table() {
   "$PY" -m scripts.reliability_table --results "${HOTEL_FAULT_RESULTS:-$ROOT/.local/faults}" "$@"
 }
 
-#: serve-api [--host H] [--port P] [--workers N] [--access-log] [--env ENV] | the prediction API (default 127.0.0.1:8000)
+#: serve-api [--host H] [--port P] [--workers N] [--access-log] [--require-model|--no-require-model] [--env ENV] | the prediction API (default 127.0.0.1:8000)
 cmd_serve_api() {
   take_env_flag "$@"
   absolutize_paths API_KEYS_FILE

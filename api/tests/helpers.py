@@ -152,10 +152,10 @@ def api_settings(log_url: str, **overrides: Any) -> Settings:
 
 
 def inherited() -> dict[str, str]:
-    """This process's environment for a server it starts, minus the MLflow store: tracking.configure
-    (mlflow.set_tracking_uri / set_registry_uri) writes it into os.environ, so a test that loaded a
-    model in-process earlier would otherwise point the child's registry at that test's store."""
-    return {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
+    """This process's environment for a server it starts (the session's MLFLOW_TRACKING_URI
+    included), minus MLFLOW_REGISTRY_URI: mlflow.set_registry_uri writes it into os.environ, and a
+    child given another tracking store must not keep this process's registry."""
+    return {k: v for k, v in os.environ.items() if k != "MLFLOW_REGISTRY_URI"}
 
 
 def start_server(port: int, env: dict[str, str], *args: str, repo: Path = REPO_ROOT) -> subprocess.Popen:

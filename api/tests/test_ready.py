@@ -101,7 +101,10 @@ def test_without_a_required_model_ready_says_why_until_the_watcher_loads_one(
         assert "Run ./cli.sh dvc-init-pipeline" in ready.json()["reasons"][0]
         assert client.get("/model").json()["detail"].startswith("no model loaded: no model found")
         assert "hotel_api_model_load_failed 1.0" in client.get("/metrics").text
-        mlflow.MlflowClient(f"sqlite:///{store}").set_registered_model_alias(MODEL_NAME, "production", "1")
+        store_uri = f"sqlite:///{store}"
+        mlflow.MlflowClient(tracking_uri=store_uri, registry_uri=store_uri).set_registered_model_alias(
+            MODEL_NAME, "production", "1"
+        )
         assert app.runtime.watcher.check()  # what its thread does every period
         assert client.get("/ready").status_code == 200
         assert client.get("/model").json()["version"] == "1"

@@ -103,7 +103,7 @@ def test_the_gate_never_promotes_a_version_that_cannot_be_loaded(
     version = params["transform"]["version"]
     frame = read_processed(version, root / processed_file(version).relative_to(WORKSPACE))
     oof = pd.read_csv(root / "models" / "oof_predictions.csv", parse_dates=["arrival_date", "booking_date"])
-    client = mlflow.MlflowClient(f"sqlite:///{store}")
+    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{store}", registry_uri=f"sqlite:///{store}")
     champion = client.get_model_version_by_alias(MODEL_NAME, CHAMPION).version
 
     with pytest.raises(PromotionRefusedError, match="cannot be loaded back") as refused:

@@ -173,7 +173,9 @@ def test_every_page_in_a_browser_against_the_real_api(stack: Stack, own_seeded, 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
     bookings = own_seeded.bookings
-    client = mlflow.MlflowClient(tracking_uri=trained_workspace.tracking_uri)
+    client = mlflow.MlflowClient(
+        tracking_uri=trained_workspace.tracking_uri, registry_uri=trained_workspace.tracking_uri
+    )
     champion = client.get_model_version_by_alias(MODEL_NAME, CHAMPION)
     assert champion.run_id is not None
     threshold = client.get_run(champion.run_id).data.metrics["threshold"]
