@@ -57,7 +57,14 @@ ensure_env() {
   fi
   if [ "${HOTEL_SKIP_SYNC:-0}" != 1 ] || [ ! -x "$PY" ]; then
     ensure_uv
-    (cd "$ROOT" && "$UV" sync --locked --quiet --python 3.11) || die "uv sync failed (is uv.lock in step with pyproject.toml?)"
+    # The optional spark group (./cli.sh sync --spark) stays once installed: a plain sync would
+    # remove what the lock's default groups do not list.
+    local groups=()
+    if [ "${HOTEL_SYNC_SPARK:-0}" = 1 ] || compgen -G "$VENV/lib/python3*/site-packages/pyspark" >/dev/null; then
+      groups=(--group spark)
+    fi
+    (cd "$ROOT" && "$UV" sync --locked --quiet --python 3.11 ${groups[@]+"${groups[@]}"}) \
+      || die "uv sync failed (is uv.lock in step with pyproject.toml?)"
   fi
   check_vocabulary
 }
@@ -89,7 +96,8 @@ MOTO_VENV="$ROOT/.venv-moto"
 ensure_airflow_env() { ensure_locked_env "$AIRFLOW_VENV" infra/airflow airflow "the Airflow environment"; }
 ensure_moto_env() { ensure_locked_env "$MOTO_VENV" infra/moto moto_server "the AWS emulator's environment"; }
 
-# Local Airflow: state under .local/airflow, DAGs from infra/airflow/dags, SQLite, no examples.
+# Local Airflow: state under .local/airflow, DAGs from infra/airflow/dags, no examples (the database:
+# SQLite, or PostgreSQL with --executor celery; see start-airflow).
 airflow_env() {
   export AIRFLOW_HOME="${AIRFLOW_HOME:-$ROOT/.local/airflow}"
   export AIRFLOW__CORE__DAGS_FOLDER="$ROOT/infra/airflow/dags"
@@ -127,13 +135,17 @@ port_option() {
   echo "$port"
 }
 
-# A relative HOTEL_BOOKINGS_SOURCE means "relative to where I am", as for any path argument.
-absolutize_source() {
-  if [ -n "${HOTEL_BOOKINGS_SOURCE:-}" ]; then
-    HOTEL_BOOKINGS_SOURCE="$(abspath "$HOTEL_BOOKINGS_SOURCE")"
-    export HOTEL_BOOKINGS_SOURCE
-  fi
+# Paths users set in variables mean "relative to where I am", as any path argument: NAME...
+absolutize_paths() {
+  local name
+  for name in "$@"; do
+    if [ -n "${!name:-}" ]; then
+      export "$name=$(abspath "${!name}")"
+    fi
+  done
 }
+
+absolutize_source() { absolutize_paths HOTEL_BOOKINGS_SOURCE; }
 
 # ------------------------------------------------------------------ commands
 #: help | list the commands
@@ -147,12 +159,24 @@ cmd_help() {
   echo "Details, arguments and exit codes: CLI_DOCS.md"
 }
 
-#: sync [--airflow] | create or update .venv from uv.lock (and .venv-airflow from infra/airflow/uv.lock)
+#: sync [--airflow] [--spark] | create or update .venv from uv.lock (--spark: with pyspark, for --engine spark; --airflow: .venv-airflow too)
 cmd_sync() {
-  case "${1:-}" in "" | --airflow) ;; *) usage_error "unknown argument '$1' for sync" ;; esac
+  local airflow=0 arg
+  for arg in "$@"; do
+    case "$arg" in
+      --airflow) airflow=1 ;;
+      --spark) export HOTEL_SYNC_SPARK=1 ;;
+      *) usage_error "unknown argument '$arg' for sync (expected --airflow, --spark)" ;;
+    esac
+  done
   ensure_env
   echo "environment ready: $VENV ($("$PY" --version))"
-  if [ "${1:-}" = --airflow ]; then
+  if [ "${HOTEL_SYNC_SPARK:-0}" = 1 ]; then
+    local java="none found: install a Java 17 runtime (Debian: apt-get install openjdk-17-jre-headless)"
+    command -v java >/dev/null 2>&1 && java="$(java -version 2>&1 | head -n 1)"
+    echo "pyspark $("$PY" -c 'import pyspark; print(pyspark.__version__)') installed for --engine spark; Java: $java"
+  fi
+  if [ "$airflow" = 1 ]; then
     ensure_airflow_env
     echo "Airflow environment ready: $AIRFLOW_VENV ($("$AIRFLOW_VENV/bin/airflow" version 2>/dev/null | tail -n 1))"
   fi
@@ -170,7 +194,7 @@ cmd_teardown_db() {
   bash "$ROOT/scripts/setup_db.sh" "${1:-local}" stop
 }
 
-#: initialize-data [VERSION] [csv|db] [--env ENV] | ingest, validate, transform and write the bookings
+#: initialize-data [VERSION] [csv|db] [--env ENV] [--allow-shrink] | ingest, validate, transform and write the bookings
 cmd_initialize_data() {
   take_env_flag "$@"
   absolutize_source
@@ -220,13 +244,22 @@ cmd_dvc_repro() {
   if [ $# -eq 1 ]; then dvc repro --single-item "$1"; else dvc repro; fi
 }
 
-#: tune [--trials N] [--timeout S] [--write] | search the booster's settings (Optuna, nested backtest); --write sets params.yaml
+#: dvc ARGS... | DVC from the project's environment, in the repository (e.g. dvc metrics show, dvc status)
+cmd_dvc() {
+  [ $# -gt 0 ] || usage_error "dvc needs a DVC command (e.g. ./cli.sh dvc metrics show)"
+  ensure_env
+  cd "$ROOT"
+  export PATH="$VENV/bin:$PATH"  # stages run `python -m ...` from this environment
+  exec "$VENV/bin/dvc" "$@"
+}
+
+#: tune [--trials N] [--timeout S] [--folds K] [--write] | search the booster's settings (Optuna, nested backtest); --write sets params.yaml
 cmd_tune() {
   ensure_env
   "$PY" -m data_science.tune "$@"
 }
 
-#: holdout-check [--months N] | hold out the newest months, train on the rest, score them: held-out vs backtest vs plain XGBoost
+#: holdout-check [--months N] [--json FILE] | hold out the newest months, train on the rest, score them: held-out vs backtest vs plain XGBoost
 cmd_holdout_check() {
   ensure_env
   "$PY" "$ROOT/scripts/holdout_check.py" "$@"
@@ -261,22 +294,55 @@ cmd_dvc_push() {
   echo "dvc-push: pushed to remote '$remote'"
 }
 
-#: score-db [--env ENV] [--model-uri URI] | score loaded bookings not yet scored; append to booking_scores
+#: score-db [--env ENV] [--as-of YYYY-MM-DD] [--model-uri URI] [--engine python|spark] [--spark-master URL] | re-score the loaded bookings on the books as of a day (default today) into booking_scores
 cmd_score_db() {
   take_env_flag "$@"
   ensure_env
   "$PY" -m data_science.score_db ${ARGS[@]+"${ARGS[@]}"}
 }
 
-#: predict-batch INPUT.csv OUTPUT.csv [--model-uri URI] | score a CSV of bookings with the champion (or URI)
+#: predict-batch INPUT OUTPUT [--as-of YYYY-MM-DD] [--model-uri URI] [--engine python|spark] [--spark-master URL] | score a CSV or Parquet file of bookings with the champion (or URI), as of their booking date or a given day
 cmd_predict_batch() {
-  [ $# -ge 2 ] || usage_error "predict-batch needs INPUT.csv and OUTPUT.csv"
+  [ $# -ge 2 ] || usage_error "predict-batch needs INPUT and OUTPUT (CSV or Parquet files)"
   local input output
   input="$(abspath "$1")"
   output="$(abspath "$2")"
   shift 2
   ensure_env
   "$PY" -m data_science.predict_batch "$input" "$output" "$@"
+}
+
+#: forecast [IN.csv] OUT.csv --as-of YYYY-MM-DD [--horizon-days N] [--env ENV] [--model-uri URI] | cancellations per hotel and night among the bookings on the books (IN.csv, or the database's), with overbooking advice
+cmd_forecast() {
+  local files=() rest=()
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --env | --env=*) rest+=("$1"); [ "$1" = --env ] && [ $# -ge 2 ] && { rest+=("$2"); shift; }; shift ;;
+      --as-of | --horizon-days | --model-uri) [ $# -ge 2 ] || usage_error "$1 needs a value"; rest+=("$1" "$2"); shift 2 ;;
+      -*) rest+=("$1"); shift ;;
+      *) files+=("$(abspath "$1")"); shift ;;
+    esac
+  done
+  [ ${#files[@]} -ge 1 ] || usage_error "forecast needs OUT.csv (and optionally IN.csv before it)"
+  take_env_flag ${rest[@]+"${rest[@]}"}
+  ensure_env
+  "$PY" -m data_science.forecast_command "${files[@]}" ${ARGS[@]+"${ARGS[@]}"}
+}
+
+#: estimate-performance IN.csv [--as-of YYYY-MM-DD] [--json OUT.json] [--model-uri URI] | the model's ROC AUC, cancellation rate, precision and recall on bookings without outcomes, estimated from its probabilities
+cmd_estimate_performance() {
+  [ $# -ge 1 ] || usage_error "estimate-performance needs IN.csv"
+  local args=() json=""
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --json) [ $# -ge 2 ] || usage_error "--json needs a file"; args+=(--json "$(abspath "$2")"); shift 2 ;;
+      --as-of | --model-uri) [ $# -ge 2 ] || usage_error "$1 needs a value"; args+=("$1" "$2"); shift 2 ;;
+      -*) args+=("$1"); shift ;;
+      *) args+=("$(abspath "$1")"); shift ;;
+    esac
+  done
+  ensure_env
+  "$PY" -m data_science.performance_estimate "${args[@]}"
 }
 
 #: vocabulary FILE [--write PATH] | categorical values and counts of a bookings CSV(.gz); --write saves the YAML
@@ -309,24 +375,60 @@ cmd_dashboard() {
   ensure_env
   cd "$ROOT"
   echo "dashboards on http://127.0.0.1:$port (the sidebar names the database they read); Ctrl-C stops them"
+  # `streamlit run` puts the script's folder on sys.path, not the root: the packages must be this
+  # checkout's, not those of whichever checkout .venv was installed from.
+  export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
   # STREAMLIT_SERVER_ADDRESS (Streamlit's own variable) lets a container listen beyond loopback.
   exec "$VENV/bin/streamlit" run "$ROOT/streamlit_apps/app.py" --server.headless true \
     --server.address "${STREAMLIT_SERVER_ADDRESS:-127.0.0.1}" --server.port "$port" \
     --browser.gatherUsageStats false --client.toolbarMode viewer
 }
 
-#: start-airflow [--port P] | Airflow 3 standalone on 127.0.0.1 (own environment, DAGs from infra/airflow/dags)
+#: start-airflow [--port P] [--executor local|celery] | Airflow 3 on 127.0.0.1 sized for this machine (celery: + Redis and a Celery worker); Ctrl-C stops it all
 cmd_start_airflow() {
-  local port
-  port="$(port_option start-airflow 8080 "$@")" || exit 2
+  local port=8080 executor=local
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --port) [ $# -ge 2 ] || usage_error "--port needs a value"; port="$2"; shift 2 ;;
+      --port=*) port="${1#--port=}"; shift ;;
+      --executor) [ $# -ge 2 ] || usage_error "--executor needs a value (local or celery)"; executor="$2"; shift 2 ;;
+      --executor=*) executor="${1#--executor=}"; shift ;;
+      *) usage_error "unknown argument '$1' for start-airflow" ;;
+    esac
+  done
+  [[ "$port" =~ ^[0-9]+$ ]] || usage_error "--port must be a number"
+  case "$executor" in local | celery) ;; *) usage_error "unknown executor '$executor' (expected local or celery)" ;; esac
+  if [ "$executor" = celery ] && ! command -v redis-server >/dev/null 2>&1; then
+    die "redis-server is not installed: apt-get install redis-server (Debian's package), or use --executor local"
+  fi
   ensure_env
   ensure_airflow_env
   airflow_env
   export AIRFLOW__API__HOST=127.0.0.1 AIRFLOW__API__PORT="$port"
   # Tasks report to the api-server's execution API at BASE_URL/execution/ (default port 8080).
   export AIRFLOW__API__BASE_URL="${AIRFLOW__API__BASE_URL:-http://127.0.0.1:$port}"
-  echo "Airflow on http://127.0.0.1:$port (state in $AIRFLOW_HOME; the admin password is printed below and saved there)"
-  exec "$AIRFLOW_VENV/bin/airflow" standalone
+  [ "$executor" = local ] || [ -n "${AIRFLOW__DATABASE__SQL_ALCHEMY_CONN:-}" ] || airflow_postgres
+  echo "Airflow on http://127.0.0.1:$port, $executor executor (state in $AIRFLOW_HOME; the admin password is printed below and saved there)"
+  exec "$AIRFLOW_VENV/bin/python" "$ROOT/infra/airflow/launch.py" start --port "$port" --executor "$executor"
+}
+
+# The CeleryExecutor cannot keep Airflow's metadata in SQLite: the `airflow` database (own role) of
+# the environment's PostgreSQL (APP_ENV, default local), which setup-db starts or reuses and records.
+airflow_postgres() {
+  local env="${APP_ENV:-local}" url
+  bash "$ROOT/scripts/setup_db.sh" "$env" start >/dev/null || die "setup-db $env failed (above): Airflow's metadata database is needed for --executor celery"
+  url="$(sed -n 's/^AIRFLOW_DATABASE_URL=//p' "$ROOT/.env.$env" | tail -n 1)"
+  [ -n "$url" ] || die "setup-db $env recorded no Airflow database: run ./cli.sh setup-db $env with AIRFLOW_DB_PASSWORD set"
+  echo "Airflow's metadata: database 'airflow' of setup-db $env (.env.$env)"
+  export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="$url"
+}
+
+#: stop-airflow | stop the start-airflow of this Airflow home (all its processes, within 30 s)
+cmd_stop_airflow() {
+  [ $# -eq 0 ] || usage_error "stop-airflow takes no arguments (AIRFLOW_HOME selects the Airflow)"
+  ensure_airflow_env
+  airflow_env
+  exec "$AIRFLOW_VENV/bin/python" "$ROOT/infra/airflow/launch.py" stop
 }
 
 #: airflow [ARGS...] | run the airflow CLI in its environment (e.g. airflow dags test hotel_retrain)
@@ -404,37 +506,68 @@ cmd_lint() {
   return "$status"
 }
 
-#: test [api|data_science|data_engineering|streamlit_apps|infra|scripts|all] [PYTEST_ARGS...] | run the tests
+#: test [api|data_science|data_engineering|streamlit_apps|infra|scripts|all|fault] [PYTEST_ARGS...] | run the tests (fault: the fault suite, then its table)
 cmd_test() {
   local target="${1:-all}"
   [ $# -gt 0 ] && shift
-  local paths=()
-  if [ "$target" = all ]; then
+  local paths=() marker=()
+  if [ "$target" = all ] || [ "$target" = fault ]; then
     for c in "${COMPONENTS[@]}"; do [ -d "$ROOT/$c/tests" ] && paths+=("$c/tests"); done
   else
-    [[ " ${COMPONENTS[*]} " == *" $target "* ]] || usage_error "unknown component '$target' (expected: ${COMPONENTS[*]} or all)"
+    [[ " ${COMPONENTS[*]} " == *" $target "* ]] || usage_error "unknown component '$target' (expected: ${COMPONENTS[*]}, all or fault)"
     [ -d "$ROOT/$target/tests" ] || die "$target has no tests folder"
     paths=("$target/tests")
   fi
+  # The fault suite: every test marked `fault`, whatever its component.
+  [ "$target" = fault ] && marker=(-m fault)
   ensure_env
   # The Airflow tests run the DAGs in Airflow's own environment, the Terraform and S3 tests moto's
   # AWS emulator from its own.
-  [[ "$target" =~ ^(all|infra)$ ]] && ensure_airflow_env && ensure_moto_env
+  [[ "$target" =~ ^(all|infra|fault)$ ]] && ensure_airflow_env && ensure_moto_env
   # Tests that need PostgreSQL use the real server: start the test cluster (idempotent, ~1 s)
   # unless a test database was given. Without one they skip locally and fail under CI.
-  if [ -z "${TEST_DATABASE_URL:-}" ] && [[ "$target" =~ ^(all|api|data_engineering|streamlit_apps)$ ]]; then
+  if [ -z "${TEST_DATABASE_URL:-}" ] && [[ "$target" =~ ^(all|api|data_engineering|data_science|streamlit_apps|fault)$ ]]; then
     bash "$ROOT/scripts/setup_db.sh" test start >/dev/null \
       || echo "cli.sh: could not start the test database; PostgreSQL tests will skip (fail under CI)" >&2
   fi
+  # A run of every fault case records its figures afresh (the README's table is generated from
+  # them): a case deleted since the last run must not linger there.
+  local results="${HOTEL_FAULT_RESULTS:-$ROOT/.local/faults}"
+  [[ "$target" =~ ^(all|fault)$ ]] && rm -rf "$results"
   cd "$ROOT"
-  "$VENV/bin/pytest" "${paths[@]}" "$@"
+  local status=0
+  "$VENV/bin/pytest" "${paths[@]}" ${marker[@]+"${marker[@]}"} "$@" || status=$?
+  if [ "$target" = fault ] && [ -d "$results" ]; then
+    echo
+    "$PY" -m scripts.reliability_table --results "$results" || true
+    echo "(./cli.sh reliability-table --write puts this table into README.md)"
+  fi
+  return "$status"
 }
 
-#: serve-api [--host H] [--port P] [--workers N] [--env ENV] | the prediction API (default 127.0.0.1:8000)
+#: reliability-table [--write|--check] | the fault suite's figures (sent, kept, lost per case) as README's Reliability table
+cmd_reliability_table() {
+  [ $# -le 1 ] || usage_error "reliability-table takes at most one option (--write or --check)"
+  case "${1:-}" in "" | --write | --check) ;; *) usage_error "unknown option '$1' for reliability-table" ;; esac
+  ensure_env
+  cd "$ROOT"
+  "$PY" -m scripts.reliability_table --results "${HOTEL_FAULT_RESULTS:-$ROOT/.local/faults}" "$@"
+}
+
+#: serve-api [--host H] [--port P] [--workers N] [--access-log] [--require-model|--no-require-model] [--env ENV] | the prediction API (default 127.0.0.1:8000)
 cmd_serve_api() {
   take_env_flag "$@"
+  absolutize_paths API_KEYS_FILE
   ensure_env
   exec "$PY" -m api.serve ${ARGS[@]+"${ARGS[@]}"}
+}
+
+#: serve-cluster [--replicas N] [--port P] [--host H] [--env ENV] | N API replicas behind HAProxy (health checks, retries on another replica, restarts; TLS and the operators' password with PROXY_*)
+cmd_serve_cluster() {
+  take_env_flag "$@"
+  absolutize_paths API_KEYS_FILE PROXY_TLS_CERT
+  ensure_env
+  exec "$PY" -m api.cluster ${ARGS[@]+"${ARGS[@]}"}
 }
 
 #: db-migrate [--env ENV] | create or update the API's tables (alembic upgrade head)
@@ -444,7 +577,7 @@ cmd_db_migrate() {
   "$PY" -m api.migrate ${ARGS[@]+"${ARGS[@]}"}
 }
 
-#: bench-api [--env ENV] [--duration S] [--soak-seconds S] | our API vs a bare app, MLflow's xgboost flavour and our pyfunc
+#: bench-api [--env ENV] [OPTIONS] | our API vs a bare app, MLflow's xgboost flavour and our pyfunc
 cmd_bench_api() {
   take_env_flag "$@"
   ensure_env
@@ -452,14 +585,21 @@ cmd_bench_api() {
   "$PY" "$ROOT/scripts/bench_api.py" ${ARGS[@]+"${ARGS[@]}"}
 }
 
-#: bench-batch [--rows N] | streamed predict-batch vs pyarrow read_csv + inplace_predict of the same file
+#: bench-batch [--rows N] [--engine python|spark] [--spark-master URL] [--json FILE] | streamed predict-batch vs pyarrow read_csv + inplace_predict of the same file (and vs --engine spark)
 cmd_bench_batch() {
   absolutize_source
   ensure_env
   "$PY" "$ROOT/scripts/bench_batch.py" "$@"
 }
 
-#: bench-db-load [--env ENV] | time initialize-data v1 db against psql \copy of the same file
+#: bench-score-db [--rows N] [--env ENV] | score-db re-scoring N bookings on the books (default 1,000,000) vs COPY out + inplace_predict + COPY in
+cmd_bench_score_db() {
+  take_env_flag "$@"
+  ensure_env
+  "$PY" "$ROOT/scripts/bench_score_db.py" ${ARGS[@]+"${ARGS[@]}"}
+}
+
+#: bench-db-load [--env ENV] [--repeat N] | time initialize-data v1 db against psql \copy of the same file
 cmd_bench_db_load() {
   take_env_flag "$@"
   absolutize_source

@@ -8,14 +8,16 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from data_engineering.src.messages import first_line
-from data_engineering.src.paths import REPO_ROOT, SHARED_BOOKINGS
+from data_engineering.src.paths import FAULT_RESULTS_DIR, REPO_ROOT, SHARED_BOOKINGS
 from data_engineering.src.settings import DatabaseSettings
 
 
@@ -48,6 +50,39 @@ def pg_url() -> str:
     except sa.exc.OperationalError as exc:
         _unavailable(f"test database not reachable: {first_line(exc)}")
     return url
+
+
+@contextmanager
+def fresh_schema(pg_url: str, prefix: str = "t") -> Iterator[str]:
+    """The PostgreSQL URL with a new schema as its search_path: other tests never see its rows.
+    Dropped, with everything in it, on exit."""
+    import sqlalchemy as sa
+    from sqlalchemy.engine import make_url
+
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(pg_url)
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    url = make_url(pg_url).update_query_dict({"options": f"-csearch_path={schema}"})
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def new_schema(pg_url: str) -> Callable[..., AbstractContextManager[str]]:
+    """``with new_schema("prefix") as url:`` a schema of one's own in the test PostgreSQL."""
+    return lambda prefix="t": fresh_schema(pg_url, prefix)
+
+
+@pytest.fixture
+def pg_schema(new_schema: Callable[..., AbstractContextManager[str]]) -> Iterator[str]:
+    """The test PostgreSQL's URL with a schema of this test's own (its search_path), dropped after."""
+    with new_schema() as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -106,9 +141,8 @@ def run_module():
     return run
 
 
-# Where fault-suite cases record their figures (one JSON file per case); the README's
-# "Reliability" table is generated from them.
-FAULT_RESULTS_DIR = REPO_ROOT / ".local" / "faults"
+# FAULT_RESULTS_DIR: where fault-suite cases record their figures (one JSON file per case); the
+# README's "Reliability" table is generated from them (scripts/reliability_table.py).
 
 
 @pytest.fixture
@@ -192,7 +226,17 @@ def repo_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     End-to-end tests run the real commands there, so they never touch this checkout's data,
     models or MLflow store.
     """
-    target = tmp_path_factory.mktemp("repo") / "hotel"
+    return copy_checkout(tmp_path_factory.mktemp("repo") / "hotel")
+
+
+@pytest.fixture(scope="session")
+def checkout_copy() -> Callable[[Path], Path]:
+    """``copy_checkout``, for a test that needs copies of its own (in folders it names)."""
+    return copy_checkout
+
+
+def copy_checkout(target: Path) -> Path:
+    """``repo_copy``'s work: this checkout's files at ``target``, a new git repository there."""
     listed = subprocess.run(
         ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
         cwd=REPO_ROOT,
@@ -229,6 +273,12 @@ def clean_env(**extra: str) -> dict[str, str]:
         )
     }
     return env | {"HOTEL_SKIP_SYNC": "1"} | extra
+
+
+@pytest.fixture(scope="session")
+def repo_env() -> Callable[..., dict[str, str]]:
+    """``clean_env``, for tests that start a repository copy's servers themselves."""
+    return clean_env
 
 
 @pytest.fixture(scope="module")

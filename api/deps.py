@@ -11,10 +11,13 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 
+from api.auth import ApiKeys
+from api.estimate import EstimateWatch
 from api.metrics import Metrics
 from api.prediction_log import PredictionLog
 from api.serving import ChampionWatcher, MicroBatcher, ModelHolder, ServingState
 from api.settings import Settings
+from data_science.hotels import HotelsConfig
 
 
 @dataclass
@@ -27,6 +30,9 @@ class Runtime:
     metrics: Metrics
     watcher: ChampionWatcher
     batcher: MicroBatcher
+    estimate: EstimateWatch  # the estimated ROC AUC of the recent answers, and its alert
+    hotels: HotelsConfig | None = None  # capacities and costs, read at start-up (the overbooking advice)
+    keys: ApiKeys | None = None  # settings.api_keys(); None: unusable (start-up fails saying why)
 
 
 async def get_runtime(request: Request) -> Runtime:
@@ -35,9 +41,11 @@ async def get_runtime(request: Request) -> Runtime:
 
 
 async def get_serving_state(request: Request) -> ServingState:
-    state: ServingState | None = request.app.state.runtime.holder.state
+    holder = request.app.state.runtime.holder
+    state: ServingState | None = holder.state
     if state is None:
-        raise HTTPException(status_code=503, detail="no model loaded yet")
+        detail = f"no model loaded: {holder.failure.reason}" if holder.failure else "no model loaded yet"
+        raise HTTPException(status_code=503, detail=detail)
     return state
 
 

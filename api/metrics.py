@@ -7,7 +7,9 @@ aggregates every worker's files instead of showing one random worker.
 
 from __future__ import annotations
 
+import math
 import os
+from typing import TYPE_CHECKING
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -19,6 +21,9 @@ from prometheus_client import (
     generate_latest,
 )
 from prometheus_client.multiprocess import MultiProcessCollector
+
+if TYPE_CHECKING:
+    from api.estimate import Judgement
 
 # Routes are labelled by their template; anything else is one label, so that scanners probing
 # random paths cannot blow up the number of series.
@@ -80,9 +85,9 @@ class Metrics:
         self.log_written = Counter(
             "hotel_api_prediction_log_written", "Predictions stored in the database", registry=registry
         )
-        self.log_dropped = Counter(
-            "hotel_api_prediction_log_dropped",
-            "Predictions not stored because the log queue was full (database down or slow)",
+        self.log_refused = Counter(
+            "hotel_api_prediction_log_refused",
+            "Predictions refused (503) because they could not be put on disk: spill full or unwritable",
             registry=registry,
         )
         self.log_failed = Counter(
@@ -95,6 +100,36 @@ class Metrics:
             "Predictions waiting to be written",
             registry=registry,
             multiprocess_mode="livesum",
+        )
+        self.model_load_failed = Gauge(
+            "hotel_api_model_load_failed",
+            "1 while the version the registry names cannot be loaded (the previous one is still served, "
+            "or none); /ready and /model say why",
+            registry=registry,
+            multiprocess_mode="livemax",
+        )
+        # The label-free estimate of the recent answers (api/estimate.py). Each worker judges its
+        # own window: per worker the estimate (a pid label in multiprocess mode), and the alert
+        # at 1 when any worker's estimate is below the floor.
+        self.estimated_roc_auc = Gauge(
+            "hotel_api_estimated_roc_auc",
+            "ROC AUC the outcomes of the recent answers will give if their probabilities are calibrated "
+            "(estimated from the probabilities alone); NaN while too few answers to judge",
+            registry=registry,
+            multiprocess_mode="liveall",
+        )
+        self.estimated_roc_auc.set(math.nan)
+        self.estimate_below_floor = Gauge(
+            "hotel_api_estimated_roc_auc_below_floor",
+            "1 while the estimated ROC AUC of the recent answers is below API_ESTIMATE_ROC_AUC_FLOOR",
+            registry=registry,
+            multiprocess_mode="livemax",
+        )
+        self.estimate_window = Gauge(
+            "hotel_api_estimate_window_answers",
+            "Answers the estimated ROC AUC is computed from (the newest of the model version served)",
+            registry=registry,
+            multiprocess_mode="liveall",
         )
         # Label children looked up once per key: .labels() takes a lock and builds a tuple.
         self._request_children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
@@ -115,6 +150,11 @@ class Metrics:
         if previous is not None and previous != version:
             self.model_info.labels(name or "", previous).set(0)
         self.model_info.labels(name or "", version or "").set(1)
+
+    def estimate(self, judgement: Judgement) -> None:
+        self.estimated_roc_auc.set(judgement.roc_auc)
+        self.estimate_below_floor.set(1 if judgement.below_floor else 0)
+        self.estimate_window.set(judgement.answers)
 
     def render(self) -> tuple[bytes, str]:
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

@@ -23,11 +23,18 @@ from pydantic import BaseModel, Field
 
 from data_engineering.src import schema as spec
 from data_engineering.src.arrays import is_missing
-from data_engineering.src.schema import BOOKING_FIELDS, COLUMNS_BY_NAME, Month
+from data_engineering.src.schema import (
+    AS_OF,
+    BOOKING_FIELDS,
+    BOOKING_ID,
+    COLUMNS_BY_NAME,
+    SCORING_FIELDS,
+    Month,
+)
 
 MAX_BATCH = 10_000
-OPTIONAL_FIELDS: frozenset[str] = frozenset(n for n in BOOKING_FIELDS if COLUMNS_BY_NAME[n].nullable)
-BOOKING_FIELD_SET: frozenset[str] = frozenset(BOOKING_FIELDS)
+OPTIONAL_FIELDS: frozenset[str] = frozenset(n for n in SCORING_FIELDS if COLUMNS_BY_NAME[n].nullable)
+BOOKING_FIELD_SET: frozenset[str] = frozenset(SCORING_FIELDS)
 
 _DESCRIPTIONS = {
     "lead_time": "days between booking and arrival",
@@ -37,6 +44,12 @@ _DESCRIPTIONS = {
     "company": "id of the company paying for the booking; null for none",
     "adr": "average daily rate (EUR)",
     "days_in_waiting_list": "days the booking waited before it was confirmed",
+    BOOKING_ID: "the hotel's reservation id: echoed in the answer and logged, never a model input",
+    AS_OF: (
+        "the day (YYYY-MM-DD) to judge the booking as of, from its booking date (arrival minus lead_time) to "
+        "the day before arrival: the answer is the probability it is cancelled after that day, given it is "
+        "still on the books then. Default: the booking date. Another day is refused with 422 naming as_of."
+    ),
 }
 _ARRIVAL = ("arrival_date_year", "arrival_date_month", "arrival_date_day_of_month")
 
@@ -111,9 +124,12 @@ def booking_schema() -> dict[str, Any]:
     """The ``Booking`` component: what one booking may look like in a request."""
     return {
         "title": "Booking",
-        "description": "One booking as the hotel knows it when it is made (the booking-time fields).",
+        "description": (
+            "One booking as the hotel knows it when it is made (the booking-time fields), optionally with the "
+            "hotel's booking_id and the as_of day to judge it as of."
+        ),
         "type": "object",
-        "properties": {name: field_schema(name) for name in BOOKING_FIELDS},
+        "properties": {name: field_schema(name) for name in SCORING_FIELDS},
         "required": [name for name in BOOKING_FIELDS if name not in OPTIONAL_FIELDS],
         "additionalProperties": False,
         "allOf": date_rules(),
@@ -149,7 +165,15 @@ class Reason(BaseModel):
 
 class Prediction(BaseModel):
     request_id: str
-    cancel_probability: float = Field(ge=0, le=1)
+    booking_id: str | None = Field(description="the booking's booking_id, as sent (null when none was)")
+    as_of: str = Field(
+        description="the day the booking was judged as of (its booking date unless as_of was sent)"
+    )
+    cancel_probability: float = Field(
+        ge=0,
+        le=1,
+        description="probability the booking is cancelled after as_of, given it is on the books then",
+    )
     will_cancel: bool = Field(description="cancel_probability >= threshold")
     threshold: float
     model_version: str | None
@@ -158,6 +182,8 @@ class Prediction(BaseModel):
 
 class BatchItem(BaseModel):
     request_id: str
+    booking_id: str | None
+    as_of: str
     cancel_probability: float = Field(ge=0, le=1)
     will_cancel: bool
     reasons: list[Reason] | None = Field(None, description="present when ?reasons=true")
@@ -189,21 +215,32 @@ class Message(BaseModel):
 
 class Health(BaseModel):
     status: Literal["ok"]
+    pid: int = Field(description="the answering process: replicas behind a balancer tell apart by it")
+    model_version: str | None = Field(description="the version it serves (null: none loaded yet)")
 
 
 class LogStatus(BaseModel):
     enabled: bool
-    queued: int
+    queued: int = Field(description="answered predictions on disk, not yet in the database")
     written: int
-    dropped: int
+    refused: int = Field(description="predictions refused (503) because they could not be put on disk")
     failed_writes: int
     last_error: str | None
+    spill_dir: str = Field(description="where they wait (api/spill.py)")
+
+
+class LoadFailure(BaseModel):
+    version: str | None = Field(description="the registry's version that failed to load, when known")
+    reason: str
 
 
 class Readiness(BaseModel):
     status: Literal["ready", "not ready"]
     reasons: list[str] = Field(description="why the service is not ready (empty when ready)")
     model_version: str | None
+    model_load_failure: LoadFailure | None = Field(
+        None, description="why the model the registry names is not the one served (or why none is)"
+    )
     database_reachable: bool | None = Field(description="null when the prediction log is off")
     prediction_log: LogStatus
 
@@ -231,6 +268,36 @@ class ModelInfo(BaseModel):
     numeric_features: list[str]
     categorical_features: list[str]
     loaded_at: str
+    load_failure: LoadFailure | None = Field(
+        None,
+        description="the registry names another version, which could not be loaded: still serving this one",
+    )
+
+
+class ForecastNight(BaseModel):
+    hotel: str
+    night: str = Field(description="the stay night (YYYY-MM-DD)")
+    rooms_on_books: int = Field(
+        description="rooms booked for the night among the bookings on the books at as_of"
+    )
+    expected_cancellations: float = Field(description="sum of their probabilities of cancelling after as_of")
+    cancellations_p10: int = Field(description="80% interval of the night's cancellations: lower end")
+    cancellations_p90: int = Field(description="80% interval of the night's cancellations: upper end")
+    expected_rooms_kept: float
+    revenue_at_risk: float = Field(description="sum of probability times the booking's daily rate")
+    capacity: int | None = Field(description="rooms of the hotel (the capacity file); null: not configured")
+    overbook_rooms: int | None = Field(
+        description="bookings beyond capacity to hold for the night (newsvendor)"
+    )
+    rooms_to_sell: int | None = Field(description="rooms to sell now under that rule")
+    note: str | None = Field(description="why there is no overbooking advice, when there is none")
+
+
+class ForecastResponse(BaseModel):
+    as_of: str
+    model_version: str | None
+    bookings_on_the_books: int
+    nights: list[ForecastNight] = Field(description="one per hotel and night, hotel then night order")
 
 
 class ReloadResult(BaseModel):

@@ -17,29 +17,20 @@ import datetime as dt
 import logging
 import tempfile
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from api import explain
+import numpy as np
+
 from api.schemas import ModelInfo
 from data_engineering.src.messages import first_line
-from data_engineering.src.schema import BOOKING_FIELDS
-from data_engineering.src.validate import Problem, records_to_columns, validate
+from data_engineering.src.schema import AS_OF, BOOKING_FIELDS, BOOKING_ID, SCORING_FIELDS
+from data_engineering.src.validate import Problem, records_to_columns
 from data_science.model import CancellationModel
 
 log = logging.getLogger("api.serving")
-
-
-@dataclass(frozen=True)
-class Scored:
-    """Many bookings' predictions, with what the responses and the log need."""
-
-    probabilities: list[float]
-    decisions: list[bool]
-    reasons: list[list[dict[str, Any]]] | None  # per booking, when asked
-    cleaned: list[dict[str, Any]]  # each booking as the v1 transformation cleans it (logged)
 
 
 @dataclass(frozen=True)
@@ -55,42 +46,50 @@ class ServingState:
     def threshold(self) -> float:
         return self.model.threshold
 
-    def score(self, bookings: Mapping[str, Any], top: int) -> Scored:
-        """Validated bookings (columns) -> probabilities, decisions, reasons, the logged form."""
-        scores = self.model.predict(bookings, reasons=top > 0)
-        probabilities = scores.probability.tolist()
-        threshold = self.model.threshold
-        explained = None
-        if scores.contributions is not None:
-            calibration, names = self.model.calibration, self.model.feature_names
-            margins = scores.margin.tolist()
-            explained = [
-                explain.reasons(
-                    scores.features,
-                    i,
-                    scores.contributions[i],
-                    margins[i],
-                    calibration=calibration,
-                    feature_names=names,
-                    top=top,
-                )
-                for i in range(len(probabilities))
-            ]
-        columns = [scores.features[name].tolist() for name in BOOKING_FIELDS]
-        cleaned = [dict(zip(BOOKING_FIELDS, row, strict=True)) for row in zip(*columns, strict=True)]
-        return Scored(probabilities, [p >= threshold for p in probabilities], explained, cleaned)
-
 
 @dataclass(frozen=True)
 class Single:
-    """One booking's answer from a micro-batch: its prediction, or why it was refused."""
+    """One booking's answer: its prediction, or why it was refused."""
 
     state: ServingState | None
     probability: float = 0.0
     will_cancel: bool = False
+    booking_id: str | None = None
+    as_of: str | None = None  # YYYY-MM-DD: the day it was judged as of
     reasons: list[dict[str, Any]] = field(default_factory=list)
-    cleaned: dict[str, Any] = field(default_factory=dict)
+    logged: dict[str, Any] = field(default_factory=dict)  # the booking as cleaned, for the log
     problems: list[Problem] = field(default_factory=list)
+
+
+LOGGED_FIELDS = (*BOOKING_FIELDS, BOOKING_ID, AS_OF)
+
+
+def answer_bookings(state: ServingState, bookings: Sequence[dict[str, Any]], top: int) -> list[Single]:
+    """Each JSON booking's answer from ``state``'s model, in order (one ``answer`` call for all)."""
+    answers = state.model.answer(records_to_columns(bookings, SCORING_FIELDS), reasons=top)
+    out: list[Single] = [Single(None)] * len(bookings)
+    for index, problems in zip(answers.rejected.tolist(), answers.problems, strict=True):
+        out[index] = Single(None, problems=problems)
+    if not len(answers.accepted):
+        return out
+    days = np.datetime_as_string(answers.as_of, unit="D").tolist()
+    features = answers.features
+    columns = [features[name].tolist() for name in BOOKING_FIELDS]
+    probabilities, decisions = answers.probability.tolist(), answers.will_cancel.tolist()
+    ids = answers.booking_id.tolist()
+    for k, (index, row) in enumerate(zip(answers.accepted.tolist(), zip(*columns, strict=True), strict=True)):
+        logged = dict(zip(BOOKING_FIELDS, row, strict=True))
+        logged[BOOKING_ID], logged[AS_OF] = ids[k], days[k]
+        out[index] = Single(
+            state,
+            probabilities[k],
+            decisions[k],
+            ids[k],
+            days[k],
+            answers.reasons[k] if answers.reasons is not None else [],
+            logged,
+        )
+    return out
 
 
 class NoModelLoadedError(RuntimeError):
@@ -170,21 +169,7 @@ class MicroBatcher:
             raise NoModelLoadedError("no model loaded yet")
         if self.on_batch is not None:
             self.on_batch(len(bookings))
-        validated = validate(records_to_columns(bookings, BOOKING_FIELDS), BOOKING_FIELDS)
-        answers: list[Single] = [Single(None)] * len(bookings)
-        for index, problems in zip(validated.rejected.tolist(), validated.details, strict=True):
-            answers[index] = Single(None, problems=problems)
-        if len(validated.accepted):
-            scored = state.score(validated.columns, self.top)
-            for k, index in enumerate(validated.accepted.tolist()):
-                answers[index] = Single(
-                    state,
-                    scored.probabilities[k],
-                    scored.decisions[k],
-                    scored.reasons[k] if scored.reasons is not None else [],
-                    scored.cleaned[k],
-                )
-        return answers
+        return answer_bookings(state, bookings, self.top)
 
 
 def _version(value: Any) -> str | None:
@@ -201,23 +186,29 @@ _FOLD_FIELDS = (
     "brier",
     "f1",
     "roc_auc_booked_after_cutoff",
+    "on_the_books_as_of",
+    "rows_on_the_books",
+    "roc_auc_on_the_books",
+    "calibration_in_the_large_on_the_books",
+    "nightly_wape",
+    "nightly_bias",
+    "nightly_coverage_80",
 )
 
 
 def load_state(model_uri: str | None) -> ServingState:
     """Resolve the URI in the registry and load the model it names into memory.
 
-    Raises ``data_science.tracking.NoModelError`` when nothing is registered there.
+    Raises ``data_science.tracking.NoModelError`` (or its subclasses: the registry does not
+    answer, the version cannot be loaded) with the reason; never lets XGBoost read a damaged file.
     """
     # Imports MLflow (~1.3 s): only when loading. It turns MLflow's download progress bars off.
-    from data_science.tracking import resolve
+    from data_science.load_check import load_registered
 
     # A private copy of the artifacts, deleted once loaded: the model then lives in memory only,
     # and a reload can never read files another load is replacing.
     with tempfile.TemporaryDirectory(prefix="hotel-api-model-") as tmp:
-        resolved = resolve(model_uri, dst=Path(tmp))
-        model = CancellationModel.load(resolved.local_dir, nthread=1)
-    model.explainer()  # the contribution tables, built before the first request needs them
+        resolved, model = load_registered(model_uri, Path(tmp), nthread=1)
     meta = model.metadata
     backtest = meta.get("backtest", {})
     version = _version(resolved.version)
@@ -227,7 +218,7 @@ def load_state(model_uri: str | None) -> ServingState:
         "aliases": list(resolved.aliases),
         "uri": resolved.uri,
         "run_id": resolved.run_id,
-        "trained_at": meta.get("trained_at"),
+        "trained_at": resolved.trained_at or meta.get("trained_at"),  # older bundles recorded it
         "algorithm": meta.get("algorithm"),
         "transformation": model.transformation,
         "n_trees": meta.get("n_trees"),
@@ -260,19 +251,44 @@ def load_state(model_uri: str | None) -> ServingState:
     )
 
 
+@dataclass(frozen=True)
+class LoadFailure:
+    """Why the model the registry names is not the one served (or why none is)."""
+
+    reason: str  # "champion version 2: booster.ubj is damaged (...)"
+    version: str | None  # the version that failed to load, when the registry said which
+
+    def as_json(self) -> dict[str, Any]:
+        return {"version": self.version, "reason": self.reason}
+
+
 class ModelHolder:
-    """The one attribute that references the serving state."""
+    """The one attribute that references the serving state, and why a newer one is not served."""
 
     def __init__(self) -> None:
         self.state: ServingState | None = None
+        self.failure: LoadFailure | None = None
         self._reload_lock = threading.Lock()  # reloads queue up; predictions never wait on it
 
     def load(self, model_uri: str | None) -> tuple[str | None, ServingState]:
-        """Load a state and swap it in; returns the previous version and the new state."""
+        """Load a state and swap it in; returns the previous version and the new state.
+
+        On failure the state served stays, and ``failure`` says why (the exception propagates).
+        """
+        from data_science.tracking import ModelLoadError, NoModelError, RegistryUnreachableError
+
         with self._reload_lock:
-            new = load_state(model_uri)
+            try:
+                new = load_state(model_uri)
+            except RegistryUnreachableError:
+                raise  # says nothing about the model: what is served stays as good as it was
+            except (NoModelError, ModelLoadError) as exc:
+                version = exc.version if isinstance(exc, ModelLoadError) else None
+                self.failure = LoadFailure(str(exc), version)
+                raise
             previous = self.state
             self.state = new  # the swap: one reference assignment, atomic under the GIL
+            self.failure = None
         log.info(
             "serving %s version %s (%d trees, threshold %.3f)",
             new.name or new.info["uri"],
@@ -284,14 +300,18 @@ class ModelHolder:
 
 
 def registered_version(uri: str) -> str | None:
-    """The version a ``models:/NAME@ALIAS`` or ``models:/NAME/VERSION`` URI names now (one query)."""
+    """The version a ``models:/NAME@ALIAS`` or ``models:/NAME/VERSION`` URI names now (one query).
+
+    Raises RegistryUnreachableError within seconds when the tracking server does not answer.
+    """
     import mlflow
 
-    from data_science.tracking import configure
+    from data_science.tracking import check_reachable, configure
 
     if not uri.startswith("models:/"):
         return None
     configure()
+    check_reachable()
     ref = uri.removeprefix("models:/")
     client = mlflow.MlflowClient()
     if "@" in ref:
@@ -301,7 +321,14 @@ def registered_version(uri: str) -> str | None:
 
 
 class ChampionWatcher:
-    """A daemon thread that reloads the model when its registry alias moves."""
+    """A daemon thread that loads the model the registry names when it is not the one served.
+
+    A version that cannot be loaded (damaged, missing files, another vocabulary) leaves the
+    served one in place; ``holder.failure`` says why (``/ready``, ``/model``, the
+    ``hotel_api_model_load_failed`` gauge) and it is not retried until the alias moves again.
+    A registry that does not answer is only logged: what is served stays as good as it was.
+    With no model at all (a start without ``--require-model``) it tries every period.
+    """
 
     def __init__(
         self,
@@ -310,11 +337,13 @@ class ChampionWatcher:
         model_uri: str | None,
         every_seconds: float,
         on_change: Any = None,
+        on_failure: Callable[[LoadFailure | None], None] | None = None,
     ) -> None:
         self.holder = holder
         self.model_uri = model_uri
         self.every_seconds = every_seconds
         self.on_change = on_change
+        self.on_failure = on_failure  # told the failure when one starts or ends
         self.last_error: str | None = None
         self.checks = 0
         self._stop = threading.Event()
@@ -332,37 +361,40 @@ class ChampionWatcher:
 
     def check(self) -> bool:
         """Load the model the alias names if it is not the one served; True when it changed."""
-        state = self.holder.state
-        if state is None:
-            return False
-        now = registered_version(state.uri)
         self.checks += 1
-        if now is None or now == state.version:
-            return False
-        previous, new = self.holder.load(self.model_uri)
-        log.info("registry moved %s from version %s to %s: now serving it", state.uri, previous, new.version)
+        state = self.holder.state
+        if state is not None:
+            now = registered_version(state.uri)
+            if now is None or now == state.version:
+                self._report(None)  # the alias is (back) on the version served
+                return False
+            failure = self.holder.failure
+            if failure is not None and failure.version == now:
+                return False  # known not to load: reported once, not retried every period
+        try:
+            previous, new = self.holder.load(self.model_uri)
+        finally:
+            self._report(self.holder.failure)
+        log.info("registry moved %s from version %s to %s: now serving it", new.uri, previous, new.version)
         if self.on_change is not None:
             self.on_change(new, previous)
         return True
 
-    def _run(self) -> None:
-        from data_science.model import ModelBundleError
-        from data_science.tracking import NoModelError
+    def _report(self, failure: LoadFailure | None) -> None:
+        self.holder.failure = failure
+        if self.on_failure is not None:
+            self.on_failure(failure)
 
+    def _run(self) -> None:
         while not self._stop.wait(self.every_seconds):
             try:
                 self.check()
                 self.last_error = None
-            except (NoModelError, ModelBundleError, OSError) as exc:
-                self.last_error = first_line(exc)
-                log.warning(
-                    "champion watcher: %s (still serving version %s)", self.last_error, self._served()
-                )
-            except Exception as exc:  # MLflow's own errors (an unreachable server): keep serving
-                self.last_error = f"{type(exc).__name__}: {first_line(exc)}"
-                log.warning(
-                    "champion watcher: %s (still serving version %s)", self.last_error, self._served()
-                )
+            except Exception as exc:  # NoModelError & co., MLflow's own errors: keep serving
+                message = first_line(exc)
+                if message != self.last_error:  # once per new reason, not every period
+                    log.warning("champion watcher: %s (still serving version %s)", message, self._served())
+                self.last_error = message
 
     def _served(self) -> str | None:
         state = self.holder.state

@@ -1,10 +1,17 @@
 """Stage ``baselines``: what a simpler choice would get, on the same folds, judged the same way.
 
 Each baseline goes through the same rolling-origin backtest as the model (fit on every arrival
-before a window, score the window) and gets its decision threshold chosen the same way: each
-fold is reported at a threshold chosen (``train.threshold``'s rule) on its own other folds'
-out-of-fold probabilities, as the model's folds are. F1 and recall compare like for like.
+before a window, then asked both questions of ``backtest.py``: every booking of the window at
+booking, and the bookings on the books at the cut-off, per booking and summed per night) and gets
+its decision threshold chosen the same way: each fold is reported at a threshold chosen
+(``train.threshold``'s rule) on its own other folds' out-of-fold probabilities, as the model's
+folds are. F1 and recall compare like for like.
 
+- (``creation_time_pipeline``, today's pipeline before the as-of question — ``v3`` features,
+  trained on bookings at their booking date only, judging a booking on the books as if it had just
+  been made — is the as-of model's at-booking head: ``train`` reports it, ``evaluate`` lists it here);
+- ``historical_curve``: the revenue manager's spreadsheet — the cancellation rate of the bookings
+  on the books by hotel and days-to-arrival band, from the snapshots before the cut-off;
 - ``majority``: the training rows' cancellation rate for every booking (ROC AUC 0.5 by definition);
 - ``logistic_regression``: one-hot categories and standardised numbers of the model's features;
 - ``plain_xgboost``: XGBoost on the raw booking-time columns (text as pandas categories), 400
@@ -13,10 +20,7 @@ out-of-fold probabilities, as the model's folds are. F1 and recall compare like 
 
 from __future__ import annotations
 
-import json
 import sys
-import time
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -29,23 +33,23 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from data_engineering.src.initialize_data import TransformParams
-from data_engineering.src.io import read_processed, write_atomic
+from data_engineering.src.io import read_processed
 from data_engineering.src.params import read_section
 from data_engineering.src.paths import BASELINES_FILE, BASELINES_OOF_FILE, processed_file
-from data_engineering.src.progress import progress
 from data_engineering.src.schema import BOOKING_FIELDS, COLUMNS_BY_NAME, TARGET
 from data_engineering.transformation import Transformation, get_transformation
+from data_science.artifacts import write_csv, write_json
 from data_science.backtest import (
     BacktestParams,
-    ThresholdParams,
+    Fit,
+    Predictor,
     TrainParams,
-    choose_threshold,
-    cross_fitted_thresholds,
-    make_folds,
-    summarise,
+    backtest_predictor,
 )
+from data_science.snapshots import snapshots
 
-Fit = Callable[[pd.DataFrame, pd.DataFrame], np.ndarray]  # (train, fold) -> fold probabilities
+# Days-to-arrival bands of the historical curve (upper bounds), as revenue managers read them.
+CURVE_BANDS = (7, 14, 30, 60, 90, 120, 180, 270, 365)
 
 
 class PlainXGBoostParams(BaseModel):
@@ -59,14 +63,39 @@ class BaselineParams(BaseModel):
     plain_xgboost: PlainXGBoostParams = PlainXGBoostParams()
 
 
-def majority(train: pd.DataFrame, fold: pd.DataFrame) -> np.ndarray:
-    return np.full(len(fold), float(train[TARGET].mean()))
+def majority(train: pd.DataFrame, cutoff: pd.Timestamp) -> Predictor:
+    rate = float(train[TARGET].mean())
+    return lambda rows: np.full(len(rows), rate)
+
+
+def days_to_arrival_band(rows: pd.DataFrame) -> np.ndarray:
+    days = (pd.to_datetime(rows["arrival_date"]) - pd.to_datetime(rows["as_of"])).dt.days.to_numpy()
+    band: np.ndarray = np.searchsorted(CURVE_BANDS, days, side="left")
+    return band
+
+
+def historical_curve(params: TrainParams) -> Fit:
+    def fit(train: pd.DataFrame, cutoff: pd.Timestamp) -> Predictor:
+        # The bookings on the books on the days before the cut-off, whatever the pipeline's features.
+        history = snapshots(
+            train, get_transformation("v4"), params.snapshot_every_days or 30, seed=params.seed
+        )
+        rates = history.groupby([history["hotel"].to_numpy(), days_to_arrival_band(history)])[TARGET].mean()
+        overall = float(history[TARGET].mean())
+
+        def predict(rows: pd.DataFrame) -> np.ndarray:
+            keys = pd.MultiIndex.from_arrays([rows["hotel"].to_numpy(), days_to_arrival_band(rows)])
+            return rates.reindex(keys).fillna(overall).to_numpy(dtype=np.float64)
+
+        return predict
+
+    return fit
 
 
 def logistic_regression(transformation: Transformation, seed: int) -> Fit:
     numeric, categorical = list(transformation.numeric_features), list(transformation.categorical_features)
 
-    def fit(train: pd.DataFrame, fold: pd.DataFrame) -> np.ndarray:
+    def fit(train: pd.DataFrame, cutoff: pd.Timestamp) -> Predictor:
         model = make_pipeline(
             ColumnTransformer(
                 [
@@ -81,8 +110,7 @@ def logistic_regression(transformation: Transformation, seed: int) -> Fit:
             LogisticRegression(max_iter=2000, random_state=seed),
         )
         model.fit(train[numeric + categorical], train[TARGET])
-        probabilities: np.ndarray = model.predict_proba(fold[numeric + categorical])[:, 1]
-        return probabilities
+        return lambda rows: model.predict_proba(rows[numeric + categorical])[:, 1]
 
     return fit
 
@@ -102,7 +130,7 @@ def raw_columns(frame: pd.DataFrame, categories: dict[str, list[str]]) -> pd.Dat
 
 
 def plain_xgboost(params: PlainXGBoostParams, seed: int) -> Fit:
-    def fit(train: pd.DataFrame, fold: pd.DataFrame) -> np.ndarray:
+    def fit(train: pd.DataFrame, cutoff: pd.Timestamp) -> Predictor:
         text = [n for n in BOOKING_FIELDS if COLUMNS_BY_NAME[n].kind not in ("int", "float")]
         categories = {name: sorted(train[name].astype(str).unique()) for name in text}
         model = xgb.XGBClassifier(
@@ -114,58 +142,20 @@ def plain_xgboost(params: PlainXGBoostParams, seed: int) -> Fit:
             random_state=seed,
         )
         model.fit(raw_columns(train, categories), train[TARGET].to_numpy())
-        return model.predict_proba(raw_columns(fold, categories))[:, 1]
+        return lambda rows: model.predict_proba(raw_columns(rows, categories))[:, 1]
 
     return fit
-
-
-def backtest_baseline(
-    name: str, fit: Fit, frame: pd.DataFrame, params: BacktestParams, threshold: ThresholdParams
-) -> tuple[dict[str, Any], pd.DataFrame]:
-    started = time.perf_counter()
-    folds = make_folds(frame["arrival_date"], params)
-    arrival = pd.to_datetime(frame["arrival_date"])
-    parts, train_rows = [], []
-    with progress(total=len(folds), desc=f"baselines: {name}", unit="folds") as bar:
-        for number, fold in enumerate(folds, start=1):
-            train = frame[arrival < fold.start]
-            test = frame[(arrival >= fold.start) & (arrival < fold.stop)]
-            parts.append(
-                pd.DataFrame(
-                    {
-                        "booking_id": test["booking_id"].to_numpy(),
-                        "fold": number,
-                        "booking_date": test["booking_date"].to_numpy(),
-                        TARGET: test[TARGET].to_numpy(),
-                        "probability": fit(train, test),
-                    }
-                )
-            )
-            train_rows.append(len(train))
-            bar.update(1)
-    # Like the model's: each fold at a threshold chosen on the other folds, and one on all of
-    # them as the baseline's own (what it would deploy with).
-    thresholds = cross_fitted_thresholds(parts, threshold)
-    parts = [part.assign(threshold=t) for part, t in zip(parts, thresholds, strict=True)]
-    oof = pd.concat(parts, ignore_index=True)
-    chosen = choose_threshold(oof[TARGET].to_numpy(), oof["probability"].to_numpy(), threshold)
-    rows, means = summarise(folds, parts, train_rows, thresholds)
-    print(
-        f"baselines: {name}: backtest ROC AUC mean {means['roc_auc_mean']:.4f}, F1 {means['f1_mean']:.4f} at its "
-        f"own threshold {chosen:.3f} ({time.perf_counter() - started:.0f}s)",
-        flush=True,
-    )
-    return {"folds": rows, **means, "threshold": chosen}, oof.assign(baseline=name)
 
 
 def main() -> int:
     backtest = read_section("backtest", BacktestParams)
     params = read_section("baselines", BaselineParams)
-    rule = read_section("train", TrainParams).threshold  # the model's rule, for like for like
+    train_params = read_section("train", TrainParams)  # the model's rule and booster, for like for like
     version = read_section("transform", TransformParams).version
     transformation = get_transformation(version)
     frame = read_processed(version, processed_file(version))
-    fits = {
+    fits: dict[str, Fit] = {
+        "historical_curve": historical_curve(train_params),
         "majority": majority,
         "logistic_regression": logistic_regression(transformation, params.seed),
         "plain_xgboost": plain_xgboost(params.plain_xgboost, params.seed),
@@ -173,14 +163,20 @@ def main() -> int:
     report, oofs = {}, []
     try:
         for name, fit in fits.items():
-            report[name], oof = backtest_baseline(name, fit, frame, backtest, rule)
+            report[name], oof = backtest_predictor(
+                name,
+                fit,
+                frame,
+                transformation=transformation,
+                backtest=backtest,
+                threshold=train_params.threshold,
+            )
             oofs.append(oof)
     except ValueError as exc:
         print(f"baselines: error: {exc}", file=sys.stderr)
         return 1
-    BASELINES_OOF_FILE.parent.mkdir(parents=True, exist_ok=True)
-    pd.concat(oofs, ignore_index=True).to_csv(BASELINES_OOF_FILE, index=False)
-    write_atomic(BASELINES_FILE, (json.dumps(report, indent=2) + "\n").encode())
+    write_csv(pd.concat(oofs, ignore_index=True), BASELINES_OOF_FILE)
+    write_json(BASELINES_FILE, report)
     return 0
 
 

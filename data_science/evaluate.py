@@ -24,7 +24,7 @@ from sklearn.calibration import calibration_curve
 from sklearn.metrics import confusion_matrix, precision_recall_curve, roc_curve
 
 from data_engineering.src.initialize_data import TransformParams
-from data_engineering.src.io import read_processed, write_atomic
+from data_engineering.src.io import read_processed
 from data_engineering.src.params import read_section
 from data_engineering.src.paths import (
     BACKTEST_FILE,
@@ -39,7 +39,10 @@ from data_engineering.src.paths import (
     processed_file,
 )
 from data_engineering.src.schema import TARGET
+from data_science.artifacts import save_figure, write_json
+from data_science.backtest import CREATION, ON_THE_BOOKS, read_oof
 from data_science.model import CancellationModel
+from data_science.nightly import forecast
 from data_science.tracking import data_version
 
 if TYPE_CHECKING:
@@ -48,7 +51,7 @@ if TYPE_CHECKING:
 mpl.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt
 
-FOLD_METRICS = ("roc_auc", "pr_auc", "brier", "log_loss", "f1")
+FOLD_METRICS = ("roc_auc", "pr_auc", "brier", "log_loss", "f1", "roc_auc_on_the_books", "nightly_wape")
 CAVEATS = (
     (
         "country is often only confirmed at check-in in this dataset (cancelled bookings keep the country "
@@ -75,10 +78,8 @@ def _write_csv(frame: pd.DataFrame, name: str) -> None:
 
 
 def _save(fig: Figure, name: str) -> Path:
-    FIGURES_DIR.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
-    path = FIGURES_DIR / name
-    fig.savefig(path, dpi=110)
+    path = save_figure(fig, FIGURES_DIR / name)
     plt.close(fig)
     return path
 
@@ -94,15 +95,56 @@ def backtest_plot(backtest: dict[str, Any], baselines: dict[str, Any]) -> Path:
         ]
     )
     _write_csv(table, "backtest.csv")
-    fig, axes = plt.subplots(1, 3, figsize=(13, 4))
-    for ax, metric in zip(axes, ("roc_auc", "pr_auc", "f1"), strict=True):
+    titles = {
+        "roc_auc": "ROC AUC at booking",
+        "roc_auc_on_the_books": "ROC AUC on the books at the cut-off",
+        "nightly_wape": "nightly forecast WAPE (lower is better)",
+    }
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4.2))
+    for ax, (metric, title) in zip(axes, titles.items(), strict=True):
         for name, part in table.groupby("model", sort=False):
             ax.plot(part["fold"], part[metric], "o-", label=name)
-        ax.set_title(f"{metric} per fold (window start)")
+        ax.set_title(f"{title}, per fold (window start)", fontsize=10)
         ax.tick_params(axis="x", rotation=30)
     axes[0].axhline(backtest["roc_auc_mean"], linestyle="--", color="grey", label="model mean")
-    axes[0].legend(loc="lower left", fontsize=8)
+    axes[0].legend(loc="lower left", fontsize=7)
     return _save(fig, "backtest.png")
+
+
+def nightly_plot(oof: pd.DataFrame, backtest: dict[str, Any]) -> Path:
+    """The newest fold's nightly forecast (from the bookings on the books at its cut-off) against
+    what happened, per hotel: the figure a revenue manager checks the model by."""
+    last = backtest["folds"][-1]
+    books = oof[(oof["fold"] == oof["fold"].max()) & (oof["population"] == ON_THE_BOOKS)]
+    nights = forecast(
+        books, first_night=pd.Timestamp(last["start"]), last_night=pd.Timestamp(last["end"]), hotels=None
+    )
+    _write_csv(nights, "nightly.csv")
+    hotels = sorted(nights["hotel"].unique())
+    fig, axes = plt.subplots(len(hotels), 1, figsize=(11, 3.2 * len(hotels)), squeeze=False)
+    for ax, hotel in zip(axes[:, 0], hotels, strict=True):
+        part = nights[nights["hotel"] == hotel]
+        ax.fill_between(
+            part["night"],
+            part["cancellations_p10"],
+            part["cancellations_p90"],
+            alpha=0.3,
+            label="80% interval",
+        )
+        ax.plot(part["night"], part["expected_cancellations"], label="expected")
+        ax.plot(part["night"], part["realised_cancellations"], ".", color="black", label="realised")
+        ax.set_title(
+            f"{hotel}: cancellations per night among the bookings on the books on {last['on_the_books_as_of']}",
+            fontsize=10,
+        )
+        ax.set_ylabel("cancelled rooms")
+    axes[0, 0].legend(loc="upper right", fontsize=8)
+    fig.suptitle(
+        f"Nightly forecast, backtest (out of fold): WAPE {last['nightly_wape']:.2f}, bias {last['nightly_bias']:+.0%}, "
+        f"80% interval held {last['nightly_coverage_80']:.0%} of nights",
+        fontsize=11,
+    )
+    return _save(fig, "nightly.png")
 
 
 def oof_plots(y: np.ndarray, p: np.ndarray, thresholds: np.ndarray) -> list[Path]:
@@ -202,9 +244,11 @@ def git_commit() -> str:
 def evaluate(
     model: CancellationModel, backtest: dict[str, Any], baselines: dict[str, Any], oof: pd.DataFrame
 ) -> dict[str, Any]:
-    y, p = oof[TARGET].to_numpy(), oof["probability"].to_numpy()
+    at_booking = oof[oof["population"] == CREATION]
+    y, p = at_booking[TARGET].to_numpy(), at_booking["probability"].to_numpy()
     backtest_plot(backtest, baselines)
-    oof_plots(y, p, oof["threshold"].to_numpy())
+    oof_plots(y, p, at_booking["threshold"].to_numpy())
+    nightly_plot(oof, backtest)
     importance_plot(model)
     return {
         "model": model.metadata.get("algorithm", "XGBoost"),
@@ -224,26 +268,41 @@ def main() -> int:
     path = processed_file(version)
     model = CancellationModel.load(MODEL_DIR)
     backtest = json.loads(BACKTEST_FILE.read_text())
+    # Today's creation-time pipeline (the as-of model's at-booking head, on both questions): a baseline.
+    head = backtest.pop("at_booking_head", None)
     baselines = json.loads(BASELINES_FILE.read_text())
-    oof = pd.read_csv(OOF_FILE, parse_dates=["arrival_date", "booking_date"])
+    if head is not None:
+        baselines = {"creation_time_pipeline": head, **baselines}
+    oof = read_oof(OOF_FILE)
     report = evaluate(model, backtest, baselines, oof)
     report["data_version"] = data_version(path)
-    write_atomic(METRICS_FILE, (json.dumps(report, indent=2) + "\n").encode())
+    write_json(METRICS_FILE, report)
     plain = baselines["plain_xgboost"]
     print(
-        f"evaluate: expected on future bookings (backtest mean of {len(backtest['folds'])} folds): "
+        f"evaluate: backtest mean of {len(backtest['folds'])} later windows: "
         f"ROC AUC {backtest['roc_auc_mean']:.4f}, PR AUC {backtest['pr_auc_mean']:.4f}, Brier "
         f"{backtest['brier_mean']:.4f}, F1 {backtest['f1_mean']:.4f} (each fold at settings chosen on the others); "
         f"plain XGBoost {plain['roc_auc_mean']:.4f} (F1 {plain['f1_mean']:.4f}); the champion's threshold "
         f"{model.threshold:.3f}"
     )
+    from data_science.load_check import PromotionRefusedError
     from data_science.register import input_example, log_and_register
 
     params = yaml.safe_load(PARAMS_FILE.read_text())
     frame = read_processed(version, path)
-    outcome = log_and_register(
-        model, report, params, example=input_example(frame), frame=frame, oof=oof, commit=git_commit()
-    )
+    try:
+        outcome = log_and_register(
+            model,
+            report,
+            params,
+            example=input_example(frame, later_days=model.answers_as_of),
+            frame=frame,
+            oof=oof,
+            commit=git_commit(),
+        )
+    except PromotionRefusedError as exc:  # the run is marked failed and its tags say why
+        print(f"evaluate: error: {exc}", file=sys.stderr)
+        return 1
     print(f"evaluate: {outcome}")
     return 0
 

@@ -12,7 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-from data_engineering.src.arguments import port
+from data_engineering.src.arguments import PortUnavailableError, check_can_listen, port
 from data_engineering.src.messages import masked_uri
 from data_engineering.src.paths import MLFLOW_ARTIFACTS_DEFAULT
 from data_engineering.src.settings import SettingsError
@@ -37,6 +37,12 @@ def main(argv: list[str] | None = None) -> int:  # noqa: RET503 - ends in execv,
             "open it in a browser instead",
             file=sys.stderr,
         )
+        return 1
+    try:
+        # `mlflow server` exits 0 even when its server could not bind: check the port first.
+        check_can_listen(HOST, ns.port)
+    except PortUnavailableError as exc:
+        print(f"start-mlflow-ui: error: {exc}", file=sys.stderr)
         return 1
     print(
         f"MLflow UI on http://{HOST}:{ns.port} (backend {masked_uri(backend)}); Ctrl-C stops it", flush=True

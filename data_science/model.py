@@ -1,15 +1,30 @@
 """The trained model as one object: transformation + encoder + booster + calibration + threshold.
 
-``CancellationModel.predict`` is the only code that turns bookings into probabilities: the API,
-``predict-batch``, ``score-db``, the MLflow pyfunc, evaluation, the champion gate and the
-benchmarks all call it, so they cannot disagree:
+``CancellationModel.answer`` is the only code that turns bookings into answers: the API,
+``predict-batch``, ``score-db``, the forecast, the MLflow pyfunc and the benchmarks all call it,
+so they accept, refuse and score exactly alike. One booking is a batch of one:
 
-    features    = transformation(bookings)            (data_engineering.transformation)
+    validated   = validate(bookings)                   (data_engineering.src.validate: refused rows
+                                                        come back with every reason)
+    features    = transformation(validated, as_of)     (data_engineering.transformation)
     margin      = booster(encoder(features))           (raw log-odds)
-    probability = sigmoid(a * margin + b)              (Platt calibration; (1, 0) when off)
+    probability = sigmoid(a * margin + b)              (Platt calibration, data_science.calibration)
+    will_cancel = probability >= threshold
+    reasons     = the largest exact TreeSHAP terms, in words (data_science.explain)
 
-It takes validated bookings as columns (``data_engineering.src.validate``), one booking being a
-batch of one, and, when asked, each feature's contribution to the margin (exact TreeSHAP).
+The question is P(the booking is cancelled after day T | it is still on the books at T), for any
+T from its booking date to the day before arrival (``as_of``; default: the booking date, "will
+this booking cancel, judged the day it is made"). A model of a transformation without as-of
+features (v2, v3) answers only that default question and refuses any other day.
+
+An as-of model has two heads: ``at_booking``, today's creation-time pipeline (its own booster,
+categories and calibration, trained on every booking at its booking date), answers for T = the
+booking date, so the answer a booking gets when it is made is exactly the one it got before the
+as-of question existed; the model's own booster, trained on the snapshots of bookings on the books
+(``data_science/snapshots.py``), answers for every later day. Which head answered is invisible to
+callers: one object, one ``answer``.
+``predict`` is the same path from already validated and typed columns (training data read back
+from the processed file), used by evaluation and the champion gate.
 
 The model also records the vocabulary (``data_engineering/vocabulary.yaml`` or the file
 ``HOTEL_VOCABULARY`` names) its training bookings were validated with, as ``vocabulary.yaml`` in
@@ -22,6 +37,7 @@ carries the model's as its default.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +46,10 @@ import numpy as np
 import xgboost as xgb
 
 from data_engineering.src.schema import (
+    AS_OF,
+    BOOKING_FIELDS,
+    BOOKING_ID,
+    COLUMNS_BY_NAME,
     VOCABULARIES,
     VOCABULARY,
     VOCABULARY_ENV,
@@ -39,9 +59,14 @@ from data_engineering.src.schema import (
     load_vocabulary,
     vocabulary_in_use,
 )
+from data_engineering.src.validate import ColumnInput, Problem, validate
 from data_engineering.transformation import get_transformation
 from data_engineering.transformation.encoding import FeatureEncoder
 from data_engineering.transformation.v1 import Columns
+from data_science import explain
+from data_science.artifacts import json_text
+from data_science.calibration import Calibration, calibrate, decide
+from data_science.integrity import booster_problem, record
 from data_science.treeshap import TreeExplainer, UnsupportedBoosterError
 
 BOOSTER_FILE = "booster.ubj"
@@ -49,6 +74,7 @@ ENCODER_FILE = "encoder.json"
 META_FILE = "model_meta.json"
 PROFILE_FILE = "profile.json"  # the training data's distributions: the drift reference
 VOCABULARY_NAME = "vocabulary.yaml"  # the categories the training bookings were validated with
+AT_BOOKING_DIR = "at_booking"  # the at-booking head of an as-of model, saved the same way
 SHOWN_VALUES = 5  # per side, in the message of a vocabulary mismatch
 _KNOWN_META = {"threshold", "calibration", "transformation", "feature_names"}
 
@@ -69,6 +95,53 @@ class Scores:
     margin: np.ndarray  # (n,) the booster's raw log-odds
     features: dict[str, np.ndarray]  # the transformed bookings (to put reasons into words)
     contributions: np.ndarray | None  # (n, d + 1) per-feature shares of the margin, bias last
+    at_booking: np.ndarray | None = None  # (n,) bool: answered by the at-booking head
+
+
+@dataclass(frozen=True)
+class Answers:
+    """The model's answers to n bookings: the valid ones scored, the others refused with reasons.
+
+    Arrays of the scored bookings are in input order, one entry per position in ``accepted``.
+    """
+
+    accepted: np.ndarray  # input positions of the scored bookings
+    rejected: np.ndarray  # input positions of the refused ones
+    problems: list[list[Problem]]  # per refused booking, every reason
+    booking_id: np.ndarray  # the hotel's reservation id (None when not given)
+    as_of: np.ndarray  # datetime64[D]: the day each booking was judged as of
+    probability: np.ndarray  # P(cancelled after as_of | on the books at as_of), calibrated
+    will_cancel: np.ndarray  # bool: probability >= threshold
+    threshold: float
+    features: dict[str, np.ndarray]  # the transformed bookings (cleaned fields, features)
+    reasons: list[list[dict[str, Any]]] | None  # per booking, the strongest contributions in words
+
+    @property
+    def rows_in(self) -> int:
+        return len(self.accepted) + len(self.rejected)
+
+    def refusals(self) -> list[str]:
+        """Each refused booking's reasons as one line."""
+        return refusal_lines(self.problems)
+
+
+@dataclass(frozen=True)
+class Screened:
+    """Which of n bookings the model would answer (``accepted``, their typed columns) and which it
+    refuses, with every reason: ``answer``'s first step, alone (``screen``)."""
+
+    accepted: np.ndarray
+    rejected: np.ndarray
+    problems: list[list[Problem]]
+    columns: dict[str, np.ndarray]  # typed values of the accepted bookings, in input order
+
+    def refusals(self) -> list[str]:
+        return refusal_lines(self.problems)
+
+
+def refusal_lines(problems: list[list[Problem]]) -> list[str]:
+    """Each refused booking's reasons as one line."""
+    return ["; ".join(str(problem) for problem in reasons) for reasons in problems]
 
 
 @dataclass
@@ -76,12 +149,14 @@ class CancellationModel:
     booster: xgb.Booster
     encoder: FeatureEncoder
     threshold: float = 0.5
-    calibration: tuple[float, float] = (1.0, 0.0)
+    calibration: Calibration = (1.0, 0.0)
     transformation: str = "v2"
     metadata: dict[str, Any] = field(default_factory=dict)
     profile: dict[str, Any] | None = None
     # Vocabulary name -> categories: by default the column spec's, which validated the training rows.
     vocabulary: dict[str, tuple[str, ...]] = field(default_factory=lambda: dict(VOCABULARY))
+    # The creation-time head of an as-of model: answers for T = the booking date (see the docstring).
+    at_booking: CancellationModel | None = None
     _explainer: TreeExplainer | None = field(default=None, init=False, repr=False)
     _too_deep_for_tables: bool = field(default=False, init=False, repr=False)
 
@@ -99,21 +174,147 @@ class CancellationModel:
     def feature_names(self) -> list[str]:
         return self.encoder.feature_names
 
+    @property
+    def answers_as_of(self) -> bool:
+        """Whether the model can judge a booking as of a day after its booking date."""
+        return get_transformation(self.transformation).as_of
+
     # ------------------------------------------------------------------ scoring
+    def answer(
+        self,
+        bookings: Mapping[str, ColumnInput],
+        *,
+        as_of: np.datetime64 | str | None = None,
+        reasons: int = 0,
+    ) -> Answers:
+        """Validate, transform, score, calibrate, decide and (``reasons`` > 0) explain bookings.
+
+        ``bookings`` maps field names to columns (pyarrow text, numpy arrays or lists of JSON
+        values): the booking fields, and optionally ``booking_id``, ``as_of`` and the outcome
+        columns (a historical replay: a booking cancelled on or before its ``as_of`` is not on
+        the books and is refused). ``as_of`` sets the day for every booking, over any column.
+        """
+        screened = self.screen(bookings, as_of=as_of)
+        scores = self.predict(screened.columns, reasons=reasons > 0)
+        features = scores.features
+        explained = None
+        if scores.contributions is not None:
+            head = (
+                scores.at_booking
+                if scores.at_booking is not None
+                else np.zeros(len(scores.margin), dtype=bool)
+            )
+            explained = [
+                explain.reasons(
+                    features,
+                    i,
+                    scores.contributions[i],
+                    float(scores.margin[i]),
+                    calibration=self.at_booking.calibration
+                    if head[i] and self.at_booking is not None
+                    else self.calibration,
+                    feature_names=self.feature_names,
+                    top=reasons,
+                )
+                for i in range(len(scores.probability))
+            ]
+        size = len(scores.probability)
+        ids = features.get(BOOKING_ID)
+        days = features.get(AS_OF)
+        if days is None or self.answers_as_of is False:
+            days = np.asarray(features["booking_date"], dtype="datetime64[D]")
+        return Answers(
+            accepted=screened.accepted,
+            rejected=screened.rejected,
+            problems=screened.problems,
+            booking_id=ids if ids is not None else np.full(size, None, dtype=object),
+            as_of=np.asarray(days, dtype="datetime64[D]"),
+            probability=scores.probability,
+            will_cancel=self.decisions(scores.probability),
+            threshold=self.threshold,
+            features=features,
+            reasons=explained,
+        )
+
+    def screen(
+        self, bookings: Mapping[str, ColumnInput], *, as_of: np.datetime64 | str | None = None
+    ) -> Screened:
+        """``answer``'s validation alone: the bookings it would score and those it refuses, with
+        every reason (a batch engine screens rows apart from scoring them: ``data_science.spark_batch``)."""
+        columns = dict(bookings)
+        n = len(next(iter(columns.values()))) if columns else 0
+        for name in BOOKING_FIELDS:
+            columns.setdefault(name, [None] * n)  # an absent booking field is missing in every row
+        if as_of is not None:
+            columns[AS_OF] = [str(np.asarray(as_of, dtype="datetime64[D]"))] * n
+        names = [name for name in COLUMNS_BY_NAME if name in columns]
+        validated = validate(columns, names)
+        accepted, rejected = validated.accepted, validated.rejected
+        problems = list(validated.details)
+        typed = validated.columns
+        if AS_OF in typed and not self.answers_as_of and len(accepted):
+            # A booking-date model cannot judge a later day: refuse those rows rather than answer
+            # another question than the one asked.
+            booked = self._transform(typed)["booking_date"]
+            day = typed[AS_OF]
+            later = ~np.isnat(day) & (day != booked)
+            if later.any():
+                problem = Problem(
+                    AS_OF,
+                    f"this model ({self.transformation}) judges a booking only as of its booking date",
+                    row_rule=True,
+                )
+                order = np.argsort(np.concatenate([rejected, accepted[later]]), kind="stable")
+                problems = [[*p] for p in problems] + [[problem] for _ in range(int(later.sum()))]
+                problems = [problems[i] for i in order]
+                rejected = np.sort(np.concatenate([rejected, accepted[later]]))
+                accepted = accepted[~later]
+                typed = {name: values[~later] for name, values in typed.items()}
+        return Screened(accepted, rejected, problems, typed)
+
     def calibrate(self, margin: np.ndarray) -> np.ndarray:
-        a, b = self.calibration
-        return 1.0 / (1.0 + np.exp(-(a * margin.astype(np.float64) + b)))
+        return calibrate(margin, self.calibration)
 
     def predict(self, bookings: Columns, *, reasons: bool = False) -> Scores:
-        """Score validated bookings (columns); ``reasons`` adds per-feature contributions."""
+        """Score validated bookings (columns); ``reasons`` adds per-feature contributions.
+
+        With an ``at_booking`` head, rows judged as of their booking date go to it, the others to
+        this model's booster; contributions come back in this model's feature order either way.
+        """
         features = self._transform(bookings)
+        if self.at_booking is None:
+            probability, margin, contributions = self._score(features, reasons)
+            return Scores(probability, margin, features, contributions)
+        booked = np.asarray(features["days_since_booking"]) == 0
+        n, width = len(booked), len(self.feature_names) + 1
+        probability, margin = np.empty(n), np.empty(n)
+        contributions = np.zeros((n, width)) if reasons else None
+        for head, rows in ((self.at_booking, booked), (self, ~booked)):
+            if not rows.any():
+                continue
+            p, m, c = head._score({name: values[rows] for name, values in features.items()}, reasons)
+            probability[rows], margin[rows] = p, m
+            if contributions is not None and c is not None:
+                contributions[np.ix_(rows, self._columns_of(head))] = c
+        return Scores(probability, margin, features, contributions, booked)
+
+    def _score(self, features: Columns, reasons: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """(probabilities, margins, contributions) of this head's booster on transformed bookings."""
         matrix = self.encoder.encode(features)
         if not len(matrix):
             empty = np.empty(0, dtype=np.float64)
-            return Scores(empty, empty, features, np.empty((0, matrix.shape[1] + 1)) if reasons else None)
+            return empty, empty, np.empty((0, matrix.shape[1] + 1)) if reasons else None
         margin = self.booster.inplace_predict(matrix, predict_type="margin", validate_features=False)
-        contributions = self.contributions(matrix) if reasons else None
-        return Scores(self.calibrate(margin), margin, features, contributions)
+        return self.calibrate(margin), margin, self.contributions(matrix) if reasons else None
+
+    def _columns_of(self, head: CancellationModel) -> np.ndarray:
+        """Where ``head``'s features and bias sit among this model's (its features are a subset)."""
+        position = {name: j for j, name in enumerate(self.feature_names)}
+        return np.array([position[name] for name in head.feature_names] + [len(self.feature_names)])
+
+    def heads(self) -> list[CancellationModel]:
+        """This model and its at-booking head, if any."""
+        return [self] if self.at_booking is None else [self, self.at_booking]
 
     def contributions(self, matrix: np.ndarray) -> np.ndarray:
         """Exact TreeSHAP contributions of encoded rows (the bias last).
@@ -137,13 +338,14 @@ class CancellationModel:
         return self._explainer
 
     def decisions(self, probability: np.ndarray) -> np.ndarray:
-        """1 where the booking is predicted to cancel (probability >= the model's threshold)."""
-        return (probability >= self.threshold).astype(np.int64)
+        """True where the booking is predicted to cancel (probability >= the model's threshold)."""
+        return decide(probability, self.threshold)
 
     # ------------------------------------------------------------------ persistence
     def save(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         self.booster.save_model(directory / BOOSTER_FILE)
+        record(directory / BOOSTER_FILE)  # checked by load before XGBoost reads the file
         (directory / ENCODER_FILE).write_text(self.encoder.to_json())
         meta = {
             "threshold": self.threshold,
@@ -152,7 +354,7 @@ class CancellationModel:
             "feature_names": self.encoder.feature_names,
             **self.metadata,
         }
-        (directory / META_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+        (directory / META_FILE).write_text(json_text(meta, sort_keys=True))  # numbers rounded: artifacts.py
         if self.profile is not None:
             (directory / PROFILE_FILE).write_text(json.dumps(self.profile, indent=1, sort_keys=True) + "\n")
         (directory / VOCABULARY_NAME).write_text(
@@ -161,6 +363,8 @@ class CancellationModel:
             ),
             encoding="utf-8",
         )
+        if self.at_booking is not None:
+            self.at_booking.save(directory / AT_BOOKING_DIR)
 
     @classmethod
     def load(
@@ -169,6 +373,10 @@ class CancellationModel:
         """The model saved in ``directory``; unless told not to, refuses one trained with another
         vocabulary than the one in use (``VocabularyMismatchError``, saying which file to use)."""
         meta = json.loads((directory / META_FILE).read_text())
+        if (
+            problem := booster_problem(directory / BOOSTER_FILE)
+        ) is not None:  # a damaged file crashes XGBoost
+            raise ModelBundleError(problem)
         booster = xgb.Booster()
         booster.load_model(directory / BOOSTER_FILE)
         if nthread is not None:
@@ -191,6 +399,9 @@ class CancellationModel:
             metadata={k: v for k, v in meta.items() if k not in _KNOWN_META},
             profile=json.loads(profile_path.read_text()) if profile_path.exists() else None,
             vocabulary=vocabulary,
+            at_booking=cls.load(directory / AT_BOOKING_DIR, nthread=nthread, check_vocabulary=False)
+            if (directory / AT_BOOKING_DIR).is_dir()
+            else None,
         )
         if check_vocabulary:
             model.check_vocabulary()

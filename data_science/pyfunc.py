@@ -1,9 +1,11 @@
-"""The MLflow pyfunc: raw booking fields in, cancellation probability out.
+"""The MLflow pyfunc: raw booking fields in, one answer per booking out.
 
-Its per-call work is the platform's scoring path and nothing more: the one validator
-(``data_engineering.src.validate``, so it accepts and refuses exactly what the API and
-``predict-batch`` do) and ``CancellationModel.predict``. MLflow's own xgboost flavour would need
-the encoded features; this takes what a hotel system has.
+Its per-call work is the platform's scoring path and nothing more: ``CancellationModel.answer``
+(the one validator, so it accepts and refuses exactly what the API and ``predict-batch`` do, the
+transformation, the booster, the calibration and the threshold). Each booking may carry the
+hotel's ``booking_id`` and the ``as_of`` day to judge it as of (default: its booking date); the
+answer echoes both, with ``cancel_probability`` and ``will_cancel``. MLflow's own xgboost flavour
+would need the encoded features; this takes what a hotel system has.
 
 The registered model carries the code it imports (``code_paths``: only the modules this file
 needs, found by importing it) and pins its requirements, so ``mlflow models serve`` runs it
@@ -24,8 +26,8 @@ import pandas as pd
 # `mlflow.pyfunc` attribute.
 from mlflow.pyfunc.model import PythonModel, PythonModelContext
 
-from data_engineering.src.schema import BOOKING_FIELDS, VOCABULARY_FILE
-from data_engineering.src.validate import frame_to_columns, validate
+from data_engineering.src.schema import AS_OF, BOOKING_FIELDS, BOOKING_ID, COLUMNS_BY_NAME, VOCABULARY_FILE
+from data_engineering.src.validate import frame_to_columns
 from data_science.model import CancellationModel
 from data_science.tracking import BUNDLE_ARTIFACT
 
@@ -45,15 +47,24 @@ class HotelCancellationPyfunc(PythonModel):
 
     def predict(
         self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
-    ) -> np.ndarray:
+    ) -> pd.DataFrame:
         frame = pd.DataFrame(model_input)
-        validated = validate(frame_to_columns(frame, BOOKING_FIELDS), BOOKING_FIELDS)
-        if len(validated.rejected):
+        # Every booking field (an absent one is missing), and the optional fields the frame has.
+        names = [name for name in COLUMNS_BY_NAME if name in BOOKING_FIELDS or name in frame]
+        answers = self.model.answer(frame_to_columns(frame, names))
+        if len(answers.rejected):
             raise InvalidBookingsError(
-                f"{len(validated.rejected)} invalid booking(s); first at row {int(validated.rejected[0])}: "
-                f"{validated.reasons[0]}"
+                f"{len(answers.rejected)} invalid booking(s); first at row {int(answers.rejected[0])}: "
+                f"{answers.refusals()[0]}"
             )
-        return self.model.predict(validated.columns).probability
+        return pd.DataFrame(
+            {
+                BOOKING_ID: answers.booking_id,
+                AS_OF: np.datetime_as_string(answers.as_of, unit="D"),
+                "cancel_probability": answers.probability,
+                "will_cancel": answers.will_cancel,
+            }
+        )
 
 
 def _module_file(root: Path, name: str) -> Path | None:

@@ -16,18 +16,34 @@ from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
+from sklearn.metrics import roc_auc_score
 
 from data_engineering.src.paths import FIGURES_DIR, METRICS_FILE, MODEL_DIR, PLOTS_DIR
-from data_engineering.src.schema import BOOKING_FIELDS, COLUMNS_BY_NAME, TARGET
+from data_engineering.src.schema import (
+    AS_OF,
+    BOOKING_FIELDS,
+    BOOKING_ID,
+    COLUMNS_BY_NAME,
+    SCORING_FIELDS,
+    TARGET,
+)
+from data_engineering.transformation import get_transformation
 from data_engineering.transformation.v1 import NO_ID, UNKNOWN_COUNTRY
-from data_science.model import VOCABULARY_NAME, CancellationModel
+from data_science.backtest import CREATION, ON_THE_BOOKS
+from data_science.load_check import promotion_refusal
+from data_science.model import VOCABULARY_NAME, CancellationModel, ModelBundleError
+from data_science.nightly import forecast
+from data_science.quality import nightly_accuracy
+from data_science.snapshots import as_of
 from data_science.tracking import (
     BUNDLE_ARTIFACT,
     CHALLENGER,
     CHAMPION,
     MODEL_ARTIFACT,
     MODEL_NAME,
+    ModelLoadError,
     NoModelError,
     ensure_experiment,
     resolve,
@@ -37,13 +53,29 @@ if TYPE_CHECKING:
     from mlflow.models import ModelSignature
 
 NUMERIC_KINDS = ("int", "float", "id")
+# Logged per backtest fold (MLflow step = fold): both questions, and the estimate made before outcomes.
+FOLD_METRICS = (
+    "roc_auc",
+    "pr_auc",
+    "brier",
+    "log_loss",
+    "f1",
+    "estimated_roc_auc",
+    "roc_auc_on_the_books",
+    "estimated_roc_auc_on_the_books",
+    "calibration_in_the_large",
+    "calibration_in_the_large_on_the_books",
+    "nightly_wape",
+    "nightly_bias",
+)
 
 
 def signature_columns() -> list[tuple[str, str, bool]]:
-    """(field, MLflow type, required) of every booking field: the API's contract too.
+    """(field, MLflow type, required) of every field a booking may be scored with: the API's
+    contract too — the booking fields, the hotel's ``booking_id`` and the ``as_of`` day.
 
     Numbers and ids are ``Any``: like the API and ``predict-batch``, the model takes 9, 9.0 or
-    "9.0" and its own validator says what it refuses and why; text fields are strings.
+    "9.0" and its own validator says what it refuses and why; text fields (and the date) are strings.
     """
     return [
         (
@@ -51,7 +83,7 @@ def signature_columns() -> list[tuple[str, str, bool]]:
             "any" if COLUMNS_BY_NAME[name].kind in NUMERIC_KINDS else "string",
             not COLUMNS_BY_NAME[name].nullable,
         )
-        for name in BOOKING_FIELDS
+        for name in SCORING_FIELDS
     ]
 
 
@@ -63,15 +95,32 @@ def input_signature() -> ModelSignature:
         ColSpec(AnyType() if kind == "any" else kind, name, required=required)
         for name, kind, required in signature_columns()
     ]
-    return ModelSignature(inputs=Schema(columns), outputs=Schema([ColSpec("double", "cancel_probability")]))
+    outputs: list[ColSpec | TensorSpec] = [
+        ColSpec("string", BOOKING_ID, required=False),
+        ColSpec("string", AS_OF),
+        ColSpec("double", "cancel_probability"),
+        ColSpec("boolean", "will_cancel"),
+    ]
+    return ModelSignature(inputs=Schema(columns), outputs=Schema(outputs))
 
 
-def input_example(frame: pd.DataFrame) -> pd.DataFrame:
-    """A few bookings as a hotel system sends them: the cleaned placeholders back to missing."""
+def input_example(frame: pd.DataFrame, *, later_days: bool = True) -> pd.DataFrame:
+    """A few bookings as a hotel system sends them: the cleaned placeholders back to missing, a
+    reservation id, and (``later_days``: for a model that judges bookings as of any day) all but
+    the first judged as of the day after their booking date."""
     example = frame[list(BOOKING_FIELDS)].head(5).astype(object)
     for name in ("agent", "company"):
         example[name] = example[name].where(example[name] != NO_ID, None)
     example["country"] = example["country"].where(example["country"] != UNKNOWN_COUNTRY, None)
+    example.insert(0, BOOKING_ID, [f"EXAMPLE-{k + 1}" for k in range(len(example))])
+    booked, arrival = (
+        pd.to_datetime(frame["booking_date"].head(5)),
+        pd.to_datetime(frame["arrival_date"].head(5)),
+    )
+    later = (booked + pd.Timedelta(days=1)).where(
+        later_days & (arrival - booked > pd.Timedelta(days=1)), booked
+    )
+    example[AS_OF] = [None, *(str(day.date()) for day in later.iloc[1:])] if len(example) else []
     return example
 
 
@@ -98,9 +147,11 @@ class Gate:
     text: str
     basis: str = ""  # which comparison decided
     champion_version: str | None = None
-    challenger_score: float | None = None
+    challenger_score: float | None = None  # ROC AUC at booking
     champion_score: float | None = None
     rows: int = 0
+    challenger_wape: float | None = None  # nightly forecast WAPE of the bookings on the books
+    champion_wape: float | None = None
 
 
 MIN_NEW_ROWS = 200  # fewer new bookings than this say too little to decide on
@@ -128,29 +179,66 @@ def _same_folds(report: dict[str, Any], other: dict[str, Any] | None) -> bool:
     return windows == theirs and report.get("data_version") == other.get("data_version")
 
 
+def _scored_as_of(model: CancellationModel, frame: pd.DataFrame, rows: pd.DataFrame) -> np.ndarray:
+    """``model``'s probabilities for OOF rows (booking ids and as-of days) of the processed bookings."""
+    bookings = frame.set_index("booking_id").loc[rows["booking_id"]].reset_index()
+    days = rows["as_of"].to_numpy(dtype="datetime64[D]")
+    judged = as_of(bookings, np.arange(len(bookings)), days, get_transformation(model.transformation))
+    return model.predict(judged).probability
+
+
+def _nightly_wape(rows: pd.DataFrame, probability: np.ndarray) -> float:
+    """The nightly forecast's WAPE over the folds of ``rows`` (on-the-books OOF rows)."""
+    scored = rows.assign(probability=probability)
+    nights = [
+        forecast(
+            part,
+            first_night=part["as_of"].iloc[0] + pd.Timedelta(days=1),
+            last_night=part["arrival_date"].max(),
+            hotels=None,
+        )
+        for _, part in scored.groupby("fold")
+    ]
+    return float(nightly_accuracy(pd.concat(nights, ignore_index=True))["wape"])
+
+
+def _wins(mine: tuple[float, float | None], theirs: tuple[float, float | None]) -> bool:
+    """Better at booking (ROC AUC), and no worse a nightly forecast (WAPE) where both have one."""
+    if mine[1] is not None and theirs[1] is not None and mine[1] > theirs[1]:
+        return False
+    return mine[0] > theirs[0]
+
+
 def gate(report: dict[str, Any], frame: pd.DataFrame, oof: pd.DataFrame, new_version: str) -> Gate:
     """Does the new model (the challenger) replace the champion? Decided on data neither was fitted on.
 
+    Both questions count: ROC AUC at booking must be higher, and the nightly forecast of the
+    bookings on the books no worse (WAPE), where the champion has one.
+
     1. Same data and the same folds as the champion's run: compare the two pipelines' backtests
        (each fold model was fitted on arrivals before its window only).
-    2. Otherwise, the bookings that arrived after the champion's training cut-off: the champion
-       never saw them, and the challenger's backtest scored them with fold models fitted before
-       their window. Both are scored there by ROC AUC.
+    2. Otherwise, the bookings after the champion's training cut-off: those arriving after it at
+       booking, and those on the books at a backtest cut-off after it, as of that day. The
+       champion never saw their outcomes, and the challenger's backtest scored them with fold
+       models fitted before their window.
     3. Neither possible (no overlap, too few new bookings): the recorded backtest means, said so.
-    The challenger wins on a strictly higher score. A champion trained with another vocabulary
-    (other hotels, other room codes) cannot score these bookings at all: the challenger replaces it.
+    A champion trained with another vocabulary (other hotels, other room codes) cannot score these
+    bookings at all: the challenger replaces it.
     """
-    from sklearn.metrics import roc_auc_score
-
     try:
         champion = resolve(f"models:/{MODEL_NAME}@{CHAMPION}")
+        if champion.version == new_version:
+            return Gate(CHAMPION, f"{CHAMPION} (already)", "same version")
+        old = CancellationModel.load(champion.local_dir, check_vocabulary=False)
+    except (ModelLoadError, ModelBundleError) as exc:  # a champion nobody can load: anything loadable wins
+        return Gate(
+            CHAMPION, f"{CHAMPION} (the current champion cannot be loaded: {exc})", "champion unloadable"
+        )
     except NoModelError:
         return Gate(CHAMPION, f"{CHAMPION} (first registered model)", "first model")
-    if champion.version == new_version:
-        return Gate(CHAMPION, f"{CHAMPION} (already)", "same version")
-    mine = float(report["backtest"]["roc_auc_mean"])
+    backtest = report["backtest"]
+    mine: tuple[float, float | None] = (float(backtest["roc_auc_mean"]), backtest.get("nightly_wape_mean"))
     theirs_report = _champion_report(champion.run_id)
-    old = CancellationModel.load(champion.local_dir, check_vocabulary=False)
     differences = old.vocabulary_differences()
     if differences:
         text = (
@@ -159,29 +247,44 @@ def gate(report: dict[str, Any], frame: pd.DataFrame, oof: pd.DataFrame, new_ver
         )
         return Gate(CHAMPION, text, "other vocabulary", str(champion.version))
     cutoff = old.metadata.get("window", {}).get("cutoff")
+    rows = 0
     if theirs_report is not None and _same_folds(report, theirs_report):
-        basis, theirs, rows = (
-            "backtest on the same folds",
-            float(theirs_report["backtest"]["roc_auc_mean"]),
-            0,
+        recorded = theirs_report["backtest"]
+        basis = "backtest on the same folds"
+        theirs: tuple[float, float | None] = (
+            float(recorded["roc_auc_mean"]),
+            recorded.get("nightly_wape_mean"),
         )
     else:
-        new_rows = (
-            oof[pd.to_datetime(oof["arrival_date"]) >= pd.Timestamp(cutoff)] if cutoff else oof.iloc[:0]
-        )
+        day = pd.Timestamp(cutoff) if cutoff else None
+        booked = oof[oof["population"] == CREATION]
+        held = oof[oof["population"] == ON_THE_BOOKS]
+        new_rows = booked[booked["arrival_date"] >= day] if day is not None else booked.iloc[:0]
+        new_books = held[held["as_of"] >= day - pd.Timedelta(days=1)] if day is not None else held.iloc[:0]
         if len(new_rows) >= MIN_NEW_ROWS and new_rows[TARGET].nunique() == 2:
-            bookings = frame.set_index("booking_id").loc[new_rows["booking_id"]].reset_index()
-            theirs = float(roc_auc_score(new_rows[TARGET], old.predict(bookings).probability))
-            mine = float(roc_auc_score(new_rows[TARGET], new_rows["probability"]))
-            basis, rows = f"bookings arriving on or after the champion's cut-off {cutoff}", len(new_rows)
+            y = new_rows[TARGET].to_numpy()
+            mine = (float(roc_auc_score(y, new_rows["probability"])), None)
+            theirs = (float(roc_auc_score(y, _scored_as_of(old, frame, new_rows))), None)
+            if len(new_books) >= MIN_NEW_ROWS:
+                mine = (mine[0], _nightly_wape(new_books, new_books["probability"].to_numpy()))
+                theirs = (theirs[0], _nightly_wape(new_books, _scored_as_of(old, frame, new_books)))
+            basis, rows = f"bookings after the champion's cut-off {cutoff}", len(new_rows) + len(new_books)
         else:
-            recorded = (theirs_report or {}).get("backtest", {}).get("roc_auc_mean")
-            theirs = float(recorded) if recorded is not None else float("-inf")
-            basis, rows = "recorded backtest means (different folds, no new bookings to compare on)", 0
-    alias = CHAMPION if mine > theirs else CHALLENGER
+            recorded = (theirs_report or {}).get("backtest", {})
+            theirs = (float(recorded.get("roc_auc_mean", float("-inf"))), recorded.get("nightly_wape_mean"))
+            basis = "recorded backtest means (different folds, no new bookings to compare on)"
+    alias = CHAMPION if _wins(mine, theirs) else CHALLENGER
     verdict = "beats" if alias == CHAMPION else "does not beat"
-    text = f"{alias} (ROC AUC {mine:.4f} {verdict} version {champion.version}'s {theirs:.4f}; {basis})"
-    return Gate(alias, text, basis, str(champion.version), mine, theirs, rows)
+    forecast = (
+        f", nightly WAPE {mine[1]:.3f} against {theirs[1]:.3f}"
+        if mine[1] is not None and theirs[1] is not None
+        else ""
+    )
+    text = (
+        f"{alias} (ROC AUC {mine[0]:.4f} against {theirs[0]:.4f}{forecast}: {verdict} version "
+        f"{champion.version}; {basis})"
+    )
+    return Gate(alias, text, basis, str(champion.version), mine[0], theirs[0], rows, mine[1], theirs[1])
 
 
 def log_and_register(
@@ -213,7 +316,8 @@ def log_and_register(
             _flatten("", {k: params.get(k) for k in ("backtest", "train")})
             | {"transformation": model.transformation, "n_trees": model.metadata.get("n_trees")}
         )
-        # The headline: the backtest means, "expected performance on future bookings".
+        # The backtest means; per fold below, the spread a later window can fall in and the label-free
+        # estimate beside each realised figure.
         metrics = {f"backtest_{k}": v for k, v in backtest.items() if k.endswith("_mean")}
         metrics["threshold"] = model.threshold
         for name, values in report["baselines"].items():
@@ -221,7 +325,7 @@ def log_and_register(
         mlflow.log_metrics(metrics)
         for step, fold in enumerate(backtest["folds"], start=1):
             mlflow.log_metrics(
-                {f"fold_{k}": fold[k] for k in ("roc_auc", "pr_auc", "brier", "log_loss", "f1")}, step=step
+                {f"fold_{k}": fold[k] for k in FOLD_METRICS if fold.get(k) is not None}, step=step
             )
         mlflow.set_tags(
             {
@@ -253,14 +357,17 @@ def log_and_register(
             pip_requirements=requirements(),
         )
         new_version = str(info.registered_model_version)
+        refusal = promotion_refusal(new_version)
+        if refusal is not None:
+            raise refusal
         decision = gate(report, frame, oof, new_version)
-        if decision.champion_score is not None and decision.challenger_score is not None:
-            mlflow.log_metrics(
-                {
-                    "gate_challenger_roc_auc": decision.challenger_score,
-                    "gate_champion_roc_auc": decision.champion_score,
-                }
-            )
+        gate_metrics = {
+            "gate_challenger_roc_auc": decision.challenger_score,
+            "gate_champion_roc_auc": decision.champion_score,
+            "gate_challenger_nightly_wape": decision.challenger_wape,
+            "gate_champion_nightly_wape": decision.champion_wape,
+        }
+        mlflow.log_metrics({k: v for k, v in gate_metrics.items() if v is not None})
         mlflow.set_tags(
             {"alias_decision": decision.text, "gate_basis": decision.basis, "gate_rows": str(decision.rows)}
         )

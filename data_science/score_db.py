@@ -1,137 +1,363 @@
-"""``./cli.sh score-db [--env ENV]``: score the loaded bookings that have no score yet.
+"""``./cli.sh score-db [--env ENV] [--as-of DATE] [--model-uri URI]``: re-score the bookings on the books.
 
-Reads the raw text of bookings from ``bookings_raw`` that are neither in ``booking_scores`` nor
-rejected, scores them with the champion (the same validation and features as ``predict-batch``),
-and appends ``booking_id, model_name, model_version, cancel_probability, will_cancel, scored_at``
-to ``booking_scores``. Run daily by the Airflow DAG ``hotel_score_bookings``; idempotent (a booking
-is scored once; rerunning the same day scores nothing new).
+Every booking on the books at the end of the day (default: today, UTC; ``--as-of`` replays
+another day) — made by then, arriving after it, not cancelled on or before it — is scored as of
+that day with the champion, from the raw text in ``bookings_raw`` (the same validation, features
+and answer as ``predict-batch``), and appended to ``booking_scores``:
+``booking_id, as_of, model_name, model_version, cancel_probability, will_cancel, scored_at``.
+
+``booking_scores`` keeps the history, one row per booking, as-of day and model version: a booking
+made months ahead is re-scored every day as its arrival approaches, and a cancellation recorded by
+a later load (``initialize-data`` updates a booking by its id) takes it off the books from then
+on. Rerunning the same day adds nothing; two runs at once add each row once. Run daily by the
+Airflow DAG ``hotel_score_bookings``. Rows are read, scored and written a chunk at a time, so
+memory does not grow with the number of bookings.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import io
+import re
 import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
+import pyarrow.csv as pacsv
 import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
 
 from data_engineering.src import db
+from data_engineering.src.initialize_data import TransformParams
 from data_engineering.src.messages import first_line, masked
+from data_engineering.src.params import ParamsError, read_section
 from data_engineering.src.progress import progress
-from data_engineering.src.schema import BOOKING_FIELDS
+from data_engineering.src.run_lock import exclusive
+from data_engineering.src.schema import AS_OF, BOOKING_FIELDS, BOOKING_ID, SCORING_FIELDS, ReservationStatus
 from data_engineering.src.settings import ENVIRONMENTS, SettingsError, database_url
-from data_engineering.src.validate import ID_COLUMN, LINE_COLUMN, records_to_columns, validate
-from data_science.model import CancellationModel, ModelBundleError
+from data_engineering.src.validate import records_to_columns
+from data_science.engines import (
+    SparkUnavailableError,
+    add_engine_arguments,
+    check_engine_arguments,
+    check_spark,
+    spark_session,
+)
+from data_science.model import Answers, CancellationModel, ModelBundleError
+from data_science.nightly import no_stays, stays
+from data_science.predict_batch import as_of_date
 from data_science.tracking import NoModelError, default_model_uri, resolve
 
 SCORES_TABLE = "booking_scores"
 SCORES_COLUMNS = {
-    ID_COLUMN: "int",
+    BOOKING_ID: "text",
+    AS_OF: "date",
     "model_name": "text",
     "model_version": "text",
     "cancel_probability": "float",
     "will_cancel": "int",
     "scored_at": "text",
 }
+SCORES_KEY = (BOOKING_ID, AS_OF, "model_name", "model_version")
 CHUNK_ROWS = 50_000
+COPY_CHUNK_BYTES = 8 << 20  # ~60,000 bookings of text per chunk
+_LEFT = (ReservationStatus.CANCELED.value, ReservationStatus.NO_SHOW.value)
 
 
 class NoBookingsError(RuntimeError):
     pass
 
 
-def unscored_query(engine: sa.Engine) -> sa.Select[*tuple[Any, ...]]:
-    """Raw bookings with no score yet and not rejected at load, in file order."""
+@dataclass
+class Outcome:
+    on_the_books: int = 0
+    scored: int = 0
+    added: int = 0  # new rows in booking_scores (0 when the day was scored already)
+    flagged: int = 0
+    invalid: int = 0
+    probability_sum: float = 0.0
+
+
+def scores_table(engine: sa.Engine) -> sa.Table:
+    """``booking_scores``, created if missing; a table of the earlier one-score-per-booking layout
+    (no ``as_of``) is kept under another name, said so, and a new one made."""
     inspector = sa.inspect(engine)
+    if inspector.has_table(SCORES_TABLE):
+        columns = {c["name"] for c in inspector.get_columns(SCORES_TABLE)}
+        if AS_OF not in columns:
+            kept = f"{SCORES_TABLE}_before_as_of"
+            with engine.begin() as conn:
+                conn.exec_driver_sql(f'ALTER TABLE "{SCORES_TABLE}" RENAME TO "{kept}"')
+            print(f"score-db: note: the earlier {SCORES_TABLE} (one score per booking) is kept as {kept}")
+    table = db.table_definition(SCORES_TABLE, SCORES_COLUMNS, None)
+    table.append_constraint(sa.PrimaryKeyConstraint(*SCORES_KEY))
+    with engine.begin() as conn:
+        table.create(conn, checkfirst=True)
+    return table
+
+
+def processed_table(engine: sa.Engine, version: str) -> str:
+    """``bookings_<version>``, else the newest other loaded version (they all have the dates)."""
+    inspector = sa.inspect(engine)
+    command = f"./cli.sh initialize-data {version} db"
     if not inspector.has_table("bookings_raw"):
-        raise NoBookingsError(
-            "no bookings_raw table: load bookings first with ./cli.sh initialize-data v2 db"
-        )
-    db.create_table_if_missing(engine, SCORES_TABLE, SCORES_COLUMNS)
+        raise NoBookingsError(f"no bookings_raw table: load bookings first with {command}")
+    loaded = sorted(
+        (name for name in inspector.get_table_names() if re.fullmatch(r"bookings_v[2-9][0-9]*", name)),
+        key=lambda name: int(name.removeprefix("bookings_v")),
+    )
+    if f"bookings_{version}" in loaded:
+        return f"bookings_{version}"
+    if not loaded:
+        raise NoBookingsError(f"no bookings_{version} table: load bookings first with {command}")
+    return loaded[-1]
+
+
+def on_the_books_query(
+    engine: sa.Engine, day: dt.date, version: str, *, lines: tuple[int, int] | None = None
+) -> sa.Select[Any]:
+    """The raw text of the bookings on the books at the end of ``day``, in load order.
+
+    Selected on the loaded ``bookings_<version>`` (typed dates and status); the rows the load
+    rejected are not in it. ``lines``: only those whose ``source_line`` is in [low, high) (a
+    Spark task's share).
+    """
+    processed_name = processed_table(engine, version)
     metadata = sa.MetaData()
     raw = sa.Table("bookings_raw", metadata, autoload_with=engine)
-    scores = sa.Table(SCORES_TABLE, metadata, autoload_with=engine)
-    fields = [raw.c[name] for name in BOOKING_FIELDS]
+    processed = sa.Table(processed_name, metadata, autoload_with=engine)
+    missing = [c for c in ("arrival_date", "booking_date") if c not in processed.c]
+    if missing:
+        raise NoBookingsError(f"{processed_name} has no {', '.join(missing)}: load a version from v2 on")
+    left: sa.ColumnElement[bool] = sa.false()
+    if "reservation_status" in processed.c and "reservation_status_date" in processed.c:
+        # NULL-safe: a booking still on the books has no status (NOT of a NULL would drop it).
+        status, date = processed.c.reservation_status, processed.c.reservation_status_date
+        left = sa.and_(status.is_not(None), date.is_not(None), status.in_(_LEFT), date <= day)
+    columns = [raw.c[name] for name in BOOKING_FIELDS] + [raw.c[BOOKING_ID]]
     query = (
-        sa.select(raw.c[ID_COLUMN], *fields)
-        .outerjoin(scores, scores.c[ID_COLUMN] == raw.c[ID_COLUMN])
-        .where(scores.c[ID_COLUMN].is_(None))
-        .order_by(raw.c[LINE_COLUMN])
+        sa.select(*columns)
+        .join(processed, sa.cast(processed.c[BOOKING_ID], sa.Text) == sa.cast(raw.c[BOOKING_ID], sa.Text))
+        .where(processed.c.booking_date <= day, processed.c.arrival_date > day, sa.not_(left))
+        .order_by(raw.c.source_line)
     )
-    if inspector.has_table("bookings_rejected"):
-        rejected = sa.Table("bookings_rejected", metadata, autoload_with=engine)
-        query = query.where(raw.c[ID_COLUMN].not_in(sa.select(rejected.c[ID_COLUMN])))
-    return query
+    return (
+        query if lines is None else query.where(raw.c.source_line >= lines[0], raw.c.source_line < lines[1])
+    )
 
 
-def run(env: str | None, model_uri: str | None) -> str:
-    url = database_url(env)
-    engine = db.make_engine(url)
-    query = unscored_query(engine)
+def count_rows(engine: sa.Engine, query: sa.Select[Any]) -> int:
     with engine.connect() as conn:
-        total = conn.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar_one()
-    if not total:
-        engine.dispose()
-        return f"score-db: nothing to score in {masked(url)}"
-    resolved = resolve(model_uri)
-    model = CancellationModel.load(resolved.local_dir)
-    scored_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    scored = flagged = invalid = 0
-    # Read in chunks (a server-side cursor on PostgreSQL), written after reading: appending to
-    # booking_scores while the same query reads it would be a moving target.
-    chunks = []
-    with engine.connect() as conn, progress(total=total, desc="score-db", unit="rows") as bar:
+        return int(conn.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar_one())
+
+
+def chunks_of(engine: sa.Engine, query: sa.Select[Any]) -> Iterator[dict[str, Any]]:
+    """The query's rows as columns (``SCORING_FIELDS`` present), ``CHUNK_ROWS`` at a time, so memory
+    does not grow with the table. PostgreSQL: one ``COPY ... TO STDOUT`` parsed by Arrow a block at
+    a time (text columns, as predict-batch reads a file); SQLite: a cursor's rows."""
+    names = [column.name for column in query.selected_columns if column.name in SCORING_FIELDS]
+    if engine.dialect.name == "postgresql":
+        yield from _copied(engine, query, names)
+        return
+    with engine.connect() as conn:
         result = conn.execution_options(yield_per=CHUNK_ROWS).execute(query)
         for rows in result.partitions():
-            records = [row._mapping for row in rows]
-            validated = validate(records_to_columns(records, BOOKING_FIELDS), BOOKING_FIELDS)
-            scores = model.predict(validated.columns).probability
-            decisions = model.decisions(scores)
-            ids = np.array([records[i][ID_COLUMN] for i in validated.accepted], dtype=np.int64)
-            chunks.append(
-                pa.table(
-                    {
-                        ID_COLUMN: pa.array(ids, pa.int64()),
-                        "model_name": pa.array([resolved.name or resolved.uri] * len(ids), pa.string()),
-                        "model_version": pa.array([resolved.version or ""] * len(ids), pa.string()),
-                        "cancel_probability": pa.array(scores, pa.float64()),
-                        "will_cancel": pa.array(decisions, pa.int64()),
-                        "scored_at": pa.array([scored_at] * len(ids), pa.string()),
-                    }
-                )
-            )
-            scored, flagged, invalid = (
-                scored + len(ids),
-                flagged + int(decisions.sum()),
-                invalid + len(validated.rejected),
-            )
-            bar.update(len(rows))
-    if chunks:
-        db.append_rows(engine, SCORES_TABLE, pa.concat_tables(chunks), SCORES_COLUMNS)
-    engine.dispose()
-    return (
-        f"score-db: scored {scored:,} new bookings with {resolved.name} version {resolved.version} "
-        f"({flagged:,} predicted to cancel); {invalid:,} invalid"
+            yield records_to_columns([row._mapping for row in rows], names)
+
+
+def _copied(engine: sa.Engine, query: sa.Select[Any], names: list[str]) -> Iterator[dict[str, pa.Array]]:
+    sql = query.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True})
+    options = pacsv.ConvertOptions(
+        column_types=dict.fromkeys(names, pa.dictionary(pa.int32(), pa.string())),
+        quoted_strings_can_be_null=False,  # COPY writes NULL as an unquoted empty field, "" quoted
     )
+
+    def parsed(data: bytes) -> dict[str, pa.Array]:
+        table = pacsv.read_csv(
+            io.BytesIO(data), read_options=pacsv.ReadOptions(column_names=names), convert_options=options
+        )
+        return {name: table[name] for name in names}
+
+    with engine.connect() as conn:
+        driver = conn.connection.driver_connection
+        assert driver is not None  # a connection in use always has its DBAPI connection
+        pending = bytearray()
+        with driver.cursor().copy(f"COPY ({sql}) TO STDOUT (FORMAT csv)") as copy:
+            for block in copy:
+                pending += block
+                if len(pending) >= COPY_CHUNK_BYTES:
+                    cut = pending.rfind(b"\n") + 1  # raw booking text holds no line break
+                    yield parsed(bytes(pending[:cut]))
+                    del pending[:cut]
+        if pending:
+            yield parsed(bytes(pending))
+
+
+def answers_on_the_books(
+    model: CancellationModel, engine: sa.Engine, day: dt.date, version: str, *, desc: str
+) -> Iterator[Answers]:
+    """The model's answers for the loaded bookings on the books at the end of ``day``, as of it,
+    a chunk at a time (with progress)."""
+    query = on_the_books_query(engine, day, version)
+    with progress(total=count_rows(engine, query), desc=desc, unit="rows") as bar:
+        for columns in chunks_of(engine, query):
+            answers = model.answer(columns, as_of=np.datetime64(day, "D"))
+            bar.update(answers.rows_in)
+            yield answers
+
+
+def stays_on_the_books(
+    model: CancellationModel, engine: sa.Engine, day: dt.date, version: str | None = None
+) -> pd.DataFrame:
+    """The nightly forecast's input (``nightly.stays``) for the loaded bookings on the books at the
+    end of ``day``, scored as of it (``bookings_<version>``: default the model's)."""
+    parts = [
+        stays(answers.features, answers.probability)
+        for answers in answers_on_the_books(
+            model, engine, day, version or model.transformation, desc="forecast"
+        )
+    ]
+    return pd.concat(parts, ignore_index=True) if parts else no_stays()
+
+
+@dataclass(frozen=True)
+class ScoresRun:
+    """One ``score-db`` run: the database, the day, the model (name, version) and when it ran."""
+
+    url: str
+    day: dt.date
+    version: str  # the transformation whose loaded table tells the bookings on the books
+    label: tuple[str, str]
+    scored_at: str
+
+    def rows(self, booking_id: np.ndarray, probability: np.ndarray, will_cancel: np.ndarray) -> pa.Table:
+        """Rows of ``booking_scores``: these answers, for the end of ``day``, by this model."""
+        size = len(probability)
+        return pa.table(
+            {
+                BOOKING_ID: pa.array(booking_id, pa.string()),
+                AS_OF: pa.array([self.day] * size, pa.date32()),
+                "model_name": pa.array([self.label[0]] * size, pa.string()),
+                "model_version": pa.array([self.label[1]] * size, pa.string()),
+                "cancel_probability": pa.array(probability, pa.float64()),
+                "will_cancel": pa.array(will_cancel.astype(np.int64), pa.int64()),
+                "scored_at": pa.array([self.scored_at] * size, pa.string()),
+            }
+        )
+
+
+def spark_scores(job: ScoresRun, model: CancellationModel, bundle: Path, master: str | None) -> Outcome:
+    """``--engine spark``: the same scores, appended by Spark's tasks (``spark_batch``)."""
+    from data_science import spark_batch  # pyspark: an optional dependency
+
+    with spark_session(master, "score-db") as spark:
+        return spark_batch.score_on_the_books(spark, job, model, spark_batch.pyfunc_root(bundle))
+
+
+def run(
+    env: str | None,
+    model_uri: str | None,
+    day: dt.date,
+    *,
+    scoring_engine: str = "python",
+    master: str | None = None,
+) -> tuple[Outcome, str]:
+    if scoring_engine == "spark":
+        check_spark(master)  # before anything slow: pyspark, Java, the master
+    url = database_url(env)
+    version = read_section("transform", TransformParams).version
+    engine = db.make_engine(url)
+    try:
+        query = on_the_books_query(engine, day, version)
+        total = count_rows(engine, query)
+        outcome = Outcome(on_the_books=total)
+        if not total:
+            return outcome, f"score-db: no booking on the books at the end of {day} in {masked(url)}"
+        resolved = resolve(model_uri)
+        model = CancellationModel.load(resolved.local_dir)
+        table = scores_table(engine)
+        job = ScoresRun(
+            url,
+            day,
+            version,
+            (resolved.name or resolved.uri, resolved.version or ""),
+            dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        )
+        if scoring_engine == "spark":
+            done = spark_scores(job, model, resolved.local_dir, master)
+            outcome.scored, outcome.added = done.scored, done.added
+            outcome.flagged, outcome.probability_sum = done.flagged, done.probability_sum
+            outcome.invalid = total - done.scored
+        else:
+            # SQLite locks the whole file: a write cannot commit while the read's cursor is open on
+            # another connection ("database is locked"), so there the scores (7 columns) are
+            # written once every booking has been read; PostgreSQL writes each chunk as it comes.
+            held: list[pa.Table] | None = [] if engine.dialect.name == "sqlite" else None
+            for answers in answers_on_the_books(model, engine, day, version, desc="score-db"):
+                chunk = job.rows(answers.booking_id, answers.probability, answers.will_cancel)
+                if held is None:
+                    outcome.added += db.insert_missing(engine, table, chunk, SCORES_KEY)
+                else:
+                    held.append(chunk)
+                outcome.scored += len(answers.accepted)
+                outcome.flagged += int(answers.will_cancel.sum())
+                outcome.invalid += len(answers.rejected)
+                outcome.probability_sum += float(answers.probability.sum())
+            for chunk in held or []:
+                outcome.added += db.insert_missing(engine, table, chunk, SCORES_KEY)
+    finally:
+        engine.dispose()
+    expected = outcome.probability_sum
+    text = (
+        f"score-db: {outcome.scored:,} bookings on the books at the end of {day} scored with {resolved.name} "
+        f"version {resolved.version}: {outcome.added:,} new rows in {SCORES_TABLE} of {masked(url)}"
+        + (" (this day was scored already)" if outcome.scored and not outcome.added else "")
+        + f"; {expected:,.1f} expected to cancel, {outcome.flagged:,} predicted to; {outcome.invalid:,} invalid"
+    )
+    return outcome, text
+
+
+def _say_waiting() -> None:
+    print("score-db: another score-db is running on this database: waiting for it to finish", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="./cli.sh score-db", description=__doc__.splitlines()[0])
     parser.add_argument("--env", choices=ENVIRONMENTS)
+    parser.add_argument(
+        "--as-of",
+        type=as_of_date,
+        metavar="YYYY-MM-DD",
+        help="score the bookings on the books at the end of this day (default: today, UTC)",
+    )
     parser.add_argument("--model-uri", help=f"default {default_model_uri()}")
+    add_engine_arguments(parser)
     ns = parser.parse_args(argv)
+    check_engine_arguments(parser, ns)
+    day = ns.as_of.astype(dt.date) if ns.as_of is not None else dt.datetime.now(dt.UTC).date()
     try:
-        print(run(ns.env, ns.model_uri))
-    except (NoBookingsError, NoModelError, ModelBundleError, SettingsError) as exc:
+        with exclusive(database_url(ns.env), "score-db", waiting=_say_waiting):  # one run at a time
+            _, text = run(ns.env, ns.model_uri, day, scoring_engine=ns.engine, master=ns.spark_master)
+    except (
+        NoBookingsError,
+        NoModelError,
+        ModelBundleError,
+        SettingsError,
+        ParamsError,
+        SparkUnavailableError,
+    ) as exc:
         print(f"score-db: error: {exc}", file=sys.stderr)
         return 1
     except SQLAlchemyError as exc:
         print(f"score-db: database error: {first_line(exc)}", file=sys.stderr)
         return 1
+    print(text)
     return 0
 
 

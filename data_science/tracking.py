@@ -7,6 +7,7 @@ Tracking URI: ``MLFLOW_TRACKING_URI``, else the embedded SQLite file ``mlflow.db
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import Any
 
 from pydantic import Field
 
-from data_engineering.src.messages import first_line
+from data_engineering.src.messages import first_line, masked_uri
 from data_engineering.src.paths import (
     DVC_LOCK,
     MLFLOW_ARTIFACTS_DEFAULT,
@@ -33,7 +34,28 @@ BUNDLE_ARTIFACT = "cancellation_model"  # the CancellationModel folder inside th
 
 
 class NoModelError(RuntimeError):
-    """No registered model matches the requested URI."""
+    """No usable model at the requested URI: none registered there (this class), or one of the
+    reasons below. Every caller that needs a model reports any of them as one line."""
+
+
+class RegistryUnreachableError(NoModelError):
+    """The tracking server does not answer: nothing can be said about which model is registered."""
+
+
+class ModelLoadError(NoModelError):
+    """A version is registered there, but its files cannot be downloaded or loaded."""
+
+    def __init__(self, message: str, version: str | None = None) -> None:
+        super().__init__(message)
+        self.version = version  # the registry's version that failed, when known
+
+
+# How long a tracking server may take to answer its health check before it counts as down. MLflow's
+# own client retries a refused connection 7 times with back-off (about four minutes) first.
+PROBE_SECONDS = 3.0
+# MLflow's error codes for "nothing of that name, version or alias" (an alias it does not know is
+# an invalid parameter to it): the registry answered, and holds no such model.
+NOT_FOUND_CODES = frozenset({"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"})
 
 
 class TrackingSettings(HotelSettings):
@@ -118,20 +140,79 @@ class ResolvedModel:
     run_id: str | None
     local_dir: Path  # the CancellationModel folder, downloaded
     metrics: dict[str, float]
+    # When the run that logged it started (UTC, ISO): the bundle itself holds no timestamp, so
+    # that a rerun on the same data reproduces it byte for byte (data_science/artifacts.py).
+    trained_at: str | None = None
+    model_dir: Path | None = None  # the MLflow model folder around it (MLmodel, input example)
+
+    @property
+    def label(self) -> str:
+        """How messages name it: "champion version 2", "version 3", or the URI."""
+        return model_label(self.uri, self.version)
+
+
+def model_label(uri: str, version: str | None) -> str:
+    alias = uri.split("@", 1)[1] if uri.startswith("models:/") and "@" in uri else None
+    if version is None:
+        return uri
+    return f"{alias} version {version}" if alias else f"version {version}"
+
+
+def _text(version: object) -> str | None:
+    return None if version is None else str(version)
+
+
+def check_reachable() -> None:
+    """Raise RegistryUnreachableError at once when the tracking URI is a server that does not answer.
+
+    Only a server (http/https) can be down; a database URL is opened by MLflow itself. Any HTTP
+    answer counts as up (a proxy may ask for credentials): only a refused or timed-out connection
+    is "down".
+    """
+    import requests
+
+    uri = tracking_uri()
+    if not uri.startswith(("http://", "https://")):
+        return
+    try:
+        requests.get(f"{uri.rstrip('/')}/health", timeout=PROBE_SECONDS)
+    except requests.RequestException as exc:
+        raise RegistryUnreachableError(
+            f"the MLflow tracking server {masked_uri(uri)} does not answer ({_reason(exc)}): start it "
+            "(./cli.sh start-mlflow-ui, or the stack's mlflow service) or point MLFLOW_TRACKING_URI at "
+            "one that runs"
+        ) from None
+
+
+def _reason(exc: Exception) -> str:
+    """The innermost cause of a requests error, without its URL (which may hold a login)."""
+    import requests
+
+    if isinstance(exc, requests.Timeout):
+        return f"no answer within {PROBE_SECONDS:g} s"
+    text = first_line(exc)
+    for known in ("Connection refused", "Name or service not known", "No route to host"):
+        if known in text:
+            return known.lower()
+    return type(exc).__name__
 
 
 def resolve(uri: str | None = None, *, dst: Path | None = None) -> ResolvedModel:
     """Resolve ``models:/NAME@ALIAS`` (or any model URI) and download its bundle.
 
-    Raises NoModelError, with what to run, when nothing is registered under that URI.
+    Raises NoModelError, with what to run, when nothing is registered under that URI;
+    RegistryUnreachableError when the tracking server does not answer (within seconds, not after
+    MLflow's minutes of retries); ModelLoadError, naming the version ("champion version 2: ..."),
+    when what is registered cannot be downloaded or is not this project's model.
     """
     import mlflow
     from mlflow.exceptions import MlflowException
 
     configure()
     uri = uri or default_model_uri()
+    check_reachable()
     client = mlflow.MlflowClient()
-    name = version = run_id = None
+    name = version = run_id = trained_at = None
     aliases: tuple[str, ...] = ()
     metrics: dict[str, float] = {}
     try:
@@ -143,23 +224,37 @@ def resolve(uri: str | None = None, *, dst: Path | None = None) -> ResolvedModel
             else:
                 name, number = ref.split("/", 1)
                 mv = client.get_model_version(name, number)
-            version, run_id, aliases = mv.version, mv.run_id, tuple(mv.aliases)
+            # MLflow's SQL registry gives the version as an int although it is typed as text.
+            version, run_id, aliases = str(mv.version), mv.run_id, tuple(mv.aliases)
             if run_id:
-                metrics = dict(client.get_run(run_id).data.metrics)
-        local = mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(dst) if dst else None)
+                run = client.get_run(run_id)
+                metrics = dict(run.data.metrics)
+                started = dt.datetime.fromtimestamp(run.info.start_time / 1000, dt.UTC)
+                trained_at = started.isoformat(timespec="seconds")
     except MlflowException as exc:
+        if exc.error_code not in NOT_FOUND_CODES:
+            raise RegistryUnreachableError(
+                f"cannot read the registry at {masked_uri(tracking_uri())}: {first_line(exc)}"
+            ) from exc
         raise NoModelError(
-            f"no model found at {uri} (tracking: {tracking_uri()}): {first_line(exc)}. "
+            f"no model found at {uri} (tracking: {masked_uri(tracking_uri())}): {first_line(exc)}. "
             "Run ./cli.sh dvc-init-pipeline to train and register one."
         ) from exc
+    label = model_label(uri, _text(version))
     from mlflow.models import Model
 
-    flavor = Model.load(local).flavors.get("python_function", {})
+    try:
+        local = mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(dst) if dst else None)
+        flavor = Model.load(local).flavors.get("python_function", {})
+    except (MlflowException, OSError) as exc:
+        raise ModelLoadError(f"{label}: {first_line(exc)}", _text(version)) from exc
     relative = flavor.get("artifacts", {}).get(BUNDLE_ARTIFACT, {}).get("path")
     if not relative or not (Path(local) / relative).is_dir():
-        raise NoModelError(f"{uri} is not a hotel-cancellation model (no {BUNDLE_ARTIFACT} artifact)")
+        raise ModelLoadError(
+            f"{label}: not a hotel-cancellation model (no {BUNDLE_ARTIFACT} artifact)", _text(version)
+        )
     bundle = Path(local) / relative
-    return ResolvedModel(uri, name, version, aliases, run_id, bundle, metrics)
+    return ResolvedModel(uri, name, version, aliases, run_id, bundle, metrics, trained_at, Path(local))
 
 
 def describe(resolved: ResolvedModel) -> dict[str, Any]:

@@ -1,11 +1,14 @@
 """Stage ``train``: rolling-origin backtest, then the champion refit on all arrivals.
 
 1. The backtest (``backtest.py``) fits the whole pipeline fold by fold on everything before each
-   window and scores the window; the number of trees, the Platt calibration and the decision
-   threshold are chosen from its out-of-fold predictions.
-2. The model is refit on *all* arrivals with those choices — the newest months are the most
-   informative for the next bookings, and nothing is held back to be "validated" on — with
-   recency weights (half-life ``train.half_life_days``, by arrival date).
+   window and asks it both questions (each booking at booking; the bookings on the books at the
+   cut-off, and their nightly forecast); the number of trees, the Platt calibration and the
+   decision threshold are chosen from its out-of-fold predictions.
+2. The model is refit on *all* arrivals with an outcome, with those choices — the newest months
+   are the most informative for the next bookings, and nothing is held back to be "validated"
+   on — on their snapshots (``snapshots.py``: each booking at its booking date and every
+   ``train.snapshot_every_days`` days it stayed on the books), with recency weights (half-life
+   ``train.half_life_days``, by arrival date).
 3. Outputs: ``models/model/`` (booster, categories, calibration, threshold, drift profile, and
    the vocabulary the bookings were validated with: serving must use the same, see ``model.py``),
    ``models/oof_predictions.csv`` (the backtest's predictions, for plots and the champion gate;
@@ -18,23 +21,36 @@ this stage, so that ``dvc repro`` does not pick them on the folds it then report
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
-import json
 import sys
 import time
+from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 
 from data_engineering.src.initialize_data import TransformParams
-from data_engineering.src.io import read_processed, write_atomic
+from data_engineering.src.io import read_processed
 from data_engineering.src.params import read_section
-from data_engineering.src.paths import BACKTEST_FILE, MODEL_DIR, OOF_FILE, processed_file
+from data_engineering.src.paths import BACKTEST_FILE, MODEL_DIR, OOF_FILE, REPO_ROOT, processed_file
 from data_engineering.src.schema import VOCABULARIES, VOCABULARY, VOCABULARY_ENV, vocabulary_file
-from data_engineering.transformation import get_transformation
-from data_science.backtest import Backtest, BacktestParams, TrainParams, fit_booster, run_backtest
+from data_engineering.transformation import Transformation, get_transformation
+from data_science.artifacts import write_csv, write_json
+from data_science.backtest import (
+    CREATION,
+    ON_THE_BOOKS,
+    Backtest,
+    BacktestParams,
+    FoldPredictions,
+    TrainParams,
+    fit_booster,
+    fit_folds,
+    training_rows,
+    two_heads,
+)
 from data_science.model import CancellationModel
 from data_science.profile import training_profile
+from data_science.snapshots import known_outcome
 
 
 def check_vocabulary(frame: pd.DataFrame) -> None:
@@ -54,58 +70,139 @@ def check_vocabulary(frame: pd.DataFrame) -> None:
                 )
 
 
-def train(
-    frame: pd.DataFrame, backtest_params: BacktestParams, params: TrainParams, version: str
-) -> tuple[CancellationModel, Backtest]:
+@dataclass
+class Trained:
+    model: CancellationModel
+    backtest: Backtest  # the model's: both questions, each answered by its head
+    at_booking: Backtest | None  # the at-booking head alone on both questions: today's pipeline
+
+
+def _head(
+    frame: pd.DataFrame,
+    version: str,
+    params: TrainParams,
+    chosen: FoldPredictions,
+    *,
+    cutoff: pd.Timestamp,
+    threshold: float,
+) -> tuple[CancellationModel, int]:
+    """One head refit on every booking with its choices made out of fold; (head, training rows)."""
+    transformation = get_transformation(version)
+    rows = training_rows(frame, transformation, params)
+    encoder, booster, _ = fit_booster(rows, transformation, params, cutoff, chosen.n_trees)
+    head = CancellationModel(
+        booster, encoder, threshold=threshold, calibration=chosen.calibration, transformation=version
+    )
+    head.metadata = {"n_trees": chosen.n_trees, "train_rows": len(rows)}
+    return head, len(rows)
+
+
+def backtest_pipeline(
+    frame: pd.DataFrame, transformation: Transformation, backtest_params: BacktestParams, params: TrainParams
+) -> tuple[FoldPredictions | None, FoldPredictions, FoldPredictions]:
+    """(the at-booking head's, the later head's, the model's) out-of-fold predictions and choices.
+
+    An as-of transformation's model has two heads, each chosen on the question it answers; any
+    other has one, chosen on both.
+    """
+    methods = params.calibration
+    if transformation.at_booking is None:
+        single = fit_folds(frame, transformation, backtest_params, params, calibration=methods.at_booking)
+        return None, single, single
+    early = fit_folds(
+        frame,
+        get_transformation(transformation.at_booking),
+        backtest_params,
+        params,
+        fit_on=(CREATION,),
+        calibration=methods.at_booking,
+        name="backtest at booking",
+    )
+    later = fit_folds(
+        frame,
+        transformation,
+        backtest_params,
+        params,
+        fit_on=(ON_THE_BOOKS,),
+        scored=(ON_THE_BOOKS,),
+        calibration=methods.on_the_books,
+        name="backtest on the books",
+    )
+    return early, later, two_heads(early, later)
+
+
+def train(frame: pd.DataFrame, backtest_params: BacktestParams, params: TrainParams, version: str) -> Trained:
     transformation = get_transformation(version)
     if not transformation.numeric_features:
-        raise ValueError(f"transformation {version} has no model features: use v2 or v3")
+        raise ValueError(f"transformation {version} has no model features: use v2, v3 or v4")
     check_vocabulary(frame)
-    result = run_backtest(frame, transformation, backtest_params, params)
-    means = result.means
-    print(
-        f"train: chosen out of fold: {result.n_trees} trees, calibration a={result.calibration[0]:.3f} "
-        f"b={result.calibration[1]:.3f}, threshold {result.threshold:.3f} ({params.threshold.strategy}); "
-        f"backtest ROC AUC mean {means['roc_auc_mean']:.4f} ({result.seconds:.0f}s)"
-    )
-    started = time.perf_counter()
+    # Bookings still on the books teach nothing yet.
+    frame = frame[known_outcome(frame)].reset_index(drop=True)
+    if frame.empty:
+        raise ValueError(
+            "no booking has a recorded outcome (is_canceled and reservation_status): nothing to learn from"
+        )
     arrival = pd.to_datetime(frame["arrival_date"])
     cutoff = arrival.max() + pd.Timedelta(days=1)
-    encoder, booster, _ = fit_booster(frame, transformation, params, cutoff, result.n_trees)
-    refit = time.perf_counter() - started
-    model = CancellationModel(
-        booster,
-        encoder,
-        threshold=result.threshold,
-        calibration=result.calibration,
-        transformation=version,
-        profile=training_profile(frame),
+    early, later, chosen = backtest_pipeline(frame, transformation, backtest_params, params)
+    result = chosen.backtest()
+    means = result.means
+    print(
+        f"train: chosen out of fold: {later.n_trees} trees, calibration a={later.calibration[0]:.3f} "
+        f"b={later.calibration[1]:.3f}, threshold {chosen.threshold:.3f} ({params.threshold.strategy}); "
+        f"backtest ROC AUC mean {means['roc_auc_mean']:.4f} at booking, {means['roc_auc_on_the_books_mean']:.4f} "
+        f"on the books, nightly WAPE {means['nightly_wape_mean']:.3f}",
+        flush=True,
     )
+    started = time.perf_counter()
+    model, rows = _head(frame, version, params, later, cutoff=cutoff, threshold=chosen.threshold)
+    if early is not None and transformation.at_booking is not None:
+        model.at_booking, _ = _head(
+            frame,
+            transformation.at_booking,
+            params,
+            early,
+            cutoff=cutoff,
+            threshold=chosen.threshold,
+        )
+    refit = time.perf_counter() - started
+    model.profile = training_profile(frame)
     model.metadata = {
-        "trained_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "algorithm": "XGBoost gradient-boosted trees (binary:logistic, hist, native categories), "
-        + ("Platt-calibrated" if params.calibration == "platt" else "uncalibrated"),
-        "n_trees": result.n_trees,
+        "algorithm": "XGBoost gradient-boosted trees (binary:logistic, hist, native categories)"
+        + (
+            f"; at booking: a {transformation.at_booking} head ({params.calibration.at_booking} calibration), "
+            f"later days: a {version} head on snapshots ({params.calibration.on_the_books} calibration)"
+            if transformation.at_booking
+            else f", {params.calibration.at_booking} calibration"
+        ),
+        "n_trees": later.n_trees,
         "half_life_days": params.half_life_days,
+        "snapshot_every_days": params.snapshot_every_days if transformation.as_of else 0,
         "window": {
             "train_rows": len(frame),
+            "train_snapshots": rows,
             "train_start": str(arrival.min().date()),
             "train_end": str(arrival.max().date()),
             "cutoff": str(cutoff.date()),
         },
         "backtest": {k: v for k, v in result.report().items() if k not in ("curve",)},
         "threshold_strategy": params.threshold.strategy,
-        "fit_seconds": round(refit, 1),
         # Which file the model's vocabulary.yaml came from (its categories are in that copy).
         "vocabulary": {
-            "file": str(vocabulary_file()),
+            # From the repository root when inside it: the same in every clone (see artifacts.py).
+            "file": repo_relative(vocabulary_file()),
             "sha256": hashlib.sha256(vocabulary_file().read_bytes()).hexdigest(),
         },
     }
     print(
-        f"train: refit on all {len(frame):,} bookings ({arrival.min().date()} to {arrival.max().date()}) in {refit:.0f}s"
+        f"train: refit on all {len(frame):,} bookings ({rows:,} snapshots; arrivals {arrival.min().date()} "
+        f"to {arrival.max().date()}) in {refit:.0f}s"
     )
-    return model, result
+    return Trained(model, result, early.backtest() if early is not None else None)
+
+
+def repo_relative(path: Path) -> str:
+    return path.relative_to(REPO_ROOT).as_posix() if path.is_relative_to(REPO_ROOT) else str(path)
 
 
 def main() -> int:
@@ -114,14 +211,17 @@ def main() -> int:
     version = read_section("transform", TransformParams).version  # which processed file to read
     frame = read_processed(version, processed_file(version))
     try:
-        model, result = train(frame, backtest_params, params, version)
+        trained = train(frame, backtest_params, params, version)
     except ValueError as exc:
         print(f"train: error: {exc}", file=sys.stderr)
         return 1
-    model.save(MODEL_DIR)
-    OOF_FILE.parent.mkdir(parents=True, exist_ok=True)
-    result.oof.to_csv(OOF_FILE, index=False)
-    write_atomic(BACKTEST_FILE, (json.dumps(result.report(), indent=2) + "\n").encode())
+    trained.model.save(MODEL_DIR)
+    write_csv(trained.backtest.oof, OOF_FILE)
+    report = trained.backtest.report()
+    if trained.at_booking is not None:
+        # Today's creation-time pipeline on both questions: the baseline the as-of answers must beat.
+        report["at_booking_head"] = trained.at_booking.report()
+    write_json(BACKTEST_FILE, report)
     print(f"train: saved {MODEL_DIR}, {OOF_FILE.name} and {BACKTEST_FILE.name}")
     return 0
 

@@ -25,6 +25,7 @@ import argparse
 import asyncio
 import json
 import os
+import secrets
 import shutil
 import socket
 import statistics
@@ -51,6 +52,7 @@ from data_engineering.src.schema import BOOKING_FIELDS  # noqa: E402
 
 VENV_BIN = Path(sys.executable).parent
 SERVER_CORE, CLIENT_CORE = 1, 0
+API_KEY = secrets.token_urlsafe(24)  # this run's key of our API (outside development one is required)
 
 
 # ---------------------------------------------------------------------------- data
@@ -75,10 +77,12 @@ def load_bookings(count: int) -> tuple[dict[str, np.ndarray], str]:
     return columns, label
 
 
-def http_request(path: str, body: bytes, port: int) -> bytes:
+def http_request(path: str, body: bytes, port: int, key: str | None = None) -> bytes:
+    """The raw bytes of a POST, with our API's key when given (``X-API-Key``, as clients send it)."""
+    auth = f"X-API-Key: {key}\r\n" if key else ""
     head = (
         f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(body)}\r\n\r\n"
+        f"{auth}Content-Length: {len(body)}\r\n\r\n"
     )
     return head.encode() + body
 
@@ -350,7 +354,7 @@ def median_time(fn, repeat: int) -> float:
 
 def bench_batch(port: int, bookings: list[dict], matrix: np.ndarray, model, repeat: int) -> dict:
     body = orjson.dumps({"bookings": bookings})
-    payload = http_request("/predict/batch", body, port)
+    payload = http_request("/predict/batch", body, port, API_KEY)
     status, response, _ = run(post_once(port, payload))
     if status != 200:
         raise RuntimeError(f"/predict/batch answered {status}: {response[:500]!r}")
@@ -417,7 +421,7 @@ def soak(port: int, requests: list[bytes], clients: int, seconds: float) -> dict
     print(
         f"soak: {clients} clients x {seconds:.0f}s: {result.requests:,} predictions ({result.rate:.0f}/s, "
         f"p99 {result.percentile(0.99):.1f} ms), {result.errors} errors; {logged:,} of them in the "
-        f"predictions table, {status.get('dropped')} dropped"
+        f"predictions table, {status.get('refused')} refused"
     )
     return {
         "clients": clients,
@@ -425,7 +429,7 @@ def soak(port: int, requests: list[bytes], clients: int, seconds: float) -> dict
         "requests": result.requests,
         "errors": result.errors,
         "logged": logged,
-        "log_dropped": status.get("dropped"),
+        "log_refused": status.get("refused"),
         "passed": result.errors == 0 and logged == len(result.request_ids),
     }
 
@@ -488,8 +492,9 @@ def build_servers(model_dir: Path, work: Path, model_uri: str, tracking: dict[st
             [sys.executable, "-m", "api.serve", "--port", str(ports[3]), "--workers", "1"],
             ports[3],
             "/ready",
-            # API_REASONS and the rest come from the settings as for any serve-api (inherited).
-            {**tracking, "API_PREDICTION_LOG": "true"},
+            # API_REASONS and the rest come from the settings as for any serve-api (inherited);
+            # the key is the run's own, sent with every request, as a booking engine would.
+            {**tracking, "API_PREDICTION_LOG": "true", "API_KEYS": API_KEY},
         ),
     ]
 
@@ -610,7 +615,7 @@ def build_payloads(
             http_request("/invocations", split_payload(list(BOOKING_FIELDS), raw_rows[i]), pyfunc.port)
             for i in rows
         ],
-        "api": [http_request("/predict", orjson.dumps(json_bookings[i]), ours.port) for i in rows],
+        "api": [http_request("/predict", orjson.dumps(json_bookings[i]), ours.port, API_KEY) for i in rows],
     }
 
 

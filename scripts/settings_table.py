@@ -32,6 +32,7 @@ MODULES = (
     "data_engineering.src.settings",
     "data_science.tracking",
     "api.settings",
+    "api.proxy",
     "streamlit_apps.lib.config",
 )
 

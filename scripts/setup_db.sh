@@ -11,6 +11,9 @@
 # - Idempotent: an existing cluster is reused, a stopped one started; the bootstrap (database,
 #   application role, read-only role for dashboards) runs every time and changes nothing twice.
 # - Records the URLs in the git-ignored .env.ENV; the last line printed is DATABASE_URL=<url>.
+# - Also Airflow's metadata database `airflow`, owned by a role of its own (infra/postgres/airflow.sql,
+#   as in the compose stack), for `./cli.sh start-airflow --executor celery`: its URL is recorded as
+#   AIRFLOW_DATABASE_URL. prod creates it only when AIRFLOW_DB_PASSWORD is given.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -33,6 +36,7 @@ PORT="${POSTGRES_PORT:-$DEFAULT_PORT}"
 DB_NAME="${POSTGRES_DB:-hotel}"
 APP_USER="${POSTGRES_APP_USER:-hotel_app}"
 RO_USER="${POSTGRES_READONLY_USER:-hotel_readonly}"
+AIRFLOW_USER="${AIRFLOW_DB_USER:-airflow}"
 COMPOSE_FILE="$ROOT/infra/docker-compose.yml"
 
 # A value recorded by an earlier run, so passwords stay stable across runs.
@@ -235,17 +239,22 @@ if [ "$ENV_NAME" = prod ]; then
   RO_PASSWORD="${POSTGRES_READONLY_PASSWORD:-}"
   [ -n "$APP_PASSWORD" ] && [ -n "$RO_PASSWORD" ] || die \
     "prod needs its passwords from the environment: set POSTGRES_PASSWORD (application role) and POSTGRES_READONLY_PASSWORD (dashboards' read-only role)"
+  AIRFLOW_PASSWORD="${AIRFLOW_DB_PASSWORD:-}"
 else
   APP_PASSWORD="${POSTGRES_PASSWORD:-$(recorded POSTGRES_APP_PASSWORD)}"
   RO_PASSWORD="${POSTGRES_READONLY_PASSWORD:-$(recorded POSTGRES_READONLY_PASSWORD)}"
   [ -n "$APP_PASSWORD" ] || APP_PASSWORD="$(new_password)"
   [ -n "$RO_PASSWORD" ] || RO_PASSWORD="$(new_password)"
+  AIRFLOW_PASSWORD="${AIRFLOW_DB_PASSWORD:-$(recorded AIRFLOW_DB_PASSWORD)}"
+  [ -n "$AIRFLOW_PASSWORD" ] || AIRFLOW_PASSWORD="$(new_password)"
 fi
 SUPER_PASSWORD="$(recorded POSTGRES_SUPERUSER_PASSWORD)"
 [ -n "$SUPER_PASSWORD" ] || SUPER_PASSWORD="$(new_password)"
 
 APP_URL="postgresql+psycopg://$APP_USER:$(urlquote "$APP_PASSWORD")@127.0.0.1:$PORT/$DB_NAME"
 RO_URL="postgresql+psycopg://$RO_USER:$(urlquote "$RO_PASSWORD")@127.0.0.1:$PORT/$DB_NAME"
+AIRFLOW_URL=""
+[ -z "$AIRFLOW_PASSWORD" ] || AIRFLOW_URL="postgresql+psycopg://$AIRFLOW_USER:$(urlquote "$AIRFLOW_PASSWORD")@127.0.0.1:$PORT/airflow"
 
 write_env_file() {
   local tmp
@@ -264,6 +273,11 @@ write_env_file() {
     echo "POSTGRES_READONLY_PASSWORD=$RO_PASSWORD"
     echo "DATABASE_URL=$APP_URL"
     echo "DATABASE_URL_READONLY=$RO_URL"
+    if [ -n "$AIRFLOW_URL" ]; then
+      echo "AIRFLOW_DB_USER=$AIRFLOW_USER"
+      echo "AIRFLOW_DB_PASSWORD=$AIRFLOW_PASSWORD"
+      echo "AIRFLOW_DATABASE_URL=$AIRFLOW_URL"
+    fi
   } >"$tmp"
   mv "$tmp" "$ENV_FILE"
 }
@@ -287,15 +301,25 @@ accepting || die "no server accepts connections on 127.0.0.1:$PORT"
 # Variables go in on stdin (\set), not as arguments: passwords never show up in `ps`.
 psql_vars() {
   local pair value
-  for pair in "db=$DB_NAME" "app_user=$APP_USER" "app_password=$APP_PASSWORD" \
-    "ro_user=$RO_USER" "ro_password=$RO_PASSWORD"; do
+  for pair in "$@"; do
     value="${pair#*=}"
     printf "\\set %s '%s'\n" "${pair%%=*}" "${value//\'/\'\'}"
   done
 }
-{ psql_vars; cat "$ROOT/infra/postgres/bootstrap.sql"; } | bootstrap >/dev/null \
-  || die "bootstrap of database '$DB_NAME' failed"
+{
+  psql_vars "db=$DB_NAME" "app_user=$APP_USER" "app_password=$APP_PASSWORD" \
+    "ro_user=$RO_USER" "ro_password=$RO_PASSWORD"
+  cat "$ROOT/infra/postgres/bootstrap.sql"
+} | bootstrap >/dev/null || die "bootstrap of database '$DB_NAME' failed"
+if [ -n "$AIRFLOW_PASSWORD" ]; then
+  { psql_vars "airflow_user=$AIRFLOW_USER" "airflow_password=$AIRFLOW_PASSWORD"; cat "$ROOT/infra/postgres/airflow.sql"; } \
+    | bootstrap >/dev/null || die "bootstrap of Airflow's database 'airflow' failed"
+fi
 
 [ "$STARTED_BACKEND" = docker ] || write_env_file  # only once the server really holds these passwords
-echo "setup-db: $ENV_NAME ready on 127.0.0.1:$PORT: database '$DB_NAME', roles '$APP_USER' (read-write) and '$RO_USER' (read-only); URLs in .env.$ENV_NAME"
+airflow_note=""
+[ -z "$AIRFLOW_URL" ] || airflow_note=", Airflow's metadata database 'airflow' (role '$AIRFLOW_USER')"
+echo "setup-db: $ENV_NAME ready on 127.0.0.1:$PORT: database '$DB_NAME', roles '$APP_USER' (read-write) and '$RO_USER' (read-only)$airflow_note; URLs in .env.$ENV_NAME"
+# The settings take local as the default environment once this file exists (settings.py).
+[ "$ENV_NAME" != local ] || echo "setup-db: local is now the default database of this checkout's commands (no --env needed; --env or DATABASE_URL choose another)"
 echo "DATABASE_URL=$APP_URL"

@@ -1,6 +1,6 @@
 """Entry point of the dashboards: ``./cli.sh dashboard`` runs ``streamlit run streamlit_apps/app.py``.
 
-Four pages over the platform's read-only database role, its MLflow registry and its prediction
+Five pages over the platform's read-only database role, its MLflow registry and its prediction
 API. Page files live in ``pages/``; ``st.navigation`` (not the folder name) declares them.
 """
 
@@ -17,6 +17,7 @@ navigation = st.navigation(
     [
         st.Page("pages/bookings.py", title="Bookings", icon=":material/bar_chart:", default=True),
         st.Page("pages/model.py", title="Model", icon=":material/model_training:"),
+        st.Page("pages/forecast.py", title="Forecast", icon=":material/event_available:"),
         st.Page("pages/monitoring.py", title="Monitoring", icon=":material/monitoring:"),
         st.Page("pages/what_if.py", title="What-if", icon=":material/tune:"),
     ]

@@ -56,7 +56,9 @@ async def reload_model(
         previous, state = await run_in_threadpool(holder.load, config.model_uri)
     except NoModelError as exc:
         log.error("admin: reload failed, still serving the previous model: %s", exc)
+        runtime.metrics.model_load_failed.set(1)
         return message_response(503, f"reload failed, still serving the previous model: {exc}")
+    runtime.metrics.model_load_failed.set(0)
     runtime.metrics.serving(state.name, state.version, previous)
     return json_response(
         {

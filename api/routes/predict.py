@@ -1,8 +1,10 @@
 """``POST /predict`` (one booking) and ``POST /predict/batch`` (up to 10,000).
 
 Both read the raw body, parse it with orjson, check its shape (an object; known fields only)
-and hand the bookings, as columns, to the platform's one validator and then to
-``CancellationModel.predict`` through the serving state: one booking is a batch of one. Answers
+and hand the bookings to ``CancellationModel.answer`` (validation, the as-of day, features,
+probability, decision, reasons) through ``serving.answer_bookings``: one booking is a batch of
+one. Each booking may carry the hotel's ``booking_id`` and the ``as_of`` day to judge it as of
+(default: its booking date); both are echoed. Answers
 are bytes pre-serialized by orjson. The OpenAPI schema is declared explicitly
 (``openapi_extra`` for the bodies, ``response_model`` and ``responses`` for the answers), so
 clients and schemathesis see the real contract, every status included.
@@ -14,13 +16,13 @@ import time
 import uuid
 from typing import Annotated, Any
 
-import orjson
 from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from api.body import BodyTooLargeError, ShapeError, parse_json, read_body
 from api.deps import Runtime, RuntimeDep, ServingDep
-from api.errors import json_response, message_response, problems_response, refused_response, shape_response
+from api.errors import json_response, message_response, quote_all, refused_response, shape_response
 from api.schemas import (
     BOOKING_FIELD_SET,
     MAX_BATCH,
@@ -29,49 +31,13 @@ from api.schemas import (
     Prediction,
     ValidationErrorResponse,
 )
-from api.serving import ServingState
-from data_engineering.src.schema import BOOKING_FIELDS
-from data_engineering.src.validate import Validated, records_to_columns, validate
+from api.serving import ServingState, answer_bookings
 
 router = APIRouter(tags=["predict"])
 
 # Generous bounds on the bytes read before validating: a booking is ~700 bytes of JSON.
 MAX_BOOKING_BYTES = 64 * 1024
 MAX_BATCH_BYTES = MAX_BATCH * 4 * 1024
-
-
-class BodyTooLargeError(Exception):
-    pass
-
-
-class ShapeError(ValueError):
-    """The body is not JSON of the expected shape: (where, what)."""
-
-    def __init__(self, loc: list[str | int], message: str) -> None:
-        super().__init__(message)
-        self.loc = loc
-        self.message = message
-
-
-async def read_body(request: Request, limit: int) -> bytes:
-    """The request body, refusing to hold more than ``limit`` bytes in memory."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise BodyTooLargeError
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLargeError
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _parse(body: bytes) -> Any:
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise ShapeError([], f"the body is not valid JSON ({exc})") from None
 
 
 def _booking(value: Any, loc: list[str | int]) -> dict[str, Any]:
@@ -81,8 +47,8 @@ def _booking(value: Any, loc: list[str | int]) -> dict[str, Any]:
     if unknown:
         raise ShapeError(
             [*loc, unknown[0]],
-            f"unknown field(s) {', '.join(unknown)}: a booking has only its booking-time fields "
-            "(see the Booking schema at /docs)",
+            f"unknown field(s) {quote_all(unknown)}: a booking has only its booking-time fields, "
+            "booking_id and as_of (see the Booking schema at /docs)",
         )
     return value
 
@@ -98,7 +64,8 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
         "description": "The body is not JSON of the declared shape, or a booking is invalid: a field is "
         "missing, out of range or not one of its categories, or the arrival date does not exist",
     },
-    503: {"model": Message, "description": "No model is loaded"},
+    415: {"model": Message, "description": "The body is not sent as `Content-Type: application/json`"},
+    503: {"model": Message, "description": "No model is loaded, or the prediction could not be recorded"},
 }
 
 
@@ -121,7 +88,7 @@ async def predict(request: Request) -> Response:
     except BodyTooLargeError:
         return message_response(413, f"a booking is at most {MAX_BOOKING_BYTES // 1024} KiB of JSON")
     try:
-        booking = _booking(_parse(body), [])
+        booking = _booking(parse_json(body), [])
     except ShapeError as exc:
         return shape_response(exc.loc, exc.message)
     answer = await runtime.batcher.submit(booking)
@@ -137,7 +104,7 @@ async def predict(request: Request) -> Response:
             time.time(),
             state.name,
             state.version,
-            answer.cleaned,
+            answer.logged,
             answer.probability,
             answer.will_cancel,
             state.threshold,
@@ -150,6 +117,8 @@ async def predict(request: Request) -> Response:
     return json_response(
         {
             "request_id": request_id,
+            "booking_id": answer.booking_id,
+            "as_of": answer.as_of,
             "cancel_probability": answer.probability,
             "will_cancel": answer.will_cancel,
             "threshold": state.threshold,
@@ -206,34 +175,32 @@ def _bookings(payload: Any) -> list[dict[str, Any]]:
 
 def _score_batch(body: bytes, state: ServingState, runtime: Runtime, top: int, started: float) -> Response:
     try:
-        bookings = _bookings(_parse(body))
+        bookings = _bookings(parse_json(body))
     except ShapeError as exc:
         return shape_response(exc.loc, exc.message)
-    validated: Validated = validate(records_to_columns(bookings, BOOKING_FIELDS), BOOKING_FIELDS)
-    if len(validated.rejected):
-        return problems_response(validated, batch=True)
-    scored = state.score(validated.columns, top)
-    threshold, probs, decisions = state.threshold, scored.probabilities, scored.decisions
+    answers = answer_bookings(state, bookings, top)
+    refused = [(i, a.problems) for i, a in enumerate(answers) if a.problems]
+    if refused:
+        return refused_response([i for i, _ in refused], [p for _, p in refused], batch=True)
+    threshold = state.threshold
     batch_id = uuid.uuid4().hex
     ids = [f"{batch_id}-{i}" for i in range(len(bookings))]
-    cancels = sum(decisions)
+    cancels = sum(a.will_cancel for a in answers)
     runtime.metrics.decision[True].inc(cancels)
-    runtime.metrics.decision[False].inc(len(decisions) - cancels)
-    if scored.reasons is None:
-        items = [
-            {"request_id": ids[i], "cancel_probability": probs[i], "will_cancel": decisions[i]}
-            for i in range(len(bookings))
-        ]
-    else:
-        items = [
-            {
-                "request_id": ids[i],
-                "cancel_probability": probs[i],
-                "will_cancel": decisions[i],
-                "reasons": scored.reasons[i],
-            }
-            for i in range(len(bookings))
-        ]
+    runtime.metrics.decision[False].inc(len(answers) - cancels)
+    items: list[dict[str, Any]] = [
+        {
+            "request_id": ids[i],
+            "booking_id": a.booking_id,
+            "as_of": a.as_of,
+            "cancel_probability": a.probability,
+            "will_cancel": a.will_cancel,
+        }
+        for i, a in enumerate(answers)
+    ]
+    if top:
+        for item, a in zip(items, answers, strict=True):
+            item["reasons"] = a.reasons
     response = json_response(
         {"model_version": state.version, "threshold": threshold, "count": len(items), "predictions": items}
     )
@@ -248,15 +215,15 @@ def _score_batch(body: bytes, state: ServingState, runtime: Runtime, top: int, s
                 now,
                 name,
                 version,
-                scored.cleaned[i],
-                probs[i],
-                decisions[i],
+                a.logged,
+                a.probability,
+                a.will_cancel,
                 threshold,
                 latency_ms,
                 batch_id,
                 size,
             )
-            for i in range(size)
+            for i, a in enumerate(answers)
         ]
     )
     return response

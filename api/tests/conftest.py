@@ -3,17 +3,17 @@ pipeline), bookings to send, and prediction-log databases (SQLite, PostgreSQL sc
 
 from __future__ import annotations
 
-import uuid
+import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 
 from api.migrate import upgrade
-from api.tests.helpers import api_settings, json_bookings
+from api.tests.helpers import Cluster, api_settings, free_port, json_bookings, load_bookings, server_binaries
 from data_engineering.src.paths import SHARED_BOOKINGS
 
 
@@ -21,6 +21,15 @@ def pytest_configure(config: pytest.Config) -> None:
     # Starlette deprecates its httpx-based TestClient in favour of a package this project does
     # not use; the warning says nothing about our code.
     config.addinivalue_line("filterwarnings", "ignore:Using `httpx` with `starlette.testclient`")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def spill_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Where every app and server of the session spills its predictions (never the checkout's)."""
+    path = tmp_path_factory.mktemp("spill")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("API_LOG_SPILL_DIR", str(path))
+        yield path
 
 
 @pytest.fixture(scope="session")
@@ -72,24 +81,63 @@ def shared_data_or_none() -> Path | None:
     return SHARED_BOOKINGS if SHARED_BOOKINGS.exists() else None
 
 
+@pytest.fixture(scope="session")
+def hotel_export(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A hotel's export of 3,000 generated bookings with reservation ids (arrivals July 2015 to
+    August 2017, outcomes known): the file and its rows as text."""
+    from data_engineering.src.synthetic import make_bookings, with_booking_ids, write_frame
+
+    frame = with_booking_ids(make_bookings(3000, seed=31))
+    path = write_frame(tmp_path_factory.mktemp("export") / "bookings.csv", frame)
+    return path, frame
+
+
+@pytest.fixture(scope="session")
+def loaded_sqlite_url(hotel_export, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """An embedded database as ``initialize-data db`` leaves it, with the API's tables too."""
+    folder = tmp_path_factory.mktemp("loaded")
+    url = f"sqlite:///{folder / 'hotel.sqlite'}"
+    load_bookings(url, hotel_export[0], folder)
+    upgrade(url)
+    return url
+
+
 @pytest.fixture
 def booking(bookings) -> dict:
     return dict(bookings[0])
 
 
 @pytest.fixture(scope="session")
-def pg_schema_url(pg_url: str) -> Iterator[str]:
+def pg_schema_url(new_schema) -> Iterator[str]:
     """A throw-away schema in the test PostgreSQL, migrated: other suites never see our rows."""
-    schema = f"api_test_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(pg_url)
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    url = make_url(pg_url).update_query_dict({"options": f"-csearch_path={schema}"})
-    url_text = url.render_as_string(hide_password=False)
-    upgrade(url_text)
+    with new_schema("api_test") as url:
+        upgrade(url)
+        yield url
+
+
+@pytest.fixture
+def cluster() -> Iterator[Cluster]:
+    """A private PostgreSQL cluster, started; the test may stop and start it."""
+    binaries = server_binaries()
+    if binaries is None or os.geteuid() != 0 or shutil.which("runuser") is None:
+        pytest.skip("needs root, runuser and the PostgreSQL server binaries to run a private cluster")
+    # Not under pytest's tmp_path: the postgres user cannot enter /tmp/pytest-of-root (mode 700).
+    root = Path(tempfile.mkdtemp(prefix="api-outage-pg-"))
+    shutil.chown(root, "postgres", "postgres")
+    server = Cluster(binaries, root, free_port())
+    server.init()
+    server.start()
     try:
-        yield url_text
+        yield server
     finally:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.dispose()
+        server.stop("immediate")
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def loaded_pg_url(new_schema, hotel_export, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A throw-away schema as ``initialize-data db`` leaves it, with the API's tables too."""
+    with new_schema("api_loaded") as url:
+        load_bookings(url, hotel_export[0], tmp_path_factory.mktemp("loaded-pg"))
+        upgrade(url)
+        yield url

@@ -10,9 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from api.serving import answer_bookings
 from api.tests.helpers import api_settings, promote_a_new_version
-from data_engineering.src.schema import BOOKING_FIELDS
-from data_engineering.src.validate import records_to_columns, validate
 
 KEY = "s3cret-admin-key"
 
@@ -86,8 +85,7 @@ def test_reload_serves_the_new_champion_without_restart(
 
         # The old state is immutable and intact: a request that started on it finishes on it.
         assert old_state.version == "1"
-        validated = validate(records_to_columns([booking], BOOKING_FIELDS), BOOKING_FIELDS)
-        assert old_state.score(validated.columns, 3).probabilities[0] == pytest.approx(
+        assert answer_bookings(old_state, [booking], 3)[0].probability == pytest.approx(
             before["cancel_probability"], abs=1e-12
         )
 

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import math
+import os
 
 import numpy as np
 
-from api import explain
+from data_science import explain
 
 
 def test_prediction_response(app_client, booking) -> None:
     body = app_client.post("/predict", json=booking).json()
     assert set(body) == {
         "request_id",
+        "booking_id",
+        "as_of",
         "cancel_probability",
         "will_cancel",
         "threshold",
@@ -23,6 +26,7 @@ def test_prediction_response(app_client, booking) -> None:
     assert body["will_cancel"] == (body["cancel_probability"] >= body["threshold"])
     assert body["model_version"] == "1"
     assert len(body["request_id"]) == 32
+    assert body["booking_id"] is None  # none was sent
 
 
 def test_reasons_are_the_largest_contributions_in_words(app_client, bookings) -> None:
@@ -138,7 +142,7 @@ def test_model_route_describes_the_champion(app_client, trained_workspace) -> No
 
 
 def test_health_and_metrics(app_client, booking) -> None:
-    assert app_client.get("/health").json() == {"status": "ok"}
+    assert app_client.get("/health").json() == {"status": "ok", "pid": os.getpid(), "model_version": "1"}
     app_client.post("/predict", json=booking)
     metrics = app_client.get("/metrics")
     assert metrics.status_code == 200
@@ -148,7 +152,7 @@ def test_health_and_metrics(app_client, booking) -> None:
     assert 'hotel_api_request_duration_seconds_bucket{le="0.001",route="/predict"}' in text
     assert 'hotel_api_model_info{name="hotel-cancellation",version="1"} 1.0' in text
     assert "hotel_api_predictions_total{decision=" in text
-    for name in ("written", "dropped", "failed_writes"):
+    for name in ("written", "refused", "failed_writes"):
         assert f"hotel_api_prediction_log_{name}_total" in text
     app_client.get("/no/such/path")
     assert 'route="other"' in app_client.get("/metrics").text

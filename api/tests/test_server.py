@@ -60,7 +60,7 @@ def test_50_concurrent_clients_no_errors_and_every_prediction_logged(
         assert len(set(ids)) == len(ids)
         assert wait_until(lambda: logged_ids(pg_schema_url, ids) == set(ids), 30), "predictions missing"
         ready = httpx.get(f"http://127.0.0.1:{port}/ready").json()
-        assert ready["prediction_log"]["dropped"] == 0
+        assert ready["prediction_log"]["refused"] == 0
     finally:
         stop_server(server)
 
@@ -92,8 +92,11 @@ def test_two_workers_switch_to_a_new_champion_by_themselves_without_dropping_a_r
     finally:
         output = stop_server(server)
     assert traffic.statuses() == {200: len(traffic.answers)}, traffic.statuses()
-    # Each worker found the new version on its own (a uvicorn worker is a process: two lines).
-    assert len(switch_lines(output, new_version)) == 2, output[-3000:]
+    # Each worker found the new version on its own (a uvicorn worker is a process: two lines), or,
+    # on a machine slow enough that the second was still starting when the alias moved, loaded it
+    # at its start: either way each worker logged that it serves it.
+    assert output.count(f"version {new_version} (") == 2, output[-3000:]
+    assert switch_lines(output, new_version), output[-3000:]
     seconds = traffic.switch_seconds("1", promoted_at)
     print(
         f"both workers switched {seconds:.1f}s after the alias moved; {len(traffic.answers)} requests, all 200"
@@ -120,9 +123,40 @@ def test_start_up_with_another_vocabulary_fails_naming_it(served_workspace, tmp_
 
     other = tmp_path / "harbour.yaml"
     other.write_text(dump_vocabulary({n: list(OTHER_HOTEL_GROUP[n].values()) for n in VOCABULARIES}, []))
-    env = {"HOTEL_VOCABULARY": str(other), "DATABASE_URL": f"sqlite:///{tmp_path / 'log.sqlite'}"}
+    # The group's own capacity file too: the default one lists the public dataset's hotels.
+    capacities = tmp_path / "harbour_hotels.yaml"
+    capacities.write_text("walk_cost: 300\nempty_room_cost: 100\nhotels:\n  Harbour Inn:\n    capacity: 80\n")
+    env = {
+        "HOTEL_VOCABULARY": str(other),
+        "HOTEL_CAPACITY_FILE": str(capacities),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'log.sqlite'}",
+    }
     returncode, output = start_up_failure(env)
     assert returncode == 1, output
-    assert "cannot start the API: the model was trained with another vocabulary" in output
+    assert "cannot start the API: champion version 1: the model was trained with another vocabulary" in output
     assert f"{other} (from HOTEL_VOCABULARY)" in output
     assert "Traceback" not in output
+
+
+def test_a_capacity_file_naming_an_unknown_hotel_stops_the_start(tmp_path) -> None:
+    """A misspelt hotel would silently get no overbooking advice: the API refuses to start, and
+    says which file, which hotel and which variable chooses the file. It is checked before the
+    model is looked up, so no registry is needed to see it."""
+    capacities = tmp_path / "hotels.yaml"
+    capacities.write_text(
+        "walk_cost: 300\nempty_room_cost: 100\nhotels:\n  City Hotel:\n    capacity: 226\n"
+        "  City Hotell:\n    capacity: 40\n"
+    )
+    env = {
+        "HOTEL_CAPACITY_FILE": str(capacities),
+        "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'empty_mlflow.db'}",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'log.sqlite'}",
+    }
+    returncode, output = start_up_failure(env)
+    assert returncode == 1, output
+    line = next(li for li in output.splitlines() if "cannot start the API" in li)
+    assert f"the capacity file {capacities}" in line
+    assert "'City Hotell' is not a hotel of the vocabulary in use" in line
+    assert "HOTEL_CAPACITY_FILE" in line
+    assert "Traceback" not in output
+    assert not (tmp_path / "empty_mlflow.db").exists()  # stopped before the registry was asked

@@ -60,7 +60,7 @@ def test_optional_fields_are_the_model_signatures(app_client, booking) -> None:
     from data_science.register import signature_columns
 
     optional = {name for name, _, required in signature_columns() if not required}
-    assert optional == {"children", "country", "agent", "company"}
+    assert optional == {"children", "country", "agent", "company", "booking_id", "as_of"}
     schema = app_client.get("/openapi.json").json()["components"]["schemas"]["Booking"]
     assert set(schema["properties"]) - set(schema["required"]) == optional
     for name in optional:

@@ -111,8 +111,7 @@ def table_definition(name: str, columns: Mapping[str, str], primary_key: str | N
     cols = [
         sa.Column(
             col,
-            # ids are 63-bit hashes; every other count fits a 32-bit integer.
-            sa.BigInteger if col == "booking_id" else SQL_TYPES[kind],
+            SQL_TYPES[kind],
             nullable=(col != primary_key),
             autoincrement=False,
         )
@@ -230,6 +229,75 @@ def replace_tables(engine: Engine, loads: Sequence[TableLoad]) -> float:
     return time.perf_counter() - started
 
 
+def merge_tables(
+    engine: Engine, loads: Sequence[TableLoad], *, delete: Sequence[tuple[str, pa.Array]] = ()
+) -> dict[str, tuple[int, int]]:
+    """Upsert every load into its live table by primary key, all in one transaction.
+
+    A row whose key is new is added; one whose key is there replaces it (a hotel's re-export of a
+    booking whose status changed); rows not in the load are kept. A live table that is missing is
+    created, and columns it lacks are added. ``delete`` lists (table, keys) to remove in the same
+    transaction. Returns {table: (new rows, updated rows)}. Each load must have unique keys.
+    """
+    counts: dict[str, tuple[int, int]] = {}
+    if engine.dialect.name == "postgresql":
+        try:
+            for load in loads:
+                _stage_postgres(engine, load)
+        except BaseException:
+            _drop_staging(engine, loads)
+            raise
+    with engine.begin() as conn:
+        for load in loads:
+            staging, live = f"{load.name}__staging", load.name
+            if conn.dialect.name != "postgresql":
+                conn.exec_driver_sql(f"DROP TABLE IF EXISTS {_quote(conn, staging)}")
+                table_definition(staging, load.columns, load.primary_key).create(conn)
+                _insert_sqlite(conn, staging, load.data.select(list(load.columns)))
+            _prepare_live(conn, load)
+            key, names = load.primary_key, list(load.columns)
+            cols = ", ".join(_quote(conn, c) for c in names)
+            updates = ", ".join(f"{_quote(conn, c)} = excluded.{_quote(conn, c)}" for c in names if c != key)
+            updated = conn.exec_driver_sql(
+                f"SELECT count(*) FROM {_quote(conn, staging)} WHERE {_quote(conn, key)} IN "
+                f"(SELECT {_quote(conn, key)} FROM {_quote(conn, live)})"
+            ).scalar_one()
+            conn.exec_driver_sql(
+                f"INSERT INTO {_quote(conn, live)} ({cols}) SELECT {cols} FROM {_quote(conn, staging)} WHERE true "
+                f"ON CONFLICT ({_quote(conn, key)}) DO UPDATE SET {updates}"
+            )
+            conn.exec_driver_sql(f"DROP TABLE {_quote(conn, staging)}")
+            counts[live] = (load.data.num_rows - int(updated), int(updated))
+        for name, keys in delete:
+            if keys.null_count < len(keys) and sa.inspect(conn).has_table(name):
+                table = sa.table(name, sa.column("booking_id", sa.Text))
+                values = keys.to_pylist()
+                for start in range(0, len(values), 10_000):  # bound the statement's size
+                    conn.execute(table.delete().where(table.c.booking_id.in_(values[start : start + 10_000])))
+    return counts
+
+
+def _prepare_live(conn: Connection, load: TableLoad) -> None:
+    """Create the live table of a merge if missing; add the columns of the load it lacks."""
+    inspector = sa.inspect(conn)
+    if not inspector.has_table(load.name):
+        table_definition(load.name, load.columns, load.primary_key).create(conn)
+        return
+    existing = {c["name"]: c["type"] for c in inspector.get_columns(load.name)}
+    key_type = existing.get(load.primary_key)
+    if key_type is not None and not isinstance(key_type, sa.String):
+        raise ValueError(
+            f"{load.name} keys bookings by number (a load from before booking ids were text): "
+            f"reload it once without a booking_id column, then merge re-exports into it"
+        )
+    for name, kind in load.columns.items():
+        if name not in existing:
+            column = sa.Column(name, SQL_TYPES[kind]).type.compile(dialect=conn.dialect)
+            conn.exec_driver_sql(
+                f"ALTER TABLE {_quote(conn, load.name)} ADD COLUMN {_quote(conn, name)} {column}"
+            )
+
+
 def create_table_if_missing(
     engine: Engine, name: str, columns: Mapping[str, str], primary_key: str | None = "booking_id"
 ) -> None:
@@ -244,6 +312,47 @@ def append_rows(engine: Engine, name: str, data: pa.Table, columns: Mapping[str,
             _copy_postgres(conn, name, data.select(list(columns)), freeze=False)
         else:
             _insert_sqlite(conn, name, data.select(list(columns)))
+
+
+def insert_missing(engine: Engine, table: sa.Table, data: pa.Table, key: Sequence[str]) -> int:
+    """Insert the rows whose ``key`` is not in ``table`` yet, in one transaction; returns how many.
+
+    Idempotent, and safe under concurrent writers: each key is added once. PostgreSQL: COPY into a
+    temporary table, then one INSERT ... ON CONFLICT DO NOTHING; SQLite: INSERT OR IGNORE.
+    """
+    if not data.num_rows:
+        return 0
+    names = [column.name for column in table.columns]
+    with engine.begin() as conn:
+        target, columns = _quote(conn, table.name), ", ".join(_quote(conn, c) for c in names)
+        keys = ", ".join(_quote(conn, c) for c in key)
+        if conn.dialect.name == "postgresql":
+            staging = _quote(conn, f"{table.name}__incoming")
+            conn.exec_driver_sql(
+                f"CREATE TEMPORARY TABLE {staging} (LIKE {target} INCLUDING DEFAULTS) ON COMMIT DROP"
+            )
+            _copy_postgres(conn, f"{table.name}__incoming", data.select(names), freeze=False)
+            result = conn.exec_driver_sql(
+                f"INSERT INTO {target} ({columns}) SELECT {columns} FROM {staging} ON CONFLICT ({keys}) DO NOTHING"
+            )
+        else:
+            values = [
+                (column.cast(pa.string()) if pa.types.is_date(column.type) else column).to_pylist()
+                for column in data.select(names).columns
+            ]
+            placeholders = ", ".join("?" for _ in names)
+            result = conn.exec_driver_sql(
+                f"INSERT OR IGNORE INTO {target} ({columns}) VALUES ({placeholders})",
+                list(zip(*values, strict=True)),
+            )
+        return int(result.rowcount)
+
+
+def table_rows(engine: Engine, table: str) -> int | None:
+    """Rows of ``table``; None when there is no such table."""
+    if not sa.inspect(engine).has_table(table):
+        return None
+    return row_count(engine, table)
 
 
 def row_count(engine: Engine, table: str) -> int:

@@ -7,10 +7,18 @@ not grow with the file's size). Destinations:
 - ``db``: tables ``bookings_raw``, ``bookings_rejected`` and ``bookings_<version>`` in the database
   chosen by ``--env``/``APP_ENV``/``DATABASE_URL`` (default: the embedded SQLite file), replaced
   together in one transaction (the chunks' compact Arrow tables are loaded at the end).
-Rejected rows always go to ``data/rejected/hotel_bookings_rejected.csv`` and the counts to
+Rejected rows go to ``data/rejected/hotel_bookings_rejected.csv`` and the counts to
 ``reports/data_validation.json``, with the values that are not in the vocabulary in use (a hotel
 group's own hotel names or room codes checked against the public dataset's vocabulary, say).
-When no row at all is valid the run fails and the destination is left as it was.
+
+A load never loses data. The source is staged beside ``data/raw`` and read from there; every
+output is written under a temporary name; only when the whole file was read, at least one row is
+valid and the load does not shrink the current data by more than ``HOTEL_MAX_SHRINK`` (unless
+``--allow-shrink``) are the tables swapped in and ``data/raw``, the processed and rejected files
+and the report put in place. Any failure before that (a source that does not parse, holds no
+valid row, or only a header) leaves every table and file as it was: the rejected file and the
+report describe the data that is loaded, so they are not rewritten by a load that is refused
+(the reasons are printed instead).
 """
 
 from __future__ import annotations
@@ -20,7 +28,8 @@ import json
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,12 +37,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 from pydantic import BaseModel
 from sqlalchemy.exc import SQLAlchemyError
 
 from data_engineering.src import db
-from data_engineering.src.ingest import IngestParams, SourceError, ingest
-from data_engineering.src.io import CsvSink, RawChunk, RawReader, as_text, write_atomic
+from data_engineering.src.ingest import (
+    IngestParams,
+    NoValidRowsError,
+    SourceError,
+    print_reasons,
+    report_vocabulary,
+    resolve_source,
+    stage,
+)
+from data_engineering.src.io import CsvSink, RawChunk, RawReader, as_text, csv_rows, write_atomic
 from data_engineering.src.messages import first_line, masked
 from data_engineering.src.params import ParamsError, read_section
 from data_engineering.src.paths import (
@@ -44,8 +62,8 @@ from data_engineering.src.paths import (
     processed_file,
 )
 from data_engineering.src.progress import progress
-from data_engineering.src.schema import ColumnsError, vocabulary_in_use
-from data_engineering.src.settings import ENVIRONMENTS, SettingsError, database_url
+from data_engineering.src.schema import BOOKING_ID, BOOKING_ID_PATTERN, ColumnsError, vocabulary_in_use
+from data_engineering.src.settings import ENVIRONMENTS, IngestSettings, SettingsError, database_url, env_name
 from data_engineering.src.validate import ID_COLUMN, LINE_COLUMN, REASONS_COLUMN, validate
 from data_engineering.src.vocabulary import OutsideVocabulary
 from data_engineering.transformation import Transformation, UnknownVersionError, get_transformation
@@ -58,8 +76,11 @@ class TransformParams(BaseModel):
     version: str = "v2"
 
 
-class NoValidRowsError(ValueError):
-    """Every row of the source was rejected: there is nothing to load."""
+SHRINK_ENV = env_name(IngestSettings, "max_shrink")
+
+
+class ShrinkError(ValueError):
+    """The load would replace the current rows with far fewer: it needs ``--allow-shrink``."""
 
 
 @dataclass
@@ -147,6 +168,23 @@ def _chunk_frames(chunk: RawChunk, columns: tuple[str, ...]) -> tuple[pd.DataFra
     return formed, aside.astype("str")
 
 
+def _keys(chunk: RawChunk, columns: tuple[str, ...], ids: BookingIds) -> np.ndarray:
+    """Each row's key (text): the hotel's reservation id where the file gives a valid one, else
+    the row's content hash (``BookingIds``), both unique per booking."""
+    keys = ids(*_chunk_frames(chunk, columns)).astype(str).astype(object)
+    if BOOKING_ID not in columns:
+        return keys
+    given = _text_of(chunk, (BOOKING_ID,), np.arange(chunk.table.num_rows + len(chunk.misaligned)))[
+        BOOKING_ID
+    ]
+    texts = pc.utf8_trim(given, " \t")
+    valid = pc.fill_null(pc.match_substring_regex(texts, BOOKING_ID_PATTERN), False).to_numpy(
+        zero_copy_only=False
+    )
+    keys[valid] = np.asarray(texts.to_pylist(), dtype=object)[valid]
+    return keys
+
+
 def _process_chunk(
     chunk: RawChunk,
     columns: tuple[str, ...],
@@ -154,67 +192,76 @@ def _process_chunk(
     ids: BookingIds,
     out: _Outputs,
     *,
+    kinds: Mapping[str, str],
     outside: OutsideVocabulary,
 ) -> Counter[str]:
     n, width = chunk.table.num_rows, len(chunk.misaligned)
-    keys = ids(*_chunk_frames(chunk, columns))
+    keys = _keys(chunk, columns, ids)
     validated = validate({c: chunk.table[c] for c in columns}, columns)
     outside.add(validated.details)
     processed = transformation.transform({**validated.columns, ID_COLUMN: keys[validated.accepted]})
-    kinds = transformation.output_columns(list(processed))
-    out.processed(pa.table({name: pa.array(processed[name], ARROW_TYPES[kinds[name]]) for name in kinds}))
+    out.processed(
+        pa.table(
+            {name: pa.array(processed[name], ARROW_TYPES[kinds[name]], from_pandas=True) for name in kinds}
+        )
+    )
 
     lines = np.concatenate([chunk.lines, np.array([m.line for m in chunk.misaligned], dtype=np.int64)])
     bad = np.concatenate([validated.rejected, np.arange(n, n + width)])
-    reasons = validated.reasons + [
-        f"line has {m.count} fields, expected {len(m.fields)}" for m in chunk.misaligned
-    ]
+    reasons = validated.reasons + [m.reason for m in chunk.misaligned]
     order = np.argsort(lines[bad], kind="stable")
     bad, reasons = bad[order], [reasons[i] for i in order]
+    # The key last: a file's own booking_id column holds the same text where it is valid.
     out.rejected(
         pa.table(
             {
-                ID_COLUMN: pa.array(keys[bad], pa.int64()),
                 LINE_COLUMN: pa.array(lines[bad], pa.int64()),
                 **_text_of(chunk, columns, bad),
                 REASONS_COLUMN: pa.array(reasons, pa.string()),
+                ID_COLUMN: pa.array(keys[bad], pa.string()),
             }
-        )
+        ).select(list(_rejected_schema(columns).names))
     )
     if out.raw is not None:
         everyone = np.argsort(lines, kind="stable")
         out.raw(
             pa.table(
                 {
-                    ID_COLUMN: pa.array(keys[everyone], pa.int64()),
                     LINE_COLUMN: pa.array(lines[everyone], pa.int64()),
                     **_text_of(chunk, columns, everyone),
+                    ID_COLUMN: pa.array(keys[everyone], pa.string()),
                 }
-            )
+            ).select([ID_COLUMN, LINE_COLUMN, *(c for c in columns if c != ID_COLUMN)])
         )
     counts = Counter(validated.reason_counts)
-    if width:
-        counts["line has the wrong number of fields"] += width
+    counts.update(m.key for m in chunk.misaligned)
     return counts
 
 
 def _rejected_schema(columns: tuple[str, ...]) -> pa.Schema:
     return pa.schema(
-        [(ID_COLUMN, pa.int64()), (LINE_COLUMN, pa.int64())]
-        + [(c, pa.string()) for c in columns]
+        [(ID_COLUMN, pa.string()), (LINE_COLUMN, pa.int64())]
+        + [(c, pa.string()) for c in columns if c != ID_COLUMN]
         + [(REASONS_COLUMN, pa.string())]
     )
 
 
 def _read_validate_transform(
-    raw_path: Path, transformation: Transformation, destination: str, outside: OutsideVocabulary
+    read_from: Path,
+    transformation: Transformation,
+    destination: str,
+    outside: OutsideVocabulary,
+    *,
+    label: str,
+    source_file: Path,
 ) -> tuple[dict[str, Any], dict[str, list[pa.Table]], CsvSink | None, CsvSink, tuple[str, ...]]:
-    """Stream the raw file through validation and the transformation, chunk by chunk."""
-    kinds = transformation.output_columns()
-    schema = pa.schema([(name, ARROW_TYPES[kind]) for name, kind in kinds.items()])
+    """Stream the raw file (or the staged source) through validation and the transformation."""
     tables: dict[str, list[pa.Table]] = {"processed": [], "raw": [], "rejected": []}
-    with RawReader(raw_path) as reader:
+    with RawReader(read_from, label=label) as reader:
         columns = reader.columns
+        # The file's optional columns (outcomes, ids) are carried through when it has them.
+        kinds = transformation.output_columns([ID_COLUMN, *columns])
+        schema = pa.schema([(name, ARROW_TYPES[kind]) for name, kind in kinds.items()])
         rejected_sink = CsvSink(REJECTED_FILE, _rejected_schema(columns))
         csv_sink = CsvSink(processed_file(transformation.version), schema) if destination == "csv" else None
         in_db = destination == "db"
@@ -231,16 +278,16 @@ def _read_validate_transform(
         )
         ids = BookingIds()
         reasons: Counter[str] = Counter()
-        blank = 0
         try:
             with progress(
                 total=reader.size, desc="initialize-data: validate", unit="B", unit_scale=True
             ) as bar:
                 for chunk in reader:
                     reasons.update(
-                        _process_chunk(chunk, columns, transformation, ids, outputs, outside=outside)
+                        _process_chunk(
+                            chunk, columns, transformation, ids, outputs, kinds=kinds, outside=outside
+                        )
                     )
-                    blank += chunk.blank
                     bar.set(reader.position)
         except BaseException:
             rejected_sink.abort()
@@ -249,7 +296,7 @@ def _read_validate_transform(
             raise
     loaded = csv_sink.rows if csv_sink is not None else sum(t.num_rows for t in tables["processed"])
     report = {
-        "source_file": display_path(raw_path),
+        "source_file": display_path(source_file),
         "rows_in": loaded + rejected_sink.rows,
         "rows_loaded": loaded,
         "rows_rejected": rejected_sink.rows,
@@ -258,7 +305,7 @@ def _read_validate_transform(
         "rows_outside_vocabulary": outside.rows,
         "outside_vocabulary": outside.report(),
         "exact_duplicate_rows": ids.duplicates,
-        "blank_lines_skipped": blank,
+        "blank_lines_skipped": reader.blank_lines,
         "duplicate_policy": "kept (see data_engineering/README.md#duplicates)",
     }
     return report, tables, csv_sink, rejected_sink, columns
@@ -271,6 +318,7 @@ def run(
     env: str | None = None,
     fetch: bool = True,
     raw_path: Path = RAW_FILE,
+    allow_shrink: bool = False,
 ) -> Summary:
     """The whole job. Raises on bad input; the caller turns errors into messages."""
     started = time.perf_counter()
@@ -279,57 +327,108 @@ def run(
         raise ValueError(f"unknown destination '{destination}'; expected one of: csv, db")
     url = database_url(env) if destination == "db" else None
     summary = Summary(version, destination)
-    if fetch:
-        ingest(read_section("ingest", IngestParams), dest=raw_path)
-    t = time.perf_counter()
-    outside = OutsideVocabulary()
-    report, tables, csv_sink, rejected_sink, columns = _read_validate_transform(
-        raw_path, transformation, destination, outside
-    )
-    summary.rows_in, summary.rows_loaded = report["rows_in"], report["rows_loaded"]
-    summary.rows_rejected, summary.report = report["rows_rejected"], report
-    summary.outside_vocabulary = outside.message(summary.rows_in) if outside.rows else ""
-    summary.seconds["read_validate_transform"] = time.perf_counter() - t
-    if summary.rows_in and not summary.rows_loaded:
-        # Nothing to load: the destination stays as it was; the rejected rows say why.
-        if csv_sink is not None:
-            csv_sink.abort()
-        rejected_sink.commit()
-        write_atomic(VALIDATION_REPORT, (json.dumps(report, indent=2) + "\n").encode())
-        raise NoValidRowsError(_no_valid_rows(summary))
-    t = time.perf_counter()
-    if csv_sink is not None:
-        csv_sink.commit()
-        summary.target = display_path(processed_file(version))
-    else:
-        assert url is not None
+    with ExitStack() as stack:
+        staged, params = None, None
+        if fetch:
+            params = read_section("ingest", IngestParams)
+            source = resolve_source(params, raw_path)
+            staged = stack.enter_context(
+                stage(source, raw_path, retries=params.retries, timeout=params.timeout_seconds)
+            )
+        t = time.perf_counter()
+        outside = OutsideVocabulary()
+        report, tables, csv_sink, rejected_sink, columns = _read_validate_transform(
+            staged.path if staged else raw_path,
+            transformation,
+            destination,
+            outside,
+            label=staged.source.location if staged else display_path(raw_path),
+            source_file=raw_path,
+        )
+        summary.rows_in, summary.rows_loaded = report["rows_in"], report["rows_loaded"]
+        summary.rows_rejected, summary.report = report["rows_rejected"], report
+        summary.outside_vocabulary = outside.message(summary.rows_in) if outside.rows else ""
+        summary.seconds["read_validate_transform"] = time.perf_counter() - t
+        t = time.perf_counter()
         try:
-            summary.target = _load_database(url, transformation, columns, tables)
+            if not summary.rows_loaded:
+                raise NoValidRowsError(
+                    summary.rows_in,
+                    report["rejection_reasons"],
+                    summary.outside_vocabulary,
+                    report["blank_lines_skipped"],
+                )
+            merging = url is not None and BOOKING_ID in columns  # a merge by id never removes a booking
+            if not allow_shrink and not merging:
+                _refuse_shrink(version, url, summary.rows_loaded)
+            # The point of no return: the tables, then every file, each put in place at once.
+            if url is not None:
+                summary.target = _load_database(url, transformation, columns, tables)
         except BaseException:
             rejected_sink.abort()
+            if csv_sink is not None:
+                csv_sink.abort()
             raise
-    rejected_sink.commit()
+        if csv_sink is not None:
+            csv_sink.commit()
+            summary.target = display_path(processed_file(version))
+        if staged is not None:
+            assert params is not None  # read with the source
+            staged.commit(params)
+            print(staged.line())
+        rejected_sink.commit()
+        write_atomic(VALIDATION_REPORT, (json.dumps(report, indent=2) + "\n").encode())
+    if fetch:
+        report_vocabulary(raw_path)
     summary.seconds["write"] = time.perf_counter() - t
-    write_atomic(VALIDATION_REPORT, (json.dumps(report, indent=2) + "\n").encode())
     summary.seconds["total"] = time.perf_counter() - started
     return summary
 
 
-def _no_valid_rows(summary: Summary) -> str:
-    reasons = summary.report["rejection_reasons"]
-    top = max(reasons, key=reasons.get) if reasons else "unknown"
-    because = summary.outside_vocabulary or f"the most frequent reason: {top} ({reasons.get(top, 0):,} rows)"
-    return (
-        f"none of the {summary.rows_in:,} rows is valid, nothing was loaded (each row's reasons: "
-        f"{display_path(REJECTED_FILE)}); {because}"
-    )
+def _current_rows(version: str, url: str | None) -> tuple[int, str] | None:
+    """How many rows the destination holds now, and where (None: nothing loaded yet)."""
+    if url is None:
+        path = processed_file(version)
+        return (csv_rows(path), display_path(path)) if path.exists() else None
+    engine = db.make_engine(url)
+    try:
+        rows = db.table_rows(engine, f"bookings_{version}")
+    finally:
+        engine.dispose()
+    return None if rows is None else (rows, f"table bookings_{version}")
+
+
+def _refuse_shrink(version: str, url: str | None, new: int) -> None:
+    """Raise ShrinkError when ``new`` rows would replace far more (``HOTEL_MAX_SHRINK``)."""
+    current = _current_rows(version, url)
+    if current is None:
+        return
+    rows, where = current
+    allowed = IngestSettings().max_shrink
+    if rows and new < rows * (1 - allowed):
+        raise ShrinkError(
+            f"this load would replace the {rows:,} rows of {where} with {new:,} ({1 - new / rows:.0%} "
+            f"fewer; {SHRINK_ENV}={allowed:g} allows {allowed:.0%}): nothing was changed; pass "
+            "--allow-shrink to load it anyway"
+        )
+
+
+def _last_per_key(table: pa.Table) -> pa.Table:
+    """One row per booking id, the last of the file (a re-export listing a booking twice)."""
+    keys = table[ID_COLUMN].to_numpy(zero_copy_only=False)
+    _, first_from_end = np.unique(keys[::-1], return_index=True)
+    keep = np.sort(len(keys) - 1 - first_from_end)
+    return table.take(pa.array(keep, pa.int64()))
 
 
 def _load_database(
     url: str, transformation: Transformation, columns: tuple[str, ...], tables: dict[str, list[pa.Table]]
 ) -> str:
-    kinds = transformation.output_columns()
-    raw_columns = {ID_COLUMN: "int", LINE_COLUMN: "int", **dict.fromkeys(columns, "text")}
+    """Replace the tables with this file's bookings; or, when the file carries the hotel's booking
+    ids, merge them in: a booking id already loaded is updated (its status may have changed since
+    the last export), a new one added, and bookings the file does not list are kept."""
+    kinds = transformation.output_columns([ID_COLUMN, *columns])
+    raw_columns = {ID_COLUMN: "text", LINE_COLUMN: "int", **{c: "text" for c in columns if c != ID_COLUMN}}
     schemas = {
         "raw": pa.schema([(c, ARROW_TYPES[k]) for c, k in raw_columns.items()]),
         "rejected": _rejected_schema(columns),
@@ -338,26 +437,39 @@ def _load_database(
     data = {
         key: pa.concat_tables(tables[key]) if tables[key] else schemas[key].empty_table() for key in schemas
     }
+    merge = BOOKING_ID in columns
+    if merge:
+        data = {key: _last_per_key(table) for key, table in data.items()}
+        # Only the valid rows update bookings_raw: a rejected re-export must not replace the text
+        # of the booking's last valid version (bookings_rejected says why it was refused).
+        valid_ids = pc.is_in(data["raw"][ID_COLUMN], value_set=data["processed"][ID_COLUMN])
+        data["raw"] = data["raw"].filter(valid_ids)
     loads = [
         db.TableLoad("bookings_raw", data["raw"], raw_columns),
         db.TableLoad("bookings_rejected", data["rejected"], {**raw_columns, REASONS_COLUMN: "text"}),
         db.TableLoad(f"bookings_{transformation.version}", data["processed"], kinds),
     ]
     engine = db.make_engine(url)
+    names = f"bookings_{transformation.version}, bookings_raw, bookings_rejected in {masked(url)}"
     try:
-        db.replace_tables(engine, loads)
+        if not merge:
+            db.replace_tables(engine, loads)
+            return names
+        # A booking valid now is no longer a rejected one, and one rejected now keeps its last
+        # valid version (said in bookings_rejected) rather than losing it.
+        valid = data["processed"][ID_COLUMN]
+        counts = db.merge_tables(
+            engine, [loads[0], loads[2], loads[1]], delete=[("bookings_rejected", valid)]
+        )
     finally:
         engine.dispose()
-    return f"bookings_{transformation.version}, bookings_raw, bookings_rejected in {masked(url)}"
+    new, updated = counts[f"bookings_{transformation.version}"]
+    return f"{names} (merged by booking_id: {new:,} new, {updated:,} updated)"
 
 
 def print_outcome(summary: Summary, prog: str) -> None:
     """The rejected rows by reason, the summary line, and which values the vocabulary lacks."""
-    reasons = summary.report.get("rejection_reasons", {})
-    if reasons:
-        print("rejected rows by reason:")
-        for reason, count in sorted(reasons.items(), key=lambda kv: -kv[1]):
-            print(f"  {count:>7,}  {reason}")
+    print_reasons(summary.report.get("rejection_reasons", {}))
     print(summary.line())
     if summary.outside_vocabulary:
         print(f"{prog}: warning: {summary.outside_vocabulary}", file=sys.stderr)
@@ -374,7 +486,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--env", choices=ENVIRONMENTS, help="database environment set up by ./cli.sh setup-db ENV"
     )
-    parser.add_argument("--timings-json", type=Path, help="also write the step timings to this JSON file")
+    parser.add_argument(
+        "--allow-shrink",
+        action="store_true",
+        help=f"replace the loaded rows even with far fewer (beyond {SHRINK_ENV})",
+    )
+    # The step timings for ./cli.sh bench-db-load, not a user's option: left out of --help.
+    parser.add_argument("--timings-json", type=Path, help=argparse.SUPPRESS)
     ns = parser.parse_args(argv)
     ns.version, ns.destination = None, "csv"
     for value in ns.args:
@@ -391,7 +509,7 @@ def main(argv: list[str] | None = None) -> int:
     ns = parse_args(argv)
     try:
         version = ns.version or read_section("transform", TransformParams).version
-        summary = run(version, ns.destination, env=ns.env)
+        summary = run(version, ns.destination, env=ns.env, allow_shrink=ns.allow_shrink)
     except UnknownVersionError as exc:
         print(f"initialize-data: error: {exc}", file=sys.stderr)
         return 2
@@ -400,6 +518,10 @@ def main(argv: list[str] | None = None) -> int:
             f"initialize-data: error: the source is not the bookings dataset: {exc}; nothing was written",
             file=sys.stderr,
         )
+        return 1
+    except NoValidRowsError as exc:
+        print_reasons(exc.reasons, sys.stderr)
+        print(f"initialize-data: error: {exc}", file=sys.stderr)
         return 1
     except (SourceError, ParamsError, SettingsError, ValueError) as exc:
         print(f"initialize-data: error: {exc}", file=sys.stderr)

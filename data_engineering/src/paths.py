@@ -46,6 +46,9 @@ MLFLOW_ARTIFACTS_DEFAULT = WORKSPACE / "mlartifacts"
 # A copy of the full public file beside the checkout (the machine's shared data): the tests and
 # benchmarks that want real bookings use it when it is there, so they need no download.
 SHARED_BOOKINGS = REPO_ROOT.parent / "shared" / "data" / "hotel_bookings.csv.gz"
+# Where fault-suite cases record their figures (the fault_case fixture of conftest.py, unless
+# HOTEL_FAULT_RESULTS says otherwise); README's "Reliability" table is generated from them.
+FAULT_RESULTS_DIR = REPO_ROOT / ".local" / "faults"
 
 
 def processed_file(version: str) -> Path:

@@ -14,6 +14,7 @@ calendar's and the dataset's fixed meanings and stay enums here.
 from __future__ import annotations
 
 import functools
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -22,7 +23,9 @@ from typing import Literal
 
 import yaml
 
+from data_engineering.src.calendar_pattern import ISO_DATE
 from data_engineering.src.settings import VocabularySettings, env_name, repo_path
+from data_engineering.src.yaml_file import read_yaml
 
 # The default vocabulary sits beside this package (and travels with the MLflow model's code).
 VOCABULARY_FILE = repo_path(VocabularySettings.model_fields["vocabulary"].default)
@@ -58,20 +61,7 @@ def vocabulary_in_use() -> str:
 
 def load_vocabulary(path: Path) -> dict[str, tuple[str, ...]]:
     """Each vocabulary's categories, checked: a list of distinct, non-empty texts."""
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise VocabularyFileError(f"cannot read the vocabulary file {path}: {exc.strerror}") from exc
-    except UnicodeDecodeError as exc:
-        raise VocabularyFileError(
-            f"the vocabulary file {path} is not UTF-8 text ({exc.reason} at byte {exc.start})"
-        ) from exc
-    except yaml.YAMLError as exc:
-        # One line: where and what (PyYAML's own text quotes the line over several).
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        what = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise VocabularyFileError(f"the vocabulary file {path} is not valid YAML{where}: {what}") from exc
+    document = read_yaml(path, "the vocabulary file", VocabularyFileError)
     if not isinstance(document, dict):
         raise VocabularyFileError(f"the vocabulary file {path} must map each vocabulary to a list")
     missing = [name for name in VOCABULARIES if name not in document]
@@ -141,10 +131,14 @@ class ReservationStatus(StrEnum):
 # category: one of a closed list; text: free text matching a pattern; date: YYYY-MM-DD.
 Kind = Literal["int", "float", "id", "category", "text", "date"]
 # booking: known when the booking is made (model inputs); target: is_canceled;
-# outcome: the outcome itself; post_booking: recorded after the booking was made.
-Role = Literal["booking", "target", "outcome", "post_booking"]
+# outcome: the outcome itself; post_booking: recorded after the booking was made;
+# key: the hotel's reservation id; question: the date a booking is scored as of.
+Role = Literal["booking", "target", "outcome", "post_booking", "key", "question"]
 
 COUNTRY_PATTERN = r"^[A-Z]{2,3}$"
+# A hotel system's reservation id: letters, digits and a few separators, starting with a letter or
+# a digit (so that no id can start a spreadsheet formula), at most 64 characters.
+BOOKING_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/#-]{0,63}$"
 ID_MAX = 999_999_999  # ids have at most nine digits
 
 
@@ -169,7 +163,8 @@ _V = VOCABULARY
 
 RAW_COLUMNS: tuple[RawColumn, ...] = (
     RawColumn("hotel", "category", categories=_V["hotel"]),
-    RawColumn("is_canceled", "int", role="target", min=0, max=1),
+    # The outcome columns may be empty (or absent): a booking still on the books has no outcome yet.
+    RawColumn("is_canceled", "int", role="target", nullable=True, min=0, max=1),
     RawColumn("lead_time", "int", min=0, max=1000),
     RawColumn("arrival_date_year", "int", min=2000, max=2100),
     RawColumn("arrival_date_month", "category", categories=_enum(Month)),
@@ -188,8 +183,10 @@ RAW_COLUMNS: tuple[RawColumn, ...] = (
     RawColumn("previous_cancellations", "int", min=0, max=100),
     RawColumn("previous_bookings_not_canceled", "int", min=0, max=500),
     RawColumn("reserved_room_type", "category", categories=_V["room_type"]),
-    RawColumn("assigned_room_type", "category", role="post_booking", categories=_V["room_type"]),
-    RawColumn("booking_changes", "int", role="post_booking", min=0, max=100),
+    RawColumn(
+        "assigned_room_type", "category", role="post_booking", nullable=True, categories=_V["room_type"]
+    ),
+    RawColumn("booking_changes", "int", role="post_booking", nullable=True, min=0, max=100),
     RawColumn("deposit_type", "category", categories=_V["deposit_type"]),
     RawColumn("agent", "id", nullable=True, min=0, max=ID_MAX),
     RawColumn("company", "id", nullable=True, min=0, max=ID_MAX),
@@ -198,19 +195,35 @@ RAW_COLUMNS: tuple[RawColumn, ...] = (
     RawColumn("adr", "float", min=0, max=10_000),
     RawColumn("required_car_parking_spaces", "int", min=0, max=10),
     RawColumn("total_of_special_requests", "int", min=0, max=10),
-    RawColumn("reservation_status", "category", role="outcome", categories=_enum(ReservationStatus)),
-    RawColumn("reservation_status_date", "date", role="outcome"),
+    RawColumn(
+        "reservation_status", "category", role="outcome", nullable=True, categories=_enum(ReservationStatus)
+    ),
+    RawColumn("reservation_status_date", "date", role="outcome", nullable=True),
+)
+BOOKING_ID = "booking_id"
+AS_OF = "as_of"
+# Not columns of the public dataset: a hotel's export may carry its reservation id (the key a
+# re-export updates, echoed with every answer, never a feature), and a scoring request may say
+# which day the booking is to be judged as of (default: its booking date).
+EXTRA_COLUMNS: tuple[RawColumn, ...] = (
+    RawColumn(BOOKING_ID, "text", role="key", nullable=True, pattern=BOOKING_ID_PATTERN),
+    RawColumn(AS_OF, "date", role="question", nullable=True),
 )
 
 RAW_COLUMN_NAMES: tuple[str, ...] = tuple(col.name for col in RAW_COLUMNS)
-COLUMNS_BY_NAME = {col.name: col for col in RAW_COLUMNS}
+COLUMNS_BY_NAME = {col.name: col for col in (*RAW_COLUMNS, *EXTRA_COLUMNS)}
 TARGET = "is_canceled"
 BOOKING_FIELDS: tuple[str, ...] = tuple(col.name for col in RAW_COLUMNS if col.role == "booking")
+# What a scoring request (an API body, a predict-batch row, the pyfunc's frame) may say of a booking.
+SCORING_FIELDS: tuple[str, ...] = (*BOOKING_FIELDS, BOOKING_ID, AS_OF)
+# What a file of bookings to load may hold: the dataset's columns and the hotel's reservation id.
+LOAD_COLUMNS: tuple[str, ...] = (*RAW_COLUMN_NAMES, BOOKING_ID)
 # Never model inputs: the outcome itself, or facts recorded after the booking was made.
 LEAKY_COLUMNS: tuple[str, ...] = tuple(
     col.name for col in RAW_COLUMNS if col.role in ("outcome", "post_booking")
 )
-# Columns a scoring input may carry or omit (they are ignored when present).
+# The outcome and post-booking columns: a file may carry them (a historical replay) or not (bookings
+# still on the books).
 NON_BOOKING_COLUMNS: tuple[str, ...] = (TARGET, *LEAKY_COLUMNS)
 # Raw tokens that mean "no value" in the published files.
 NULL_TOKENS = frozenset({"", "NULL", "NA", "N/A", "NaN", "nan", "null"})
@@ -233,20 +246,22 @@ class ColumnsError(ValueError):
 
 
 def check_columns(columns: list[str], *, scoring: bool = False) -> tuple[str, ...]:
-    """Return the dataset columns present, or raise ColumnsError naming every problem.
+    """Return the spec's columns present (in spec order), or raise ColumnsError naming every problem.
 
-    Training data needs exactly the dataset's columns. Scoring input may omit the target and the
-    outcome/post-booking columns, and may carry columns of its own (a hotel's booking reference),
-    which scoring ignores and passes through.
+    Every file needs the booking fields. The outcome and post-booking columns may be absent (or
+    empty: bookings still on the books), and so may the hotel's reservation id. A file to load
+    holds nothing else; scoring input may also say ``as_of``, and may carry columns of its own,
+    which scoring passes through.
     """
     present = set(columns)
-    required = [c for c in RAW_COLUMN_NAMES if not (scoring and c in NON_BOOKING_COLUMNS)]
-    missing = [c for c in required if c not in present]
-    unexpected = [] if scoring else [c for c in columns if c not in COLUMNS_BY_NAME]
-    duplicated = sorted({c for c in columns if columns.count(c) > 1})
+    missing = [c for c in BOOKING_FIELDS if c not in present]
+    allowed = set(SCORING_FIELDS) | set(NON_BOOKING_COLUMNS) if scoring else set(LOAD_COLUMNS)
+    unexpected = [] if scoring else [c for c in columns if c not in allowed]
+    counts = Counter(columns)  # linear: a header of many columns is checked in one pass
+    duplicated = sorted(c for c, n in counts.items() if n > 1)
     if missing or unexpected or duplicated:
         raise ColumnsError(missing, unexpected + [f"{c} (repeated)" for c in duplicated])
-    return tuple(c for c in RAW_COLUMN_NAMES if c in present)
+    return tuple(c for c in COLUMNS_BY_NAME if c in present and c in allowed)
 
 
 # ------------------------------------------------------------------ accepted text, as patterns
@@ -334,6 +349,6 @@ def text_pattern(name: str) -> str:
         body = "|".join(literal(c) for c in col.categories)
     elif col.pattern is not None:
         body = col.pattern.removeprefix("^").removesuffix("$")
-    else:  # a date
-        body = "[0-9]{4}-[0-9]{2}-[0-9]{2}"
+    else:  # a date: a day that exists, so that the published schema refuses what the validator does
+        body = ISO_DATE
     return anchored(body, nullable=col.nullable)

@@ -4,7 +4,8 @@ Every value comes from, first match wins:
 
 1. the process environment (``./cli.sh --env ENV`` exports ``APP_ENV=ENV``);
 2. the git-ignored file ``.env.<APP_ENV>`` at the repository root, which ``./cli.sh setup-db ENV``
-   writes (``APP_ENV`` is ``prod``, ``local`` or ``test``; unset, no file is read);
+   writes (``APP_ENV`` is ``prod``, ``local`` or ``test``; unset, ``.env.local`` once ``setup-db
+   local`` has written it, else no file is read);
 3. the class's default.
 
 Classes whose values are needed while the code loads (the workspace, the vocabulary file, and
@@ -32,6 +33,10 @@ DEVELOPMENT = ("local", "test")
 PLACEHOLDER_SECRETS = frozenset({"change-me", "changeme"})
 # Where the .env.<ENV> files live (a module attribute so that tests can point it elsewhere).
 ENV_FILE_DIR = REPO_ROOT
+# The environment used when APP_ENV is unset, once `./cli.sh setup-db local` has recorded it: the
+# README's commands (initialize-data db, serve-api, score-db, dashboard) then meet in one
+# database without each needing `--env local`; before it, they share the embedded SQLite file.
+DEFAULT_ENVIRONMENT = "local"
 
 
 class SettingsError(ValueError):
@@ -136,13 +141,31 @@ class EnvironmentSettings(HotelSettings):
         None,
         validation_alias="APP_ENV",
         description="`prod`, `local` or `test`, as `--env`: selects the `.env.ENV` file that `./cli.sh "
-        "setup-db ENV` wrote; unset, no file is read",
+        "setup-db ENV` wrote",
+        json_schema_extra={
+            "default_shown": f"`{DEFAULT_ENVIRONMENT}` once `./cli.sh setup-db {DEFAULT_ENVIRONMENT}` has "
+            f"written `.env.{DEFAULT_ENVIRONMENT}` (and `HOTEL_WORKSPACE` is the repository root), else "
+            "unset: no file is read"
+        },
     )
 
 
 def current_environment() -> str | None:
-    """``APP_ENV``, checked (raises SettingsError naming the valid environments)."""
-    return check_environment(EnvironmentSettings().app_env_name)
+    """``APP_ENV``, checked (raises SettingsError naming the valid environments); unset, the
+    default environment when it has been set up (see ``DEFAULT_ENVIRONMENT``)."""
+    return check_environment(EnvironmentSettings().app_env_name) or default_environment()
+
+
+def default_environment() -> str | None:
+    """``DEFAULT_ENVIRONMENT`` once ``./cli.sh setup-db`` has recorded it for this checkout's own
+    workspace, else None (the embedded SQLite file).
+
+    A workspace elsewhere (``HOTEL_WORKSPACE``: the tests' temporary folders) is a world of its
+    own: it never writes into the database the checkout's ``.env.local`` names.
+    """
+    if not env_file(DEFAULT_ENVIRONMENT).exists():
+        return None
+    return DEFAULT_ENVIRONMENT if WorkspaceSettings().workspace == REPO_ROOT else None
 
 
 class WorkspaceSettings(HotelSettings):
@@ -178,6 +201,22 @@ class VocabularySettings(HotelSettings):
         return repo_path(value)
 
 
+class CapacitySettings(HotelSettings):
+    capacity_file: Path = Field(
+        Path("data_engineering/hotels.yaml"),
+        validation_alias="HOTEL_CAPACITY_FILE",
+        description="each hotel's rooms and the costs of walking a guest and of an empty room, for the "
+        "nightly forecast's overbooking recommendation (format: `data_science/README.md`, \"Nightly "
+        'forecast"); the default gives the costs and no capacity (it lists no hotel, so it suits any vocabulary); a relative '
+        "path is taken from the repository root",
+    )
+
+    @field_validator("capacity_file")
+    @classmethod
+    def _from_repo_root(cls, value: Path) -> Path:
+        return repo_path(value)
+
+
 class DatabaseSettings(HotelSettings):
     database_url: SecretStr | None = Field(
         None,
@@ -185,8 +224,8 @@ class DatabaseSettings(HotelSettings):
         description="SQLAlchemy URL of the database of the loads, `score-db`, the API's prediction log "
         "and `db-migrate`",
         json_schema_extra={
-            "default_shown": "`.env.ENV`'s with `APP_ENV`, else the embedded SQLite "
-            "file `data/hotel_cancellation.sqlite`"
+            "default_shown": "`.env.ENV`'s with `APP_ENV` (unset: `.env.local`'s once `setup-db local` "
+            "ran), else the embedded SQLite file `data/hotel_cancellation.sqlite`"
         },
     )
     database_url_readonly: SecretStr | None = Field(
@@ -195,7 +234,8 @@ class DatabaseSettings(HotelSettings):
         description="SQLAlchemy URL the dashboards read with (the read-only role); never falls back "
         "to `DATABASE_URL`",
         json_schema_extra={
-            "default_shown": "`.env.ENV`'s with `APP_ENV`, else the embedded SQLite file, opened read-only"
+            "default_shown": "`.env.ENV`'s with `APP_ENV` (unset: `.env.local`'s once `setup-db local` "
+            "ran), else the embedded SQLite file, opened read-only"
         },
     )
 
@@ -246,6 +286,47 @@ class IngestSettings(HotelSettings):
         validation_alias="HOTEL_BOOKINGS_SHA256",
         description="expected sha256 of the decompressed CSV of `HOTEL_BOOKINGS_SOURCE` (optional)",
         json_schema_extra={"default_shown": "unchecked"},
+    )
+    max_shrink: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        validation_alias="HOTEL_MAX_SHRINK",
+        description="the largest share of the rows already loaded that `initialize-data` may drop "
+        "without `--allow-shrink` (0.5: a load keeping fewer than half of them is refused; 1: never "
+        "asked)",
+    )
+
+
+class CsvSettings(HotelSettings):
+    """Limits of every CSV file the platform reads: a hostile file is refused in bounded time and
+    memory, naming the limit, instead of exhausting either."""
+
+    max_columns: int = Field(
+        1000,
+        ge=1,
+        validation_alias="HOTEL_CSV_MAX_COLUMNS",
+        description="most columns a CSV file may have (the dataset has 32; columns of your own pass "
+        "through `predict-batch`)",
+    )
+    max_line_bytes: int = Field(
+        1 << 20,
+        ge=1024,
+        validation_alias="HOTEL_CSV_MAX_LINE_BYTES",
+        description="longest line of a CSV file, in bytes (a booking takes about 150)",
+    )
+    max_field_bytes: int = Field(
+        128 << 10,
+        ge=64,
+        validation_alias="HOTEL_CSV_MAX_FIELD_BYTES",
+        description="longest field of a CSV file, in bytes",
+    )
+    max_gzip_ratio: float = Field(
+        100,
+        gt=1,
+        validation_alias="HOTEL_CSV_MAX_GZIP_RATIO",
+        description="most times a gzip file may expand (bookings compress about 15 times; a gzip bomb "
+        "a thousand): beyond it, the file is refused",
     )
 
 

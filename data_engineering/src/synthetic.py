@@ -44,6 +44,14 @@ _CHANNEL = {
 _ROOMS = ["A", "D", "E", "F", "G", "B", "C", "H"]
 _ROOM_P = [0.72, 0.16, 0.05, 0.025, 0.02, 0.01, 0.01, 0.005]
 _MONTHS = [m.value for m in Month]
+# What a booking still on the books has no value for yet: a hotel's export leaves these empty.
+OUTCOME_COLUMNS = [
+    "is_canceled",
+    "reservation_status",
+    "reservation_status_date",
+    "assigned_room_type",
+    "booking_changes",
+]
 
 # Vocabulary -> {the public dataset's value: this hotel group's}, for every value generated here.
 OTHER_HOTEL_GROUP: dict[str, dict[str, str]] = {
@@ -203,6 +211,23 @@ def make_bookings(
     return frame
 
 
+def arrival_dates(frame: pd.DataFrame) -> pd.Series:
+    """The arrival date of each booking of a frame of text columns (year, month name, day)."""
+    text = (
+        frame["arrival_date_year"]
+        + "-"
+        + frame["arrival_date_month"]
+        + "-"
+        + frame["arrival_date_day_of_month"]
+    )
+    return pd.to_datetime(text, format="%Y-%B-%d")
+
+
+def booking_dates(frame: pd.DataFrame) -> pd.Series:
+    """The day each booking of a frame of text columns was made: arrival minus lead time."""
+    return arrival_dates(frame) - pd.to_timedelta(frame["lead_time"].astype(int), unit="D")
+
+
 def write_bookings(
     path: Path, rows: int = 2000, *, seed: int = 0, renamed: Mapping[str, Mapping[str, str]] | None = None
 ) -> Path:
@@ -218,6 +243,22 @@ def write_frame(path: Path, frame: pd.DataFrame) -> Path:
             frame.to_csv(out, index=False)
     else:
         frame.to_csv(path, index=False)
+    return path
+
+
+def with_booking_ids(frame: pd.DataFrame, prefix: str = "RES") -> pd.DataFrame:
+    """The bookings as a hotel's system exports them: each with its reservation id (``booking_id``,
+    ``RES-000000``, ...) as the first column."""
+    ids = [f"{prefix}-{i:06d}" for i in range(len(frame))]
+    return frame.assign(booking_id=ids)[["booking_id", *frame.columns]]
+
+
+def write_european(path: Path, frame: pd.DataFrame, *, encoding: str = "utf-8") -> Path:
+    """Bookings as a European spreadsheet saves them: separated by ``;``, the rate (``adr``, the one
+    column with decimals) with a decimal comma, in ``encoding`` (``cp1252``: Windows-1252)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    european = frame.assign(adr=frame["adr"].str.replace(".", ",", regex=False))
+    european.to_csv(path, index=False, sep=";", encoding=encoding)
     return path
 
 

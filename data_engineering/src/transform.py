@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import sys
 
-from data_engineering.src.initialize_data import NoValidRowsError, TransformParams, print_outcome, run
+from data_engineering.src.ingest import NoValidRowsError, print_reasons
+from data_engineering.src.initialize_data import TransformParams, print_outcome, run
 from data_engineering.src.params import read_section
 from data_engineering.src.schema import ColumnsError
 
@@ -21,6 +22,10 @@ def main() -> int:
         print(f"transform: error: {exc}; nothing was written", file=sys.stderr)
         return 1
     except NoValidRowsError as exc:
+        print_reasons(exc.reasons, sys.stderr)
+        print(f"transform: error: {exc}", file=sys.stderr)
+        return 1
+    except ValueError as exc:  # a file that does not parse (CsvFormatError), say
         print(f"transform: error: {exc}", file=sys.stderr)
         return 1
     print_outcome(summary, "transform")

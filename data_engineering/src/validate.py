@@ -38,7 +38,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from data_engineering.src.arrays import SMALL, gather, is_missing, map_unique, object_array
+from data_engineering.src.dates import arrival_dates, booking_dates, last_day_of_month
 from data_engineering.src.schema import (
+    AS_OF,
     COLUMNS_BY_NAME,
     MONTH_NUMBER,
     NULL_TOKENS,
@@ -56,7 +58,6 @@ NUMBER_PATTERN = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$"
 _NUMBER = re.compile(NUMBER_PATTERN)
 _DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 _CANCELLED = (ReservationStatus.CANCELED.value, ReservationStatus.NO_SHOW.value)
-_DAYS_IN_MONTH = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
 NUMERIC_KINDS = ("int", "float", "id")
 
 # Failure codes of one field (0: fine). Every reason a field can fail for is here.
@@ -302,7 +303,7 @@ def _text_rule(spec: RawColumn) -> Callable[[str | None], tuple[Any, int]]:
         elif pattern is not None and not pattern.fullmatch(text):
             code = MISMATCH
         elif not accepted.fullmatch(token):
-            code = NOT_PLAIN
+            code = NOT_DATE if spec.kind == "date" else NOT_PLAIN
         elif spec.kind == "date":
             return _parse_date(text)
         return (text if code == OK else None), code
@@ -369,29 +370,138 @@ def _arrival_date_missing(columns: Mapping[str, np.ndarray], usable: np.ndarray)
     year, month, day = (columns[n] for n in ARRIVAL_PARTS)
     month_number = map_unique(month, lambda m: MONTH_NUMBER.get(m, 1), np.int64)
     years = np.nan_to_num(year, nan=2000).astype(np.int64)
-    leap = (years % 4 == 0) & ((years % 100 != 0) | (years % 400 == 0))
-    last_day = _DAYS_IN_MONTH[month_number - 1] + ((month_number == 2) & leap)
-    missing: np.ndarray = usable & (day > last_day)
+    missing: np.ndarray = usable & (day > last_day_of_month(years, month_number))
     return missing
 
 
+def _present(values: np.ndarray) -> np.ndarray:
+    """Rows that hold a value: a number (not NaN), a text (not None) or a date (not NaT)."""
+    present: np.ndarray
+    if values.dtype.kind == "f":
+        present = ~np.isnan(values)
+    elif values.dtype.kind == "M":
+        present = ~np.isnat(values)
+    else:
+        present = np.fromiter((v is not None for v in values), dtype=bool, count=len(values))
+    return present
+
+
+def _is_cancellation(status: np.ndarray) -> np.ndarray:
+    return map_unique(status, lambda s: s in _CANCELLED, bool)
+
+
 def _target_disagrees(columns: Mapping[str, np.ndarray], usable: np.ndarray) -> np.ndarray:
-    """``is_canceled`` is 1 exactly for Canceled and No-Show reservations."""
-    cancelled = map_unique(columns["reservation_status"], lambda s: s in _CANCELLED, bool)
-    disagrees: np.ndarray = usable & (columns["is_canceled"] != cancelled)
+    """``is_canceled`` is 1 exactly for Canceled and No-Show reservations (where both are given)."""
+    given = usable & _present(columns["is_canceled"]) & _present(columns["reservation_status"])
+    disagrees: np.ndarray = given & (
+        columns["is_canceled"] != _is_cancellation(columns["reservation_status"])
+    )
     return disagrees
 
 
+def _target_missing(columns: Mapping[str, np.ndarray], usable: np.ndarray) -> np.ndarray:
+    failed: np.ndarray = usable & _present(columns["reservation_status"]) & ~_present(columns["is_canceled"])
+    return failed
+
+
+def _status_missing(columns: Mapping[str, np.ndarray], usable: np.ndarray) -> np.ndarray:
+    failed: np.ndarray = usable & (columns["is_canceled"] == 1) & ~_present(columns["reservation_status"])
+    return failed
+
+
+def _status_date_missing(columns: Mapping[str, np.ndarray], usable: np.ndarray) -> np.ndarray:
+    status, date = _present(columns["reservation_status"]), _present(columns["reservation_status_date"])
+    failed: np.ndarray = usable & (status != date)
+    return failed
+
+
+def _dates(
+    columns: Mapping[str, np.ndarray], usable: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(rows whose arrival date exists and as_of is given, their arrival dates, booking dates)."""
+    checked = usable & ~_arrival_date_missing(columns, usable) & _present(columns[AS_OF])
+    year = np.where(checked, columns["arrival_date_year"], 2000)
+    day = np.where(checked, columns["arrival_date_day_of_month"], 1)
+    month = np.where(checked, columns["arrival_date_month"], "January")
+    arrival = arrival_dates(year, month, day)
+    return checked, arrival, booking_dates(arrival, np.nan_to_num(columns["lead_time"]))
+
+
+def _booked_after(columns: Mapping[str, np.ndarray], usable: np.ndarray) -> np.ndarray:
+    checked, _, booked = _dates(columns, usable)
+    failed: np.ndarray = checked & (columns[AS_OF] < booked)
+    return failed
+
+
+def _booked_after_reason(columns: Mapping[str, np.ndarray], row: int) -> str:
+    _, arrival, booked = _dates({k: v[row : row + 1] for k, v in columns.items()}, np.ones(1, dtype=bool))
+    return (
+        f"as_of {columns[AS_OF][row]} is before the booking was made, on {booked[0]} "
+        f"(arrival {arrival[0]} minus lead_time {int(columns['lead_time'][row])})"
+    )
+
+
+def _arrived(columns: Mapping[str, np.ndarray], usable: np.ndarray) -> np.ndarray:
+    """On or after arrival: the guest has come. The booking date itself is always a valid day (a
+    booking made for the same day is judged as it is made)."""
+    checked, arrival, booked = _dates(columns, usable)
+    failed: np.ndarray = checked & (columns[AS_OF] >= arrival) & (columns[AS_OF] != booked)
+    return failed
+
+
+def _arrived_reason(columns: Mapping[str, np.ndarray], row: int) -> str:
+    _, arrival, _ = _dates({k: v[row : row + 1] for k, v in columns.items()}, np.ones(1, dtype=bool))
+    return f"as_of {columns[AS_OF][row]} is on or after the arrival date {arrival[0]}: the guest has arrived"
+
+
+def _cancelled_before(columns: Mapping[str, np.ndarray], usable: np.ndarray) -> np.ndarray:
+    """Not on the books as of the date: cancelled (or marked a no-show) on or before it."""
+    date, as_of = columns["reservation_status_date"], columns[AS_OF]
+    known = usable & _present(as_of) & _present(date) & _is_cancellation(columns["reservation_status"])
+    failed: np.ndarray = known & (date <= as_of)
+    return failed
+
+
+def _cancelled_before_reason(columns: Mapping[str, np.ndarray], row: int) -> str:
+    status, date = columns["reservation_status"][row], columns["reservation_status_date"][row]
+    return f"as_of {columns[AS_OF][row]}: not on the books, its status became {status} on {date}"
+
+
+@dataclass(frozen=True)
+class RowRule:
+    """A rule across fields of one row, checked where every field it reads is itself valid."""
+
+    reads: tuple[str, ...]
+    check: Callable[[Mapping[str, np.ndarray], np.ndarray], np.ndarray]  # (typed columns, usable) -> failed
+    reason: str | Callable[[Mapping[str, np.ndarray], int], str]  # the same for every row, or per row
+    blamed: str  # the field a client is told to fix
+
+
 ARRIVAL_PARTS = ("arrival_date_year", "arrival_date_month", "arrival_date_day_of_month")
-# (fields the rule reads, the rule, its reason, the field a client is told to fix)
-_ROW_RULES = (
-    (ARRIVAL_PARTS, _arrival_date_missing, "arrival date does not exist", "arrival_date_day_of_month"),
-    (
-        ("is_canceled", "reservation_status"),
-        _target_disagrees,
-        "is_canceled disagrees with reservation_status",
-        "is_canceled",
+_OUTCOME = ("is_canceled", "reservation_status")
+_STATUS = ("reservation_status", "reservation_status_date")
+ROW_RULES = (
+    RowRule(ARRIVAL_PARTS, _arrival_date_missing, "arrival date does not exist", "arrival_date_day_of_month"),
+    RowRule(_OUTCOME, _target_disagrees, "is_canceled disagrees with reservation_status", "is_canceled"),
+    RowRule(
+        _OUTCOME, _target_missing, "is_canceled is missing while reservation_status is given", "is_canceled"
     ),
+    RowRule(
+        _OUTCOME,
+        _status_missing,
+        "reservation_status is missing for a cancelled booking",
+        "reservation_status",
+    ),
+    RowRule(
+        _STATUS,
+        _status_date_missing,
+        "reservation_status and reservation_status_date go together: one is missing",
+        "reservation_status_date",
+    ),
+    # As of a date, a booking must be on the books: made by then, not yet arrived, not cancelled.
+    RowRule((*ARRIVAL_PARTS, "lead_time", AS_OF), _booked_after, _booked_after_reason, AS_OF),
+    RowRule((*ARRIVAL_PARTS, "lead_time", AS_OF), _arrived, _arrived_reason, AS_OF),
+    RowRule((*_STATUS, AS_OF), _cancelled_before, _cancelled_before_reason, AS_OF),
 )
 
 
@@ -451,13 +561,9 @@ def validate(columns: Mapping[str, ColumnInput], names: Iterable[str] | None = N
 
     bad = (number_status != OK).any(axis=1) | (text_status != OK).any(axis=1)
     status = dict(zip(numeric, number_status.T, strict=True)) | dict(zip(text, text_status.T, strict=True))
-    rule_failures = []
-    for parts, rule, reason, blamed in _ROW_RULES:
-        if set(parts) <= set(names):
-            usable = np.logical_and.reduce([status[p] == OK for p in parts])
-            failed = rule(typed, usable)
-            bad |= failed
-            rule_failures.append((failed, reason, blamed))
+    rule_failures = _row_rule_failures(typed, status, names)
+    for failed, _, _ in rule_failures:
+        bad |= failed
 
     rejected = np.flatnonzero(bad)
     accepted = np.flatnonzero(~bad)
@@ -479,6 +585,26 @@ def validate(columns: Mapping[str, ColumnInput], names: Iterable[str] | None = N
     return Validated(typed, accepted, rejected, reasons, counts, details)
 
 
+def _row_rule_failures(
+    typed: Mapping[str, np.ndarray], status: Mapping[str, np.ndarray], names: Sequence[str]
+) -> list[tuple[np.ndarray, dict[int, str], str]]:
+    """(failed rows, their reasons by row, the field blamed) of each row rule the columns allow."""
+    out = []
+    for rule in ROW_RULES:
+        if not set(rule.reads) <= set(names):
+            continue
+        usable = np.logical_and.reduce([status[p] == OK for p in rule.reads])
+        failed = rule.check(typed, usable)
+        rows = np.flatnonzero(failed).tolist()
+        reason = rule.reason
+        if isinstance(reason, str):
+            messages = dict.fromkeys(rows, reason)
+        else:
+            messages = {row: reason(typed, row) for row in rows}
+        out.append((failed, messages, rule.blamed))
+    return out
+
+
 def _shown(values: ColumnInput, row: int) -> Any:
     value = values[int(row)]
     if isinstance(value, pa.Scalar):
@@ -495,7 +621,7 @@ def _details(
     block: _NumericBlock,
     columns: Mapping[str, ColumnInput],
     *,
-    rule_failures: list[tuple[np.ndarray, str, str]],
+    rule_failures: list[tuple[np.ndarray, dict[int, str], str]],
 ) -> list[list[Problem]]:
     """Each rejected row's problems, field by field in column order, then the row rules."""
     details: list[list[Problem]] = [[] for _ in rejected]
@@ -512,9 +638,9 @@ def _details(
             shown = "" if code == MISSING else f" (got {value!r})"
             unknown = parse_token(value)[0] if code == UNKNOWN and isinstance(value, str) else None
             details[position].append(Problem(name, reason + shown, unknown=unknown))
-    for failed, reason, blamed in rule_failures:
+    for failed, reasons, blamed in rule_failures:
         for position in np.flatnonzero(failed[rejected]):
-            details[position].append(Problem(blamed, reason, row_rule=True))
+            details[position].append(Problem(blamed, reasons[int(rejected[position])], row_rule=True))
     return details
 
 

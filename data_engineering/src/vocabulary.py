@@ -5,8 +5,10 @@ segments, distribution channels, deposit and customer types it holds, and how of
     python -m data_engineering.src.vocabulary FILE [--write PATH]
 
 FILE is a CSV with a header row, plain or gzip (detected from the bytes), with at least the
-columns below; other columns are ignored. It is streamed in blocks with every field read as text,
-so the size of the export does not matter. Prints one table per vocabulary (value, count, share);
+columns below; other columns are ignored. It is read by the platform's one CSV reader
+(``io.RawReader``: streamed in blocks with every field as text, so the size of the export does
+not matter; separator and encoding detected; its limits), and a line that is no record is set
+aside and named, not counted. Prints one table per vocabulary (value, count, share);
 ``--write PATH`` also writes them as the YAML vocabulary file the column spec reads (the default
 is data_engineering/vocabulary.yaml), atomically. ``room_type`` is the union of
 ``reserved_room_type`` and, when present, ``assigned_room_type``.
@@ -15,21 +17,17 @@ is data_engineering/vocabulary.yaml), atomically. ``room_type`` is the union of
 from __future__ import annotations
 
 import argparse
-import csv
-import gzip
-import io
-import os
 import sys
-import tempfile
-import zlib
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import pyarrow.compute as pc
 import yaml
 
+from data_engineering.src.io import CsvFormatError, RawReader, as_text, write_atomic
 from data_engineering.src.messages import first_line
 from data_engineering.src.paths import REPO_ROOT
 from data_engineering.src.progress import progress
@@ -59,44 +57,27 @@ class Vocabulary:
     counts: dict[str, Counter[str]]  # vocabulary -> value -> occurrences
     empty: dict[str, int]  # vocabulary -> empty fields (not values)
     columns: dict[str, tuple[str, ...]]  # vocabulary -> the columns it was read from
+    set_aside: dict[int, str] = field(default_factory=dict)  # lines that are no record -> why
 
     def values(self) -> dict[str, list[str]]:
         return {name: sorted(counter) for name, counter in self.counts.items()}
-
-
-def _open_binary(path: Path) -> gzip.GzipFile | io.BufferedReader:
-    with path.open("rb") as probe:
-        magic = probe.read(2)
-    return gzip.open(path, "rb") if magic == b"\x1f\x8b" else path.open("rb")
-
-
-def _header(path: Path) -> list[str]:
-    try:
-        with _open_binary(path) as raw, io.TextIOWrapper(raw, encoding="utf-8-sig", newline="") as text:
-            header = next(csv.reader(text), None)
-    except (gzip.BadGzipFile, EOFError, OSError) as exc:
-        raise VocabularyError(f"{path}: not a readable CSV or gzip file ({exc})") from exc
-    except UnicodeDecodeError as exc:
-        raise VocabularyError(
-            f"{path}: not a UTF-8 text CSV ({exc.reason} at byte {exc.start}); convert it to UTF-8 first"
-        ) from exc
-    except csv.Error as exc:
-        raise VocabularyError(f"{path}: not a CSV file ({exc})") from exc
-    if not header:
-        raise VocabularyError(f"{path}: the file is empty (expected a CSV with a header row)")
-    return [name.strip() for name in header]
 
 
 def _columns_to_read(path: Path, header: list[str]) -> dict[str, tuple[str, ...]]:
     needed = [column for columns in VOCABULARIES.values() for column in columns]
     missing = [column for column in needed if column not in header and column not in OPTIONAL_COLUMNS]
     if missing:
-        hint = " Is it a comma-separated CSV with a header row?" if len(header) == 1 else ""
+        hint = (
+            " Is it a CSV separated by commas, semicolons or tabs, with a header row?"
+            if len(header) == 1
+            else ""
+        )
         raise VocabularyError(
             f"{path}: missing column(s) {', '.join(missing)} (the header has {len(header)} "
             f"column(s): {', '.join(header[:8])}{', ...' if len(header) > 8 else ''}).{hint}"
         )
-    repeated = sorted({column for column in needed if header.count(column) > 1})
+    times = Counter(header)
+    repeated = sorted(column for column in needed if times[column] > 1)
     if repeated:
         raise VocabularyError(f"{path}: column(s) {', '.join(repeated)} appear more than once in the header")
     return {
@@ -106,62 +87,58 @@ def _columns_to_read(path: Path, header: list[str]) -> dict[str, tuple[str, ...]
 
 
 def count(path: Path, *, block_size: int = BLOCK_SIZE) -> Vocabulary:
-    """Count the values of every vocabulary in ``path``, streaming it ``block_size`` bytes at a time."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-    import pyarrow.csv as pacsv
-
+    """Count the values of every vocabulary in ``path``, streaming it ``block_size`` bytes at a time
+    with the platform's one CSV reader (its separator, encoding and limits: ``io.RawReader``)."""
     if not path.exists():
         raise VocabularyError(f"{path} does not exist")
     if not path.is_file():
         raise VocabularyError(f"{path} is not a file")
-    header = _header(path)
-    columns = _columns_to_read(path, header)
-    wanted = sorted({column for names in columns.values() for column in names})
-    per_column: dict[str, Counter[str]] = {column: Counter() for column in wanted}
+    columns: dict[str, tuple[str, ...]] = {}
+
+    def columns_of(header: list[str]) -> tuple[str, ...]:
+        columns.update(_columns_to_read(path, header))
+        return tuple(sorted({column for names in columns.values() for column in names}))
+
+    per_column: dict[str, Counter[str]] = {}
     rows = 0
+    set_aside: dict[int, str] = {}
     try:
-        with _open_binary(path) as raw, progress(desc="vocabulary: read", unit="rows") as bar:
-            reader = pacsv.open_csv(
-                raw,
-                read_options=pacsv.ReadOptions(
-                    column_names=header, skip_rows=1, block_size=block_size, encoding="utf-8"
-                ),
-                convert_options=pacsv.ConvertOptions(
-                    include_columns=wanted,
-                    column_types=dict.fromkeys(wanted, pa.string()),
-                    strings_can_be_null=False,
-                    quoted_strings_can_be_null=False,
-                ),
-            )
-            for batch in reader:
-                rows += batch.num_rows
+        with (
+            RawReader(path, chunk_bytes=block_size, columns_of=columns_of, label=str(path)) as reader,
+            progress(desc="vocabulary: read", unit="rows") as bar,
+        ):
+            per_column = {column: Counter() for column in reader.columns}
+            for chunk in reader:
+                rows += chunk.table.num_rows
                 bar.set(rows)
-                for column in wanted:
-                    values = pc.utf8_trim_whitespace(batch.column(column))
+                set_aside.update((m.line, m.reason) for m in chunk.misaligned)
+                for column in reader.columns:
+                    values = pc.utf8_trim_whitespace(as_text(chunk.table[column]))
                     for item in pc.value_counts(values).to_pylist():
                         per_column[column][item["values"]] += item["counts"]
-    except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
-        raise VocabularyError(f"{path}: a truncated or corrupt gzip file ({exc})") from exc
-    except (pa.ArrowInvalid, OSError) as exc:
-        reason = first_line(exc)
-        if "UTF8" in reason:
-            raise VocabularyError(
-                f"{path}: not a UTF-8 text CSV ({reason}); convert it to UTF-8 first"
-            ) from exc
-        raise VocabularyError(f"{path}: not a well-formed CSV ({reason})") from exc
+    except CsvFormatError as exc:
+        raise VocabularyError(str(exc)) from None
+    except OSError as exc:
+        raise VocabularyError(f"{path}: cannot read it ({first_line(exc)})") from exc
     counts: dict[str, Counter[str]] = {}
     empty: dict[str, int] = {}
     for name, sources in columns.items():
         merged = sum((per_column[column] for column in sources), Counter())
         empty[name] = merged.pop("", 0)
         counts[name] = merged
-    return Vocabulary(path, rows, counts, empty, columns)
+    return Vocabulary(path, rows, counts, empty, columns, set_aside)
 
 
 def format_tables(vocabulary: Vocabulary) -> str:
     """One table per vocabulary, most frequent value first."""
     out = [f"{vocabulary.source}: {vocabulary.rows:,} bookings"]
+    if vocabulary.set_aside:
+        shown = [f"line {line:,}: {why}" for line, why in sorted(vocabulary.set_aside.items())[:SHOWN_VALUES]]
+        more = len(vocabulary.set_aside) - SHOWN_VALUES
+        out.append(
+            f"({len(vocabulary.set_aside):,} line(s) set aside, not counted: {'; '.join(shown)}"
+            + (f"; and {more:,} more)" if more > 0 else ")")
+        )
     for name, counter in vocabulary.counts.items():
         total = sum(counter.values()) + vocabulary.empty[name]
         read_from = " + ".join(vocabulary.columns[name])
@@ -210,18 +187,9 @@ def render_yaml(
 def write_atomically(path: Path, text: str) -> None:
     """Write ``text`` to a temporary file beside ``path``, then rename it over ``path``."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, scratch = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        write_atomic(path, text.encode("utf-8"))
     except OSError as exc:
         raise VocabularyError(f"cannot write {path}: {exc.strerror}") from exc
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
-        Path(scratch).replace(path)
-    except OSError as exc:
-        raise VocabularyError(f"cannot write {path}: {exc.strerror}") from exc
-    finally:
-        Path(scratch).unlink(missing_ok=True)
 
 
 def file_header(vocabulary: Vocabulary) -> list[str]:

@@ -39,6 +39,35 @@ def test_defaults_without_environment_or_file(settings_env) -> None:
     assert DatabaseSettings().app_env is None
 
 
+def test_once_setup_db_local_ran_it_is_the_default(settings_env, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The README's order: after `setup-db local`, plain commands and the dashboard meet there."""
+    settings_env("local", DATABASE_URL=APP_URL, DATABASE_URL_READONLY=RO_URL)
+    assert database_url() == APP_URL  # initialize-data db, serve-api's log, score-db
+    assert database_url(readonly=True) == RO_URL  # the dashboards
+    assert DatabaseSettings().app_env == "local"
+    monkeypatch.setenv("APP_ENV", "test")
+    settings_env("test", DATABASE_URL="sqlite:///test.sqlite", DATABASE_URL_READONLY="sqlite:///test.sqlite")
+    assert database_url() == "sqlite:///test.sqlite"  # an explicit environment still wins
+
+
+def test_only_the_local_environment_becomes_a_default(settings_env) -> None:
+    settings_env("test", DATABASE_URL=APP_URL, DATABASE_URL_READONLY=RO_URL)
+    settings_env("prod", DATABASE_URL=APP_URL, DATABASE_URL_READONLY=RO_URL)
+    assert database_url() == SQLITE
+    assert DatabaseSettings().app_env is None
+
+
+def test_a_workspace_elsewhere_keeps_to_its_own_database(
+    settings_env, monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    """Tests run commands in workspaces of their own: they never write into the checkout's
+    local PostgreSQL, whatever .env.local says."""
+    settings_env("local", DATABASE_URL=APP_URL, DATABASE_URL_READONLY=RO_URL)
+    monkeypatch.setenv("HOTEL_WORKSPACE", str(tmp_path / "elsewhere"))
+    assert database_url().startswith("sqlite:///")
+    assert DatabaseSettings().app_env is None
+
+
 def test_the_file_of_app_env_is_read(settings_env, monkeypatch: pytest.MonkeyPatch) -> None:
     settings_env(
         "local",

@@ -19,7 +19,7 @@ from data_engineering.src import schema
 from data_engineering.src.paths import REPO_ROOT
 from data_engineering.src.schema import VOCABULARIES
 from data_engineering.src.schema import VOCABULARY_FILE as DEFAULT_FILE
-from data_engineering.src.synthetic import OTHER_HOTEL_GROUP, make_bookings
+from data_engineering.src.synthetic import OTHER_HOTEL_GROUP, make_bookings, write_european
 from data_engineering.src.vocabulary import VocabularyError, count, main, render_yaml
 
 OTHER_HOTELS = {"City Hotel": "Hôtel du Lac: Annexe", "Resort Hotel": "Yes"}  # YAML must quote both
@@ -156,33 +156,29 @@ def _truncated_gzip(tmp_path: Path) -> Path:
     return _write(tmp_path, "x.csv.gz", whole[: len(whole) // 2])
 
 
-def _latin1_far_down(tmp_path: Path) -> Path:
-    frame = make_bookings(3000, seed=1)
-    frame.loc[2900, "hotel"] = "Hôtel"  # past the first block the header check decodes
-    frame.to_csv(tmp_path / "latin1.csv", index=False, encoding="latin-1")
-    return tmp_path / "latin1.csv"
-
-
 def _write(tmp_path: Path, name: str, data: bytes) -> Path:
     (tmp_path / name).write_bytes(data)
     return tmp_path / name
 
 
+HEADER = ",".join(schema.RAW_COLUMN_NAMES).encode() + b"\n"
 BAD_INPUTS = {
     "missing file": (lambda d: d / "nope.csv", "does not exist"),
     "a folder": (lambda d: d, "is not a file"),
-    "empty file": (lambda d: _write(d, "empty.csv", b""), "the file is empty"),
+    "empty file": (lambda d: _write(d, "empty.csv", b""), "empty.csv is empty"),
     "binary data": (
         lambda d: _write(d, "x.parquet", b"PAR1\x15\x04\xff\xfe\x00\x81"),
-        "not a UTF-8 text CSV",
+        "line 1 holds binary data",
     ),
     "truncated gzip": (_truncated_gzip, "a truncated or corrupt gzip file"),
-    "latin-1 text": (_latin1_far_down, "not a UTF-8 text CSV"),
-    "semicolons": (
-        lambda d: _write(d, "x.csv", b"hotel;meal;market_segment\nCity Hotel;BB;Direct\n"),
-        "Is it a comma-separated CSV",
+    "one column": (
+        lambda d: _write(d, "x.csv", b"hotel|meal|market_segment\nCity Hotel|BB|Direct\n"),
+        "Is it a CSV separated by commas, semicolons or tabs",
     ),
-    "ragged row": (_ragged, "not a well-formed CSV"),
+    "a gzip bomb": (
+        lambda d: _write(d, "bomb.csv.gz", gzip.compress(HEADER + b"\n" * (40 << 20))),
+        "refused as a gzip bomb",
+    ),
 }
 
 
@@ -195,6 +191,23 @@ def test_bad_input_is_a_clear_error(tmp_path: Path, capsys, case: str) -> None:
     last = err.splitlines()[-1]  # after the progress lines of a read that failed half-way
     assert last.startswith("vocabulary: error: ")
     assert message in last
+
+
+def test_a_ragged_line_is_set_aside_and_named(tmp_path: Path, capsys) -> None:
+    assert main([str(_ragged(tmp_path))]) == 0
+    out = capsys.readouterr().out
+    assert (
+        ": 20 bookings\n(1 line(s) set aside, not counted: line 22: line has 3 fields, expected 32)\n" in out
+    )
+
+
+def test_european_files_are_counted_as_written(tmp_path: Path) -> None:
+    frame = make_bookings(300, seed=4)
+    frame.loc[5, "hotel"] = "Hôtel du Lac"  # Windows-1252, from line 7 on
+    expected = count(bookings(tmp_path, frame=frame)).counts
+    european = write_european(tmp_path / "export.csv", frame, encoding="cp1252")
+    assert count(european).counts == expected
+    assert expected["hotel"]["Hôtel du Lac"] == 1
 
 
 def test_missing_columns_are_named(tmp_path: Path) -> None:
@@ -339,13 +352,11 @@ def test_no_valid_row_stops_and_names_the_values_outside_the_vocabulary(
     assert "300 of 300 rows hold values that are not in the vocabulary" in error
     assert "hotel 'Harbour Inn' (" in error
     assert "./cli.sh vocabulary EXPORT.csv --write vocabulary.yaml" in error
-    assert not (workspace / "data" / "processed" / "bookings_v3.csv").exists()
-    report = json.loads((workspace / "reports" / "data_validation.json").read_text())
-    assert report["rows_outside_vocabulary"] == 300
-    outside = report["outside_vocabulary"]
-    assert set(outside) == set(VOCABULARIES)
-    assert sum(outside["hotel"].values()) == 300
-    assert len(pd.read_csv(workspace / "data" / "rejected" / "hotel_bookings_rejected.csv")) == 300
+    # The counts per reason are printed; no file is written (the rejected file and the report
+    # describe the data that is loaded, and nothing was).
+    assert re.search(r"^\s+300  hotel: must be one of: ", result.stderr, re.MULTILINE)
+    written = [p.relative_to(workspace) for p in workspace.rglob("*") if p.is_file()]
+    assert [p for p in written if p.parts[0] in ("data", "reports")] == []
 
 
 def test_a_few_unknown_values_are_loaded_around_with_a_warning(

@@ -8,7 +8,7 @@ from typing import Literal
 
 import numpy as np
 
-from data_engineering.transformation import v1, v2, v3
+from data_engineering.transformation import v1, v2, v3, v4
 
 ColumnType = Literal["int", "float", "text", "date"]
 
@@ -27,6 +27,10 @@ class Transformation:
     # The model's inputs among the output columns (empty: this version is not a model input).
     numeric_features: tuple[str, ...] = ()
     categorical_features: tuple[str, ...] = ()
+    # Whether its features depend on the day a booking is judged as of (else only the booking date).
+    as_of: bool = False
+    # An as-of transformation's at-booking head: the version that answers for T = the booking date.
+    at_booking: str | None = None
 
     def output_columns(self, frame_columns: list[str] | None = None) -> dict[str, ColumnType]:
         present = set(frame_columns) if frame_columns is not None else set(self.columns)
@@ -65,6 +69,17 @@ VERSIONS: dict[str, Transformation] = {
         transform=v3.transform,
         numeric_features=v3.NUMERIC_FEATURES,
         categorical_features=v3.CATEGORICAL_FEATURES,
+    ),
+    "v4": Transformation(
+        version="v4",
+        description="v3 plus the as-of features: days to arrival and days since booking on the day judged",
+        columns=v4.COLUMNS,
+        optional=v1.OPTIONAL - {"as_of"},  # always there: the booking date unless given
+        transform=v4.transform,
+        numeric_features=v4.NUMERIC_FEATURES,
+        categorical_features=v4.CATEGORICAL_FEATURES,
+        as_of=True,
+        at_booking="v3",
     ),
 }
 

@@ -5,9 +5,11 @@
 - ``agent``/``company`` are ids, not quantities: kept as text (``"9"``), missing -> ``none``;
 - ``meal`` ``Undefined`` -> ``SC`` (the public dataset's authors: both mean "no meal package"),
   where the vocabulary in use has both (another hotel group's ``Undefined`` may mean anything);
-- the outcome columns ``reservation_status*`` are dropped; the target and the post-booking facts
-  (``assigned_room_type``, ``booking_changes``) are kept for analysis when present, and never used
-  as model inputs (see ``encoding.py``).
+- the hotel's reservation id (``booking_id``), the target, the outcome (``reservation_status*``:
+  training builds its "as of" snapshots from them) and the post-booking facts
+  (``assigned_room_type``, ``booking_changes``) are kept when present — missing for a booking still
+  on the books — and are never model inputs (see ``encoding.py``); so is ``as_of``, the day a
+  booking is scored as of.
 
 Input: validated bookings (``data_engineering.src.validate``), or v1's own output: cleaning is
 idempotent (``none`` stays ``none``, ``UNK`` stays ``UNK``), so a processed file can be scored.
@@ -21,14 +23,14 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 import numpy as np
 
 from data_engineering.src.arrays import map_unique
-from data_engineering.src.schema import COUNTRY_ALIASES, VOCABULARY
+from data_engineering.src.schema import AS_OF, BOOKING_ID, COUNTRY_ALIASES, VOCABULARY
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from data_engineering.transformation.registry import ColumnType
 
-ID = "booking_id"
+ID = BOOKING_ID
 UNKNOWN_COUNTRY = "UNK"
 NO_ID = "none"
 # The public dataset's codes for "no meal package", merged only in a vocabulary that has both.
@@ -68,17 +70,26 @@ TEXT_COLUMNS = (
     "customer_type",
 )
 FLOAT_COLUMNS = ("adr",)
-OPTIONAL: frozenset[str] = frozenset({ID, "is_canceled", "assigned_room_type", "booking_changes"})
+# Carried through when the input has them (every transformation's optional columns).
+OUTCOME_COLUMNS: dict[str, ColumnType] = {
+    "is_canceled": "int",
+    "reservation_status": "text",
+    "reservation_status_date": "date",
+    "assigned_room_type": "text",
+    "booking_changes": "int",
+}
+OPTIONAL: frozenset[str] = frozenset({ID, AS_OF, *OUTCOME_COLUMNS})
 
 COLUMNS: dict[str, ColumnType] = {
-    ID: "int",
+    ID: "text",
+    AS_OF: "date",
     "is_canceled": "int",
     **dict.fromkeys(INT_COLUMNS, "int"),
     **dict.fromkeys(TEXT_COLUMNS, "text"),
     **dict.fromkeys(FLOAT_COLUMNS, "float"),
-    "assigned_room_type": "text",
-    "booking_changes": "int",
+    **{name: kind for name, kind in OUTCOME_COLUMNS.items() if name != "is_canceled"},
 }
+_NUMPY = {"int": np.float64, "text": object, "date": "datetime64[D]"}  # outcomes may be missing: NaN
 
 # name -> values: numpy arrays, pandas Series or lists (a DataFrame is such a mapping)
 Columns: TypeAlias = "Mapping[str, Any] | pd.DataFrame"
@@ -88,7 +99,8 @@ def column(bookings: Columns, name: str, dtype: Any) -> np.ndarray:
     """One column as a numpy array of ``dtype`` (missing: NaN for numbers, None otherwise)."""
     values = bookings[name]
     if hasattr(values, "to_numpy"):  # a pandas Series (a processed file read back)
-        missing = np.nan if np.dtype(dtype).kind == "f" else None
+        kind = np.dtype(dtype).kind
+        missing = np.nan if kind == "f" else np.datetime64("NaT") if kind == "M" else None
         # pandas takes None as na_value; pandas-stubs' signature leaves it out.
         array: np.ndarray = values.to_numpy(dtype=dtype, na_value=missing)  # type: ignore[arg-type]
         return array
@@ -113,9 +125,12 @@ def transform(bookings: Columns) -> dict[str, np.ndarray]:
     """Clean validated bookings, column by column (one booking is a batch of one)."""
     out: dict[str, np.ndarray] = {}
     if ID in bookings:
-        out[ID] = column(bookings, ID, np.int64)
-    if "is_canceled" in bookings:
-        out["is_canceled"] = column(bookings, "is_canceled", np.float64).astype(np.int64)
+        out[ID] = column(bookings, ID, object)
+    if AS_OF in bookings:
+        out[AS_OF] = column(bookings, AS_OF, "datetime64[D]")
+    for name, kind in OUTCOME_COLUMNS.items():
+        if name in bookings:
+            out[name] = column(bookings, name, _NUMPY[kind])
     for name in INT_COLUMNS:
         values = column(bookings, name, np.float64)
         if name == "children":
@@ -128,8 +143,4 @@ def transform(bookings: Columns) -> dict[str, np.ndarray]:
     out["agent"] = map_unique(out["agent"], clean_identifier)
     out["company"] = map_unique(out["company"], clean_identifier)
     out["adr"] = column(bookings, "adr", np.float64)
-    if "assigned_room_type" in bookings:
-        out["assigned_room_type"] = column(bookings, "assigned_room_type", object)
-    if "booking_changes" in bookings:
-        out["booking_changes"] = column(bookings, "booking_changes", np.float64).astype(np.int64)
     return {name: out[name] for name in COLUMNS if name in out}

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from data_engineering.src.arrays import lookup, object_array
-from data_engineering.src.schema import MONTH_NUMBER
+from data_engineering.src.dates import arrival_dates, booking_dates, month_numbers
 from data_engineering.transformation import v1
 
 if TYPE_CHECKING:
@@ -110,18 +110,14 @@ def weekday(days: np.ndarray) -> np.ndarray:
     return (days.astype(np.int64) + 3) % 7
 
 
-def arrival_dates(frame: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """(arrival dates as datetime64[D], month numbers) of v1 columns."""
-    month = lookup(frame["arrival_date_month"], MONTH_NUMBER, 0, np.int64)
-    first_of_month = ((frame["arrival_date_year"] - 1970) * 12 + month - 1).astype("datetime64[M]")
-    return first_of_month.astype("datetime64[D]") + (frame["arrival_date_day_of_month"] - 1), month
-
-
 def transform(bookings: v1.Columns) -> dict[str, np.ndarray]:
     frame = v1.transform(bookings)
-    arrival, month = arrival_dates(frame)
+    month = month_numbers(frame["arrival_date_month"])
+    arrival = arrival_dates(
+        frame["arrival_date_year"], frame["arrival_date_month"], frame["arrival_date_day_of_month"]
+    )
     lead = frame["lead_time"]
-    booking = arrival - lead
+    booking = booking_dates(arrival, lead)
     weekend = frame["stays_in_weekend_nights"]
     nights = weekend + frame["stays_in_week_nights"]
     adults, children, babies = frame["adults"], frame["children"], frame["babies"]

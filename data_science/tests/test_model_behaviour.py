@@ -21,6 +21,7 @@ from data_engineering.src.io import read_processed
 from data_engineering.src.schema import BOOKING_FIELDS, LEAKY_COLUMNS
 from data_engineering.src.synthetic import make_bookings
 from data_engineering.src.validate import frame_to_columns, validate
+from data_science.backtest import CREATION, ON_THE_BOOKS, read_oof
 from data_science.model import BOOSTER_FILE, CancellationModel
 from data_science.tracking import MODEL_NAME, resolve
 
@@ -131,7 +132,8 @@ def test_registered_pyfunc_takes_raw_fields(trained_workspace, champion, booking
     validated = validate(frame_to_columns(typed, BOOKING_FIELDS), BOOKING_FIELDS)
     assert not len(validated.rejected)
     expected = champion.predict(validated.columns).probability
-    np.testing.assert_allclose(np.asarray(pyfunc.predict(typed[list(BOOKING_FIELDS)])), expected, atol=1e-12)
+    answers = pyfunc.predict(typed[list(BOOKING_FIELDS)])
+    np.testing.assert_allclose(answers["cancel_probability"].to_numpy(), expected, atol=1e-12)
     with pytest.raises(Exception, match="adults: must be >= 0"):
         pyfunc.predict(typed[list(BOOKING_FIELDS)].assign(adults=-1))
 
@@ -145,11 +147,13 @@ def processed(trained_workspace, champion) -> pd.DataFrame:
     return read_processed(version, trained_workspace.root / "data" / "processed" / f"bookings_{version}.csv")
 
 
-def test_processed_keys_target_and_dates(processed: pd.DataFrame) -> None:
+def test_processed_keys_target_and_dates(processed: pd.DataFrame, champion: CancellationModel) -> None:
     assert processed["booking_id"].is_unique
     assert set(processed["is_canceled"].unique()) <= {0, 1}
     assert (processed["booking_date"] <= processed["arrival_date"]).all()
-    assert not set(processed.columns) & {"reservation_status", "reservation_status_date"}
+    # The outcome travels with the bookings (the snapshots' labels), never into the model.
+    assert {"reservation_status", "reservation_status_date"} <= set(processed.columns)
+    assert not {"reservation_status", "reservation_status_date"} & set(champion.feature_names)
 
 
 def test_processed_model_inputs_are_complete(processed: pd.DataFrame, champion: CancellationModel) -> None:
@@ -167,10 +171,18 @@ def test_reported_backtest_is_recomputable_from_its_out_of_fold_predictions(
 
     report = json.loads((trained_workspace.root / "reports" / "metrics.json").read_text())
     backtest = report["backtest"]
-    oof = pd.read_csv(trained_workspace.root / "models" / "oof_predictions.csv", parse_dates=["arrival_date"])
+    oof = read_oof(trained_workspace.root / "models" / "oof_predictions.csv")
     arrivals = pd.to_datetime(processed["arrival_date"])
     for number, fold in enumerate(backtest["folds"], start=1):
-        rows = oof[oof["fold"] == number]
+        rows = oof[(oof["fold"] == number) & (oof["population"] == CREATION)]
+        books = oof[(oof["fold"] == number) & (oof["population"] == ON_THE_BOOKS)]
+        # on the books at the cut-off: made by its last day, arriving in the window, judged as of it
+        assert (books["as_of"] == pd.Timestamp(fold["on_the_books_as_of"])).all()
+        assert (books["booking_date"] <= books["as_of"]).all()
+        assert (books["arrival_date"] > books["as_of"]).all()
+        assert fold["roc_auc_on_the_books"] == pytest.approx(
+            roc_auc_score(books["is_canceled"], books["probability"])
+        )
         start = pd.Timestamp(fold["start"])
         # scored rows are the window's; the fold's model saw only arrivals before it
         assert rows["arrival_date"].between(start, pd.Timestamp(fold["end"])).all()
@@ -187,3 +199,68 @@ def test_reported_backtest_is_recomputable_from_its_out_of_fold_predictions(
     # and the champion itself was refit on every booking
     assert report["training_window"]["train_rows"] == len(processed)
     assert report["backtest"]["roc_auc_mean"] > report["baselines"]["majority"]["roc_auc_mean"]
+
+
+# ---------------------------------------------------------------- the as-of question
+
+
+def _text(frame: pd.DataFrame) -> dict[str, pa.Array]:
+    return {c: pa.array(frame[c].astype(str).tolist(), pa.string()) for c in frame.columns}
+
+
+@pytest.fixture(scope="module")
+def far_ahead() -> pd.DataFrame:
+    """Bookings made at least 60 days ahead: each can be judged on a later day before arrival."""
+    frame = make_bookings(600, seed=44).drop(columns=["reservation_status", "reservation_status_date"])
+    return frame[frame["lead_time"].astype(int) >= 60].reset_index(drop=True)
+
+
+def test_the_booking_date_is_the_default_and_its_head_answers_it(
+    champion: CancellationModel, far_ahead
+) -> None:
+    assert champion.at_booking is not None  # today's pipeline answers at booking
+    default = champion.answer(_text(far_ahead))
+    booked = np.datetime_as_string(default.as_of, unit="D")
+    explicit = champion.answer({**_text(far_ahead), "as_of": pa.array(booked.tolist(), pa.string())})
+    np.testing.assert_array_equal(default.probability, explicit.probability)
+    head = champion.at_booking.answer(_text(far_ahead))
+    np.testing.assert_array_equal(default.probability, head.probability)
+    assert not len(default.rejected)
+
+
+def test_a_booking_that_survived_is_less_likely_to_cancel(champion: CancellationModel, far_ahead) -> None:
+    """Most cancellations come early: judged 30 days after booking (still on the books), a booking's
+    risk is lower than the day it was made, for most bookings and on average."""
+    at_booking = champion.answer(_text(far_ahead))
+    later = (at_booking.as_of + np.timedelta64(30, "D")).astype(str)
+    survived = champion.answer({**_text(far_ahead), "as_of": pa.array(later.tolist(), pa.string())})
+    assert not len(survived.rejected)
+    assert survived.probability.mean() < at_booking.probability.mean()
+    assert (survived.probability < at_booking.probability).mean() > 0.6
+
+
+def test_a_booking_date_model_refuses_other_days(champion: CancellationModel, far_ahead) -> None:
+    head = champion.at_booking
+    assert head is not None
+    later = (head.answer(_text(far_ahead)).as_of + np.timedelta64(10, "D")).astype(str)
+    answers = head.answer({**_text(far_ahead), "as_of": pa.array(later.tolist(), pa.string())})
+    assert len(answers.rejected) == len(far_ahead)
+    assert "judges a booking only as of its booking date" in answers.refusals()[0]
+
+
+def test_reasons_of_both_heads_add_up_to_their_margins(champion: CancellationModel, far_ahead) -> None:
+    days = champion.answer(_text(far_ahead)).as_of
+    mixed = np.where(np.arange(len(days)) % 2 == 0, days, days + np.timedelta64(20, "D")).astype(str)
+    columns = {**_text(far_ahead), "as_of": pa.array(mixed.tolist(), pa.string())}
+    answers = champion.answer(columns, reasons=3)
+    assert answers.reasons is not None
+    assert all(len(r) == 3 for r in answers.reasons)
+    scores = champion.predict(answers.features, reasons=True)
+    assert scores.contributions is not None
+    assert scores.at_booking is not None
+    assert scores.at_booking.any()
+    assert (~scores.at_booking).any()
+    np.testing.assert_allclose(scores.contributions.sum(axis=1), scores.margin, atol=1e-3)
+    # The at-booking head never uses the as-of features: their contributions are zero for its rows.
+    days_since = champion.feature_names.index("days_since_booking")
+    assert (scores.contributions[scores.at_booking, days_since] == 0).all()

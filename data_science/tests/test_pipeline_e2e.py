@@ -32,14 +32,21 @@ def test_dvc_init_pipeline_end_to_end(repo_copy: Path, cli, repo_cli, tmp_path: 
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
     # Not a terminal (as under CI, Airflow or `| tee`): progress comes as lines, no bar redrawn with \r.
     assert "\r" not in first.stdout + first.stderr
-    for stage in ("backtest", "baselines: plain_xgboost"):
+    # The two heads of the as-of model, each backtested on its own question, and a baseline.
+    for stage in ("backtest at booking", "backtest on the books", "baselines: plain_xgboost"):
         assert f"{stage}: done, 4 of 4 folds (100%)" in first.stdout + first.stderr
     for stage in ("ingest", "transform", "train", "baselines", "evaluate"):
         assert f"Running stage '{stage}'" in first.stdout
     for fold in range(1, 5):  # progress per fold
-        assert f"backtest: fold {fold}/4" in first.stdout
+        assert f"backtest at booking: fold {fold}/4" in first.stdout
+        assert f"backtest on the books: fold {fold}/4" in first.stdout
     assert "registered hotel-cancellation version 1 as champion" in first.stdout
-    assert re.search(r"expected on future bookings \(backtest, 4 folds .*\): ROC AUC 0\.\d{4}", first.stdout)
+    assert re.search(
+        r"on later windows \(backtest, 4 folds .*\):\n  at booking: +ROC AUC 0\.\d{4} \(windows 0\.\d{4}-0\.\d{4}\)",
+        first.stdout,
+    )
+    assert re.search(r"\n  on the books: ROC AUC 0\.\d{4} .* WAPE \d\.\d{3}", first.stdout)
+    assert re.search(r"\nbefore outcomes: the ROC AUC estimated .* off by 0\.\d{4} at booking", first.stdout)
     assert "champion:   version 1, the newest model" in first.stdout
     figures = (
         "backtest",

@@ -24,7 +24,7 @@ import pytest
 
 from data_engineering.src.paths import REPO_ROOT
 from data_engineering.src.schema import BOOKING_FIELDS
-from data_engineering.src.synthetic import make_bookings
+from data_engineering.src.synthetic import arrival_dates, booking_dates, make_bookings
 from data_science.tracking import MODEL_NAME
 
 pytestmark = pytest.mark.slow
@@ -163,9 +163,38 @@ def test_mlflow_serves_the_champion_from_a_clean_virtualenv(trained_workspace, t
         )
         status, answer = _post(f"http://127.0.0.1:{port}/invocations", body)
         assert status == 200, answer
-        served = np.array(answer["predictions"], dtype=float)
+        served = np.array([p["cancel_probability"] for p in answer["predictions"]], dtype=float)
         assert len(served) == len(expected)
         assert np.max(np.abs(served - expected)) <= 1e-6
+
+        # The other question: each booking judged as of the eve of its arrival (its booking date
+        # for one made that day), by the served model and by predict-batch, from an as_of column.
+        later = frame.assign(as_of=(arrival_dates(frame.astype(str)) - pd.Timedelta(days=1)).dt.date)
+        later.loc[frame["lead_time"] == 0, "as_of"] = booking_dates(frame.astype(str))[
+            frame["lead_time"] == 0
+        ].dt.date
+        later["as_of"] = later["as_of"].astype(str)
+        later_file, later_scored = outside / "later.csv", outside / "later_scored.csv"
+        later.to_csv(later_file, index=False)
+        result = subprocess.run(
+            [sys.executable, "-m", "data_science.predict_batch", str(later_file), str(later_scored)],
+            cwd=REPO_ROOT,
+            env={**os.environ, **trained_workspace.env()},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        expected_later = pd.read_csv(later_scored)["cancel_probability"].to_numpy()
+        body = orjson.dumps(
+            {"dataframe_split": later.to_dict(orient="split", index=False)}, option=orjson.OPT_SERIALIZE_NUMPY
+        )
+        status, answer = _post(f"http://127.0.0.1:{port}/invocations", body)
+        assert status == 200, answer
+        assert [p["as_of"] for p in answer["predictions"]] == later["as_of"].tolist()
+        served_later = np.array([p["cancel_probability"] for p in answer["predictions"]], dtype=float)
+        assert np.max(np.abs(served_later - expected_later)) <= 1e-6
+        assert np.max(np.abs(served_later - served)) > 0.01  # judged later is another answer
 
         bad = frame.head(2).copy()
         bad.loc[1, "adults"] = -1

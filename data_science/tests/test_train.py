@@ -12,15 +12,17 @@ from data_engineering.src.synthetic import make_bookings
 from data_engineering.src.validate import validate
 from data_engineering.transformation import get_transformation
 from data_science.backtest import (
+    CREATION,
+    ON_THE_BOOKS,
     BacktestParams,
     ThresholdParams,
     TrainParams,
     choose_threshold,
-    fit_platt,
     make_folds,
     recency_weights,
     run_backtest,
 )
+from data_science.calibration import fit_platt
 
 
 def _arrivals(start: str, end: str) -> pd.Series:
@@ -80,20 +82,28 @@ def test_platt_recovers_a_known_logistic_relation() -> None:
 def processed() -> pd.DataFrame:
     frame = make_bookings(3000, seed=4)
     validated = validate({c: pa.array(frame[c].tolist(), pa.string()) for c in frame.columns})
-    columns = get_transformation("v3").transform({**validated.columns, "booking_id": np.arange(3000)})
+    ids = np.array([f"B{i}" for i in range(3000)], dtype=object)
+    columns = get_transformation("v4").transform({**validated.columns, "booking_id": ids})
     return pd.DataFrame(columns).assign(arrival_date=lambda d: pd.to_datetime(d["arrival_date"]))
 
 
 def test_every_fold_is_scored_by_a_model_of_earlier_arrivals(processed: pd.DataFrame) -> None:
     params = TrainParams(max_trees=60, checkpoint_every=20, half_life_days=90)
-    result = run_backtest(processed, get_transformation("v3"), BacktestParams(folds=3, fold_months=2), params)
+    result = run_backtest(processed, get_transformation("v4"), BacktestParams(folds=3, fold_months=2), params)
     arrival = processed.set_index("booking_id")["arrival_date"]
     for number, fold in enumerate(result.folds, start=1):
-        rows = result.oof[result.oof["fold"] == number]
+        rows = result.oof[(result.oof["fold"] == number) & (result.oof["population"] == CREATION)]
+        books = result.oof[(result.oof["fold"] == number) & (result.oof["population"] == ON_THE_BOOKS)]
         start, end = pd.Timestamp(fold["start"]), pd.Timestamp(fold["end"])
         assert arrival.loc[rows["booking_id"]].between(start, end).all()
         assert fold["train_rows"] == int((processed["arrival_date"] < start).sum())
         assert fold["rows"] == len(rows)
+        # The bookings on the books at the cut-off are a subset of the window's, judged as of its last day.
+        assert set(books["booking_id"]) <= set(rows["booking_id"])
+        assert (books["as_of"] == start - pd.Timedelta(days=1)).all()
+        assert fold["rows_on_the_books"] == len(books) > 0
+        # More snapshots than bookings: each booking also on later days it stayed on the books.
+        assert fold["train_snapshots"] > fold["train_rows"]
     assert result.n_trees in (20, 40, 60)
     assert result.curve[result.n_trees] == max(result.curve.values())  # the size is the OOF-best
     assert 0 < result.threshold < 1
@@ -106,12 +116,12 @@ def test_each_fold_is_reported_at_settings_chosen_without_its_own_bookings(proce
     size, calibration and threshold stay the same, while the champion's, chosen on every fold, move."""
     params = TrainParams(max_trees=60, checkpoint_every=20, half_life_days=90)
     folds = BacktestParams(folds=3, fold_months=2)
-    result = run_backtest(processed, get_transformation("v3"), folds, params)
+    result = run_backtest(processed, get_transformation("v4"), folds, params)
     last = pd.Timestamp(result.folds[-1]["start"])
     flipped = processed.copy()
     in_last = flipped["arrival_date"] >= last
     flipped.loc[in_last, "is_canceled"] = 1 - flipped.loc[in_last, "is_canceled"]
-    again = run_backtest(flipped, get_transformation("v3"), folds, params)
+    again = run_backtest(flipped, get_transformation("v4"), folds, params)
     for key in ("n_trees", "calibration", "threshold"):
         assert again.folds[-1][key] == result.folds[-1][key], key
     # Its own data did change.

@@ -7,7 +7,8 @@ HOTEL_POSTGRES_IMAGE), not by ``./cli.sh test``: a cold run builds images for mi
 
 One compose project per run (infra/docker-compose.yml + infra/ci/docker-compose.ci.yml): postgres
 (the Debian stand-in), db-bootstrap, mlflow, then the pipeline service once on generated bookings,
-then api and dashboard. ``down --volumes`` removes every container, volume and network it made;
+then the two API replicas, the dashboard and the proxy, which serves them all over HTTPS with a
+certificate made here. ``down --volumes`` removes every container, volume and network it made;
 the built image stays as the next run's cache.
 """
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import ssl
 import subprocess
 import time
 from collections.abc import Iterator
@@ -100,6 +102,7 @@ def _free_ports(count: int) -> list[int]:
 @dataclass
 class Stack:
     project: str
+    root: Path
     env_file: Path
     values: dict[str, str]
     pipeline_log: str = ""
@@ -111,6 +114,21 @@ class Stack:
 
     def url(self, service: str, path: str) -> str:
         return f"http://127.0.0.1:{self.values[f'CI_{service.upper()}_PORT']}{path}"
+
+    def https(self, path: str, **kwargs) -> httpx.Response:
+        """GET (or POST, with ``json=``) through the proxy, trusting only the stack's certificate."""
+        url = f"https://127.0.0.1:{self.values['CI_HTTPS_PORT']}{path}"
+        method = "POST" if "json" in kwargs else "GET"
+        trusted = ssl.create_default_context(cafile=self.root / "tls" / "cert.pem")
+        return httpx.request(method, url, verify=trusted, timeout=30, **kwargs)
+
+    @property
+    def operator(self) -> tuple[str, str]:
+        return (self.values["PROXY_USER"], self.values["PROXY_PASSWORD"])
+
+    @property
+    def key(self) -> dict[str, str]:
+        return {"X-API-Key": self.values["API_KEYS"]}
 
     def in_dashboard(self, code: str) -> str:
         """Python run inside the dashboard container, with its environment (the read-only role)."""
@@ -125,8 +143,11 @@ def stack(image: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stac
     # The containers run as uid 10001: the mounted folder must be readable by it.
     bookings.chmod(0o755)
     (bookings / "bookings.csv").chmod(0o644)
-    ports = dict(zip(("POSTGRES", "MLFLOW", "API", "DASHBOARD"), _free_ports(4), strict=True))
+    names = ("POSTGRES", "MLFLOW", "API", "API_2", "DASHBOARD", "PROXY", "HTTPS", "AIRFLOW")
+    ports = dict(zip(names, _free_ports(len(names)), strict=True))
     values = {
+        "PROXY_TLS_CERT_FILE": str(_certificate(root / "tls")),
+        "PROXY_USER": "operator",
         "HOTEL_IMAGE": IMAGE,
         "HOTEL_IMAGE_TAG": TAG,
         "POSTGRES_IMAGE": _required("HOTEL_POSTGRES_IMAGE"),
@@ -139,17 +160,20 @@ def stack(image: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stac
                 "POSTGRES_APP_PASSWORD",
                 "POSTGRES_READONLY_PASSWORD",
                 "API_ADMIN_KEY",
+                "API_KEYS",
+                "DASHBOARD_API_KEY",
+                "PROXY_PASSWORD",
             )
         },
-        "API_WORKERS": "2",
+        "API_WORKERS": "1",
     }
     env_file = root / "stack.env"
     env_file.write_text("".join(f"{key}={value}\n" for key, value in values.items()))
-    stack = Stack(f"hotel-e2e-{secrets.token_hex(3)}", env_file, values)
+    stack = Stack(f"hotel-e2e-{secrets.token_hex(3)}", root, env_file, values)
     try:
         stack.compose("up", "--detach", "--wait", "--no-build", "postgres", "db-bootstrap", "mlflow")
         stack.pipeline_log = stack.compose("run", "--rm", "pipeline", timeout=1200).stdout
-        stack.compose("up", "--detach", "--wait", "--no-build", "api", "dashboard")
+        stack.compose("up", "--detach", "--wait", "--no-build", "api-1", "api-2", "dashboard", "proxy")
         yield stack
     finally:
         logs = subprocess.run(
@@ -159,6 +183,24 @@ def stack(image: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stac
         )  # fmt: skip
         print(logs.stdout[-8000:])
         stack.compose("down", "--volumes", "--remove-orphans", "--timeout", "20", timeout=300)
+
+
+def _certificate(folder: Path) -> Path:
+    """A self-signed certificate for 127.0.0.1 (cert.pem) and the proxy's PEM of it and its key,
+    readable by the containers' user (uid 10001) only, as an operator would install it."""
+    folder.mkdir(parents=True)
+    _run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+         "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+         "-keyout", str(folder / "key.pem"), "-out", str(folder / "cert.pem")],
+        timeout=60,
+    )  # fmt: skip
+    pem = folder / "proxy.pem"
+    pem.write_bytes((folder / "cert.pem").read_bytes() + (folder / "key.pem").read_bytes())
+    os.chown(pem, 10001, 10001)
+    pem.chmod(0o600)
+    folder.chmod(0o755)
+    return pem
 
 
 @pytest.fixture(scope="module")
@@ -171,7 +213,7 @@ def booking() -> dict:
 def test_the_pipeline_container_registered_a_champion(stack: Stack) -> None:
     assert "champion:   version 1, the newest model" in stack.pipeline_log, stack.pipeline_log[-3000:]
     answer = httpx.get(
-        stack.url("mlflow", "/api/2.0/mlflow/registered-models/alias"),
+        stack.url("mlflow", "/mlflow/api/2.0/mlflow/registered-models/alias"),
         params={"name": MODEL, "alias": "champion"},
         timeout=10,
     )
@@ -179,10 +221,12 @@ def test_the_pipeline_container_registered_a_champion(stack: Stack) -> None:
     assert answer.json()["model_version"]["version"] == "1"
 
 
-def test_the_api_container_predicts_and_logs_to_the_stack_postgres(stack: Stack, booking: dict) -> None:
-    count = 5
+def test_the_api_replicas_predict_through_the_proxy_and_log_to_the_stack_postgres(
+    stack: Stack, booking: dict
+) -> None:
+    count = 6
     for _ in range(count):
-        answer = httpx.post(stack.url("api", "/predict"), json=booking, timeout=30)
+        answer = stack.https("/predict", json=booking, headers=stack.key)
         assert answer.status_code == 200, answer.text
         assert 0.0 <= answer.json()["cancel_probability"] <= 1.0
     # The dashboard container reads the log with its own settings: the read-only role.
@@ -211,18 +255,58 @@ print(json.dumps({"rows": rows, "user": user, "writable": writable}))
     assert seen == {"rows": count, "user": "hotel_readonly", "writable": False}
 
 
-def test_the_dashboard_container_is_healthy(stack: Stack) -> None:
-    answer = httpx.get(stack.url("dashboard", "/_stcore/health"), timeout=10)
-    assert (answer.status_code, answer.text) == (200, "ok")
-    page = httpx.get(stack.url("dashboard", "/"), timeout=10)
-    assert page.status_code == 200
+def test_the_proxy_asks_for_credentials_before_every_service(stack: Stack, booking: dict) -> None:
+    wrong_key = {"X-API-Key": "not-a-key-0123456789"}  # pragma: allowlist secret
+    assert stack.https("/predict", json=booking).status_code == 401
+    assert stack.https("/predict", json=booking, headers=wrong_key).status_code == 401
+    alias = "/mlflow/api/2.0/mlflow/registered-models/alias?name=hotel-cancellation&alias=champion"
+    for path in ("/dashboard/", "/dashboard/_stcore/health", alias, "/metrics"):
+        assert stack.https(path).status_code == 401, path
+        assert stack.https(path, auth=(stack.operator[0], "wrong-password")).status_code == 401, path
+        assert stack.https(path, auth=stack.operator).status_code == 200, path
+    assert stack.https(alias, auth=stack.operator).json()["model_version"]["version"] == "1"
+    page = stack.https("/dashboard/", auth=stack.operator)
     assert "<title>Streamlit</title>" in page.text
+    with pytest.raises(httpx.TransportError):  # HTTPS only
+        httpx.get(f"http://127.0.0.1:{stack.values['CI_HTTPS_PORT']}/health", timeout=10)
+
+
+def test_the_dashboard_calls_the_api_through_the_proxy_with_its_key(stack: Stack, booking: dict) -> None:
+    # The What-if page's own client, in the dashboard container, with its settings (API_URL: the
+    # proxy's private listener; API_KEY: the dashboard's key).
+    probe = f"import json; from streamlit_apps.lib.api import predict; print(predict(json.loads({json.dumps(booking)!r})).model_version)"
+    assert stack.in_dashboard(probe).strip().splitlines()[-1] == "1"
+
+
+def test_a_replica_that_dies_is_restarted_and_no_request_fails(stack: Stack, booking: dict) -> None:
+    # The uvicorn process of api-1 killed outright: its container exits, Docker restarts it, and
+    # meanwhile the proxy sends everything to api-2 (a request it held is resent there).
+    container = stack.compose("ps", "--quiet", "api-1").stdout.strip()
+
+    def state() -> dict:
+        inspected = subprocess.run(
+            ["docker", "inspect", "--format", "{{json .State}}", container],
+            capture_output=True, text=True, timeout=30, check=True,
+        )  # fmt: skip
+        return json.loads(inspected.stdout)
+
+    started = state()["StartedAt"]
+    # (Not this probe itself, whose own command line names api.serve too.)
+    kill = "import os, signal; [os.kill(int(p), signal.SIGKILL) for p in os.listdir('/proc') if p.isdigit() and int(p) != os.getpid() and b'-mapi.serve' in open(f'/proc/{p}/cmdline', 'rb').read().replace(b'\\0', b'')]"
+    stack.compose("exec", "-T", "api-1", "python", "-c", kill, timeout=60)
+    statuses, deadline, back = [], time.monotonic() + 180, False
+    while time.monotonic() < deadline and not back:
+        statuses.append(stack.https("/predict", json=booking, headers=stack.key).status_code)
+        now = state()
+        back = now["StartedAt"] != started and now.get("Health", {}).get("Status") == "healthy"
+    assert back, f"api-1 did not come back healthy: {state()}"
+    assert set(statuses) == {200}, {s: statuses.count(s) for s in set(statuses)}
 
 
 def test_every_container_runs_unprivileged_on_the_host_network(stack: Stack) -> None:
     listed = stack.compose("ps", "--format", "json").stdout
     services = [json.loads(line) for line in listed.splitlines() if line.strip()]
-    assert {s["Service"] for s in services} == {"postgres", "mlflow", "api", "dashboard"}
-    for service in ("mlflow", "api", "dashboard"):
+    assert {s["Service"] for s in services} == {"postgres", "mlflow", "api-1", "api-2", "dashboard", "proxy"}
+    for service in ("mlflow", "api-1", "api-2", "dashboard", "proxy"):
         uid = stack.compose("exec", "-T", service, "id", "-u").stdout.strip()
         assert uid == "10001", service

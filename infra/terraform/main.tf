@@ -18,14 +18,11 @@ locals {
   account_id = data.aws_caller_identity.current.account_id
   partition  = data.aws_partition.current.partition
 
-  # Published ports of the stack; SSH only when a key pair is given (Session Manager otherwise).
+  # The stack's one published port: HTTPS to its proxy, which serves the API, the dashboard,
+  # MLflow and Airflow (each under its own path, the last three behind the operators' password).
+  # SSH only when a key pair is given (Session Manager otherwise).
   service_ports = merge(
-    {
-      api       = 8000
-      dashboard = 8501
-      mlflow    = 5000
-    },
-    var.enable_airflow ? { airflow = 8080 } : {},
+    { https = 443 },
     var.key_name != null ? { ssh = 22 } : {},
   )
 
@@ -91,7 +88,7 @@ data "aws_subnet" "selected" {
 
 resource "aws_security_group" "app" {
   name_prefix = "${var.name_prefix}-app-"
-  description = "${var.name_prefix}: SSH and the platform's services from the allowed CIDR blocks only"
+  description = "${var.name_prefix}: HTTPS (and SSH with a key pair) from the allowed CIDR blocks only"
   vpc_id      = data.aws_subnet.selected.vpc_id
 
   tags = {

@@ -14,23 +14,23 @@ output "public_dns" {
 }
 
 output "api_url" {
-  description = "Prediction API (FastAPI; health at /health)."
-  value       = "http://${local.public_host}:8000"
+  description = "Prediction API through the proxy (POST /predict with header X-API-Key; health at /health)."
+  value       = "https://${local.public_host}"
 }
 
 output "dashboard_url" {
-  description = "Streamlit dashboard."
-  value       = "http://${local.public_host}:8501"
+  description = "Streamlit dashboard (the operators' password: PROXY_USER / PROXY_PASSWORD on the instance)."
+  value       = "https://${local.public_host}/dashboard/"
 }
 
 output "mlflow_url" {
-  description = "MLflow tracking server and model registry."
-  value       = "http://${local.public_host}:5000"
+  description = "MLflow tracking server and model registry (MLFLOW_TRACKING_URI; the operators' password)."
+  value       = "https://${local.public_host}/mlflow"
 }
 
 output "airflow_url" {
-  description = "Airflow 3 UI and API (null when enable_airflow is false)."
-  value       = var.enable_airflow ? "http://${local.public_host}:8080" : null
+  description = "Airflow 3 UI and API (the operators' password, then Airflow's own login; null when enable_airflow is false)."
+  value       = var.enable_airflow ? "https://${local.public_host}/airflow/" : null
 }
 
 output "artifact_bucket" {

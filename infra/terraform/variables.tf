@@ -27,7 +27,7 @@ variable "tags" {
 }
 
 variable "allowed_cidrs" {
-  description = "CIDR blocks allowed to reach SSH (22, if key_name is set) and the services (API 8000, dashboard 8501, MLflow 5000, Airflow 8080), e.g. [\"203.0.113.7/32\"]. No default: the operator states who may connect; the whole internet (a /0 block) is refused."
+  description = "CIDR blocks allowed to reach HTTPS (443: the API, dashboard, MLflow and Airflow behind the stack's proxy) and SSH (22, if key_name is set), e.g. [\"203.0.113.7/32\"]. No default: the operator states who may connect; the whole internet (a /0 block) is refused."
   type        = list(string)
 
   validation {
@@ -117,7 +117,7 @@ variable "repo_branch" {
 }
 
 variable "enable_airflow" {
-  description = "Run the Airflow 3 services (compose profile `airflow`) and open port 8080 to allowed_cidrs."
+  description = "Run the Airflow 3 services (compose profile `airflow`), served by the proxy under /airflow/."
   type        = bool
   default     = true
 }

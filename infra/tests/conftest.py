@@ -190,6 +190,21 @@ def _terraform_env(root: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
+def airflow_pg_url(pg_url: str) -> str:
+    """URL of Airflow's metadata database ``airflow`` (a role of its own) that ``./cli.sh setup-db
+    test`` creates beside the application's, as recorded in ``.env.test``."""
+    from data_engineering.src.settings import env_file
+
+    recorded = env_file("test")
+    url = os.environ.get("TEST_AIRFLOW_DATABASE_URL") or (
+        read_env_file(recorded).get("AIRFLOW_DATABASE_URL") if recorded.exists() else None
+    )
+    if not url:
+        missing_tool(f"no AIRFLOW_DATABASE_URL in {recorded}: run ./cli.sh setup-db test")
+    return str(url)
+
+
+@pytest.fixture(scope="session")
 def unused_port() -> Callable[[], int]:
     """unused_port() -> a TCP port that nothing listens on at 127.0.0.1 (for a server to start)."""
     return free_port

@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -59,11 +60,11 @@ def _airflow_env(home: Path, dags: Path = DAGS, **extra: str) -> dict[str, str]:
     }
 
 
-@pytest.fixture(scope="module")
-def dagbag(airflow_python: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
-    home = tmp_path_factory.mktemp("airflow-home")
+def in_airflow(airflow_python: Path, script: str, home: Path) -> Any:
+    """Run ``script`` (its ``{dags}`` filled in) in Airflow's environment; the JSON it printed
+    after ``RESULT``."""
     result = subprocess.run(
-        [str(airflow_python), "-c", INSPECT.format(dags=str(DAGS))],
+        [str(airflow_python), "-c", script.format(dags=str(DAGS))],
         env=_airflow_env(home),
         capture_output=True,
         text=True,
@@ -73,6 +74,12 @@ def dagbag(airflow_python: Path, tmp_path_factory: pytest.TempPathFactory) -> di
     assert result.returncode == 0, result.stderr[-3000:]
     line = next(li for li in result.stdout.splitlines() if li.startswith("RESULT "))
     return json.loads(line.removeprefix("RESULT "))
+
+
+@pytest.fixture(scope="module")
+def dagbag(airflow_python: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    result: dict = in_airflow(airflow_python, INSPECT, tmp_path_factory.mktemp("airflow-home"))
+    return result
 
 
 def test_dags_import_without_errors(dagbag: dict) -> None:
@@ -108,5 +115,38 @@ def test_scoring_dag_calls_score_db_daily(dagbag: dict) -> None:
     scoring = dagbag["dags"]["hotel_score_bookings"]
     assert list(scoring["tasks"]) == ["score_new_bookings"]
     assert scoring["schedule"] == "@daily"
-    assert scoring["commands"]["score_new_bookings"].strip().endswith("cli.sh score-db")
+    assert (
+        scoring["commands"]["score_new_bookings"]
+        .strip()
+        .endswith("cli.sh score-db --as-of {{ (data_interval_end | default(dag_run.run_after)) | ds }}")
+    )
     assert scoring["max_active_runs"] == 1
+
+
+RENDER = """
+import json
+from types import SimpleNamespace
+
+import pendulum
+from airflow.dag_processing.dagbag import DagBag
+
+dag = DagBag(dag_folder={dags!r}).dags["hotel_score_bookings"]
+task = dag.get_task("score_new_bookings")
+at = lambda *a: pendulum.datetime(*a, tz="UTC")
+contexts = [
+    # A scheduled (or backfilled) run: its data interval.
+    {{"data_interval_end": at(2017, 3, 1), "dag_run": SimpleNamespace(run_after=at(2017, 3, 1, 0, 5))}},
+    # A manual run without a logical date has no data interval (Airflow leaves it undefined).
+    {{"dag_run": SimpleNamespace(run_after=at(2017, 4, 2, 9, 30))}},
+]
+rendered = [task.render_template(task.bash_command, c, jinja_env=dag.get_template_env()) for c in contexts]
+print("RESULT " + json.dumps(rendered))
+"""
+
+
+def test_scoring_dag_scores_as_of_the_runs_day(airflow_python: Path, tmp_path: Path) -> None:
+    """The day comes from the run (its data interval's end), so a rerun or a backfill of a day
+    scores as of that day; a manual run without a logical date, as of the day it was triggered."""
+    scheduled, manual = in_airflow(airflow_python, RENDER, tmp_path)
+    assert scheduled.strip().endswith("cli.sh score-db --as-of 2017-03-01")
+    assert manual.strip().endswith("cli.sh score-db --as-of 2017-04-02")

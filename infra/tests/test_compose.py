@@ -17,8 +17,11 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO_ROOT / "infra" / "docker-compose.yml"
 BOOTSTRAP_SCRIPT = REPO_ROOT / "infra" / "postgres" / "init" / "00-bootstrap.sh"
 
-CORE_SERVICES = {"postgres", "db-bootstrap", "mlflow", "api", "dashboard"}
+API_REPLICAS = {"api-1", "api-2"}
+CORE_SERVICES = {"postgres", "db-bootstrap", "mlflow", "dashboard", "proxy"} | API_REPLICAS
 AIRFLOW_SERVICES = {"airflow-init", "airflow-apiserver", "airflow-scheduler", "airflow-dag-processor"}
+CELERY_SERVICES = {"redis", "airflow-worker"}  # profile `celery`, with AIRFLOW_EXECUTOR=CeleryExecutor
+AIRFLOW_IMAGE_SERVICES = AIRFLOW_SERVICES | {"airflow-worker"}  # one image, one shared configuration
 # The variables ./cli.sh setup-db ENV writes to .env.ENV (scripts/setup_db.sh), and nothing else.
 SETUP_DB_VARIABLES = (
     "APP_ENV",
@@ -32,6 +35,9 @@ SETUP_DB_VARIABLES = (
     "POSTGRES_READONLY_PASSWORD",
     "DATABASE_URL",
     "DATABASE_URL_READONLY",
+    "AIRFLOW_DB_USER",
+    "AIRFLOW_DB_PASSWORD",
+    "AIRFLOW_DATABASE_URL",
 )
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|FERNET|_KEY$", re.IGNORECASE)
 NOT_A_SECRET = re.compile(r"_(FILE|USERS?)$")  # e.g. a passwords *file* path, a users list
@@ -93,10 +99,12 @@ def test_services_and_profiles(compose, commands, stack_env, model):
     assert set(default.stdout.split()) == CORE_SERVICES, "`up` without profiles starts exactly the core stack"
 
     services = model["services"]
-    assert set(services) == CORE_SERVICES | AIRFLOW_SERVICES | {"pipeline"}
+    assert set(services) == CORE_SERVICES | AIRFLOW_SERVICES | CELERY_SERVICES | {"pipeline"}
     assert services["pipeline"]["profiles"] == ["jobs"]
     for name in AIRFLOW_SERVICES:
         assert services[name]["profiles"] == ["airflow"], name
+    for name in CELERY_SERVICES:
+        assert services[name]["profiles"] == ["celery"], name
 
 
 def test_postgres_healthcheck_uses_pg_isready_over_tcp(model):
@@ -120,13 +128,20 @@ def test_long_running_services_have_healthchecks(model):
 @pytest.mark.parametrize(
     ("service", "dependency", "condition"),
     [
-        ("api", "postgres", "service_healthy"),
-        ("api", "mlflow", "service_healthy"),
-        ("api", "db-bootstrap", "service_completed_successfully"),
+        *(
+            (api, dependency, condition)
+            for api in sorted(API_REPLICAS)
+            for dependency, condition in (
+                ("postgres", "service_healthy"),
+                ("mlflow", "service_healthy"),
+                ("db-bootstrap", "service_completed_successfully"),
+            )
+        ),
+        ("proxy", "api-1", "service_healthy"),
+        ("proxy", "api-2", "service_healthy"),
         ("mlflow", "postgres", "service_healthy"),
         ("mlflow", "db-bootstrap", "service_completed_successfully"),
         ("dashboard", "postgres", "service_healthy"),
-        ("dashboard", "api", "service_healthy"),
         ("pipeline", "mlflow", "service_healthy"),
         ("db-bootstrap", "postgres", "service_healthy"),
         ("airflow-init", "postgres", "service_healthy"),
@@ -135,6 +150,9 @@ def test_long_running_services_have_healthchecks(model):
         ("airflow-scheduler", "airflow-init", "service_completed_successfully"),
         ("airflow-scheduler", "airflow-apiserver", "service_healthy"),
         ("airflow-dag-processor", "airflow-init", "service_completed_successfully"),
+        ("airflow-init", "redis", "service_healthy"),
+        ("airflow-worker", "airflow-init", "service_completed_successfully"),
+        ("airflow-worker", "redis", "service_healthy"),
     ],
 )
 def test_dependencies_wait_for_readiness(model, service, dependency, condition):
@@ -142,18 +160,16 @@ def test_dependencies_wait_for_readiness(model, service, dependency, condition):
     assert depends_on.get(dependency, {}).get("condition") == condition
 
 
-def test_published_ports_bind_to_loopback_by_default(model):
+def test_only_the_proxy_is_published_and_on_loopback_by_default(model):
+    """The services listen on the stack's private network; the proxy's HTTPS port is the way in."""
     published = {
-        name: [(port.get("host_ip"), port["published"]) for port in service.get("ports", [])]
+        name: [(port.get("host_ip"), port["published"], port["target"]) for port in service.get("ports", [])]
         for name, service in model["services"].items()
     }
     assert published == {
         **{name: [] for name in model["services"]},
-        "postgres": [("127.0.0.1", "55435")],
-        "mlflow": [("127.0.0.1", "5000")],
-        "api": [("127.0.0.1", "8000")],
-        "dashboard": [("127.0.0.1", "8501")],
-        "airflow-apiserver": [("127.0.0.1", "8080")],
+        "postgres": [("127.0.0.1", "55435", 5432)],
+        "proxy": [("127.0.0.1", "443", 8443)],
     }
 
 
@@ -169,7 +185,7 @@ def test_postgres_stays_on_loopback_when_services_listen_on_all_interfaces(compo
     assert result.returncode == 0, commands.describe(result)
     services = json.loads(result.stdout)["services"]
     assert [(p["host_ip"], p["published"]) for p in services["postgres"]["ports"]] == [("127.0.0.1", "55999")]
-    assert services["api"]["ports"][0]["host_ip"] == "0.0.0.0"
+    assert services["proxy"]["ports"][0]["host_ip"] == "0.0.0.0"
 
 
 def test_secrets_in_the_file_are_variable_references_only():
@@ -200,14 +216,20 @@ def test_secrets_in_the_file_are_variable_references_only():
 def test_each_secret_reaches_only_the_services_that_need_it(model, secret_values):
     expected = {
         "POSTGRES_SUPERUSER_PASSWORD": {"postgres", "db-bootstrap"},
-        "POSTGRES_APP_PASSWORD": {"postgres", "db-bootstrap", "mlflow", "api", "pipeline"} | AIRFLOW_SERVICES,
+        "POSTGRES_APP_PASSWORD": {"postgres", "db-bootstrap", "mlflow", "pipeline"}
+        | API_REPLICAS
+        | AIRFLOW_IMAGE_SERVICES,
         "POSTGRES_READONLY_PASSWORD": {"postgres", "db-bootstrap", "dashboard"},
-        "API_ADMIN_KEY": {"api"},
-        "AIRFLOW_DB_PASSWORD": {"postgres", "db-bootstrap"} | AIRFLOW_SERVICES,
+        "API_ADMIN_KEY": API_REPLICAS,
+        "API_KEYS": API_REPLICAS,
+        "DASHBOARD_API_KEY": API_REPLICAS | {"dashboard"},
+        "PROXY_PASSWORD": {"proxy"},
+        "AIRFLOW_DB_PASSWORD": {"postgres", "db-bootstrap"} | AIRFLOW_IMAGE_SERVICES,
         "AIRFLOW_ADMIN_PASSWORD": {"airflow-apiserver"},
-        "AIRFLOW_FERNET_KEY": AIRFLOW_SERVICES,
-        "AIRFLOW_JWT_SECRET": AIRFLOW_SERVICES,
-        "AIRFLOW_API_SECRET_KEY": AIRFLOW_SERVICES,
+        "AIRFLOW_FERNET_KEY": AIRFLOW_IMAGE_SERVICES,
+        "AIRFLOW_JWT_SECRET": AIRFLOW_IMAGE_SERVICES,
+        "AIRFLOW_API_SECRET_KEY": AIRFLOW_IMAGE_SERVICES,
+        "REDIS_PASSWORD": {"redis"} | AIRFLOW_IMAGE_SERVICES,
     }
     assert set(expected) == set(secret_values), "every placeholder of .env.example is accounted for"
     for variable, services in expected.items():
@@ -227,7 +249,8 @@ def test_connection_urls_use_psycopg_and_the_right_roles(model, secret_values):
     airflow_password = secret_values["AIRFLOW_DB_PASSWORD"]
     app_url = f"postgresql+psycopg://hotel_app:{app_password}@postgres:5432/hotel"
 
-    assert services["api"]["environment"]["DATABASE_URL"] == app_url
+    for name in API_REPLICAS:
+        assert services[name]["environment"]["DATABASE_URL"] == app_url
     assert services["pipeline"]["environment"]["DATABASE_URL"] == app_url
     assert services["dashboard"]["environment"]["DATABASE_URL_READONLY"] == (
         f"postgresql+psycopg://hotel_readonly:{ro_password}@postgres:5432/hotel"
@@ -238,18 +261,19 @@ def test_connection_urls_use_psycopg_and_the_right_roles(model, secret_values):
     assert services["mlflow"]["environment"]["MLFLOW_BACKEND_STORE_URI"] == (
         f"postgresql+psycopg://hotel_app:{app_password}@postgres:5432/mlflow"
     )
-    for name in AIRFLOW_SERVICES:
+    for name in AIRFLOW_IMAGE_SERVICES:
         assert services[name]["environment"]["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] == (
             f"postgresql+psycopg://airflow:{airflow_password}@postgres:5432/airflow"
         )
-    for name in ("api", "dashboard", "pipeline", *AIRFLOW_SERVICES):
-        assert services[name]["environment"]["MLFLOW_TRACKING_URI"] == "http://mlflow:5000", name
-    assert services["dashboard"]["environment"]["API_URL"] == "http://api:8000"
+    for name in (*API_REPLICAS, "dashboard", "pipeline", *AIRFLOW_IMAGE_SERVICES):
+        assert services[name]["environment"]["MLFLOW_TRACKING_URI"] == "http://mlflow:5000/mlflow", name
+    # The dashboard calls the API through the proxy's private listener, with a key of its own.
+    assert services["dashboard"]["environment"]["API_URL"] == "http://proxy:8000"
 
 
 def test_mlflow_serves_artifacts_from_a_named_volume(model):
     mlflow = model["services"]["mlflow"]
-    assert mlflow["command"] == ["mlflow"]
+    assert mlflow["command"] == ["mlflow", "--static-prefix", "/mlflow"]
     assert mlflow["environment"]["MLFLOW_ARTIFACTS_DESTINATION"] == "/var/lib/mlflow/artifacts"
     assert {
         "type": "volume",
@@ -294,11 +318,16 @@ def test_airflow_services_share_one_configuration(model):
         "AIRFLOW__API__SECRET_KEY",
         "AIRFLOW__CORE__FERNET_KEY",
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL",
+        "AIRFLOW__CELERY__BROKER_URL",
+        "AIRFLOW__API__BASE_URL",
     )
     reference = services["airflow-scheduler"]["environment"]
     assert reference["AIRFLOW__CORE__EXECUTOR"] == "LocalExecutor"
-    assert reference["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == "http://airflow-apiserver:8080/execution/"
-    for name in AIRFLOW_SERVICES:
+    assert reference["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == (
+        "http://airflow-apiserver:8080/airflow/execution/"
+    )
+    assert reference["AIRFLOW__API__BASE_URL"] == "https://localhost/airflow"  # under the proxy's /airflow/
+    for name in AIRFLOW_IMAGE_SERVICES:
         environment = services[name]["environment"]
         assert {key: environment[key] for key in shared} == {key: reference[key] for key in shared}, name
         dags = next(v for v in services[name]["volumes"] if v["target"] == "/opt/airflow/dags")
@@ -307,14 +336,39 @@ def test_airflow_services_share_one_configuration(model):
         assert services[name]["build"]["target"] == "airflow"
 
 
+def test_celery_profile_runs_workers_on_a_password_protected_broker(compose, commands, stack_env):
+    values = {**stack_env, "AIRFLOW_EXECUTOR": "CeleryExecutor", "COMPOSE_PROFILES": "airflow,celery"}
+    listed = compose(values, "config", "--services")
+    assert listed.returncode == 0, commands.describe(listed)
+    assert set(listed.stdout.split()) == CORE_SERVICES | AIRFLOW_SERVICES | CELERY_SERVICES
+    resolved = compose(values, "config", "--format", "json")
+    assert resolved.returncode == 0, commands.describe(resolved)
+    services = json.loads(resolved.stdout)["services"]
+    password = stack_env["REDIS_PASSWORD"]
+    for name in AIRFLOW_IMAGE_SERVICES:
+        environment = services[name]["environment"]
+        assert environment["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor", name
+        assert environment["AIRFLOW__CELERY__BROKER_URL"] == f"redis://:{password}@redis:6379/0", name
+    # The password reaches the broker as a variable only: never a command line, which `ps` and
+    # `docker inspect` show; the broker is published on no host port.
+    for name, service in services.items():
+        assert password not in json.dumps(service.get("command")), name
+    assert services["redis"]["environment"]["REDIS_PASSWORD"] == password
+    assert not services["redis"].get("ports")
+    assert "celery worker" in " ".join(services["airflow-worker"]["command"])
+
+
 def test_platform_services_share_the_image_and_pick_their_command(model):
     services = model["services"]
-    commands = {name: services[name]["command"] for name in ("api", "dashboard", "mlflow", "pipeline")}
+    names = ("api-1", "api-2", "proxy", "dashboard", "mlflow", "pipeline")
+    commands = {name: services[name]["command"][0] for name in names}
     assert commands == {
-        "api": ["api"],
-        "dashboard": ["dashboard"],
-        "mlflow": ["mlflow"],
-        "pipeline": ["pipeline"],
+        "api-1": "api",
+        "api-2": "api",
+        "proxy": "proxy",
+        "dashboard": "dashboard",
+        "mlflow": "mlflow",
+        "pipeline": "pipeline",
     }
     images = {services[name]["image"] for name in commands}
     assert images == {"hotel-cancellation:local"}
@@ -349,3 +403,31 @@ def test_missing_postgres_password_stops_compose(compose, stack_env, missing):
     result = compose(values, "config", "--quiet")
     assert result.returncode != 0
     assert missing in result.stderr
+
+
+def test_the_proxy_fronts_the_replicas_and_the_operators_services(model):
+    proxy = model["services"]["proxy"]
+    argv = proxy["command"]
+    assert argv[argv.index("--servers") + 1] == "api-1:8000,api-2:8000"
+    assert argv[argv.index("--port") + 1] == "8443"
+    assert argv[argv.index("--internal-port") + 1] == "8000"
+    environment = proxy["environment"]
+    assert environment["PROXY_TLS_CERT"] == "/etc/hotel/tls/proxy.pem"
+    assert {environment[f"PROXY_{name}_URL"] for name in ("DASHBOARD", "MLFLOW", "AIRFLOW")} == {
+        "http://dashboard:8501",
+        "http://mlflow:5000",
+        "http://airflow-apiserver:8080",
+    }
+    certificate = next(v for v in proxy["volumes"] if v["target"] == "/etc/hotel/tls/proxy.pem")
+    assert certificate["type"] == "bind"
+    assert certificate["read_only"] is True
+    assert certificate["source"] == str(REPO_ROOT / "infra" / "tls" / "proxy.pem")
+    # A missing certificate stops `up` naming the path, instead of mounting an empty folder.
+    assert certificate.get("bind", {}).get("create_host_path", False) is False
+    # The services it fronts serve under the prefixes it routes.
+    assert model["services"]["dashboard"]["command"] == ["dashboard", "--server.baseUrlPath", "dashboard"]
+
+
+def test_both_api_replicas_are_the_same_service(model):
+    first, second = (model["services"][name] for name in sorted(API_REPLICAS))
+    assert first == second

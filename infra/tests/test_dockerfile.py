@@ -156,11 +156,11 @@ def selector(tmp_path: Path, commands):
         stub = stubs / name
         stub.write_text(f'#!/bin/sh\nprintf "%s\\n" {name} "$@"\n')
         stub.chmod(0o755)
-    # python serves the API (printed, not run) and also runs the healthcheck (really run).
+    # python serves the API and the proxy (printed, not run) and runs the healthcheck (really run).
     python = stubs / "python"
     python.write_text(
-        '#!/bin/sh\nif [ "$1" = -m ] && [ "$2" = api.serve ]; then printf "%s\\n" python "$@"; '
-        f'else exec {sys.executable} "$@"; fi\n'
+        '#!/bin/sh\nif [ "$1" = -m ] && { [ "$2" = api.serve ] || [ "$2" = api.proxy ]; }; '
+        f'then printf "%s\\n" python "$@"; else exec {sys.executable} "$@"; fi\n'
     )
     python.chmod(0o755)
     workdir = tmp_path / "app"
@@ -206,6 +206,21 @@ def test_api_serves_the_fastapi_app_on_8000(selector):
 def test_default_service_is_the_api(selector):
     result = selector(env={"API_ADMIN_KEY": "k" * 32})
     assert result.stdout.split()[:3] == ["python", "-m", "api.serve"]
+
+
+def test_proxy_runs_the_platforms_front_door_with_its_arguments(selector):
+    result = selector("proxy", "--servers", "api-1:8000,api-2:8000", "--internal-port", "8000")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [
+        "python",
+        "-m",
+        "api.proxy",
+        "--servers",
+        "api-1:8000,api-2:8000",
+        "--internal-port",
+        "8000",
+    ]
+    assert selector.state.read_text() == "proxy\n"
 
 
 def test_dashboard_runs_streamlit_on_8501(selector):

@@ -3,7 +3,7 @@
 A copy of the repository whose default DVC remote is ``s3://BUCKET/dvc`` on the emulator, an
 MLflow tracking server as the compose stack runs it (PostgreSQL backend: a schema of its own in
 the test cluster's ``mlflow`` database; ``--artifacts-destination s3://BUCKET/mlflow``), and
-``./cli.sh start-airflow`` (Airflow 3 standalone: scheduler, dag-processor, api-server, triggerer)
+``./cli.sh start-airflow`` (Airflow 3: scheduler, dag-processor, api-server, triggerer)
 with generated bookings as the source. One training, run by the scheduler:
 
 - the test triggers ``hotel_retrain`` through the REST API (a JWT from the simple auth manager's
@@ -12,7 +12,8 @@ with generated bookings as the source. One training, run by the scheduler:
 - ``dvc pull`` in a fresh ``git clone`` restores the data and the model byte for byte;
 - the champion's files are objects in the bucket, and ``./cli.sh predict-batch`` loads it back
   through the server;
-- ``hotel_score_bookings``, also triggered through the API, scores the loaded bookings with it.
+- ``hotel_score_bookings``, also triggered through the API for one day, re-scores the loaded
+  bookings on the books that day with it.
 
 Then the closed loop: with the API serving that champion from two workers, two years of new
 bookings whose risk has turned around arrive in the source, the scheduler retrains, the gate promotes the
@@ -28,7 +29,6 @@ import json
 import os
 import re
 import secrets
-import signal
 import subprocess
 import sys
 import time
@@ -39,6 +39,7 @@ import pytest
 from data_engineering.src.initialize_data import TransformParams
 from data_engineering.src.params import read_section
 from data_engineering.src.synthetic import make_bookings, write_bookings, write_frame
+from infra.tests.airflow_helpers import api_client, run_dag, started_airflow, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
@@ -74,21 +75,6 @@ def s3_env(endpoint: str) -> dict[str, str]:
         "AWS_DEFAULT_REGION": "eu-west-1",
         "MLFLOW_S3_ENDPOINT_URL": endpoint,
     }
-
-
-def wait_for(url: str, process: subprocess.Popen, log: Path, timeout: float = 120) -> None:
-    import httpx
-
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            pytest.fail(f"{url} did not answer:\n{log.read_text()[-3000:]}")
-        time.sleep(0.5)
 
 
 @pytest.fixture(scope="module")
@@ -162,82 +148,21 @@ def deployment(repo_copy, tracking_server, aws):
 @pytest.fixture(scope="module")
 def airflow(deployment, unused_port, tmp_path_factory):
     """``./cli.sh start-airflow`` in the copy, on generated bookings; yields an authenticated
-    client of the REST API (/api/v2) and the standalone log."""
-    import httpx
-
+    client of the REST API (/api/v2) and the start-airflow log."""
     repo, env = deployment
-    if not (repo / ".venv-airflow" / "bin" / "airflow").exists():
-        message = "no .venv-airflow: run ./cli.sh sync --airflow"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    home = tmp_path_factory.mktemp("airflow-home")
     source = write_bookings(tmp_path_factory.mktemp("source") / "bookings.csv", 3000, seed=23)
-    port = unused_port()
     run_env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")},
         **env,
         "HOTEL_BOOKINGS_SOURCE": str(source),
-        "HOTEL_SKIP_SYNC": "1",
-        "AIRFLOW_HOME": str(home),
         # On demand only: unpausing a scheduled DAG would also start its latest interval's run.
         "HOTEL_RETRAIN_SCHEDULE": "none",
     }
-    for name in ("HOTEL_WORKSPACE", "DATABASE_URL", "DATABASE_URL_READONLY", "APP_ENV"):
-        run_env.pop(name, None)
-    log = home / "standalone.log"
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            ["bash", str(repo / "cli.sh"), "start-airflow", "--port", str(port)],
-            env=run_env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(f"{base}/api/v2/monitor/health", process, log, timeout=300)
-        passwords = home / "simple_auth_manager_passwords.json.generated"
-        deadline = time.monotonic() + 60
-        while not passwords.exists() and time.monotonic() < deadline:
-            time.sleep(0.5)
-        users = json.loads(passwords.read_text())
-        answer = httpx.post(
-            f"{base}/auth/token", json={"username": "admin", "password": users["admin"]}, timeout=30
-        )
-        assert answer.status_code in (200, 201), answer.text
-        headers = {"Authorization": f"Bearer {answer.json()['access_token']}"}
-        with httpx.Client(base_url=f"{base}/api/v2", headers=headers, timeout=30) as api:
-            api.unauthenticated = f"{base}/api/v2"
-            api.log = log
-            api.source = source  # HOTEL_BOOKINGS_SOURCE of every run: new data goes there
-            yield api
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=30)
-
-
-def run_dag(api, dag_id: str, timeout: float = 900) -> tuple[str, str, dict[str, str], float]:
-    """Unpause ``dag_id``, trigger it through the REST API and wait for the end of the run:
-    (run id, the run's state, each task's state, seconds)."""
-    deadline = time.monotonic() + 180
-    while (found := api.get(f"/dags/{dag_id}")).status_code == 404 and time.monotonic() < deadline:
-        time.sleep(2)  # the dag-processor has not parsed the file yet
-    assert found.status_code == 200, found.text
-    assert api.patch(f"/dags/{dag_id}", json={"is_paused": False}).status_code == 200
-    started = time.monotonic()
-    triggered = api.post(f"/dags/{dag_id}/dagRuns", json={"logical_date": None})
-    assert triggered.status_code == 200, triggered.text
-    run_id = triggered.json()["dag_run_id"]
-    while (state := api.get(f"/dags/{dag_id}/dagRuns/{run_id}").json()["state"]) not in ("success", "failed"):
-        assert time.monotonic() - started < timeout, f"{dag_id} still {state} after {timeout:.0f}s"
-        time.sleep(3)
-    tasks = api.get(f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances").json()["task_instances"]
-    return run_id, state, {task["task_id"]: task["state"] for task in tasks}, time.monotonic() - started
+    home = tmp_path_factory.mktemp("airflow-home")
+    with started_airflow(repo, home, unused_port(), env=run_env) as running, api_client(running) as api:
+        api.unauthenticated = f"{running.base}/api/v2"
+        api.log = running.log
+        api.source = source  # HOTEL_BOOKINGS_SOURCE of every run: new data goes there
+        yield api
 
 
 def retrain_record(repo: Path, run_id: str) -> dict:
@@ -343,24 +268,51 @@ def test_the_champion_lives_in_s3_and_loads_back_through_the_server(
     assert frame["cancel_probability"].between(0, 1).all()
 
 
-def test_scheduler_scores_loaded_bookings_with_the_champion(retrained, airflow, deployment, repo_cli):
+def on_the_books(source: Path, day: dt.date) -> int:
+    """How many bookings of a generated file were on the books at the end of ``day``."""
+    import pandas as pd
+
+    from api.tests.helpers import on_the_books as books
+
+    return int(books(pd.read_csv(source, dtype=str, keep_default_na=False), day).sum())
+
+
+def test_scheduler_scores_the_bookings_on_the_books_of_the_runs_day(retrained, airflow, deployment, repo_cli):
+    """A run for 2026-03-01 (its logical date, so its data interval ends that day) re-scores the
+    bookings on the books at the end of that day as of it, with the champion. (Airflow creates
+    no task for a day before the DAG's start, 2026-01-01: the bookings arrive in 2026.)"""
     import sqlalchemy as sa
 
     repo, env = deployment
-    source = write_bookings(repo / ".." / "to-score.csv", 500, seed=41)
-    loaded = repo_cli(repo, "initialize-data", "v2", "db", env={**env, "HOTEL_BOOKINGS_SOURCE": str(source)})
+    day = dt.date(2026, 3, 1)
+    arriving = make_bookings(1000, seed=41, start=dt.date(2026, 1, 1), end=dt.date(2026, 12, 31))
+    source = write_frame(repo / ".." / "to-score.csv", arriving)
+    loaded = repo_cli(repo, "initialize-data", "db", env={**env, "HOTEL_BOOKINGS_SOURCE": str(source)})
     assert loaded.returncode == 0, loaded.stderr[-2000:]
-    _, state, tasks, seconds = run_dag(airflow, "hotel_score_bookings")
+    expected = on_the_books(source, day)
+    assert expected > 50  # a table with work to do
+    _, state, tasks, seconds = run_dag(airflow, "hotel_score_bookings", logical_date=f"{day}T00:00:00Z")
     assert (state, tasks) == ("success", {"score_new_bookings": "success"}), airflow.log.read_text()[-3000:]
     engine = sa.create_engine(f"sqlite:///{repo / 'data' / 'hotel_cancellation.sqlite'}")
     try:
         with engine.connect() as conn:
-            scored = conn.exec_driver_sql("SELECT count(*) FROM booking_scores").scalar_one()
-            loaded_rows = conn.exec_driver_sql("SELECT count(*) FROM bookings_raw").scalar_one()
+            days = dict(
+                conn.exec_driver_sql("SELECT as_of, count(*) FROM booking_scores GROUP BY as_of").all()
+            )
+            versions = set(
+                conn.exec_driver_sql("SELECT DISTINCT model_version FROM booking_scores").scalars()
+            )
     finally:
         engine.dispose()
-    assert 0 < scored <= loaded_rows
-    print(f"hotel_score_bookings run by the scheduler: {seconds:.0f}s, {scored} bookings scored")
+    assert days[str(day)] == expected
+    # Unpausing the DAG also let the scheduler run its latest daily interval (today's): any other
+    # day in the table is a finished run's, holding that day's bookings on the books.
+    runs = airflow.get("/dags/hotel_score_bookings/dagRuns").json()["dag_runs"]
+    finished = {run["data_interval_end"][:10] for run in runs if run["state"] == "success"}
+    assert set(days) <= finished
+    assert days == {other: on_the_books(source, dt.date.fromisoformat(other)) for other in days}
+    assert versions == {champion_version(env["MLFLOW_TRACKING_URI"])["version"]}
+    print(f"hotel_score_bookings run by the scheduler for {day}: {seconds:.0f}s, {expected} bookings scored")
 
 
 def test_a_scheduler_retrain_moves_the_champion_and_the_running_api_follows(

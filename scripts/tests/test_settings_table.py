@@ -15,15 +15,28 @@ from scripts import settings_table
 DOCS = (REPO_ROOT / "CLI_DOCS.md").read_text(encoding="utf-8")
 README = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
 # Variables CLI_DOCS.md names that belong to other tools: build arguments, Airflow's own, a key
-# setup-db writes into .env.ENV for itself.
-OTHER_TOOLS = {"AIRFLOW__API__BASE_URL", "PYTHON_IMAGE", "POSTGRES_IMAGE", "POSTGRES_BACKEND"}
+# setup-db writes into .env.ENV for itself, Java's and Spark's own.
+OTHER_TOOLS = {
+    "AIRFLOW__API__BASE_URL",
+    "PYTHON_IMAGE",
+    "POSTGRES_IMAGE",
+    "POSTGRES_BACKEND",
+    "JAVA_HOME",
+    "PYSPARK_PYTHON",
+    "SPARK_LOCAL_IP",
+}
 APP_PACKAGES = ("api", "data_engineering", "data_science", "streamlit_apps", "scripts")
 # Reads of the environment that are not configuration: prometheus_client's own variable, which
 # serve.py sets for its worker processes; the booster path bench_api.py hands the bare app it
 # starts under uvicorn (which takes an app by import path, with no arguments of its own); the
-# PATH bench_api.py extends for the servers it starts.
+# PATH bench_api.py extends for the servers it starts; the PYTHONPATH the booster check hands
+# its child process (the package root added to whatever it was); the Spark engine's JAVA_HOME
+# (Java's own, checked to say what to install) and the PYTHONPATH its Python workers inherit.
 RAW_READS_ALLOWED = {
+    ("data_science/engines.py", "JAVA_HOME"),
+    ("data_science/engines.py", "PYTHONPATH"),
     ("api/metrics.py", "PROMETHEUS_MULTIPROC_DIR"),
+    ("data_science/integrity.py", "PYTHONPATH"),
     ("scripts/bench_bare_app.py", "BENCH_BOOSTER"),
     ("scripts/bench_api.py", "'PATH'"),
 }

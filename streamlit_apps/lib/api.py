@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from streamlit_apps.lib.config import API_TIMEOUT_SECONDS, api_url
+from streamlit_apps.lib.config import API_TIMEOUT_SECONDS, api_headers, api_url
 
 
 class ApiUnavailable(Exception):  # noqa: N818 - a state the page reports, not a programming error
@@ -58,7 +58,7 @@ def predict(
 ) -> Prediction:
     endpoint = f"{url or api_url()}/predict"
     try:
-        response = httpx.post(endpoint, json=booking, timeout=timeout)
+        response = httpx.post(endpoint, json=booking, headers=api_headers(), timeout=timeout)
     except httpx.TimeoutException as exc:
         raise ApiUnavailable(f"no answer from {endpoint} within {timeout:g} s") from exc
     except httpx.HTTPError as exc:

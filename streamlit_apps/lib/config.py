@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
+from api.auth import HEADER as KEY_HEADER
 from api.settings import HOST_DEFAULT, PORT_DEFAULT
 from data_engineering.src.messages import masked
 from data_engineering.src.settings import HotelSettings, SettingsError, current_environment, database_url
@@ -23,10 +24,22 @@ class DashboardSettings(HotelSettings):
         validation_alias="API_URL",
         description="the prediction API the dashboards' What-if page calls (5 s timeout)",
     )
+    api_key: SecretStr | None = Field(
+        None,
+        validation_alias="API_KEY",
+        description="the key the What-if page sends (header `X-API-Key`): one of the API's `API_KEYS`",
+        json_schema_extra={"default_shown": "unset: none sent"},
+    )
 
 
 def api_url() -> str:
     return DashboardSettings().api_url.rstrip("/")
+
+
+def api_headers() -> dict[str, str]:
+    """What the What-if page sends with each call: the API key, when one is set."""
+    key = DashboardSettings().api_key
+    return {KEY_HEADER: key.get_secret_value()} if key is not None else {}
 
 
 def readonly_database_url() -> str:

@@ -78,7 +78,7 @@ class VersionSummary:
         return self.metrics.get("threshold")
 
     def backtest(self, metric: str) -> float | None:
-        """The backtest mean of ``metric``: expected performance on future bookings."""
+        """The backtest mean of ``metric`` over the later windows (each scored by a model trained before it)."""
         return self.metrics.get(f"backtest_{metric}_mean")
 
 

@@ -5,9 +5,11 @@ pages never read a table into pandas. SQLAlchemy renders each expression in the 
 dialect (JSON access, casts, parameters); the two things it has no portable form for get a
 construct of their own below, compiled per dialect (``TimeBucket``, ``FloorInt``).
 
-No cleaning happens here. ``bookings_v2`` holds the bookings as the v1 transformation cleaned
-them, and the API logs each booking of ``predictions`` in that same cleaned form, so monitoring
-compares like with like and the rules exist once, in ``data_engineering.transformation``.
+No cleaning happens here. ``bookings_<version>`` (the pipeline's version, ``params.yaml`` →
+``transform.version``, the one ``initialize-data db`` loads by default) holds the bookings as the
+transformation cleaned them, and the API logs each booking of ``predictions`` in that same cleaned
+form, so monitoring compares like with like and the rules exist once, in
+``data_engineering.transformation``.
 """
 
 from __future__ import annotations
@@ -21,10 +23,17 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement, FunctionElement
 
 from api.prediction_log import predictions
-from data_engineering.transformation.v2 import COLUMNS as V2_COLUMNS
+from data_engineering.src.initialize_data import TransformParams
+from data_engineering.src.params import read_section
+from data_engineering.src.schema import AS_OF, BOOKING_ID
+from data_engineering.transformation import get_transformation
+from data_science.nightly import GROUP_FIELDS
 from data_science.profile import CATEGORICAL_FIELDS, NUMERIC_FIELDS
+from streamlit_apps.lib import drift
 
-BOOKINGS = "bookings_v2"
+# The table `./cli.sh initialize-data db` loads when no version is named: the pipeline's.
+VERSION = read_section("transform", TransformParams).version
+BOOKINGS = f"bookings_{VERSION}"
 PREDICTIONS = predictions.name
 Bucket = Literal["minute", "hour", "day"]
 # A SELECT / UNION ALL of any columns (SQLAlchemy 2.1 types a statement by its columns' types).
@@ -32,7 +41,9 @@ Query: TypeAlias = sa.Select[*tuple[Any, ...]]
 UnionQuery: TypeAlias = sa.CompoundSelect[*tuple[Any, ...]]
 
 _TYPES = {"int": sa.Integer, "float": sa.Double, "text": sa.Text, "date": sa.Date}
-bookings = sa.table(BOOKINGS, *(sa.column(name, _TYPES[kind]()) for name, kind in V2_COLUMNS.items()))
+bookings = sa.table(
+    BOOKINGS, *(sa.column(name, _TYPES[kind]()) for name, kind in get_transformation(VERSION).columns.items())
+)
 
 BREAKDOWNS: dict[str, str] = {
     "hotel": "Hotel",
@@ -288,56 +299,193 @@ def probability_histogram(since: dt.datetime, bins: int) -> Query:
 
 
 def prediction_histograms(since: dt.datetime) -> UnionQuery:
-    """Value counts of each logged input (what the Monitoring page compares with the profile)."""
-    fields = (*NUMERIC_FIELDS, *CATEGORICAL_FIELDS)
-    source = sa.select(*(logged(name).label(name) for name in fields)).where(_since(since)).subquery("s")
-    return _per_feature(source, NUMERIC_FIELDS, CATEGORICAL_FIELDS, sa.func.count().label("n"))
+    """Value counts of each logged input the drift table judges (never the calendar-bound ones)."""
+    numeric, categorical = drift.JUDGED_NUMERIC, drift.JUDGED_CATEGORICAL
+    source = sa.select(*(logged(name).label(name) for name in (*numeric, *categorical))).where(_since(since))
+    return _per_feature(source.subquery("s"), numeric, categorical, sa.func.count().label("n"))
 
 
-def realised_outcomes(since: dt.datetime) -> Query:
-    """Confusion counts of logged predictions whose booking is in the dataset with an outcome.
+def period_probabilities(since: dt.datetime, limit: int) -> Query:
+    """The probabilities of the newest ``limit`` predictions of the period (the label-free
+    estimate needs each one; nothing else of them is read), through the index on created_at."""
+    p = predictions.c
+    return sa.select(p.cancel_probability).where(_since(since)).order_by(p.created_at.desc()).limit(limit)
 
-    A prediction matches the bookings with the same 27 (cleaned) input fields. The dataset holds
-    exact duplicates, so one prediction may match several rows: it counts once, and only when
-    they agree on the outcome (``ambiguous`` counts the others).
+
+def _matched(since: dt.datetime) -> tuple[sa.CTE, sa.CTE]:
+    """The period's predictions (``p``) and those matched to a loaded booking with an outcome (``m``).
+
+    A prediction sent with the hotel's ``booking_id`` matches the loaded booking with that id, and
+    only it (``method`` 'id'). A prediction without an id matches the bookings with the same 27
+    (cleaned) input fields ('fields'): the dataset holds exact duplicates, so one prediction may
+    match several rows; it is one row of ``m``, with the lowest and highest outcome among them
+    (they agree when both are equal).
     """
     fields = (*NUMERIC_FIELDS, *CATEGORICAL_FIELDS)
     p = (
-        sa.select(predictions.c.request_id, predictions.c.will_cancel, *(logged(f).label(f) for f in fields))
+        sa.select(
+            predictions.c.request_id,
+            predictions.c.created_at,
+            predictions.c.will_cancel,
+            predictions.c.cancel_probability,
+            logged(BOOKING_ID).label(BOOKING_ID),
+            *(logged(f).label(f) for f in fields),
+        )
         .where(_since(since))
         .cte("p")
     )
+    predicted = sa.case((p.c.will_cancel, 1), else_=0)
+    by_id = (
+        sa.select(
+            p.c.request_id,
+            p.c.created_at,
+            sa.literal("id").label("method"),
+            predicted.label("predicted"),
+            p.c.cancel_probability.label("probability"),
+            bookings.c.is_canceled.label("lowest"),
+            bookings.c.is_canceled.label("highest"),
+        )
+        .join_from(p, bookings, bookings.c[BOOKING_ID] == p.c[BOOKING_ID])
+        .where(bookings.c.is_canceled.is_not(None))
+    )
     # The bookings are first cut to the hotels and arrival days the predictions name: estimating
     # a 27-column equality, PostgreSQL otherwise sorts the whole table for a merge join.
+    without_id = p.c[BOOKING_ID].is_(None)
     days = ("hotel", "arrival_date_year", "arrival_date_month", "arrival_date_day_of_month")
-    named = sa.select(*(p.c[d] for d in days)).distinct()
+    named = sa.select(*(p.c[d] for d in days)).where(without_id).distinct()
     candidates = (
         sa.select(*(bookings.c[f] for f in fields), bookings.c.is_canceled)
         .where(bookings.c.is_canceled.is_not(None), sa.tuple_(*(bookings.c[d] for d in days)).in_(named))
         .subquery("b")
     )
-    matched = (
+    by_fields = (
         sa.select(
             p.c.request_id,
-            sa.func.max(sa.case((p.c.will_cancel, 1), else_=0)).label("predicted"),
+            sa.func.max(p.c.created_at).label("created_at"),
+            sa.literal("fields").label("method"),
+            sa.func.max(predicted).label("predicted"),
+            sa.func.max(p.c.cancel_probability).label("probability"),
             sa.func.min(candidates.c.is_canceled).label("lowest"),
             sa.func.max(candidates.c.is_canceled).label("highest"),
         )
         .join_from(p, candidates, sa.and_(*(p.c[f] == candidates.c[f] for f in fields)))
+        .where(without_id)
         .group_by(p.c.request_id)
-        .subquery("m")
     )
+    return p, sa.union_all(by_id, by_fields).cte("m")
+
+
+def realised_outcomes(since: dt.datetime) -> Query:
+    """What the period's predictions with a known outcome say: confusion counts, the cancellations
+    among them, and the rank sum of the cancelled ones (their ROC AUC, below), in one row.
+
+    ``by_id``/``by_fields`` count the matches each way, ``waiting`` the predictions sent with an
+    id whose booking is not loaded or has no outcome yet, ``ambiguous`` those whose duplicates
+    disagree (left out of every figure). The ROC AUC is the Mann-Whitney statistic, computed on
+    the database: ``(rank_sum - n1 (n1 + 1) / 2) / (n1 n0)`` with ``rank_sum`` the sum of the
+    cancelled bookings' ranks by probability, tied probabilities sharing their mean rank
+    (``realised_roc_auc`` does the last division).
+    """
+    p, matched = _matched(since)
     agree = matched.c.lowest == matched.c.highest
 
     def count(condition: ColumnElement[bool]) -> ColumnElement[int]:
         return sa.func.coalesce(sa.func.sum(sa.case((condition, 1), else_=0)), 0)
 
-    predicted, highest = matched.c.predicted, matched.c.highest
+    agreed = sa.select(matched.c.probability, matched.c.highest.label("cancelled")).where(agree).subquery("a")
+    tied = sa.func.count().over(partition_by=agreed.c.probability)
+    mean_rank = (
+        sa.cast(sa.func.rank().over(order_by=agreed.c.probability), sa.Double)
+        + (sa.cast(tied, sa.Double) - 1.0) / 2.0
+    )
+    ranked = sa.select(agreed.c.cancelled, mean_rank.label("rank")).subquery("r")
+    rank_sum = sa.select(
+        sa.func.sum(sa.case((ranked.c.cancelled == 1, ranked.c.rank), else_=0.0))
+    ).scalar_subquery()
+
+    with_id = sa.select(sa.func.count()).where(p.c[BOOKING_ID].is_not(None)).scalar_subquery()
+    predicted_cancel, highest = matched.c.predicted, matched.c.highest
     return sa.select(
         sa.func.count().label("matched"),
+        count(matched.c.method == "id").label("by_id"),
+        count(matched.c.method == "fields").label("by_fields"),
+        (with_id - count(matched.c.method == "id")).label("waiting"),
         count(~agree).label("ambiguous"),
-        count(agree & (predicted == 1) & (highest == 1)).label("tp"),
-        count(agree & (predicted == 1) & (highest == 0)).label("fp"),
-        count(agree & (predicted == 0) & (highest == 1)).label("fn"),
-        count(agree & (predicted == 0) & (highest == 0)).label("tn"),
+        count(agree & (predicted_cancel == 1) & (highest == 1)).label("tp"),
+        count(agree & (predicted_cancel == 1) & (highest == 0)).label("fp"),
+        count(agree & (predicted_cancel == 0) & (highest == 1)).label("fn"),
+        count(agree & (predicted_cancel == 0) & (highest == 0)).label("tn"),
+        rank_sum.label("rank_sum"),
     )
+
+
+def realised_roc_auc(rank_sum: float | None, cancelled: int, stayed: int) -> float | None:
+    """``realised_outcomes``' rank sum as a ROC AUC; None unless both outcomes occur."""
+    if rank_sum is None or not cancelled or not stayed:
+        return None
+    return (float(rank_sum) - cancelled * (cancelled + 1) / 2) / (cancelled * stayed)
+
+
+def outcome_probabilities(since: dt.datetime, limit: int) -> Query:
+    """The probabilities of the newest ``limit`` predictions of the period with a known outcome
+    (the estimate on exactly the predictions the realised figures are computed on)."""
+    _, matched = _matched(since)
+    return (
+        sa.select(matched.c.probability)
+        .where(matched.c.lowest == matched.c.highest)
+        .order_by(matched.c.created_at.desc())
+        .limit(limit)
+    )
+
+
+# ----------------------------------------------------------------------------------- forecast
+# What `./cli.sh score-db` writes: one row per booking, as-of day and model version.
+SCORES = "booking_scores"
+scores = sa.table(
+    SCORES,
+    sa.column(BOOKING_ID, sa.Text),
+    sa.column(AS_OF, sa.Date),
+    sa.column("model_name", sa.Text),
+    sa.column("model_version", sa.Text),
+    sa.column("cancel_probability", sa.Double),
+    sa.column("scored_at", sa.Text),
+)
+STATUS = ("reservation_status", "reservation_status_date")
+
+
+def scored_days() -> Query:
+    """Each as-of day of ``booking_scores`` and each model that scored it: bookings and when the
+    last run wrote them, newest day first, then the newest run of the day first."""
+    last_run = sa.func.max(scores.c.scored_at)
+    return (
+        sa.select(
+            scores.c[AS_OF],
+            scores.c.model_name,
+            scores.c.model_version,
+            sa.func.count().label("bookings"),
+            last_run.label("scored_at"),
+        )
+        .group_by(scores.c[AS_OF], scores.c.model_name, scores.c.model_version)
+        .order_by(scores.c[AS_OF].desc(), last_run.desc())
+    )
+
+
+def scored_stays(day: dt.date, model_name: str, model_version: str) -> Query:
+    """One model's scores as of ``day``, each joined to its loaded booking: the probability and
+    the fields the nightly forecast reads (``nightly.stays``), with the booking's status now."""
+    needed = dict.fromkeys([*GROUP_FIELDS, "hotel", "arrival_date", "total_nights", "adr", *STATUS])
+    return (
+        sa.select(scores.c.cancel_probability.label("probability"), *(bookings.c[name] for name in needed))
+        .join_from(scores, bookings, bookings.c[BOOKING_ID] == scores.c[BOOKING_ID])
+        .where(
+            scores.c[AS_OF] == day,
+            scores.c.model_name == model_name,
+            scores.c.model_version == model_version,
+        )
+        .order_by(scores.c[BOOKING_ID])
+    )
+
+
+def status_horizon() -> Query:
+    """The newest status date of the loaded bookings: how far what happened is known."""
+    return sa.select(sa.func.max(bookings.c.reservation_status_date).label("known_until"))

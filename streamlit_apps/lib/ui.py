@@ -12,6 +12,9 @@ from streamlit_apps.lib.registry import ModelUnavailable
 
 SEVERITY_COLOURS = {"ok": "#2e7d32", "watch": "#f9a825", "alert": "#c62828"}
 SEVERITY_BACKGROUNDS = {"ok": "#e8f5e9", "watch": "#fff8e1", "alert": "#ffebee"}
+# Time labels per bucket of a time axis, 24-hour and in UTC like the pages' text (Vega-Lite's
+# default is the browser's time zone with a 12-hour clock: 15:25 UTC read "03:25").
+TIME_FORMATS = {"minute": "%H:%M", "hour": "%d %b %H:%M", "day": "%d %b %Y"}
 
 
 def count(value: float | None) -> str:

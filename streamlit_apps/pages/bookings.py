@@ -1,4 +1,4 @@
-"""Bookings: volume, cancellation rate, price and lead time of the loaded dataset (``bookings_v2``)."""
+"""Bookings: volume, cancellation rate, price and lead time of the loaded dataset (``sql.BOOKINGS``)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from streamlit_apps.lib import db, sql, ui
 from streamlit_apps.lib.config import environment_hint
 
 BAND_ORDER = [label for _, label in LEAD_TIME_BANDS] + [LONGEST_BAND]
-LOAD_HINT = f"Load the bookings with `./cli.sh initialize-data v2 db{environment_hint()}`."
+LOAD_HINT = f"Load the bookings with `./cli.sh initialize-data db{environment_hint()}`."
 
 
 def as_date(value: object) -> dt.date:

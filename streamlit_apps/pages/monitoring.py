@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from data_engineering.src.messages import masked_uri
-from streamlit_apps.lib import config, db, drift, registry, sql, ui
+from streamlit_apps.lib import config, db, drift, performance, registry, sql, ui
 
 PERIODS = {
     "Last 24 hours": dt.timedelta(hours=24),
@@ -25,7 +25,7 @@ NO_PREDICTIONS = (
     f"The prediction API logs every answer to this table: start it (`./cli.sh serve-api"
     f"{config.environment_hint()}`) and send a request, for example from the What-if page."
 )
-LOAD_HINT = f"Load the bookings with `./cli.sh initialize-data v2 db{config.environment_hint()}`."
+LOAD_HINT = f"Load the bookings with `./cli.sh initialize-data db{config.environment_hint()}`."
 
 
 def timestamps(values: pd.Series) -> pd.Series:
@@ -96,9 +96,18 @@ kpis[4].metric("Latency p95 (ms)", ui.number(overall["latency_p95"], 1))
 
 activity = activity.assign(
     bucket=timestamps(activity["bucket"]),
+    when=lambda d: d["bucket"].dt.strftime("%Y-%m-%d %H:%M UTC"),  # the tooltip's text, as the caption's
     share_cancel=activity["predicted_cancel"] / activity["predictions"],
 )
-time_axis = alt.X("bucket:T", title=f"{unit} (UTC)")
+# A UTC scale makes the axis format in UTC whatever the browser's zone (formatType "utc" on top of
+# it makes Vega-Lite drop the format: checked in Chromium with TZ=America/New_York).
+time_axis = alt.X(
+    "bucket:T",
+    title=f"{unit} (UTC)",
+    scale=alt.Scale(type="utc"),
+    axis=alt.Axis(format=ui.TIME_FORMATS[unit]),
+)
+time_tip = alt.Tooltip("when:N", title=unit)
 left, right = st.columns(2)
 volume = alt.Chart(activity).mark_bar(color="#4c78a8").encode(x=time_axis, y=alt.Y("predictions:Q"))
 share = (
@@ -108,7 +117,7 @@ share = (
         x=time_axis,
         y=alt.Y("share_cancel:Q", title="predicted to cancel", axis=alt.Axis(format="%")),
         tooltip=[
-            alt.Tooltip("bucket:T", title=unit),
+            time_tip,
             "predictions:Q",
             alt.Tooltip("share_cancel:Q", format=".1%", title="predicted to cancel"),
         ],
@@ -121,7 +130,10 @@ left.altair_chart(
     width="stretch",
 )
 latency = activity.melt(
-    id_vars="bucket", value_vars=["latency_p50", "latency_p95"], var_name="percentile", value_name="ms"
+    id_vars=["bucket", "when"],
+    value_vars=["latency_p50", "latency_p95"],
+    var_name="percentile",
+    value_name="ms",
 ).assign(percentile=lambda d: d["percentile"].str.removeprefix("latency_"))
 right.altair_chart(
     alt.Chart(latency)
@@ -130,7 +142,7 @@ right.altair_chart(
         x=time_axis,
         y=alt.Y("ms:Q", title="latency (ms)"),
         color=alt.Color("percentile:N", scale=alt.Scale(range=["#4c78a8", "#f58518"])),
-        tooltip=[alt.Tooltip("bucket:T", title=unit), "percentile:N", alt.Tooltip("ms:Q", format=".1f")],
+        tooltip=[time_tip, "percentile:N", alt.Tooltip("ms:Q", format=".1f")],
     )
     .properties(title=f"API latency per {unit} (p50, p95)", height=260),
     width="stretch",
@@ -173,6 +185,100 @@ if len(versions) > 1:
         )
     )
 
+# ---------------------------------------------------------------------------------- performance
+st.subheader("Estimated and realised performance")
+try:
+    probabilities = db.query(sql.period_probabilities(since, performance.ESTIMATE_ROWS), url=url)
+except db.DataUnavailable as exc:
+    ui.data_unavailable(exc, table=sql.PREDICTIONS, missing=NO_PREDICTIONS)
+    st.stop()
+decision = float(threshold) if threshold is not None and not pd.isna(threshold) else 0.5
+period_estimate = performance.label_free(probabilities["cancel_probability"].to_numpy(float), decision)
+outcome, known_estimate = None, None
+try:
+    outcome = db.query(sql.realised_outcomes(since), url=url).iloc[0]
+    known = db.query(sql.outcome_probabilities(since, performance.ESTIMATE_ROWS), url=url)
+    known_estimate = performance.label_free(known["probability"].to_numpy(float), decision)
+except db.DataUnavailable as exc:  # no bookings loaded: the estimate stands alone
+    ui.data_unavailable(exc, table=sql.BOOKINGS, missing=LOAD_HINT)
+tp, fp, fn, tn = (int(outcome[k]) if outcome is not None else 0 for k in ("tp", "fp", "fn", "tn"))
+labelled = tp + fp + fn + tn
+rank_sum = outcome["rank_sum"] if outcome is not None else None
+realised = performance.Realised(labelled, tp + fn, sql.realised_roc_auc(rank_sum, tp + fn, fp + tn))
+st.caption(
+    "**Estimated** from the logged probabilities alone, before any outcome is known (confidence-based "
+    "performance estimation, as `./cli.sh estimate-performance` does): the figure the outcomes will give "
+    "if the probabilities are calibrated, and in brackets the 95% sampling interval, where the realised "
+    "figure falls for that many bookings when they are. **Realised** on the predictions whose booking is "
+    f"loaded into `{sql.BOOKINGS}` with its outcome: an outcome exists once the guest has arrived or "
+    "cancelled, months after the booking, so the realised figures fill in as outcomes are loaded "
+    f"(`./cli.sh initialize-data db{config.environment_hint()}`). The gap compares the two on the same "
+    "predictions; a realised figure outside its interval means the probabilities are off, and the "
+    "estimate of the newer predictions with them."
+)
+cards = st.columns(4)
+for column, (label, name, show, _) in zip(cards[::2], performance.FIGURES, strict=True):
+    value = performance.estimated(period_estimate, name)
+    column.metric(
+        f"Estimated {label}",
+        "–" if value is None else show(value),
+        help=f"from the probabilities of {ui.count(period_estimate.rows if period_estimate else 0)} "
+        "predictions of the period",
+    )
+for column, (label, name, show, show_gap) in zip(cards[1::2], performance.FIGURES, strict=True):
+    value, difference = getattr(realised, name), performance.gap(known_estimate, realised, name)
+    column.metric(
+        f"Realised {label}",
+        "–" if value is None else show(value),
+        delta=None if difference is None else f"{show_gap(difference)} vs estimated",
+        delta_color="normal" if name == "roc_auc" else "off",
+        help=f"on the {labelled:,} predictions with an outcome; the change is realised − estimated on them",
+    )
+st.dataframe(
+    performance.comparison(total, period_estimate, known_estimate, realised),
+    hide_index=True,
+)
+if outcome is not None and labelled == 0:
+    st.info(
+        f"**No outcome yet for any of the {total:,} predictions of the period**"
+        + (
+            f" ({int(outcome['ambiguous'])} match duplicates that disagree)"
+            if int(outcome["ambiguous"])
+            else ""
+        )
+        + ": the realised figures fill in as the bookings arrive or cancel and are loaded; until then the "
+        "estimate is the only figure there is."
+    )
+if outcome is not None:
+    by_id, by_fields, waiting = (int(outcome[k]) for k in ("by_id", "by_fields", "waiting"))
+    st.caption(
+        f"Predictions matched to a booking of `{sql.BOOKINGS}` with a known outcome: by the `booking_id` "
+        f"the API was sent ({by_id:,}), or, for predictions sent without one, by their 27 booking fields "
+        f"as the transformation cleans them ({by_fields:,}; duplicated bookings with different outcomes "
+        "are left out)."
+        + (
+            f" {waiting:,} predictions with a booking id have no outcome yet: the booking is not loaded, "
+            "or still on the books."
+            if waiting
+            else ""
+        )
+    )
+if labelled:
+    st.markdown("**Realised decisions at the threshold**")
+    decisions = st.columns(4)
+    decisions[0].metric("Predictions with an outcome", ui.count(labelled), help=f"of {total:,} in the period")
+    decisions[1].metric(
+        "Realised precision", ui.percent(ratio(tp, tp + fp)), help="cancelled, of those flagged"
+    )
+    decisions[2].metric("Realised recall", ui.percent(ratio(tp, tp + fn)), help="flagged, of those cancelled")
+    decisions[3].metric("Realised accuracy", ui.percent(ratio(tp + tn, labelled)))
+    st.dataframe(
+        pd.DataFrame(
+            {"": ["predicted to cancel", "predicted to stay"], "cancelled": [tp, fn], "stayed": [fp, tn]}
+        ),
+        hide_index=True,
+    )
+
 # ---------------------------------------------------------------------------------------- drift
 st.subheader("Input drift against the training data")
 uri = registry.current_tracking_uri()
@@ -200,6 +306,17 @@ else:
         f"profile). Numbers are binned on the training deciles, categories compared one by one. "
         f"PSI < {drift.WATCH} ok · {drift.WATCH}–{drift.ALERT} watch · > {drift.ALERT} alert."
     )
+    st.caption(
+        f"**Left out: the {len(drift.CALENDAR_BOUND)} parts of the arrival date**, which move with the "
+        "calendar by construction — a period's predictions are bookings made in it, arriving in the weeks "
+        "after it, while the training spans whole years — so they would be in alert whatever the "
+        "model's health: "
+        + "; ".join(f"`{name}` ({why})" for name, why in drift.CALENDAR_BOUND.items())
+        + ". Not compared season against season either: that needs the training's arrivals per booking "
+        "week, which the profile saved with the model does not hold. `adr` and `lead_time` follow the "
+        "season too (prices with the arrival month, lead times with the booking month): read their "
+        "shifts against the same season."
+    )
     if total < MIN_DRIFT_SAMPLE:
         st.warning(
             f"Only {total} predictions in the period: with fewer than {MIN_DRIFT_SAMPLE}, PSI mostly "
@@ -209,7 +326,7 @@ else:
     badges[0].metric("Inputs ok", int(counts.get("ok", 0)))
     badges[1].metric("Inputs to watch", int(counts.get("watch", 0)))
     badges[2].metric("Inputs in alert", int(counts.get("alert", 0)))
-    # A square-root axis: one input far out (a new arrival year) must not flatten the rest.
+    # A square-root axis: one input far out (a country never seen) must not flatten the rest.
     chart = (
         alt.Chart(table)
         .mark_bar()
@@ -241,42 +358,4 @@ else:
         shown[columns].style.apply(severity_style, axis=None).format({"PSI": "{:.3f}"}),
         hide_index=True,
         height=35 * (len(shown) + 1) + 3,
-    )
-
-# --------------------------------------------------------------------------------------- labels
-st.subheader("Realised performance")
-st.caption(
-    f"Predictions whose 27 booking fields match a booking in `{sql.BOOKINGS}` with a known outcome "
-    "(both sides as the v1 transformation cleans them). Duplicated bookings with different outcomes "
-    "are left out."
-)
-try:
-    outcome = db.query(sql.realised_outcomes(since), url=url).iloc[0]
-except db.DataUnavailable as exc:
-    ui.data_unavailable(exc, table=sql.BOOKINGS, missing=LOAD_HINT)
-    st.stop()
-tp, fp, fn, tn = (int(outcome[k]) for k in ("tp", "fp", "fn", "tn"))
-labelled = tp + fp + fn + tn
-if labelled == 0:
-    st.info(
-        f"None of the {total:,} predictions matches a booking with a known outcome yet"
-        + (
-            f" ({int(outcome['ambiguous'])} match duplicates that disagree)."
-            if int(outcome["ambiguous"])
-            else "."
-        )
-    )
-else:
-    realised = st.columns(4)
-    realised[0].metric("Predictions with an outcome", ui.count(labelled), help=f"of {total:,} in the period")
-    realised[1].metric(
-        "Realised precision", ui.percent(ratio(tp, tp + fp)), help="cancelled, of those flagged"
-    )
-    realised[2].metric("Realised recall", ui.percent(ratio(tp, tp + fn)), help="flagged, of those cancelled")
-    realised[3].metric("Realised accuracy", ui.percent(ratio(tp + tn, labelled)))
-    st.dataframe(
-        pd.DataFrame(
-            {"": ["predicted to cancel", "predicted to stay"], "cancelled": [tp, fn], "stayed": [fp, tn]}
-        ),
-        hide_index=True,
     )

@@ -38,6 +38,12 @@ FLAGS = (
     "--disable-sync",
     "--no-first-run",
 )
+# A closed network: every host name fails to resolve and every address goes through a proxy that
+# is not there; only loopback, which Chromium never sends to a proxy, is reached.
+OFFLINE_FLAGS = (
+    "--proxy-server=http://127.0.0.1:9",
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+)
 # True once Streamlit has nothing left to draw: the script finished (no status widget, no stale
 # elements), every chart has its canvas or SVG and every image has loaded.
 READY_JS = """(() => {
@@ -65,10 +71,16 @@ PAGES = (
     Page(
         "Monitoring",
         "monitoring",
-        ("Latency p95 (ms)", "Realised performance"),
-        ("Realised accuracy", "matches a booking with a known outcome yet"),
+        ("Latency p95 (ms)", "Estimated ROC AUC", "Input drift against the training data"),
+        ("Left out: the", "Drift needs a champion model"),
     ),
     Page("What-if", "what_if", ("Guest history and waiting list", "Predict")),
+    Page(
+        "Forecast",
+        "forecast",
+        ("Bookings on the books", "How past forecasts did"),
+        ("Nights compared", "has been scored so far", "No night after"),
+    ),
 )
 # Streamlit shows its "running" badge only after a moment, so a page counts as rendered once
 # its texts are there and nothing changed for this long (not included in the times reported).
@@ -96,13 +108,27 @@ def ensure_chromium() -> str:
 
 
 class Browser:
-    def __init__(self, width: int = 1400, height: int = 1000, executable: str | None = None) -> None:
+    def __init__(
+        self,
+        width: int = 1400,
+        height: int = 1000,
+        executable: str | None = None,
+        *,
+        flags: tuple[str, ...] = (),
+        record_requests: bool = False,
+    ) -> None:
         self.width, self.height = width, height
+        # Every URL the page asked for, and those the browser itself refused to send (a Content
+        # Security Policy, ...): with record_requests, from the Network domain's events.
+        self.requests: list[str] = []
+        self.blocked: list[str] = []
+        self._urls: dict[str, str] = {}
         self.profile = tempfile.mkdtemp(prefix="chromium-profile-")
         self.process = subprocess.Popen(
             [
                 executable or ensure_chromium(),
                 *FLAGS,
+                *flags,
                 f"--user-data-dir={self.profile}",
                 "--remote-debugging-port=0",
                 f"--window-size={width},{height}",
@@ -116,6 +142,8 @@ class Browser:
             self._stack = ExitStack()
             self.ws = self._stack.enter_context(connect(self._page_target(), max_size=None, open_timeout=20))
             self.call("Page.enable")
+            if record_requests:
+                self.call("Network.enable")
             self.resize(width, height)
         except BaseException:
             self.close()
@@ -139,6 +167,12 @@ class Browser:
         self.ws.send(json.dumps({"id": ident, "method": method, "params": params}))
         while True:
             message = json.loads(self.ws.recv(timeout=60))
+            method, params = message.get("method"), message.get("params", {})
+            if method == "Network.requestWillBeSent":
+                self._urls[params["requestId"]] = params["request"]["url"]
+                self.requests.append(params["request"]["url"])
+            elif method == "Network.loadingFailed" and params.get("blockedReason"):
+                self.blocked.append(self._urls.get(params["requestId"], "?"))
             if message.get("id") == ident:
                 if "error" in message:
                     raise RuntimeError(f"{method}: {message['error']}")

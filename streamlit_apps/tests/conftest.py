@@ -1,9 +1,11 @@
 """A seeded PostgreSQL for the dashboard tests, isolated in schemas of its own.
 
-The test database is shared with the other components' tests (which load ``bookings_v2`` into
+The test database is shared with the other components' tests (which load ``bookings_*`` into
 ``public`` too), so the dashboards get a schema per session: ``initialize-data`` loads the
-synthetic bookings there, the tests add a ``predictions`` table with the API's schema, and the
-read-only role sees that schema alone through its ``search_path``. A second, empty schema is the
+synthetic bookings there (with reservation ids, as a hotel's export has them), the tests add a
+``predictions`` table with the API's schema, ``score-db`` scores the bookings on the books on two
+days into ``booking_scores``, and the read-only role sees that schema alone through its
+``search_path``. A second, empty schema is the
 "database with no tables" case.
 """
 
@@ -23,7 +25,14 @@ import streamlit as st
 from sqlalchemy.engine import make_url
 
 from streamlit_apps.tests.helpers import with_search_path
-from streamlit_apps.tests.seed import insert_predictions, load_bookings, make_predictions
+from streamlit_apps.tests.seed import (
+    SCORED_DAYS,
+    export_with_ids,
+    insert_predictions,
+    load_bookings,
+    make_predictions,
+    score_days,
+)
 
 
 @dataclass(frozen=True)
@@ -33,7 +42,7 @@ class Seeded:
     readonly_url: str  # the read-only role, same schema
     empty_readonly_url: str  # the read-only role on a schema without tables
     tracking_uri: str
-    bookings: pd.DataFrame  # bookings_v2 as loaded (the tests' oracle)
+    bookings: pd.DataFrame  # the dashboards' bookings table as loaded (the tests' oracle)
     predictions: pd.DataFrame  # what was inserted into predictions, booking dicts included
 
 
@@ -55,9 +64,10 @@ def seeded_schema(pg_url: str, pg_readonly_url: str, trained_workspace, workspac
                     f"ALTER DEFAULT PRIVILEGES IN SCHEMA {name} GRANT SELECT ON TABLES TO {reader}"
                 )
         app_url = with_search_path(pg_url, schema)
-        bookings = load_bookings(app_url, workspace, trained_workspace.source)
+        bookings = load_bookings(app_url, workspace, export_with_ids(trained_workspace.source, workspace))
         predictions = make_predictions(bookings)
         insert_predictions(app_url, predictions)
+        score_days(app_url, workspace, trained_workspace.tracking_uri, SCORED_DAYS)
         yield Seeded(
             schema=schema,
             app_url=app_url,
@@ -111,7 +121,14 @@ def registry_copy(trained_workspace, tmp_path_factory) -> str:
 @pytest.fixture(autouse=True)
 def fresh_caches(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Each test starts with empty Streamlit caches and no database or API from the environment."""
-    for name in ("DATABASE_URL", "DATABASE_URL_READONLY", "APP_ENV", "API_URL", "MLFLOW_TRACKING_URI"):
+    for name in (
+        "DATABASE_URL",
+        "DATABASE_URL_READONLY",
+        "APP_ENV",
+        "API_URL",
+        "API_KEY",
+        "MLFLOW_TRACKING_URI",
+    ):
         monkeypatch.delenv(name, raising=False)
     st.cache_data.clear()
     st.cache_resource.clear()

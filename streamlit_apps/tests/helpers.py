@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
+import httpx
+import pytest
 from sqlalchemy.engine import make_url
 from streamlit.testing.v1 import AppTest
 
@@ -43,3 +52,43 @@ def closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@contextmanager
+def server(
+    argv: list[str],
+    env: dict[str, str],
+    health: str,
+    log: Path,
+    *,
+    timeout: float = 120,
+    cwd: Path = REPO_ROOT,
+) -> Iterator[None]:
+    """A server in its own process group, up once ``health`` answers 200, stopped on exit."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            argv, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                if process.poll() is not None:
+                    pytest.fail(f"{argv[:4]} exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+                try:
+                    if httpx.get(health, timeout=2).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    pytest.fail(f"{health} not ready after {timeout:.0f} s:\n{log.read_text()[-3000:]}")
+                time.sleep(0.25)
+            yield
+        finally:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+                try:
+                    process.wait(20)
+                except subprocess.TimeoutExpired:
+                    os.killpg(process.pid, signal.SIGKILL)
+                    process.wait(10)

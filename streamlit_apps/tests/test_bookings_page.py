@@ -19,7 +19,9 @@ def test_kpis_are_the_tables_counts(dashboard_env) -> None:
     at = open_page()
     engine = sa.create_engine(dashboard_env.app_url)
     with engine.connect() as conn:
-        count, cancelled = conn.execute(sa.text("SELECT COUNT(*), SUM(is_canceled) FROM bookings_v2")).one()
+        count, cancelled = conn.execute(
+            sa.text(f"SELECT COUNT(*), SUM(is_canceled) FROM {sql.BOOKINGS}")
+        ).one()
     engine.dispose()
     shown = metrics(at)
     assert shown["Bookings"] == f"{count:,}"

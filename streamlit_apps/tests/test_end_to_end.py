@@ -2,7 +2,7 @@
 
 Every page is opened in the browser; the test checks that the rendered DOM holds the page's key
 numbers (computed here from the database and the registry), submits the What-if form to the
-real API, and saves a screenshot of each page, the render times and both servers' logs under
+real API, reads the Forecast of the bookings score-db scored, and saves a screenshot of each page, the render times and both servers' logs under
 ``reports/test-artifacts/dashboards/``.
 """
 
@@ -12,15 +12,11 @@ import datetime as dt
 import json
 import os
 import re
-import signal
-import socket
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import mlflow
@@ -30,51 +26,14 @@ import sqlalchemy as sa
 from data_engineering.src.paths import REPO_ROOT
 from data_science.tracking import CHAMPION, MODEL_NAME
 from streamlit_apps.tests.browser import PAGES, Browser, ensure_chromium, shrink_png
-from streamlit_apps.tests.oracles import expected_kpis
-from streamlit_apps.tests.seed import raw_booking
+from streamlit_apps.tests.helpers import closed_port, server
+from streamlit_apps.tests.oracles import expected_kpis, on_the_books
+from streamlit_apps.tests.seed import SCORED_DAYS, raw_booking
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 ARTIFACTS = REPO_ROOT / "reports" / "test-artifacts" / "dashboards"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextmanager
-def server(
-    argv: list[str], env: dict[str, str], health: str, log: Path, timeout: float = 120
-) -> Iterator[None]:
-    """A server in its own process group, up once ``health`` answers 200, stopped on exit."""
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            argv, cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        try:
-            deadline = time.monotonic() + timeout
-            while True:
-                if process.poll() is not None:
-                    pytest.fail(f"{argv[2:4]} exited with {process.returncode}:\n{log.read_text()[-3000:]}")
-                try:
-                    if httpx.get(health, timeout=2).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    pytest.fail(f"{health} not ready after {timeout:.0f} s:\n{log.read_text()[-3000:]}")
-                time.sleep(0.25)
-            yield
-        finally:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-                try:
-                    process.wait(20)
-                except subprocess.TimeoutExpired:
-                    os.killpg(process.pid, signal.SIGKILL)
-                    process.wait(10)
+API_KEY = "dashboard-e2e-key-0123456789"  # pragma: allowlist secret
+KEY_HEADER = {"X-API-Key": API_KEY}
 
 
 @dataclass(frozen=True)
@@ -90,7 +49,7 @@ def stack(own_seeded, trained_workspace) -> Iterator[Stack]:
             pytest.fail("api/main.py is missing: the end-to-end test needs the real API")
         pytest.skip("api/main.py does not exist yet: the end-to-end test needs the real API")
     ensure_chromium()
-    api_port, dashboard_port = free_port(), free_port()
+    api_port, dashboard_port = closed_port(), closed_port()
     base = {
         k: v for k, v in os.environ.items() if k not in ("APP_ENV", "DATABASE_URL", "DATABASE_URL_READONLY")
     }
@@ -104,12 +63,14 @@ def stack(own_seeded, trained_workspace) -> Iterator[Stack]:
         "DATABASE_URL": own_seeded.app_url,
         "API_PREDICTION_LOG": "true",
         "API_LOG_FLUSH_SECONDS": "0.05",
+        "API_KEYS": API_KEY,  # the What-if page must send it, as in a deployment
     }
     api_env.pop("MODEL_URI", None)
     dashboard_env = {
         **base,
         "DATABASE_URL_READONLY": own_seeded.readonly_url,
         "API_URL": f"http://127.0.0.1:{api_port}",
+        "API_KEY": API_KEY,
     }
     api_argv = [
         sys.executable,
@@ -212,7 +173,9 @@ def test_every_page_in_a_browser_against_the_real_api(stack: Stack, own_seeded, 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
     bookings = own_seeded.bookings
-    client = mlflow.MlflowClient(tracking_uri=trained_workspace.tracking_uri)
+    client = mlflow.MlflowClient(
+        tracking_uri=trained_workspace.tracking_uri, registry_uri=trained_workspace.tracking_uri
+    )
     champion = client.get_model_version_by_alias(MODEL_NAME, CHAMPION)
     assert champion.run_id is not None
     threshold = client.get_run(champion.run_id).data.metrics["threshold"]
@@ -221,8 +184,13 @@ def test_every_page_in_a_browser_against_the_real_api(stack: Stack, own_seeded, 
     # Predictions sent straight to the API, as a hotel system would: they must reach Monitoring.
     sent = [raw_booking(row, i) for i, (_, row) in enumerate(bookings.head(5).iterrows())]
     for booking in sent:
-        assert httpx.post(f"{stack.api}/predict", json=booking, timeout=10).status_code == 200
-    expected_answer = httpx.post(f"{stack.api}/predict", json=what_if_defaults(), timeout=10).json()
+        assert (
+            httpx.post(f"{stack.api}/predict", json=booking, headers=KEY_HEADER, timeout=10).status_code
+            == 200
+        )
+    expected_answer = httpx.post(
+        f"{stack.api}/predict", json=what_if_defaults(), headers=KEY_HEADER, timeout=10
+    ).json()
 
     with Browser(1400, 1000) as browser:
         pages = {page.path: page for page in PAGES}
@@ -272,8 +240,19 @@ def test_every_page_in_a_browser_against_the_real_api(stack: Stack, own_seeded, 
         shown = browser.metrics()
         assert shown["Predictions"] == f"{expected:,}"
         assert "Realised precision" in shown
+        assert shown["Estimated ROC AUC"] != "–"
+        assert "Realised ROC AUC" in shown
         assert "Input drift against the training data" in text
+        assert "Left out: the 4 parts of the arrival date" in text
         shrink_png(browser.screenshot(ARTIFACTS / "monitoring.png"))
+
+        # The bookings on the books on the newest day score-db ran, turned into the nightly forecast.
+        timings["Forecast"] = browser.navigate(pages["forecast"])
+        shown = browser.metrics()
+        assert shown["Bookings on the books"] == f"{len(on_the_books(bookings, SCORED_DAYS[-1])):,}"
+        assert "Nights inside the 80% band" in shown
+        assert f"{SCORED_DAYS[-1]:%a %d %b %Y}, the newest day" in browser.text()
+        shrink_png(browser.screenshot(ARTIFACTS / "forecast.png"))
 
     (ARTIFACTS / "timings.json").write_text(json.dumps(timings, indent=2) + "\n")
     assert all(seconds < 30 for seconds in timings.values()), timings

@@ -12,8 +12,9 @@ import pytest
 import sqlalchemy as sa
 
 from data_science import profile as profiles
+from data_science.performance_estimate import estimate
 from data_science.profile import bin_counts, quantile_edges, training_profile
-from streamlit_apps.lib import drift, sql
+from streamlit_apps.lib import drift, performance, sql
 
 
 @pytest.mark.parametrize(
@@ -117,7 +118,7 @@ def test_the_training_profile_is_what_drift_reads() -> None:
         ignore_index=True,
     )
     table = drift.drift_table(profile, current)
-    assert len(table) == len(profiles.NUMERIC_FIELDS) + len(profiles.CATEGORICAL_FIELDS)
+    assert len(table) == len(drift.JUDGED_NUMERIC) + len(drift.JUDGED_CATEGORICAL)
     assert (table["psi"] == 0).all()
 
 
@@ -152,3 +153,61 @@ def test_floor_is_the_floor_on_both_databases(backend: str, request: pytest.Fixt
     for value, floor in ((0.0, 0), (0.95 * 20, 19), (0.999 * 20, 19), (7.5, 7)):
         assert _scalar(engine, sql.FloorInt(sa.literal(value, sa.Double))) == floor
     engine.dispose()
+
+
+def test_calendar_bound_inputs_are_never_judged() -> None:
+    """However far the arrival dates moved, they are not rows of the drift table."""
+    profile = {
+        "rows": 100,
+        "fields": {
+            "arrival_date_year": {"kind": "numeric", "edges": [2015.0, 2016.0], "counts": [50, 50, 0]},
+            "arrival_date_month": {"kind": "categorical", "counts": {"July": 100, "(other)": 0}},
+            "lead_time": {"kind": "numeric", "edges": [10.0], "counts": [50, 50]},
+        },
+    }
+    current = pd.DataFrame(
+        {
+            "feature": ["arrival_date_year", "arrival_date_month", "lead_time"],
+            "num_value": [2026.0, None, 5.0],
+            "cat_value": [None, "December", None],
+            "n": [10, 10, 10],
+        }
+    )
+    assert drift.drift_table(profile, current)["feature"].tolist() == ["lead_time"]
+    assert set(drift.CALENDAR_BOUND) <= set(profiles.NUMERIC_FIELDS + profiles.CATEGORICAL_FIELDS)
+    assert not set(drift.CALENDAR_BOUND) & set(drift.JUDGED_NUMERIC + drift.JUDGED_CATEGORICAL)
+
+
+def test_estimated_and_realised_table_says_what_each_figure_rests_on() -> None:
+    rng = np.random.default_rng(4)
+    period = estimate(rng.uniform(0, 1, 500), 0.5)
+    known = estimate(rng.uniform(0, 1, 300), 0.5)
+    realised = performance.Realised(predictions=300, cancelled=120, roc_auc=0.95)
+    table = performance.comparison(800, period, known, realised).set_index("").T
+    assert list(table.columns) == [
+        "estimated: the newest 500 of 800 predictions of the period",
+        "estimated: 300 with an outcome",
+        "realised: 300 with an outcome",
+        "gap: realised − estimated on the same predictions",
+    ]
+    assert table.loc["cancellation rate"].iloc[2] == "40.0%"
+    gap = 0.95 - known.roc_auc
+    assert gap > 0
+    assert known.intervals["roc_auc"][1] < 0.95
+    assert table.loc["ROC AUC"].iloc[3] == f"+{gap:.3f}, outside the interval"
+    # A gap of rates is in percentage points, not a relative percentage.
+    rate_gap = 0.40 - known.cancellation_rate
+    low, high = known.intervals["cancellation_rate"]
+    where = "inside" if low <= 0.40 <= high else "outside"
+    sign = "+" if rate_gap >= 0 else "−"
+    assert (
+        table.loc["cancellation rate"].iloc[3] == f"{sign}{abs(rate_gap) * 100:.1f} pts, {where} the interval"
+    )
+    nothing = performance.Realised(predictions=0, cancelled=0, roc_auc=None)
+    empty = performance.comparison(800, period, None, nothing).set_index("").T
+    assert list(empty.loc["ROC AUC"])[1:] == ["–", "–", "–"]
+    assert sql.realised_roc_auc(None, 0, 0) is None
+    assert sql.realised_roc_auc(10.0, 4, 0) is None  # one outcome only: no curve
+    # Mann-Whitney by hand: cancelled ranked 3 and 4 of 4 -> AUC 1; ranks 1 and 2 -> 0.
+    assert sql.realised_roc_auc(7.0, 2, 2) == 1.0
+    assert sql.realised_roc_auc(3.0, 2, 2) == 0.0

@@ -22,7 +22,14 @@ def test_champion_card_shows_the_runs_numbers(registry_copy, monkeypatch: pytest
     shown = metrics(at)
     assert shown["Version"] == str(champion.version)
     assert shown["Decision threshold"] == f"{run.data.metrics['threshold']:.3f}"
-    assert shown["Expected ROC AUC on future bookings"] == f"{run.data.metrics['backtest_roc_auc_mean']:.4f}"
+    folds = client.get_metric_history(run.info.run_id, "fold_roc_auc")
+    assert shown["ROC AUC at booking, later windows"] == (
+        f"{min(m.value for m in folds):.4f} – {max(m.value for m in folds):.4f}"
+    )
+    assert (
+        shown["Label-free estimate's error"]
+        == f"±{run.data.metrics['backtest_estimate_error_roc_auc_mean']:.4f}"
+    )
     assert shown["PR AUC"] == f"{run.data.metrics['backtest_pr_auc_mean']:.4f}"
     assert shown["Data version"] == run.data.tags["data_version"][:12]
 
@@ -33,10 +40,17 @@ def test_champion_card_shows_the_runs_numbers(registry_copy, monkeypatch: pytest
     baseline = dict(zip(card["metric"], card["Plain XGBoost"], strict=True))
     assert baseline["ROC AUC"] == pytest.approx(run.data.metrics["baseline_plain_xgboost_roc_auc_mean"])
 
-    # The backtest, fold by fold: the model card's "expected performance on future bookings".
-    folds = next(df.value for df in at.dataframe if "arrivals" in df.value.columns)
-    assert len(folds) == 4
-    assert folds["ROC AUC"].mean() == pytest.approx(run.data.metrics["backtest_roc_auc_mean"])
+    # The backtest, window by window, both questions and the estimate made before the outcomes.
+    table = next(df.value for df in at.dataframe if "arrivals" in df.value.columns)
+    assert len(table) == 4
+    assert table["ROC AUC"].mean() == pytest.approx(run.data.metrics["backtest_roc_auc_mean"])
+    assert table["estimated before outcomes"].mean() == pytest.approx(
+        run.data.metrics["backtest_estimated_roc_auc_mean"]
+    )
+    assert table["on the books: ROC AUC"].mean() == pytest.approx(
+        run.data.metrics["backtest_roc_auc_on_the_books_mean"]
+    )
+    assert table["nightly WAPE"].mean() == pytest.approx(run.data.metrics["backtest_nightly_wape_mean"])
 
     captions = [caption for image in at.image for caption in image.captions]
     assert sorted(captions) == sorted(registry.FIGURES.values())

@@ -66,7 +66,8 @@ def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[Recorder]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             length = int(self.headers["Content-Length"])
-            recorder.requests.append({"path": self.path, "json": json.loads(self.rfile.read(length))})
+            body = json.loads(self.rfile.read(length))
+            recorder.requests.append({"path": self.path, "json": body, "key": self.headers.get("X-API-Key")})
             payload = json.dumps(recorder.body).encode()
             self.send_response(recorder.status)
             self.send_header("Content-Type", "application/json")
@@ -93,6 +94,12 @@ def submit(at):
     return at
 
 
+def test_sends_the_api_key_it_is_given(api: Recorder, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("API_KEY", "dashboard-key-0123456789")
+    submit(open_page(PAGE))
+    assert [request["key"] for request in api.requests] == ["dashboard-key-0123456789"]
+
+
 def test_sends_a_valid_booking_and_shows_the_answer(api: Recorder) -> None:
     at = open_page(PAGE)
     at.selectbox(key="deposit").set_value("Non Refund")
@@ -103,6 +110,7 @@ def test_sends_a_valid_booking_and_shows_the_answer(api: Recorder) -> None:
     assert len(api.requests) == 1
     sent = api.requests[0]
     assert sent["path"] == "/predict"
+    assert sent["key"] is None  # no API_KEY: none sent
     booking = sent["json"]
     assert set(booking) == set(BOOKING_FIELDS)
     accepted = validate(records_to_columns([booking], BOOKING_FIELDS), BOOKING_FIELDS)

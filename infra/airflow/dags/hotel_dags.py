@@ -85,14 +85,21 @@ def hotel_retrain() -> None:
     max_active_runs=1,
     default_args=DEFAULT_ARGS,
     tags=TAGS,
-    doc_md="""Daily batch scoring of bookings loaded into the database and not scored yet.
+    doc_md="""Daily re-scoring of the bookings on the books, as of the run's day.
 
-Runs `./cli.sh score-db` (database from the workers' `APP_ENV`/`DATABASE_URL`): unscored rows of
-`bookings_raw` are validated and scored exactly like `predict-batch` and appended to
-`booking_scores`. Idempotent: a rerun scores nothing twice.""",
+Runs `./cli.sh score-db --as-of DAY` (database from the workers' `APP_ENV`/`DATABASE_URL`), DAY
+being the date of the run's data interval end (UTC): for the daily schedule, the day the run is
+for (the run at 00:00 UTC on 2017-03-01 scores as of 2017-03-01, as `score-db` without `--as-of`
+would that day). Every booking on the books at the end of DAY is scored as of it with the
+champion and appended to `booking_scores` (one row per booking, day and model version). The day
+comes from the run, not the clock, so a rerun of a day adds nothing and a backfill
+(`airflow backfill create --dag-id hotel_score_bookings --from-date ... --to-date ...`) replays each
+day as it was (from the DAG's start date on: Airflow creates no task for an earlier day). A manual run without a logical date has no data interval: it scores as of the day
+it was triggered.""",
 )
 def hotel_score_bookings() -> None:
-    BashOperator(task_id="score_new_bookings", bash_command=cli("score-db"), cwd=str(REPO))
+    day = "{{ (data_interval_end | default(dag_run.run_after)) | ds }}"
+    BashOperator(task_id="score_new_bookings", bash_command=cli("score-db", "--as-of", day), cwd=str(REPO))
 
 
 hotel_retrain()

@@ -11,18 +11,21 @@
 # Steps:
 # 1. infra/postgres/bootstrap.sql (mounted at $BOOTSTRAP_SQL): the application database, the
 #    `mlflow` database, the read-write application role and the dashboards' read-only role;
-# 2. when AIRFLOW_DB_PASSWORD is set: Airflow's metadata database `airflow`, owned by its own role,
-#    so that neither application role can read Airflow's connections and variables;
+# 2. when AIRFLOW_DB_PASSWORD is set: infra/postgres/airflow.sql (at $AIRFLOW_SQL, default beside
+#    bootstrap.sql), Airflow's metadata database `airflow` owned by its own role, so that neither
+#    application role can read Airflow's connections and variables;
 # 3. no role but the owner (and the superuser) may connect to the `mlflow` and `airflow` databases.
 #
 # Environment: POSTGRES_APP_DB (default hotel), POSTGRES_APP_USER (hotel_app),
 # POSTGRES_APP_PASSWORD (required), POSTGRES_READONLY_USER (hotel_readonly),
 # POSTGRES_READONLY_PASSWORD (required), AIRFLOW_DB_USER (airflow), AIRFLOW_DB_PASSWORD (optional),
-# BOOTSTRAP_SQL (/etc/hotel/bootstrap.sql). Connection: the libpq variables (PGHOST, PGPORT,
-# PGUSER, PGPASSWORD); without them, the local socket as $POSTGRES_USER (the image's superuser).
+# BOOTSTRAP_SQL (/etc/hotel/bootstrap.sql), AIRFLOW_SQL (airflow.sql beside it). Connection: the
+# libpq variables (PGHOST, PGPORT, PGUSER, PGPASSWORD); without them, the local socket as
+# $POSTGRES_USER (the image's superuser).
 set -Eeuo pipefail
 
 BOOTSTRAP_SQL="${BOOTSTRAP_SQL:-/etc/hotel/bootstrap.sql}"
+AIRFLOW_SQL="${AIRFLOW_SQL:-$(dirname "$BOOTSTRAP_SQL")/airflow.sql}"
 APP_DB="${POSTGRES_APP_DB:-hotel}"
 APP_USER="${POSTGRES_APP_USER:-hotel_app}"
 RO_USER="${POSTGRES_READONLY_USER:-hotel_readonly}"
@@ -54,17 +57,11 @@ log "database '$APP_DB', roles '$APP_USER' (read-write) and '$RO_USER' (read-onl
 } | run_psql
 
 if [ -n "${AIRFLOW_DB_PASSWORD:-}" ]; then
+  [ -r "$AIRFLOW_SQL" ] || { echo "00-bootstrap: $AIRFLOW_SQL is not readable" >&2; exit 1; }
   log "database 'airflow', role '$AIRFLOW_USER'"
   {
     psql_vars "airflow_user=$AIRFLOW_USER" "airflow_password=$AIRFLOW_DB_PASSWORD"
-    cat <<'SQL'
-\set ON_ERROR_STOP on
-SELECT format('CREATE ROLE %I LOGIN', :'airflow_user')
- WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'airflow_user') \gexec
-SELECT format('ALTER ROLE %I WITH LOGIN PASSWORD %L', :'airflow_user', :'airflow_password') \gexec
-SELECT format('CREATE DATABASE %I OWNER %I', 'airflow', :'airflow_user')
- WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'airflow') \gexec
-SQL
+    cat "$AIRFLOW_SQL"
   } | run_psql
 else
   log "AIRFLOW_DB_PASSWORD not set: no Airflow database (needed only by the compose profile 'airflow')"

@@ -188,8 +188,8 @@ run "ingress_only_from_allowed_cidrs" {
   }
 
   assert {
-    condition     = toset([for rule in aws_vpc_security_group_ingress_rule.service : rule.from_port]) == toset([22, 5000, 8000, 8080, 8501])
-    error_message = "Ingress must cover exactly SSH, MLflow, the API, Airflow and the dashboard."
+    condition     = toset([for rule in aws_vpc_security_group_ingress_rule.service : rule.from_port]) == toset([22, 443])
+    error_message = "Ingress must be HTTPS (the proxy in front of every service) and, with a key pair, SSH: nothing else."
   }
 
   assert {
@@ -202,8 +202,13 @@ run "ingress_only_from_allowed_cidrs" {
   }
 
   assert {
-    condition     = length(aws_vpc_security_group_ingress_rule.service) == 15
-    error_message = "5 ports x 3 CIDR blocks = 15 ingress rules."
+    condition     = length(aws_vpc_security_group_ingress_rule.service) == 6
+    error_message = "2 ports x 3 CIDR blocks = 6 ingress rules."
+  }
+
+  assert {
+    condition     = startswith(output.api_url, "https://") && !can(regex(":[0-9]+$", output.api_url)) && endswith(output.mlflow_url, "/mlflow") && endswith(output.dashboard_url, "/dashboard/")
+    error_message = "The services are reached over HTTPS through the proxy, each under its path."
   }
 }
 
@@ -229,6 +234,11 @@ run "user_data_deploys_the_stack_without_secrets" {
     condition     = strcontains(aws_instance.app.user_data, "openssl rand") && !can(regex("(?i)(password|secret|key)=[A-Za-z0-9+/_-]{16,}", aws_instance.app.user_data))
     error_message = "Secrets must be generated on the instance, never written into the user data."
   }
+
+  assert {
+    condition     = strcontains(aws_instance.app.user_data, "openssl req -x509") && !strcontains(aws_instance.app.user_data, "BEGIN PRIVATE KEY")
+    error_message = "The proxy's key must be made on the instance (or installed there by the operator), never carried in the user data."
+  }
 }
 
 run "no_ssh_without_key_pair" {
@@ -245,8 +255,13 @@ run "no_ssh_without_key_pair" {
   }
 
   assert {
-    condition     = length([for rule in aws_vpc_security_group_ingress_rule.service : rule if rule.from_port == 8080]) == 0 && output.airflow_url == null
-    error_message = "With enable_airflow = false, port 8080 must stay closed and airflow_url null."
+    condition     = toset([for rule in aws_vpc_security_group_ingress_rule.service : rule.from_port]) == toset([443])
+    error_message = "Without a key pair, HTTPS must be the only open port."
+  }
+
+  assert {
+    condition     = output.airflow_url == null
+    error_message = "With enable_airflow = false, airflow_url must be null."
   }
 
   assert {

@@ -1,8 +1,8 @@
 """Reasons for a prediction: XGBoost's own per-feature contributions, in a revenue manager's words.
 
-``CancellationModel.predict(..., reasons=True)`` splits each booking's margin into one additive
-term per feature plus a bias (exact TreeSHAP, from precomputed tables). The API
-reports the largest terms, each as a sentence built from the booking's own value ("Booked 240
+``CancellationModel.answer(..., reasons=k)`` splits each booking's margin into one additive
+term per feature plus a bias (exact TreeSHAP, from precomputed tables) and reports the largest
+terms, each as a sentence built from the booking's own value ("Booked 240
 days ahead raises the risk"), its direction, its size on the calibrated log-odds scale and the
 change in probability it makes.
 """
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
-import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -20,6 +19,7 @@ import numpy as np
 from data_engineering.transformation import v3
 from data_engineering.transformation.v1 import NO_ID, UNKNOWN_COUNTRY
 from data_engineering.transformation.v2 import HOME_COUNTRY
+from data_science.calibration import Calibration, calibrate
 
 
 def _plural(count: float, one: str, many: str | None = None) -> str:
@@ -75,6 +75,10 @@ PHRASES: dict[str, Callable[[Any], str]] = {
     "arrival_day_of_year": lambda d: f"Arrival on day {int(d)} of the year (season)",
     "booking_weekday": lambda d: f"Booked on a {_WEEKDAYS[int(d)]}",
     "booking_date_index": _booking_day,
+    "days_to_arrival": lambda d: f"Arrival {_plural(d, 'day')} away",
+    "days_since_booking": lambda d: (
+        "Just booked" if int(d) == 0 else f"On the books for {_plural(d, 'day')} without cancelling"
+    ),
     "stays_in_weekend_nights": _count("weekend night", none="No weekend nights"),
     "stays_in_week_nights": _count("week night", none="No week nights"),
     "total_nights": lambda n: f"A {int(n)}-night stay" if int(n) else "A day use (no night)",
@@ -167,7 +171,7 @@ def reasons(
     contribs: np.ndarray,
     margin: float,
     *,
-    calibration: tuple[float, float],
+    calibration: Calibration,
     feature_names: list[str],
     top: int,
 ) -> list[dict[str, Any]]:
@@ -178,17 +182,17 @@ def reasons(
     """
     if top <= 0:
         return []
-    a, b = calibration
+    a = calibration[0]
     terms = contribs[:-1]
     order = np.argsort(-np.abs(terms), kind="stable")[:top]
-    probability = 1.0 / (1.0 + math.exp(-(a * margin + b)))
+    probability = float(calibrate(margin, calibration))
     out = []
     for index in order:
         term = float(terms[index])
         if term == 0.0:
             break  # the remaining features did not move this prediction at all
         feature = feature_names[index]
-        without = 1.0 / (1.0 + math.exp(-(a * (margin - term) + b)))
+        without = float(calibrate(margin - term, calibration))
         change = probability - without
         direction = "raises" if term > 0 else "lowers"
         value = features[feature][row] if feature in features else None

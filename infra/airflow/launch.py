@@ -1,0 +1,350 @@
+"""Start and stop local Airflow: ``./cli.sh start-airflow`` and ``./cli.sh stop-airflow``.
+
+Runs in Airflow's own environment (``.venv-airflow``). ``airflow standalone`` is not used: it
+forces the LocalExecutor, and when it gets SIGTERM it dies alone, leaving its components running
+(measured: 38 of 40 processes still alive 30 s later, the API still answering). Instead:
+
+- Airflow's components (scheduler, dag-processor, triggerer, api-server; with ``--executor
+  celery`` also Redis and a Celery worker) run under honcho, each in a process group of its own.
+  SIGTERM or SIGINT (Ctrl-C) to this process, or one component ending by itself, stops them all:
+  SIGTERM to every group, SIGKILL to what is left after ``GRACE_SECONDS``.
+- Processes that left those groups (a BashOperator runs its command in a new session) carry the
+  variable ``HOTEL_AIRFLOW_LAUNCH`` of this start, by which they are found and stopped last.
+- Airflow is sized for the machine: settings that Airflow's defaults size for a big server (32
+  LocalExecutor worker processes, 16 Celery pool processes) follow the cores instead, unless they
+  are configured (an ``AIRFLOW__SECTION__KEY`` variable or a value in ``airflow.cfg`` that differs
+  from Airflow's default).
+
+``launch.py start --port P --executor local|celery`` and ``launch.py stop [--timeout S]``; the
+Airflow home is ``AIRFLOW_HOME`` (cli.sh sets it, with the DAGs folder and the database URL).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import http.client
+import json
+import os
+import secrets
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NoReturn
+
+import psutil
+from honcho import manager as honcho_manager
+from honcho.manager import Manager
+from honcho.printer import Printer
+
+MARKER = "HOTEL_AIRFLOW_LAUNCH"  # this start's id, inherited by every process it starts
+PID_FILE = "start-airflow.json"  # in AIRFLOW_HOME: the running launcher's pid and marker
+GRACE_SECONDS = 15  # from SIGTERM to SIGKILL for the components (the triggerer takes 10 s)
+STRAY_GRACE_SECONDS = 5  # the same for stray processes, once the components are gone
+STOP_TIMEOUT = 30.0  # stop-airflow gives up (and kills) after this
+EXECUTORS = {"local": "LocalExecutor", "celery": "CeleryExecutor"}
+REQUESTED_STOP = (130, 143)  # honcho's return codes after SIGINT and SIGTERM
+
+
+def say(message: str) -> None:
+    print(f"start-airflow: {message}", flush=True)
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    print(f"start-airflow: {message}", file=sys.stderr, flush=True)
+    raise SystemExit(code)
+
+
+# ------------------------------------------------------------------ sizing
+def cores() -> int:
+    """CPUs this process may run on (taskset's or a cpuset's limit, not the host's count)."""
+    return len(os.sched_getaffinity(0))
+
+
+def sized_settings(executor: str, n_cores: int) -> dict[tuple[str, str], int]:
+    """Airflow settings that follow the machine: (section, key) -> value.
+
+    The LocalExecutor forks ``parallelism`` worker processes at start, idle or not, and a Celery
+    worker ``worker_concurrency`` pool processes: one per core (at least two, so that a scoring
+    run need not wait for a retraining). The DAG processor parses with at most one process per core.
+    """
+    slots = max(2, n_cores)
+    settings = {("core", "parallelism"): slots, ("dag_processor", "parsing_processes"): min(2, n_cores)}
+    if executor == "celery":
+        settings[("celery", "worker_concurrency")] = slots
+    return settings
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def port_taken(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
+
+
+def apply_sizing(executor: str) -> list[str]:
+    """Set the machine-sized values wherever Airflow's configuration holds its default; returns
+    what was decided ("parallelism 2", ...), for one line of output."""
+    from airflow.configuration import conf
+
+    decided = []
+    for (section, key), value in sized_settings(executor, cores()).items():
+        variable = f"AIRFLOW__{section.upper()}__{key.upper()}"
+        configured = str(conf.get(section, key))
+        if variable not in os.environ and configured == str(conf.get_default_value(section, key)):
+            os.environ[variable] = configured = str(value)
+        decided.append(f"{key} {configured}")
+    return decided
+
+
+# ------------------------------------------------------------------ Redis (Celery's broker)
+@dataclass(frozen=True)
+class Broker:
+    config: Path
+    url: str
+
+
+def prepare_redis(home: Path) -> Broker:
+    """A Redis for this Airflow home: bound to 127.0.0.1 on a free port, with a password generated
+    once and kept in the home (mode 600, never a default), data in ``HOME/redis``."""
+    folder = home / "redis"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    password_file = folder / "password"
+    if not password_file.exists():
+        password_file.touch(mode=0o600)
+        password_file.write_text(secrets.token_urlsafe(32) + "\n")
+    password = password_file.read_text().strip()
+    port = free_port()
+    config = folder / "redis.conf"
+    config.touch(mode=0o600)
+    config.chmod(0o600)
+    config.write_text(
+        "# Written by ./cli.sh start-airflow --executor celery at each start.\n"
+        f"bind 127.0.0.1\nprotected-mode yes\nport {port}\nrequirepass {password}\n"
+        f'dir "{folder}"\ndaemonize no\nsave ""\nappendonly no\n'
+    )
+    return Broker(config=config, url=f"redis://:{password}@127.0.0.1:{port}/0")
+
+
+# ------------------------------------------------------------------ processes of a start
+def marked(marker: str) -> Iterator[psutil.Process]:
+    """Running processes that carry this start's marker in their environment."""
+    for process in psutil.process_iter():
+        if process.pid == os.getpid():
+            continue
+        try:
+            if process.environ().get(MARKER) == marker:
+                yield process
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+
+
+def stop_marked(marker: str) -> int:
+    """SIGTERM to the processes still carrying the marker, SIGKILL after the grace period; how
+    many there were."""
+    stray = list(marked(marker))
+    for process in stray:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.terminate()
+    _, alive = psutil.wait_procs(stray, timeout=STRAY_GRACE_SECONDS)
+    for process in alive:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.kill()
+    psutil.wait_procs(alive, timeout=5)
+    return len(stray)
+
+
+def read_pid_file(home: Path) -> dict[str, object] | None:
+    try:
+        return dict(json.loads((home / PID_FILE).read_text()))
+    except (OSError, ValueError):
+        return None
+
+
+def running_launcher(home: Path) -> psutil.Process | None:
+    """The launcher recorded in the home, if that process is still running (same pid and start
+    time: not a later process that reused the pid)."""
+    record = read_pid_file(home)
+    if record is None:
+        return None
+    try:
+        process = psutil.Process(int(str(record["pid"])))
+        if process.create_time() == record["created"] and process.pid != os.getpid():
+            return process
+    except (KeyError, ValueError, psutil.Error):
+        pass
+    return None
+
+
+# ------------------------------------------------------------------ start
+def components(port: int, broker: Broker | None) -> dict[str, list[str]]:
+    """Name -> command. No log servers (``--skip-serve-logs``): on one machine the API server
+    reads task logs from the files under AIRFLOW_HOME/logs, and the log servers would listen on
+    every interface, two idle processes more."""
+    commands = {
+        "scheduler": ["airflow", "scheduler", "--skip-serve-logs"],
+        "dag-processor": ["airflow", "dag-processor"],
+        "triggerer": ["airflow", "triggerer", "--skip-serve-logs"],
+        "api-server": ["airflow", "api-server", "--host", "127.0.0.1", "--port", str(port)],
+    }
+    if broker is not None:
+        commands = {"redis": ["redis-server", str(broker.config)], **commands}
+        commands["celery-worker"] = ["airflow", "celery", "worker", "--skip-serve-logs"]
+    return commands
+
+
+def announce_when_ready(port: int, home: Path, stopped: threading.Event) -> None:
+    """One line once the API answers: where it is and where the admin password is."""
+    while not stopped.is_set():
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+        try:
+            connection.request("GET", "/api/v2/monitor/health")
+            if connection.getresponse().status == 200:
+                passwords = home / "simple_auth_manager_passwords.json.generated"
+                say(
+                    f"Airflow is ready on http://127.0.0.1:{port} (user admin, password in {passwords}); "
+                    "./cli.sh stop-airflow or Ctrl-C stops it"
+                )
+                return
+        except OSError:
+            pass
+        finally:
+            connection.close()
+        stopped.wait(1)
+
+
+def migrate() -> None:
+    say("creating or upgrading Airflow's metadata database (airflow db migrate)")
+    result = subprocess.run(["airflow", "db", "migrate"], capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        print(result.stdout[-3000:] + result.stderr[-3000:], file=sys.stderr)
+        fail("airflow db migrate failed (output above)")
+
+
+def start(executor: str, port: int) -> int:
+    # Until honcho takes the signals over, SIGTERM or Ctrl-C simply ends the start (subprocess.run
+    # kills a running migration on the way out).
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: sys.exit(0))
+    home = Path(os.environ["AIRFLOW_HOME"])
+    home.mkdir(parents=True, exist_ok=True)
+    other = running_launcher(home)
+    if other is not None:
+        fail(f"Airflow is already running from {home} (pid {other.pid}): ./cli.sh stop-airflow stops it")
+    if port_taken(port):
+        fail(f"port {port} on 127.0.0.1 is taken: stop what uses it or choose another with --port")
+    if executor == "celery" and shutil.which("redis-server") is None:
+        fail("redis-server is not installed: apt-get install redis-server (Debian's package)")
+
+    os.environ["AIRFLOW__CORE__EXECUTOR"] = EXECUTORS[executor]
+    broker = None
+    if executor == "celery":
+        if not os.environ.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "").startswith("postgresql"):
+            fail(
+                "the CeleryExecutor needs PostgreSQL for Airflow's metadata (AIRFLOW__DATABASE__SQL_ALCHEMY_CONN)"
+            )
+        broker = prepare_redis(home)
+        os.environ["AIRFLOW__CELERY__BROKER_URL"] = broker.url
+    decided = apply_sizing(executor)
+    say(
+        f"{EXECUTORS[executor]}, sized for {cores()} cores: {', '.join(decided)} (AIRFLOW__SECTION__KEY overrides)"
+    )
+    migrate()
+
+    marker = uuid.uuid4().hex
+    os.environ[MARKER] = marker
+    record = {
+        "pid": os.getpid(),
+        "created": psutil.Process().create_time(),
+        "marker": marker,
+        "executor": executor,
+    }
+    (home / PID_FILE).write_text(json.dumps(record))
+    honcho_manager.KILL_WAIT = GRACE_SECONDS
+    manager = Manager(Printer(sys.stdout))
+    for name, argv in components(port, broker).items():
+        manager.add_process(name, "exec " + shlex.join(argv), env=dict(os.environ))
+    ready = threading.Event()
+    threading.Thread(target=announce_when_ready, args=(port, home, ready), daemon=True).start()
+    try:
+        manager.loop()
+    finally:
+        ready.set()
+        stray = stop_marked(marker)
+        if stray:
+            say(f"stopped {stray} process(es) that had left their component (task commands)")
+        (home / PID_FILE).unlink(missing_ok=True)
+    if manager.returncode in REQUESTED_STOP:
+        say("stopped")
+        return 0
+    fail(f"a component stopped by itself (exit {manager.returncode}, see above): everything was stopped")
+
+
+# ------------------------------------------------------------------ stop
+def ended(process: psutil.Process, timeout: float) -> bool:
+    """Whether ``process`` ends within ``timeout`` seconds. A zombie has ended: its parent (a
+    shell that started it in the background) has not collected it yet."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if process.status() == psutil.STATUS_ZOMBIE:
+                return True
+        except psutil.NoSuchProcess:
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def stop(timeout: float) -> int:
+    home = Path(os.environ["AIRFLOW_HOME"])
+    launcher = running_launcher(home)
+    if launcher is None:
+        print(f"stop-airflow: no start-airflow running from {home}")
+        return 0
+    record = read_pid_file(home) or {}
+    started = time.monotonic()
+    print(f"stop-airflow: stopping start-airflow (pid {launcher.pid}, {record.get('executor')} executor)")
+    launcher.terminate()
+    if not ended(launcher, timeout):
+        launcher.kill()
+        stop_marked(str(record.get("marker")))
+        print(f"stop-airflow: start-airflow did not stop within {timeout:.0f}s: killed", file=sys.stderr)
+        return 1
+    print(f"stop-airflow: stopped in {time.monotonic() - started:.1f}s")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="launch.py", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    start_parser = commands.add_parser("start")
+    start_parser.add_argument("--port", type=int, required=True)
+    start_parser.add_argument("--executor", choices=sorted(EXECUTORS), default="local")
+    stop_parser = commands.add_parser("stop")
+    stop_parser.add_argument("--timeout", type=float, default=STOP_TIMEOUT)
+    args = parser.parse_args(argv)
+    if args.command == "start":
+        return start(args.executor, args.port)
+    return stop(args.timeout)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
