@@ -39,6 +39,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from scripts.measure import high_water_kib  # noqa: E402
+
 
 def build_file(target: Path, rows: int) -> str:
     """``rows`` bookings: the real extract repeated (its header once), else synthetic."""
@@ -75,17 +77,6 @@ def bare_work(path: Path, booster, width: int) -> dict[str, float]:
     booster.inplace_predict(matrix, predict_type="margin", validate_features=False)
     predict = time.perf_counter() - started
     return {"parse_seconds": parse, "inplace_predict_seconds": predict, "rows": table.num_rows}
-
-
-def _high_water_kib(pid: int) -> int | None:
-    """The process's peak resident memory so far (VmHWM), None once it is gone."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    except (FileNotFoundError, ProcessLookupError):
-        return None
-    return None
 
 
 def _children() -> dict[int, list[int]]:
@@ -137,7 +128,7 @@ def ours(path: Path, output: Path, *options: str) -> dict[str, Any]:
         )
         while process.poll() is None:
             for pid in _tree(process.pid):
-                kib = _high_water_kib(pid) or 0
+                kib = high_water_kib(pid) or 0
                 if kib > peaks.get(pid, (0, ""))[0]:
                     peaks[pid] = (kib, _name(pid))  # now: spark-submit's bash becomes java
             time.sleep(0.1)
