@@ -67,7 +67,9 @@ def _post(url: str, body: bytes) -> tuple[int, dict]:
         return exc.code, orjson.loads(exc.read() or b"{}")
 
 
-def test_mlflow_serves_the_champion_from_a_clean_virtualenv(trained_workspace, tmp_path_factory) -> None:
+def test_mlflow_serves_the_champion_from_a_clean_virtualenv(
+    trained_workspace, tmp_path_factory, run_module
+) -> None:
     import mlflow
 
     outside = tmp_path_factory.mktemp("deploy")  # pytest's temp folders are outside the checkout
@@ -146,13 +148,8 @@ def test_mlflow_serves_the_champion_from_a_clean_virtualenv(trained_workspace, t
         make_bookings(200, seed=31).to_csv(source, index=False)
         # predict-batch, the platform's own batch scoring, on the same file.
         scored_file = outside / "scored.csv"
-        result = subprocess.run(
-            [sys.executable, "-m", "data_science.predict_batch", str(source), str(scored_file)],
-            cwd=REPO_ROOT,
-            env={**os.environ, **trained_workspace.env()},
-            capture_output=True,
-            text=True,
-            check=False,
+        result = run_module(
+            "data_science.predict_batch", str(source), str(scored_file), env=trained_workspace.env()
         )
         assert result.returncode == 0, result.stderr
         expected = pd.read_csv(scored_file)["cancel_probability"].to_numpy()
@@ -176,13 +173,8 @@ def test_mlflow_serves_the_champion_from_a_clean_virtualenv(trained_workspace, t
         later["as_of"] = later["as_of"].astype(str)
         later_file, later_scored = outside / "later.csv", outside / "later_scored.csv"
         later.to_csv(later_file, index=False)
-        result = subprocess.run(
-            [sys.executable, "-m", "data_science.predict_batch", str(later_file), str(later_scored)],
-            cwd=REPO_ROOT,
-            env={**os.environ, **trained_workspace.env()},
-            capture_output=True,
-            text=True,
-            check=False,
+        result = run_module(
+            "data_science.predict_batch", str(later_file), str(later_scored), env=trained_workspace.env()
         )
         assert result.returncode == 0, result.stderr
         expected_later = pd.read_csv(later_scored)["cancel_probability"].to_numpy()
