@@ -24,7 +24,7 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from data_engineering.src.io import write_atomic
+from data_engineering.src.files.atomic import write_atomic
 
 if TYPE_CHECKING:
     import pandas as pd

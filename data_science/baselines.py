@@ -32,8 +32,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+from data_engineering.src.files.writing import read_processed
 from data_engineering.src.initialize_data import TransformParams
-from data_engineering.src.io import read_processed
 from data_engineering.src.params import read_section
 from data_engineering.src.paths import BASELINES_FILE, BASELINES_OOF_FILE, processed_file
 from data_engineering.src.schema import BOOKING_FIELDS, COLUMNS_BY_NAME, TARGET

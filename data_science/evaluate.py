@@ -23,8 +23,8 @@ import yaml
 from sklearn.calibration import calibration_curve
 from sklearn.metrics import confusion_matrix, precision_recall_curve, roc_curve
 
+from data_engineering.src.files.writing import read_processed
 from data_engineering.src.initialize_data import TransformParams
-from data_engineering.src.io import read_processed
 from data_engineering.src.params import read_section
 from data_engineering.src.paths import (
     BACKTEST_FILE,

@@ -22,8 +22,9 @@ import pyarrow as pa
 from sqlalchemy.exc import SQLAlchemyError
 
 from data_engineering.src import db
+from data_engineering.src.files.reader import RawReader
+from data_engineering.src.files.writing import CsvSink, write_csv
 from data_engineering.src.initialize_data import TransformParams
-from data_engineering.src.io import CsvSink, RawReader, write_csv
 from data_engineering.src.messages import first_line
 from data_engineering.src.params import ParamsError, read_section
 from data_engineering.src.progress import progress

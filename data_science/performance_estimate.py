@@ -133,7 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     import sys
     from pathlib import Path
 
-    from data_engineering.src.io import RawReader, write_atomic
+    from data_engineering.src.files.atomic import write_atomic
+    from data_engineering.src.files.reader import RawReader
     from data_engineering.src.schema import ColumnsError
     from data_engineering.src.vocabulary import OutsideVocabulary
     from data_science.model import CancellationModel, ModelBundleError

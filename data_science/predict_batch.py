@@ -27,7 +27,9 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from data_engineering.src.io import CsvSink, RawChunk, as_text, open_bookings, open_sink
+from data_engineering.src.files.parquet import open_bookings
+from data_engineering.src.files.records import RawChunk, as_text
+from data_engineering.src.files.writing import CsvSink, open_sink
 from data_engineering.src.messages import first_line
 from data_engineering.src.progress import progress
 from data_engineering.src.schema import AS_OF, COLUMNS_BY_NAME, ColumnsError

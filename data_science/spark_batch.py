@@ -43,7 +43,8 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F  # noqa: N812 (Spark's own idiom)
 
 from data_engineering.src import db
-from data_engineering.src.io import Misaligned, RawChunk, as_text, open_bookings
+from data_engineering.src.files.parquet import open_bookings
+from data_engineering.src.files.records import Misaligned, RawChunk, as_text
 from data_engineering.src.schema import AS_OF, BOOKING_FIELDS, BOOKING_ID, SCORING_FIELDS
 from data_engineering.src.vocabulary import OutsideVocabulary
 from data_science.model import CancellationModel

@@ -29,8 +29,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from data_engineering.src.files.writing import read_processed
 from data_engineering.src.initialize_data import TransformParams
-from data_engineering.src.io import read_processed
 from data_engineering.src.params import read_section
 from data_engineering.src.paths import BACKTEST_FILE, MODEL_DIR, OOF_FILE, REPO_ROOT, processed_file
 from data_engineering.src.schema import VOCABULARIES, VOCABULARY, VOCABULARY_ENV, vocabulary_file

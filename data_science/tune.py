@@ -21,8 +21,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from data_engineering.src.files.atomic import write_atomic
+from data_engineering.src.files.writing import read_processed
 from data_engineering.src.initialize_data import TransformParams
-from data_engineering.src.io import read_processed, write_atomic
 from data_engineering.src.params import read_section
 from data_engineering.src.paths import PARAMS_FILE, processed_file
 from data_engineering.transformation import get_transformation

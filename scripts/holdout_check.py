@@ -32,8 +32,8 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from data_engineering.src.files.writing import read_processed  # noqa: E402
 from data_engineering.src.initialize_data import TransformParams  # noqa: E402
-from data_engineering.src.io import read_processed  # noqa: E402
 from data_engineering.src.params import read_section  # noqa: E402
 from data_engineering.src.paths import processed_file  # noqa: E402
 from data_engineering.src.schema import TARGET  # noqa: E402

@@ -42,7 +42,9 @@ from typing import BinaryIO, TextIO
 import requests
 from pydantic import BaseModel, Field, ValidationError
 
-from data_engineering.src.io import AtomicFile, ByteSource, RawReader, write_atomic
+from data_engineering.src.files.atomic import AtomicFile, write_atomic
+from data_engineering.src.files.reader import RawReader
+from data_engineering.src.files.source import ByteSource
 from data_engineering.src.params import ParamsError, read_section
 from data_engineering.src.paths import RAW_FILE, RAW_VOCABULARY, display_path
 from data_engineering.src.progress import progress

@@ -42,6 +42,10 @@ from pydantic import BaseModel
 from sqlalchemy.exc import SQLAlchemyError
 
 from data_engineering.src import db
+from data_engineering.src.files.atomic import write_atomic
+from data_engineering.src.files.reader import RawReader
+from data_engineering.src.files.records import RawChunk, as_text
+from data_engineering.src.files.writing import CsvSink, csv_rows
 from data_engineering.src.ingest import (
     IngestParams,
     NoValidRowsError,
@@ -51,7 +55,6 @@ from data_engineering.src.ingest import (
     resolve_source,
     stage,
 )
-from data_engineering.src.io import CsvSink, RawChunk, RawReader, as_text, csv_rows, write_atomic
 from data_engineering.src.messages import first_line, masked
 from data_engineering.src.params import ParamsError, read_section
 from data_engineering.src.paths import (

@@ -27,7 +27,10 @@ from typing import TYPE_CHECKING
 import pyarrow.compute as pc
 import yaml
 
-from data_engineering.src.io import CsvFormatError, RawReader, as_text, write_atomic
+from data_engineering.src.files.atomic import write_atomic
+from data_engineering.src.files.reader import RawReader
+from data_engineering.src.files.records import as_text
+from data_engineering.src.files.source import CsvFormatError
 from data_engineering.src.messages import first_line
 from data_engineering.src.paths import REPO_ROOT
 from data_engineering.src.progress import progress

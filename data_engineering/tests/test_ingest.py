@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from data_engineering.src.files.source import CsvFormatError
 from data_engineering.src.ingest import (
     IngestParams,
     Source,
@@ -22,7 +23,6 @@ from data_engineering.src.ingest import (
     read_record,
     resolve_source,
 )
-from data_engineering.src.io import CsvFormatError
 from data_engineering.src.schema import ColumnsError
 from data_engineering.src.settings import REPO_ROOT
 from data_engineering.src.synthetic import write_bookings

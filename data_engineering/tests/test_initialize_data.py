@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
+from data_engineering.src.files.writing import read_processed
 from data_engineering.src.initialize_data import TransformParams
-from data_engineering.src.io import read_processed
 from data_engineering.src.params import read_section
 from data_engineering.src.synthetic import OUTCOME_COLUMNS, make_bookings, write_european
 from data_engineering.tests.helpers import workspace_files

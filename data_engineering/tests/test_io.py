@@ -15,17 +15,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from data_engineering.src import io as io_module
+from data_engineering.src.files import parquet, records, source, writing
+from data_engineering.src.files import reader as reader_module
+from data_engineering.src.files.atomic import write_atomic
+from data_engineering.src.files.reader import RawReader
+from data_engineering.src.files.records import as_text
+from data_engineering.src.files.source import CsvFormatError
+from data_engineering.src.files.writing import CsvSink, restore_formulas, write_csv
 from data_engineering.src.initialize_data import BookingIds, _chunk_frames
-from data_engineering.src.io import (
-    CsvFormatError,
-    CsvSink,
-    RawReader,
-    as_text,
-    restore_formulas,
-    write_atomic,
-    write_csv,
-)
 from data_engineering.src.schema import ColumnsError
 from data_engineering.src.synthetic import make_bookings, write_european
 
@@ -261,7 +258,7 @@ def test_a_gzip_bomb_is_refused_before_it_expands(tmp_path: Path, monkeypatch: p
     header = ",".join(make_bookings(1).columns).encode() + b"\n"
     bomb = tmp_path / "bomb.csv.gz"
     bomb.write_bytes(gzip.compress(header + b"\n" * (8 << 20), compresslevel=9))
-    monkeypatch.setattr(io_module, "BOMB_FLOOR", 1 << 20)  # the real floor is 32 MiB
+    monkeypatch.setattr(source, "BOMB_FLOOR", 1 << 20)  # the real floor is 32 MiB
     _refused(bomb, r"a gzip file that expands more than 100 times .* refused as a gzip bomb")
 
 
@@ -356,7 +353,7 @@ def _bookings_lines(path: Path, rows: int) -> tuple[Path, list[bytes]]:
 def test_a_chunk_holds_at_most_chunk_lines_lines_however_short(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(io_module, "CHUNK_LINES", 1000)
+    monkeypatch.setattr(reader_module, "CHUNK_LINES", 1000)
     path, lines = _bookings_lines(tmp_path / "blank.csv", 3)
     path.write_bytes(
         b"\n".join([lines[0], lines[1], b"\n" * 25_000 + lines[2], b"\n" * 3 + b",,,\n" * 2500 + lines[3]])
@@ -373,7 +370,7 @@ def test_a_chunk_holds_at_most_chunk_lines_lines_however_short(
 def test_a_file_of_lines_that_are_mostly_no_records_is_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(io_module, "NOT_RECORDS", 50)
+    monkeypatch.setattr(records, "NOT_RECORDS", 50)
     path, lines = _bookings_lines(tmp_path / "trailing.csv", 30)
     path.write_bytes(b"\n".join([lines[0], *(line + b"," for line in lines[1:])]) + b"\n")
     with RawReader(path, announce=None) as reader:  # 30 such lines: each set aside, with its reason
@@ -399,7 +396,7 @@ def test_a_parquet_file_reads_as_the_text_a_csv_holds(tmp_path: Path) -> None:
     path = tmp_path / "in.parquet"
     frame.to_parquet(path, index=False)
     announced: list[str] = []
-    with io_module.open_bookings(path, scoring=True, announce=announced.append) as reader:
+    with parquet.open_bookings(path, scoring=True, announce=announced.append) as reader:
         chunks = list(reader)
     assert announced == [f"reading {path}: Parquet, 3 rows"]
     table = chunks[0].table
@@ -414,20 +411,20 @@ def test_a_parquet_file_without_a_column_or_with_nested_values_is_refused(tmp_pa
     frame = make_bookings(2, seed=4)
     frame.drop(columns=["hotel"]).to_parquet(tmp_path / "short.parquet", index=False)
     with pytest.raises(ColumnsError, match="missing column"):
-        io_module.open_bookings(tmp_path / "short.parquet", scoring=True, announce=None)
+        parquet.open_bookings(tmp_path / "short.parquet", scoring=True, announce=None)
     nested = pa.Table.from_pandas(frame, preserve_index=False)
     nested = nested.append_column("extras", pa.array([[1, 2], [3]], pa.list_(pa.int64())))
     pq.write_table(nested, tmp_path / "nested.parquet")
     with pytest.raises(CsvFormatError, match="column\\(s\\) extras hold lists or records"):
-        io_module.open_bookings(tmp_path / "nested.parquet", scoring=True, announce=None)
+        parquet.open_bookings(tmp_path / "nested.parquet", scoring=True, announce=None)
     (tmp_path / "not.parquet").write_text("hotel,lead_time\n")
     with pytest.raises(CsvFormatError, match="not a Parquet file"):
-        io_module.open_bookings(tmp_path / "not.parquet", scoring=True, announce=None)
+        parquet.open_bookings(tmp_path / "not.parquet", scoring=True, announce=None)
 
 
 def test_a_parquet_output_appears_whole_or_not_at_all(tmp_path: Path) -> None:
     schema = pa.schema([("booking_id", pa.string()), ("cancel_probability", pa.float64())])
-    sink = io_module.open_sink(tmp_path / "out.parquet", schema)
+    sink = writing.open_sink(tmp_path / "out.parquet", schema)
     sink.write(pa.table({"booking_id": ["A", "=B"], "cancel_probability": [0.25, 0.5]}, schema=schema))
     assert not (tmp_path / "out.parquet").exists()  # not before the commit
     sink.commit()
@@ -435,6 +432,6 @@ def test_a_parquet_output_appears_whole_or_not_at_all(tmp_path: Path) -> None:
         "A",
         "=B",
     ]  # values as they are
-    failed = io_module.open_sink(tmp_path / "other.parquet", schema)
+    failed = writing.open_sink(tmp_path / "other.parquet", schema)
     failed.abort()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.parquet"]

@@ -10,7 +10,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from data_engineering.src.io import read_processed
+from data_engineering.src.files.writing import read_processed
 from data_engineering.src.schema import LEAKY_COLUMNS
 from data_engineering.src.synthetic import make_bookings
 from data_engineering.src.validate import validate

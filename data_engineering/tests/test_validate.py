@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from data_engineering.src.io import RawReader
+from data_engineering.src.files.reader import RawReader
 from data_engineering.src.schema import (
     BOOKING_FIELDS,
     COLUMNS_BY_NAME,

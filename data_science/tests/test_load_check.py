@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from data_engineering.src.io import read_processed
+from data_engineering.src.files.writing import read_processed
 from data_engineering.src.paths import REPO_ROOT, WORKSPACE, processed_file
 from data_science import integrity, register
 from data_science.load_check import PromotionRefusedError, check

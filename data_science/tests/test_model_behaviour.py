@@ -17,7 +17,7 @@ import pytest
 import xgboost as xgb
 from sklearn.metrics import roc_auc_score
 
-from data_engineering.src.io import read_processed
+from data_engineering.src.files.writing import read_processed
 from data_engineering.src.schema import BOOKING_FIELDS, LEAKY_COLUMNS
 from data_engineering.src.synthetic import make_bookings
 from data_engineering.src.validate import frame_to_columns, validate
