@@ -48,8 +48,8 @@ from data_science.backtest import (
     training_rows,
     two_heads,
 )
+from data_science.drift_reference import training_profile
 from data_science.model import CancellationModel
-from data_science.profile import training_profile
 from data_science.snapshots import known_outcome
 
 

@@ -1,6 +1,6 @@
 """Population stability index (PSI) of each model input: logged predictions vs the training data.
 
-The training side is the champion's own profile (``data_science/profile.py``, saved with the
+The training side is the champion's own profile (``data_science/drift_reference.py``, saved with the
 model): its deciles and category counts. The logged predictions arrive as value counts
 (``feature, num_value|cat_value, n``: one GROUP BY per feature on the database), so nothing here
 ever holds rows. Numbers are binned on the training deciles; categories are compared one by one,
@@ -32,7 +32,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from data_science.profile import CATEGORICAL_FIELDS, NUMERIC_FIELDS, OTHER, bin_counts
+from data_science.drift_reference import CATEGORICAL_FIELDS, NUMERIC_FIELDS, OTHER, bin_counts
 
 EPSILON = 1e-4
 WATCH = 0.1

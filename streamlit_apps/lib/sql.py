@@ -27,8 +27,8 @@ from data_engineering.src.initialize_data import TransformParams
 from data_engineering.src.params import read_section
 from data_engineering.src.schema import AS_OF, BOOKING_ID
 from data_engineering.transformation import get_transformation
+from data_science.drift_reference import CATEGORICAL_FIELDS, NUMERIC_FIELDS
 from data_science.nightly import GROUP_FIELDS
-from data_science.profile import CATEGORICAL_FIELDS, NUMERIC_FIELDS
 from streamlit_apps.lib import drift
 
 # The table `./cli.sh initialize-data db` loads when no version is named: the pipeline's.

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from data_engineering.src.schema import BOOKING_FIELDS
-from data_science.profile import OTHER, TOP_CATEGORIES
+from data_science.drift_reference import OTHER, TOP_CATEGORIES
 from streamlit_apps.lib import drift
 
 

@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from data_science import profile as profiles
+from data_science import drift_reference as profiles
+from data_science.drift_reference import bin_counts, quantile_edges, training_profile
 from data_science.performance_estimate import estimate
-from data_science.profile import bin_counts, quantile_edges, training_profile
 from streamlit_apps.lib import drift, performance, sql
 
 
