@@ -1,7 +1,7 @@
 """Stage ``baselines``: what a simpler choice would get, on the same folds, judged the same way.
 
 Each baseline goes through the same rolling-origin backtest as the model (fit on every arrival
-before a window, then asked both questions of ``backtest.py``: every booking of the window at
+before a window, then asked both questions of ``backtest``: every booking of the window at
 booking, and the bookings on the books at the cut-off, per booking and summed per night) and gets
 its decision threshold chosen the same way: each fold is reported at a threshold chosen
 (``train.threshold``'s rule) on its own other folds' out-of-fold probabilities, as the model's
@@ -39,13 +39,8 @@ from data_engineering.src.paths import BASELINES_FILE, BASELINES_OOF_FILE, proce
 from data_engineering.src.schema import BOOKING_FIELDS, COLUMNS_BY_NAME, TARGET
 from data_engineering.transformation import Transformation, get_transformation
 from data_science.artifacts import write_csv, write_json
-from data_science.backtest import (
-    BacktestParams,
-    Fit,
-    Predictor,
-    TrainParams,
-    backtest_predictor,
-)
+from data_science.backtest.params import BacktestParams, TrainParams
+from data_science.backtest.run import Fit, Predictor, backtest_predictor
 from data_science.snapshots import snapshots
 
 # Days-to-arrival bands of the historical curve (upper bounds), as revenue managers read them.

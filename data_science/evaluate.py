@@ -40,7 +40,8 @@ from data_engineering.src.paths import (
 )
 from data_engineering.src.schema import TARGET
 from data_science.artifacts import save_figure, write_json
-from data_science.backtest import CREATION, ON_THE_BOOKS, read_oof
+from data_science.backtest.params import CREATION, ON_THE_BOOKS
+from data_science.backtest.reports import read_oof
 from data_science.model import CancellationModel
 from data_science.nightly import forecast
 from data_science.tracking import data_version
@@ -150,7 +151,7 @@ def nightly_plot(oof: pd.DataFrame, backtest: dict[str, Any]) -> Path:
 def oof_plots(y: np.ndarray, p: np.ndarray, thresholds: np.ndarray) -> list[Path]:
     """ROC, precision-recall, calibration and confusion of the pooled out-of-fold predictions.
 
-    Each booking at its fold's cross-fitted calibration and threshold (``backtest.py``): what
+    Each booking at its fold's cross-fitted calibration and threshold (``backtest/``): what
     settings chosen without it did on it.
     """
     decision = (p >= thresholds).astype(int)

@@ -31,7 +31,7 @@ from data_engineering.src.schema import (
 )
 from data_engineering.transformation import get_transformation
 from data_engineering.transformation.v1 import NO_ID, UNKNOWN_COUNTRY
-from data_science.backtest import CREATION, ON_THE_BOOKS
+from data_science.backtest.params import CREATION, ON_THE_BOOKS
 from data_science.load_check import promotion_refusal
 from data_science.model import VOCABULARY_NAME, CancellationModel, ModelBundleError
 from data_science.nightly import forecast

@@ -1,6 +1,6 @@
 """Stage ``train``: rolling-origin backtest, then the champion refit on all arrivals.
 
-1. The backtest (``backtest.py``) fits the whole pipeline fold by fold on everything before each
+1. The backtest (``backtest/``) fits the whole pipeline fold by fold on everything before each
    window and asks it both questions (each booking at booking; the bookings on the books at the
    cut-off, and their nightly forecast); the number of trees, the Platt calibration and the
    decision threshold are chosen from its out-of-fold predictions.
@@ -36,18 +36,9 @@ from data_engineering.src.paths import BACKTEST_FILE, MODEL_DIR, OOF_FILE, REPO_
 from data_engineering.src.schema import VOCABULARIES, VOCABULARY, VOCABULARY_ENV, vocabulary_file
 from data_engineering.transformation import Transformation, get_transformation
 from data_science.artifacts import write_csv, write_json
-from data_science.backtest import (
-    CREATION,
-    ON_THE_BOOKS,
-    Backtest,
-    BacktestParams,
-    FoldPredictions,
-    TrainParams,
-    fit_booster,
-    fit_folds,
-    training_rows,
-    two_heads,
-)
+from data_science.backtest.folds import fit_booster, training_rows
+from data_science.backtest.params import CREATION, ON_THE_BOOKS, BacktestParams, TrainParams
+from data_science.backtest.run import Backtest, FoldPredictions, fit_folds, two_heads
 from data_science.drift_reference import training_profile
 from data_science.model import CancellationModel
 from data_science.snapshots import known_outcome

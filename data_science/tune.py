@@ -27,7 +27,8 @@ from data_engineering.src.initialize_data import TransformParams
 from data_engineering.src.params import read_section
 from data_engineering.src.paths import PARAMS_FILE, processed_file
 from data_engineering.transformation import get_transformation
-from data_science.backtest import BacktestParams, TrainParams, make_folds
+from data_science.backtest.folds import make_folds
+from data_science.backtest.params import BacktestParams, TrainParams
 from data_science.train import backtest_pipeline
 
 SEARCHED = ("learning_rate", "max_depth", "min_child_weight", "subsample", "colsample_bytree", "reg_lambda")

@@ -38,7 +38,7 @@ from data_engineering.src.params import read_section  # noqa: E402
 from data_engineering.src.paths import processed_file  # noqa: E402
 from data_engineering.src.schema import TARGET  # noqa: E402
 from data_engineering.transformation import get_transformation  # noqa: E402
-from data_science.backtest import BacktestParams, TrainParams  # noqa: E402
+from data_science.backtest.params import BacktestParams, TrainParams  # noqa: E402
 from data_science.baselines import BaselineParams, historical_curve, plain_xgboost  # noqa: E402
 from data_science.nightly import forecast, stays  # noqa: E402
 from data_science.performance_estimate import estimate  # noqa: E402

@@ -21,7 +21,8 @@ from data_engineering.src.files.writing import read_processed
 from data_engineering.src.schema import BOOKING_FIELDS, LEAKY_COLUMNS
 from data_engineering.src.synthetic import make_bookings
 from data_engineering.src.validate import frame_to_columns, validate
-from data_science.backtest import CREATION, ON_THE_BOOKS, read_oof
+from data_science.backtest.params import CREATION, ON_THE_BOOKS
+from data_science.backtest.reports import read_oof
 from data_science.model import BOOSTER_FILE, CancellationModel
 from data_science.tracking import MODEL_NAME, resolve
 

@@ -18,7 +18,8 @@ from data_engineering.src.synthetic import OTHER_HOTEL_GROUP, make_bookings, wri
 from data_engineering.src.validate import validate
 from data_engineering.transformation import get_transformation
 from data_science import register
-from data_science.backtest import TrainParams, fit_booster
+from data_science.backtest.folds import fit_booster
+from data_science.backtest.params import TrainParams
 from data_science.model import VOCABULARY_NAME, CancellationModel, VocabularyMismatchError
 from data_science.tracking import CHAMPION, ResolvedModel
 from data_science.train import check_vocabulary

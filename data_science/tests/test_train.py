@@ -11,17 +11,9 @@ import pytest
 from data_engineering.src.synthetic import make_bookings
 from data_engineering.src.validate import validate
 from data_engineering.transformation import get_transformation
-from data_science.backtest import (
-    CREATION,
-    ON_THE_BOOKS,
-    BacktestParams,
-    ThresholdParams,
-    TrainParams,
-    choose_threshold,
-    make_folds,
-    recency_weights,
-    run_backtest,
-)
+from data_science.backtest.folds import choose_threshold, make_folds, recency_weights
+from data_science.backtest.params import CREATION, ON_THE_BOOKS, BacktestParams, ThresholdParams, TrainParams
+from data_science.backtest.run import run_backtest
 from data_science.calibration import fit_platt
 
 
