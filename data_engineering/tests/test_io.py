@@ -22,7 +22,7 @@ from data_engineering.src.files.reader import RawReader
 from data_engineering.src.files.records import as_text
 from data_engineering.src.files.source import CsvFormatError
 from data_engineering.src.files.writing import CsvSink, restore_formulas, write_csv
-from data_engineering.src.initialize_data import BookingIds, _chunk_frames
+from data_engineering.src.load_chunks import BookingIds, chunk_frames
 from data_engineering.src.schema import ColumnsError
 from data_engineering.src.synthetic import make_bookings, write_european
 
@@ -58,7 +58,7 @@ def _read(path: Path, chunk_bytes: int, scoring: bool = False):
             blank += chunk.blank
             hotels.extend(as_text(chunk.table["hotel"]).to_pylist())
             order = [*chunk.lines.tolist(), *(m.line for m in chunk.misaligned)]
-            ids.update(zip(order, keys(*_chunk_frames(chunk, reader.columns)).tolist(), strict=True))
+            ids.update(zip(order, keys(*chunk_frames(chunk, reader.columns)).tolist(), strict=True))
     return lines, misaligned, blank, hotels, ids
 
 
