@@ -6,7 +6,7 @@ estimation, as ``./cli.sh estimate-performance`` computes it): it needs every pr
 page reads the probability column alone, of the newest ``ESTIMATE_ROWS`` predictions (one number
 each). A period with more is estimated on its newest ``ESTIMATE_ROWS``, and the page says so; the
 sampling interval of 20,000 is about ±0.006 of ROC AUC, far below any gap worth acting on. The
-realised figures are aggregated on the database (``sql.realised_outcomes``). The gap is taken on
+realised figures are aggregated on the database (``monitoring_sql.realised_outcomes``). The gap is taken on
 the same predictions: the realised figures against the estimate of the predictions that have an
 outcome, not of the whole period, whose newest bookings have none yet.
 """

@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from data_engineering.src.messages import masked_uri
-from streamlit_apps.lib import config, db, drift, performance, registry, sql, ui
+from streamlit_apps.lib import config, db, drift, monitoring_sql, performance, registry, sql, ui
 
 PERIODS = {
     "Last 24 hours": dt.timedelta(hours=24),
@@ -57,7 +57,7 @@ since = now - span if span else dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 try:
     url = db.current_url()
-    summary = db.query(sql.prediction_summary(since), url=url).iloc[0]
+    summary = db.query(monitoring_sql.prediction_summary(since), url=url).iloc[0]
 except db.DataUnavailable as exc:
     ui.data_unavailable(exc, table=sql.PREDICTIONS, missing=NO_PREDICTIONS)
     st.stop()
@@ -73,10 +73,10 @@ unit: sql.Bucket = (
     "minute" if span_seen <= pd.Timedelta(hours=3) else "hour" if span_seen <= pd.Timedelta(days=3) else "day"
 )
 try:
-    overall = db.query(sql.prediction_activity(since, None), url=url).iloc[0]
-    activity = db.query(sql.prediction_activity(since, unit), url=url)
-    histogram = db.query(sql.probability_histogram(since, HISTOGRAM_BINS), url=url)
-    versions = db.query(sql.prediction_versions(since), url=url)
+    overall = db.query(monitoring_sql.prediction_activity(since, None), url=url).iloc[0]
+    activity = db.query(monitoring_sql.prediction_activity(since, unit), url=url)
+    histogram = db.query(monitoring_sql.probability_histogram(since, HISTOGRAM_BINS), url=url)
+    versions = db.query(monitoring_sql.prediction_versions(since), url=url)
 except db.DataUnavailable as exc:  # the database went away between two queries
     ui.data_unavailable(exc, table=sql.PREDICTIONS, missing=NO_PREDICTIONS)
     st.stop()
@@ -188,7 +188,7 @@ if len(versions) > 1:
 # ---------------------------------------------------------------------------------- performance
 st.subheader("Estimated and realised performance")
 try:
-    probabilities = db.query(sql.period_probabilities(since, performance.ESTIMATE_ROWS), url=url)
+    probabilities = db.query(monitoring_sql.period_probabilities(since, performance.ESTIMATE_ROWS), url=url)
 except db.DataUnavailable as exc:
     ui.data_unavailable(exc, table=sql.PREDICTIONS, missing=NO_PREDICTIONS)
     st.stop()
@@ -196,15 +196,17 @@ decision = float(threshold) if threshold is not None and not pd.isna(threshold) 
 period_estimate = performance.label_free(probabilities["cancel_probability"].to_numpy(float), decision)
 outcome, known_estimate = None, None
 try:
-    outcome = db.query(sql.realised_outcomes(since), url=url).iloc[0]
-    known = db.query(sql.outcome_probabilities(since, performance.ESTIMATE_ROWS), url=url)
+    outcome = db.query(monitoring_sql.realised_outcomes(since), url=url).iloc[0]
+    known = db.query(monitoring_sql.outcome_probabilities(since, performance.ESTIMATE_ROWS), url=url)
     known_estimate = performance.label_free(known["probability"].to_numpy(float), decision)
 except db.DataUnavailable as exc:  # no bookings loaded: the estimate stands alone
     ui.data_unavailable(exc, table=sql.BOOKINGS, missing=LOAD_HINT)
 tp, fp, fn, tn = (int(outcome[k]) if outcome is not None else 0 for k in ("tp", "fp", "fn", "tn"))
 labelled = tp + fp + fn + tn
 rank_sum = outcome["rank_sum"] if outcome is not None else None
-realised = performance.Realised(labelled, tp + fn, sql.realised_roc_auc(rank_sum, tp + fn, fp + tn))
+realised = performance.Realised(
+    labelled, tp + fn, monitoring_sql.realised_roc_auc(rank_sum, tp + fn, fp + tn)
+)
 st.caption(
     "**Estimated** from the logged probabilities alone, before any outcome is known (confidence-based "
     "performance estimation, as `./cli.sh estimate-performance` does): the figure the outcomes will give "
@@ -291,7 +293,7 @@ if reference is None:
     st.info("Drift needs a champion model (its profile of the training data): none is registered.")
 else:
     try:
-        current = db.query(sql.prediction_histograms(since), url=url)
+        current = db.query(monitoring_sql.prediction_histograms(since), url=url)
     except db.DataUnavailable as exc:
         ui.data_unavailable(exc, table=sql.PREDICTIONS, missing=NO_PREDICTIONS)
         st.stop()

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from data_science import drift_reference as profiles
 from data_science.drift_reference import bin_counts, quantile_edges, training_profile
 from data_science.performance_estimate import estimate
-from streamlit_apps.lib import drift, performance, sql
+from streamlit_apps.lib import drift, monitoring_sql, performance, sql
 
 
 @pytest.mark.parametrize(
@@ -206,8 +206,8 @@ def test_estimated_and_realised_table_says_what_each_figure_rests_on() -> None:
     nothing = performance.Realised(predictions=0, cancelled=0, roc_auc=None)
     empty = performance.comparison(800, period, None, nothing).set_index("").T
     assert list(empty.loc["ROC AUC"])[1:] == ["–", "–", "–"]
-    assert sql.realised_roc_auc(None, 0, 0) is None
-    assert sql.realised_roc_auc(10.0, 4, 0) is None  # one outcome only: no curve
+    assert monitoring_sql.realised_roc_auc(None, 0, 0) is None
+    assert monitoring_sql.realised_roc_auc(10.0, 4, 0) is None  # one outcome only: no curve
     # Mann-Whitney by hand: cancelled ranked 3 and 4 of 4 -> AUC 1; ranks 1 and 2 -> 0.
-    assert sql.realised_roc_auc(7.0, 2, 2) == 1.0
-    assert sql.realised_roc_auc(3.0, 2, 2) == 0.0
+    assert monitoring_sql.realised_roc_auc(7.0, 2, 2) == 1.0
+    assert monitoring_sql.realised_roc_auc(3.0, 2, 2) == 0.0
