@@ -137,8 +137,9 @@ def main(argv: list[str] | None = None) -> int:
     from data_engineering.src.files.reader import RawReader
     from data_engineering.src.schema import ColumnsError
     from data_engineering.src.vocabulary import OutsideVocabulary
+    from data_science.batch_outputs import answer_chunk
     from data_science.model import CancellationModel, ModelBundleError
-    from data_science.predict_batch import answer_chunk, as_of_date
+    from data_science.predict_batch import as_of_date
     from data_science.tracking import NoModelError, default_model_uri, resolve
 
     parser = argparse.ArgumentParser(

@@ -6,11 +6,11 @@ code, run in Spark's Python workers, so the two engines accept, refuse and answe
 
     read      the platform's reader (``io.open_bookings``: CSV as ``RawReader`` reads it, misaligned
               lines set aside with their reason; or Parquet), in one task: a file is one stream;
-              score-db: ``score_db.on_the_books_query``, one task per range of ``source_line``
+              score-db: ``booking_scores.on_the_books_query``, one task per range of ``source_line``
     spread    ``repartitionByRange`` on the line number: every core gets a contiguous run of lines,
               so the outputs keep the input's order
     screen    ``CancellationModel.screen`` (``answer``'s validation, the one implementation of
-              every rule) in ``mapInArrow``; refused rows get ``predict_batch.rejected_rows``'s
+              every rule) in ``mapInArrow``; refused rows get ``batch_outputs.rejected_rows``'s
               reasons
     score     ``spark_udf`` of the pyfunc on the accepted rows only (it raises on an invalid one)
     write     predict-batch: Spark writes Parquet parts beside OUT; the driver streams them, in
@@ -47,10 +47,10 @@ from data_engineering.src.files.parquet import open_bookings
 from data_engineering.src.files.records import Misaligned, RawChunk, as_text
 from data_engineering.src.schema import AS_OF, BOOKING_FIELDS, BOOKING_ID, SCORING_FIELDS
 from data_engineering.src.vocabulary import OutsideVocabulary
+from data_science.batch_outputs import OUTPUTS, Outcome, Outputs, chunk_bookings, rejected_rows
+from data_science.booking_scores import SCORES_KEY, ScoresRun, chunks_of, on_the_books_query, scores_table
+from data_science.booking_scores import Outcome as DbOutcome
 from data_science.model import CancellationModel
-from data_science.predict_batch import OUTPUTS, Outcome, Outputs, chunk_bookings, rejected_rows
-from data_science.score_db import SCORES_KEY, ScoresRun, chunks_of, on_the_books_query, scores_table
-from data_science.score_db import Outcome as DbOutcome
 
 # Internal column names: a file's own columns become c0, c1, ... (a hotel's "Réf. client" or
 # "a.b" would otherwise need quoting in every Spark expression) and get their names back on output.
@@ -110,7 +110,7 @@ def _strings(values: pa.Array | pa.ChunkedArray | list[str | None]) -> pa.Array:
 
 def database_reader(job: ScoresRun, names: list[str]) -> Callable[[Batches], Batches]:
     """The task that reads the bookings on the books whose ``source_line`` lies in its seed ranges
-    (``score_db.chunks_of``: a server-side cursor, a chunk at a time)."""
+    (``booking_scores.chunks_of``: a server-side cursor, a chunk at a time)."""
 
     def read(ranges: Batches) -> Batches:
         engine = db.make_engine(job.url)

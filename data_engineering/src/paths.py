@@ -40,7 +40,7 @@ MODELS_DIR = WORKSPACE / "models"
 MODEL_DIR = MODELS_DIR / "model"
 OOF_FILE = MODELS_DIR / "oof_predictions.csv"  # row-level predictions: DVC-tracked, never in git
 BASELINES_OOF_FILE = MODELS_DIR / "baselines_oof.csv"
-SQLITE_DEFAULT = DATA_DIR / "hotel_cancellation.sqlite"
+SQLITE_DEFAULT = WORKSPACE / _settings.EMBEDDED_DATABASE
 MLFLOW_DB_DEFAULT = WORKSPACE / "mlflow.db"
 MLFLOW_ARTIFACTS_DEFAULT = WORKSPACE / "mlartifacts"
 # A copy of the full public file beside the checkout (the machine's shared data): the tests and

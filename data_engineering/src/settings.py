@@ -33,6 +33,9 @@ DEVELOPMENT = ("local", "test")
 PLACEHOLDER_SECRETS = frozenset({"change-me", "changeme"})
 # Where the .env.<ENV> files live (a module attribute so that tests can point it elsewhere).
 ENV_FILE_DIR = REPO_ROOT
+# The embedded SQLite database, relative to the workspace: the database when none is configured.
+# Defined here, below paths.py (which builds its paths on the workspace these settings resolve).
+EMBEDDED_DATABASE = Path("data") / "hotel_cancellation.sqlite"
 # The environment used when APP_ENV is unset, once `./cli.sh setup-db local` has recorded it: the
 # README's commands (initialize-data db, serve-api, score-db, dashboard) then meet in one
 # database without each needing `--env local`; before it, they share the embedded SQLite file.
@@ -262,9 +265,7 @@ class DatabaseSettings(HotelSettings):
                 )
             key = env_name(type(self), "database_url_readonly" if readonly else "database_url")
             raise SettingsError(f"{path.name} has no {key}: run ./cli.sh setup-db {env} again")
-        from data_engineering.src.paths import SQLITE_DEFAULT
-
-        return f"sqlite:///{SQLITE_DEFAULT}"
+        return f"sqlite:///{WorkspaceSettings().workspace / EMBEDDED_DATABASE}"
 
 
 def database_url(env: str | None = None, *, readonly: bool = False) -> str:

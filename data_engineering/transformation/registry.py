@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 
 from data_engineering.transformation import v1, v2, v3, v4
-
-ColumnType = Literal["int", "float", "text", "date"]
+from data_engineering.transformation.v1 import ColumnType
 
 
 @dataclass(frozen=True)

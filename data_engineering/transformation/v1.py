@@ -18,7 +18,7 @@ idempotent (``none`` stays ``none``, ``UNK`` stays ``UNK``), so a processed file
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 import numpy as np
 
@@ -28,8 +28,9 @@ from data_engineering.src.schema import AS_OF, BOOKING_ID, COUNTRY_ALIASES, VOCA
 if TYPE_CHECKING:
     import pandas as pd
 
-    from data_engineering.transformation.registry import ColumnType
-
+# A column's type in a version's output. Defined in the first version, which every later one and
+# the registry build on, so none of them imports the registry back.
+ColumnType = Literal["int", "float", "text", "date"]
 ID = BOOKING_ID
 UNKNOWN_COUNTRY = "UNK"
 NO_ID = "none"

@@ -6,16 +6,11 @@ compute it for a booking that does not exist yet. Dates use the hotels' calendar
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
 from data_engineering.src.arrays import lookup, object_array
 from data_engineering.src.dates import arrival_dates, booking_dates, month_numbers
 from data_engineering.transformation import v1
-
-if TYPE_CHECKING:
-    from data_engineering.transformation.registry import ColumnType
 
 HOME_COUNTRY = "PRT"  # both hotels of the dataset are in Portugal
 SEASONS = {
@@ -36,7 +31,7 @@ LONGEST_BAND = "over 365 days"
 _BAND_EDGES = np.array([upper for upper, _ in LEAD_TIME_BANDS])
 _BAND_LABELS = object_array([label for _, label in LEAD_TIME_BANDS] + [LONGEST_BAND])
 
-FEATURES: dict[str, ColumnType] = {
+FEATURES: dict[str, v1.ColumnType] = {
     "arrival_date": "date",
     "arrival_month": "int",
     "arrival_weekday": "int",
@@ -57,7 +52,7 @@ FEATURES: dict[str, ColumnType] = {
     "has_company": "int",
     "previous_cancellation_rate": "float",
 }
-COLUMNS: dict[str, ColumnType] = {**v1.COLUMNS, **FEATURES}
+COLUMNS: dict[str, v1.ColumnType] = {**v1.COLUMNS, **FEATURES}
 
 # The model's inputs. Deliberately not inputs: identifiers, absolute time (arrival_date_year,
 # dates: a model must not learn "2016" when it will score 2018), the dataset's inconsistent week

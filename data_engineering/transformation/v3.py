@@ -16,18 +16,13 @@ away from its training data, which is why the champion is refit on all data, rec
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
 from data_engineering.transformation import v1, v2
 
-if TYPE_CHECKING:
-    from data_engineering.transformation.registry import ColumnType
-
 EPOCH = np.datetime64("2000-01-01", "D")
-FEATURES: dict[str, ColumnType] = {"booking_date_index": "int"}
-COLUMNS: dict[str, ColumnType] = {**v2.COLUMNS, **FEATURES}
+FEATURES: dict[str, v1.ColumnType] = {"booking_date_index": "int"}
+COLUMNS: dict[str, v1.ColumnType] = {**v2.COLUMNS, **FEATURES}
 NUMERIC_FEATURES: tuple[str, ...] = (*v2.NUMERIC_FEATURES, "booking_date_index")
 CATEGORICAL_FEATURES: tuple[str, ...] = v2.CATEGORICAL_FEATURES
 

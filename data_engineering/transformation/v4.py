@@ -18,18 +18,13 @@ a model of what was known up to its cut-off, persisting into later days.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
 from data_engineering.src.schema import AS_OF
 from data_engineering.transformation import v1, v3
 
-if TYPE_CHECKING:
-    from data_engineering.transformation.registry import ColumnType
-
-FEATURES: dict[str, ColumnType] = {"days_to_arrival": "int", "days_since_booking": "int"}
-COLUMNS: dict[str, ColumnType] = {**v3.COLUMNS, **FEATURES}
+FEATURES: dict[str, v1.ColumnType] = {"days_to_arrival": "int", "days_since_booking": "int"}
+COLUMNS: dict[str, v1.ColumnType] = {**v3.COLUMNS, **FEATURES}
 NUMERIC_FEATURES: tuple[str, ...] = (*v3.NUMERIC_FEATURES, *FEATURES)
 CATEGORICAL_FEATURES: tuple[str, ...] = v3.CATEGORICAL_FEATURES
 

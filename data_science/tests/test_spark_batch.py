@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from data_engineering.src.paths import REPO_ROOT
 from data_engineering.src.schema import NON_BOOKING_COLUMNS
 from data_engineering.src.synthetic import make_bookings, write_frame
-from data_science import predict_batch, score_db
+from data_science import batch_outputs, predict_batch, score_db
 from data_science.engines import SparkUnavailableError, check_spark, spark_session
 
 MASTER = "local[2]"
@@ -109,7 +109,7 @@ def test_predict_batch_on_spark_gives_the_default_engines_answers_and_refusals(
         output = tmp_path / engine / f"out.{fmt}"
         output.parent.mkdir()
         outcome, _, _ = predict_batch.run(source, output, as_of=day, scoring_engine=engine)
-        outputs[engine] = (outcome, _read(output), _read(predict_batch.rejected_path(output)))
+        outputs[engine] = (outcome, _read(output), _read(batch_outputs.rejected_path(output)))
     (mine, scored, rejected), (theirs, expected, expected_rejected) = outputs["spark"], outputs["python"]
     assert (mine.rows_in, mine.scored, mine.rejected, mine.flagged) == (
         theirs.rows_in,
