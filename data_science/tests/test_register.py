@@ -6,29 +6,23 @@ against copies of the session's registry or new ones, never the session's own.
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
+from collections.abc import Callable
 from pathlib import Path
+from subprocess import CompletedProcess
 
 import mlflow
+import pytest
 
 from conftest import TrainedWorkspace
-from data_engineering.src.paths import REPO_ROOT
 from data_science.tracking import CHAMPION, MODEL_NAME
 
 
-def register(workspace: TrainedWorkspace, store: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, **workspace.env(), "MLFLOW_TRACKING_URI": f"sqlite:///{store}"}
-    return subprocess.run(
-        [sys.executable, "-m", "data_science.register"],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
+@pytest.fixture
+def register(trained_workspace: TrainedWorkspace, run_module) -> Callable[[Path], CompletedProcess[str]]:
+    """``python -m data_science.register`` in the session's workspace, against the registry ``store``."""
+    return lambda store: run_module(
+        "data_science.register", env=trained_workspace.env() | {"MLFLOW_TRACKING_URI": f"sqlite:///{store}"}
     )
 
 
@@ -40,27 +34,27 @@ def registry(store: Path) -> tuple[list[str], str]:
 
 
 def test_registering_the_same_model_again_registers_nothing(
-    trained_workspace: TrainedWorkspace, tmp_path: Path
+    trained_workspace: TrainedWorkspace, register: Callable[[Path], CompletedProcess[str]], tmp_path: Path
 ) -> None:
     store = tmp_path / "mlflow.db"
     shutil.copy(trained_workspace.root / "mlflow.db", store)  # the fixture registered the model once
     before = registry(store)
-    again = register(trained_workspace, store)
+    again = register(store)
     assert again.returncode == 0, again.stderr
     assert f"{MODEL_NAME} version {before[1]} is this model already" in again.stdout
     assert registry(store) == before == (["1"], "1")
 
 
 def test_outputs_restored_from_cache_reach_a_new_registry_once(
-    trained_workspace: TrainedWorkspace, tmp_path: Path
+    register: Callable[[Path], CompletedProcess[str]], tmp_path: Path
 ) -> None:
     """DVC restores a stage's outputs without running it: the step registers from the files alone."""
     store = tmp_path / "new.db"
-    first = register(trained_workspace, store)
+    first = register(store)
     assert first.returncode == 0, first.stderr
     assert f"registered {MODEL_NAME} version 1 as {CHAMPION} (first registered model)" in first.stdout
     assert registry(store) == (["1"], "1")
-    second = register(trained_workspace, store)
+    second = register(store)
     assert second.returncode == 0, second.stderr
     assert "nothing registered, no alias moved" in second.stdout
     assert registry(store) == (["1"], "1")

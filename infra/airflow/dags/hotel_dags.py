@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -46,6 +47,7 @@ def _dvc_stages() -> tuple[str, ...]:
     if spec is None or spec.loader is None:
         raise ImportError(f"cannot load {REPO}/data_engineering/src/dvc_stages.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclass looks its module up there while it is defined
     spec.loader.exec_module(module)
     stages: tuple[str, ...] = module.stage_names(REPO / "dvc.yaml")
     return stages
