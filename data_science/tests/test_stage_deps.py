@@ -1,4 +1,4 @@
-"""dvc.yaml's stages: each lists, as ``deps``, every project module its command imports.
+"""dvc.yaml's stages: each lists, as ``deps``, every project module its command imports, and no other.
 
 DVC reruns a stage only when a dep changed; a module the stage imports but does not list would
 let a code change pass without a rerun. The imports are followed transitively from the stage's
@@ -97,6 +97,9 @@ def test_each_stage_lists_every_module_it_imports(stage: Stage) -> None:
     assert module_file(stage.module) in modules
     missing = sorted(str(path.relative_to(ROOT)) for path in modules if not covered(path, stage.deps))
     assert missing == [], f"dvc.yaml: stage {stage.name} imports these but its deps omit them"
+    # And no module it never imports: a change there would rerun the stage for nothing.
+    idle = [dep for dep in stage.deps if dep.endswith(".py") and ROOT / dep not in modules]
+    assert idle == [], f"dvc.yaml: stage {stage.name} lists modules it does not import"
 
 
 def test_the_walk_follows_lazy_and_package_imports_but_not_type_checking_ones() -> None:
