@@ -202,7 +202,7 @@ cmd_initialize_data() {
   "$PY" -m data_engineering.src.initialize_data ${ARGS[@]+"${ARGS[@]}"}
 }
 
-#: dvc-init-pipeline | the main job: sync, dvc init if needed, dvc repro, print metrics and the champion
+#: dvc-init-pipeline | the main job: sync, dvc init if needed, dvc repro, register the model, print metrics and the champion
 cmd_dvc_init_pipeline() {
   [ $# -eq 0 ] || usage_error "dvc-init-pipeline takes no arguments (configure it in params.yaml)"
   absolutize_source
@@ -217,29 +217,31 @@ cmd_dvc_init_pipeline() {
   dvc repro || die "dvc repro failed (see the stage output above)"
   echo
   echo "== pipeline finished in $((SECONDS - started))s =="
-  local status=0
-  "$PY" -m data_science.summary || status=$?
-  if [ "$status" -eq 3 ]; then  # data_science.summary.NO_CHAMPION
-    # A new or emptied registry (MLFLOW_TRACKING_URI) while DVC kept evaluate's outputs: register them.
-    echo "cli.sh: note: evaluate's results came from DVC's cache; running it again to register the model in this registry"
-    dvc repro --force --single-item evaluate || die "dvc repro evaluate failed (see the stage output above)"
-    "$PY" -m data_science.summary
-  elif [ "$status" -ne 0 ]; then
-    exit "$status"
-  fi
+  # The stages only compute; registering is its own step, so outputs DVC restored from its cache
+  # reach a new or emptied registry too (and a model already there is not registered twice).
+  "$PY" -m data_science.register || die "registering the model failed (see above)"
+  "$PY" -m data_science.summary
+}
+
+#: register | log the pipeline's model to MLflow and register it (once: a model already registered is skipped); the gate moves `champion`
+cmd_register() {
+  [ $# -eq 0 ] || usage_error "register takes no arguments (it registers what dvc repro produced)"
+  ensure_env
+  cd "$ROOT"  # as a module from the root: this checkout's packages, whatever is installed
+  "$PY" -m data_science.register
 }
 
 #: dvc-repro [STAGE] | run one pipeline stage alone (what Airflow's tasks call), or the whole pipeline
 cmd_dvc_repro() {
   [ $# -le 1 ] || usage_error "dvc-repro takes at most one stage"
+  absolutize_source
+  ensure_env
+  cd "$ROOT"  # as a module from the root: this checkout's packages, whatever is installed
   local stages
-  stages="$(sed -n 's/^  \([a-z_]*\):$/\1/p' "$ROOT/dvc.yaml" | tr '\n' ' ')"
+  stages="$("$PY" -m data_engineering.src.dvc_stages)" || die "cannot read the stages of dvc.yaml"
   if [ $# -eq 1 ] && [[ " $stages " != *" $1 "* ]]; then
     usage_error "unknown stage '$1' (stages: $stages)"
   fi
-  absolutize_source
-  ensure_env
-  cd "$ROOT"
   export PATH="$VENV/bin:$PATH"
   if [ $# -eq 1 ]; then dvc repro --single-item "$1"; else dvc repro; fi
 }

@@ -188,7 +188,9 @@ class TrainedWorkspace:
 
 @pytest.fixture(scope="session")
 def trained_workspace(tmp_path_factory: pytest.TempPathFactory) -> TrainedWorkspace:
-    """Runs initialize-data, train and evaluate as subprocesses (as DVC would) once per session."""
+    """Runs initialize-data (ingest and transform), the later stages of dvc.yaml and the register
+    step as subprocesses (as DVC and dvc-init-pipeline would) once per session."""
+    from data_engineering.src.dvc_stages import read_stages
     from data_engineering.src.synthetic import write_bookings
 
     root = tmp_path_factory.mktemp("trained")
@@ -200,11 +202,12 @@ def trained_workspace(tmp_path_factory: pytest.TempPathFactory) -> TrainedWorksp
         "HOTEL_BOOKINGS_SOURCE": str(source),
         "DATABASE_URL": f"sqlite:///{root / 'data.sqlite'}",
     }
+    stages = [stage.module for stage in read_stages()]
+    later = stages[stages.index("data_engineering.src.transform") + 1 :]
     for module, *args in (
         ("data_engineering.src.initialize_data", "csv"),  # the version params.yaml names
-        ("data_science.train",),
-        ("data_science.baselines",),
-        ("data_science.evaluate",),
+        *((module,) for module in later),
+        ("data_science.register",),
     ):
         result = subprocess.run(
             [sys.executable, "-m", module, *args],

@@ -1,17 +1,17 @@
-"""Stage ``evaluate``: report the backtest, beside the baselines, then track and register the model.
+"""Stage ``evaluate``: report the backtest, beside the baselines.
 
 Every figure here comes from out-of-fold predictions: bookings each fold's model was never
 fitted on (``train.py``). Writes ``reports/metrics.json`` (DVC metrics: the ``backtest`` section,
 whose ``roc_auc_mean`` is the expected performance on future bookings, and the baselines'),
-plot data under ``reports/plots/`` (for ``dvc plots``) and PNGs under ``reports/figures/``. Then
-one MLflow run holds the figures, the model as a self-contained pyfunc, and the champion gate's
-comparison (``register.py``).
+plot data under ``reports/plots/`` (for ``dvc plots``) and PNGs under ``reports/figures/``. It
+only computes: the MLflow run (figures, the model as a self-contained pyfunc, the champion gate's
+comparison) is the register step's, after ``dvc repro`` (``register.py``), so a stage DVC
+restores from its cache is registered all the same.
 """
 
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,11 +19,9 @@ from typing import TYPE_CHECKING, Any
 import matplotlib as mpl
 import numpy as np
 import pandas as pd
-import yaml
 from sklearn.calibration import calibration_curve
 from sklearn.metrics import confusion_matrix, precision_recall_curve, roc_curve
 
-from data_engineering.src.files.writing import read_processed
 from data_engineering.src.initialize_data import TransformParams
 from data_engineering.src.params import read_section
 from data_engineering.src.paths import (
@@ -33,9 +31,7 @@ from data_engineering.src.paths import (
     METRICS_FILE,
     MODEL_DIR,
     OOF_FILE,
-    PARAMS_FILE,
     PLOTS_DIR,
-    REPO_ROOT,
     processed_file,
 )
 from data_engineering.src.schema import TARGET
@@ -225,23 +221,6 @@ def importance_plot(model: CancellationModel) -> Path:
     return _save(fig, "feature_importance.png")
 
 
-def git_commit() -> str:
-    try:
-        result = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
-        )
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=REPO_ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        return result.stdout.strip() + ("-dirty" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
 def evaluate(
     model: CancellationModel, backtest: dict[str, Any], baselines: dict[str, Any], oof: pd.DataFrame
 ) -> dict[str, Any]:
@@ -286,25 +265,6 @@ def main() -> int:
         f"plain XGBoost {plain['roc_auc_mean']:.4f} (F1 {plain['f1_mean']:.4f}); the champion's threshold "
         f"{model.threshold:.3f}"
     )
-    from data_science.load_check import PromotionRefusedError
-    from data_science.register import input_example, log_and_register
-
-    params = yaml.safe_load(PARAMS_FILE.read_text())
-    frame = read_processed(version, path)
-    try:
-        outcome = log_and_register(
-            model,
-            report,
-            params,
-            example=input_example(frame, later_days=model.answers_as_of),
-            frame=frame,
-            oof=oof,
-            commit=git_commit(),
-        )
-    except PromotionRefusedError as exc:  # the run is marked failed and its tags say why
-        print(f"evaluate: error: {exc}", file=sys.stderr)
-        return 1
-    print(f"evaluate: {outcome}")
     return 0
 
 

@@ -1,4 +1,10 @@
-"""Log an evaluated model to MLflow, register it, and decide who is champion.
+"""``./cli.sh register``: log the evaluated model to MLflow, register it, and decide who is champion.
+
+The pipeline's step after ``dvc repro`` (``./cli.sh dvc-init-pipeline``, the Airflow DAG's
+``register`` task): the DVC stages only compute, so outputs DVC restored from its cache are
+registered like fresh ones. Idempotent: a model version carries the fingerprint of the files it
+was registered from (the model bundle and ``reports/metrics.json``), and a bundle this registry
+already holds is not registered again, nor does any alias move.
 
 The registered model is a pyfunc that runs outside this repository: it carries the modules it
 imports (``code_paths``), pinned requirements, a signature and an input example generated from
@@ -8,45 +14,50 @@ the column spec, and the drift reference (``profile.json``, inside the model's f
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
+import subprocess
+import sys
 import tempfile
-from dataclasses import dataclass
 from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pandas as pd
-from sklearn.metrics import roc_auc_score
+import yaml
 
-from data_engineering.src.paths import FIGURES_DIR, METRICS_FILE, MODEL_DIR, PLOTS_DIR
+from data_engineering.src.files.writing import read_processed
+from data_engineering.src.initialize_data import TransformParams
+from data_engineering.src.params import read_section
+from data_engineering.src.paths import (
+    FIGURES_DIR,
+    METRICS_FILE,
+    MODEL_DIR,
+    OOF_FILE,
+    PARAMS_FILE,
+    PLOTS_DIR,
+    REPO_ROOT,
+    processed_file,
+)
 from data_engineering.src.schema import (
     AS_OF,
     BOOKING_FIELDS,
     BOOKING_ID,
     COLUMNS_BY_NAME,
     SCORING_FIELDS,
-    TARGET,
 )
-from data_engineering.transformation import get_transformation
 from data_engineering.transformation.v1 import NO_ID, UNKNOWN_COUNTRY
-from data_science.backtest.params import CREATION, ON_THE_BOOKS
-from data_science.load_check import promotion_refusal
-from data_science.model import VOCABULARY_NAME, CancellationModel, ModelBundleError
-from data_science.nightly import forecast
-from data_science.quality import nightly_accuracy
-from data_science.snapshots import as_of
+from data_science.backtest.reports import read_oof
+from data_science.champion_gate import gate
+from data_science.load_check import PromotionRefusedError, promotion_refusal
+from data_science.model import VOCABULARY_NAME, CancellationModel
 from data_science.tracking import (
     BUNDLE_ARTIFACT,
-    CHALLENGER,
-    CHAMPION,
     MODEL_ARTIFACT,
     MODEL_NAME,
-    ModelLoadError,
-    NoModelError,
+    configure,
     ensure_experiment,
-    resolve,
 )
 
 if TYPE_CHECKING:
@@ -130,6 +141,48 @@ def requirements() -> list[str]:
     return [f"{name}=={package_version(name)}" for name in REQUIREMENTS]
 
 
+FINGERPRINT_TAG = "bundle_sha256"
+
+
+def fingerprint(files: tuple[Path, ...] = (MODEL_DIR, METRICS_FILE)) -> str:
+    """sha256 over the files a registration uploads (their paths under each root, and bytes): the
+    same model and report give the same fingerprint, whether trained now or restored by DVC."""
+    digest = hashlib.sha256()
+    for root in files:
+        for path in sorted(root.rglob("*")) if root.is_dir() else [root]:
+            if path.is_file():
+                digest.update(f"{path.relative_to(root.parent)}\0{path.stat().st_size}\0".encode())
+                digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def registered_version(bundle: str) -> str | None:
+    """The version of this registry holding the bundle with fingerprint ``bundle``, if any."""
+    import mlflow
+
+    configure()
+    versions = mlflow.MlflowClient().search_model_versions(f"name = '{MODEL_NAME}'")
+    held = [v.version for v in versions if v.tags.get(FINGERPRINT_TAG) == bundle]
+    return str(min(held, key=int)) if held else None
+
+
+def git_commit() -> str:
+    try:
+        result = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+        )
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        return result.stdout.strip() + ("-dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
 def _flatten(prefix: str, value: Any) -> dict[str, Any]:
     if isinstance(value, dict):
         out: dict[str, Any] = {}
@@ -137,154 +190,6 @@ def _flatten(prefix: str, value: Any) -> dict[str, Any]:
             out.update(_flatten(f"{prefix}.{key}" if prefix else key, inner))
         return out
     return {prefix: value}
-
-
-@dataclass(frozen=True)
-class Gate:
-    """The champion/challenger decision and what it was based on."""
-
-    alias: str
-    text: str
-    basis: str = ""  # which comparison decided
-    champion_version: str | None = None
-    challenger_score: float | None = None  # ROC AUC at booking
-    champion_score: float | None = None
-    rows: int = 0
-    challenger_wape: float | None = None  # nightly forecast WAPE of the bookings on the books
-    champion_wape: float | None = None
-
-
-MIN_NEW_ROWS = 200  # fewer new bookings than this say too little to decide on
-
-
-def _champion_report(run_id: str | None) -> dict[str, Any] | None:
-    import mlflow
-
-    if not run_id:
-        return None
-    with tempfile.TemporaryDirectory(prefix="champion-report-") as tmp:
-        try:
-            path = mlflow.MlflowClient().download_artifacts(run_id, "metrics.json", tmp)
-        except Exception:
-            return None
-        report: dict[str, Any] = json.loads(Path(path).read_text())
-        return report
-
-
-def _same_folds(report: dict[str, Any], other: dict[str, Any] | None) -> bool:
-    if not other or "backtest" not in other:
-        return False
-    windows = [(f["start"], f["end"]) for f in report["backtest"]["folds"]]
-    theirs = [(f["start"], f["end"]) for f in other["backtest"]["folds"]]
-    return windows == theirs and report.get("data_version") == other.get("data_version")
-
-
-def _scored_as_of(model: CancellationModel, frame: pd.DataFrame, rows: pd.DataFrame) -> np.ndarray:
-    """``model``'s probabilities for OOF rows (booking ids and as-of days) of the processed bookings."""
-    bookings = frame.set_index("booking_id").loc[rows["booking_id"]].reset_index()
-    days = rows["as_of"].to_numpy(dtype="datetime64[D]")
-    judged = as_of(bookings, np.arange(len(bookings)), days, get_transformation(model.transformation))
-    return model.predict(judged).probability
-
-
-def _nightly_wape(rows: pd.DataFrame, probability: np.ndarray) -> float:
-    """The nightly forecast's WAPE over the folds of ``rows`` (on-the-books OOF rows)."""
-    scored = rows.assign(probability=probability)
-    nights = [
-        forecast(
-            part,
-            first_night=part["as_of"].iloc[0] + pd.Timedelta(days=1),
-            last_night=part["arrival_date"].max(),
-            hotels=None,
-        )
-        for _, part in scored.groupby("fold")
-    ]
-    return float(nightly_accuracy(pd.concat(nights, ignore_index=True))["wape"])
-
-
-def _wins(mine: tuple[float, float | None], theirs: tuple[float, float | None]) -> bool:
-    """Better at booking (ROC AUC), and no worse a nightly forecast (WAPE) where both have one."""
-    if mine[1] is not None and theirs[1] is not None and mine[1] > theirs[1]:
-        return False
-    return mine[0] > theirs[0]
-
-
-def gate(report: dict[str, Any], frame: pd.DataFrame, oof: pd.DataFrame, new_version: str) -> Gate:
-    """Does the new model (the challenger) replace the champion? Decided on data neither was fitted on.
-
-    Both questions count: ROC AUC at booking must be higher, and the nightly forecast of the
-    bookings on the books no worse (WAPE), where the champion has one.
-
-    1. Same data and the same folds as the champion's run: compare the two pipelines' backtests
-       (each fold model was fitted on arrivals before its window only).
-    2. Otherwise, the bookings after the champion's training cut-off: those arriving after it at
-       booking, and those on the books at a backtest cut-off after it, as of that day. The
-       champion never saw their outcomes, and the challenger's backtest scored them with fold
-       models fitted before their window.
-    3. Neither possible (no overlap, too few new bookings): the recorded backtest means, said so.
-    A champion trained with another vocabulary (other hotels, other room codes) cannot score these
-    bookings at all: the challenger replaces it.
-    """
-    try:
-        champion = resolve(f"models:/{MODEL_NAME}@{CHAMPION}")
-        if champion.version == new_version:
-            return Gate(CHAMPION, f"{CHAMPION} (already)", "same version")
-        old = CancellationModel.load(champion.local_dir, check_vocabulary=False)
-    except (ModelLoadError, ModelBundleError) as exc:  # a champion nobody can load: anything loadable wins
-        return Gate(
-            CHAMPION, f"{CHAMPION} (the current champion cannot be loaded: {exc})", "champion unloadable"
-        )
-    except NoModelError:
-        return Gate(CHAMPION, f"{CHAMPION} (first registered model)", "first model")
-    backtest = report["backtest"]
-    mine: tuple[float, float | None] = (float(backtest["roc_auc_mean"]), backtest.get("nightly_wape_mean"))
-    theirs_report = _champion_report(champion.run_id)
-    differences = old.vocabulary_differences()
-    if differences:
-        text = (
-            f"{CHAMPION} (version {champion.version} was trained with another vocabulary, "
-            f"{', '.join(differences)} differ: it cannot score these bookings)"
-        )
-        return Gate(CHAMPION, text, "other vocabulary", str(champion.version))
-    cutoff = old.metadata.get("window", {}).get("cutoff")
-    rows = 0
-    if theirs_report is not None and _same_folds(report, theirs_report):
-        recorded = theirs_report["backtest"]
-        basis = "backtest on the same folds"
-        theirs: tuple[float, float | None] = (
-            float(recorded["roc_auc_mean"]),
-            recorded.get("nightly_wape_mean"),
-        )
-    else:
-        day = pd.Timestamp(cutoff) if cutoff else None
-        booked = oof[oof["population"] == CREATION]
-        held = oof[oof["population"] == ON_THE_BOOKS]
-        new_rows = booked[booked["arrival_date"] >= day] if day is not None else booked.iloc[:0]
-        new_books = held[held["as_of"] >= day - pd.Timedelta(days=1)] if day is not None else held.iloc[:0]
-        if len(new_rows) >= MIN_NEW_ROWS and new_rows[TARGET].nunique() == 2:
-            y = new_rows[TARGET].to_numpy()
-            mine = (float(roc_auc_score(y, new_rows["probability"])), None)
-            theirs = (float(roc_auc_score(y, _scored_as_of(old, frame, new_rows))), None)
-            if len(new_books) >= MIN_NEW_ROWS:
-                mine = (mine[0], _nightly_wape(new_books, new_books["probability"].to_numpy()))
-                theirs = (theirs[0], _nightly_wape(new_books, _scored_as_of(old, frame, new_books)))
-            basis, rows = f"bookings after the champion's cut-off {cutoff}", len(new_rows) + len(new_books)
-        else:
-            recorded = (theirs_report or {}).get("backtest", {})
-            theirs = (float(recorded.get("roc_auc_mean", float("-inf"))), recorded.get("nightly_wape_mean"))
-            basis = "recorded backtest means (different folds, no new bookings to compare on)"
-    alias = CHAMPION if _wins(mine, theirs) else CHALLENGER
-    verdict = "beats" if alias == CHAMPION else "does not beat"
-    forecast = (
-        f", nightly WAPE {mine[1]:.3f} against {theirs[1]:.3f}"
-        if mine[1] is not None and theirs[1] is not None
-        else ""
-    )
-    text = (
-        f"{alias} (ROC AUC {mine[0]:.4f} against {theirs[0]:.4f}{forecast}: {verdict} version "
-        f"{champion.version}; {basis})"
-    )
-    return Gate(alias, text, basis, str(champion.version), mine[0], theirs[0], rows, mine[1], theirs[1])
 
 
 def log_and_register(
@@ -296,6 +201,7 @@ def log_and_register(
     frame: pd.DataFrame,
     oof: pd.DataFrame,
     commit: str,
+    fingerprint: str,
 ) -> str:
     """One MLflow run with the model, its reports and the gate's comparison; returns the outcome."""
     import mlflow
@@ -371,5 +277,46 @@ def log_and_register(
         mlflow.set_tags(
             {"alias_decision": decision.text, "gate_basis": decision.basis, "gate_rows": str(decision.rows)}
         )
-        mlflow.MlflowClient().set_registered_model_alias(MODEL_NAME, decision.alias, new_version)
+        client = mlflow.MlflowClient()
+        client.set_registered_model_alias(MODEL_NAME, decision.alias, new_version)
+        # Last: a version whose registration stopped half-way is not one to skip next time.
+        client.set_model_version_tag(MODEL_NAME, new_version, FINGERPRINT_TAG, fingerprint)
     return f"run {run.info.run_id}: registered {MODEL_NAME} version {new_version} as {decision.text}"
+
+
+def main() -> int:
+    if not METRICS_FILE.exists():
+        print(
+            "register: no reports/metrics.json: run the pipeline first (./cli.sh dvc-repro)", file=sys.stderr
+        )
+        return 1
+    bundle = fingerprint()
+    held = registered_version(bundle)
+    if held is not None:
+        print(
+            f"register: {MODEL_NAME} version {held} is this model already: nothing registered, no alias moved"
+        )
+        return 0
+    version = read_section("transform", TransformParams).version
+    model = CancellationModel.load(MODEL_DIR)
+    frame = read_processed(version, processed_file(version))
+    try:
+        outcome = log_and_register(
+            model,
+            json.loads(METRICS_FILE.read_text()),
+            yaml.safe_load(PARAMS_FILE.read_text()),
+            example=input_example(frame, later_days=model.answers_as_of),
+            frame=frame,
+            oof=read_oof(OOF_FILE),
+            commit=git_commit(),
+            fingerprint=bundle,
+        )
+    except PromotionRefusedError as exc:  # the run is marked failed and its tags say why
+        print(f"register: error: {exc}", file=sys.stderr)
+        return 1
+    print(f"register: {outcome}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -9,10 +9,6 @@ from typing import Any
 from data_engineering.src.paths import METRICS_FILE
 from data_science.tracking import CHAMPION, MODEL_NAME, configure, tracking_uri
 
-# Exit status when the registry has no champion although the pipeline ran: DVC restored
-# evaluate's outputs from its cache (a new or emptied MLFLOW_TRACKING_URI), so nothing was
-# registered there. dvc-init-pipeline answers it by running evaluate again.
-NO_CHAMPION = 3
 # What to run next, each a command of ./cli.sh (dvc itself lives in .venv, not on PATH).
 NEXT = "./cli.sh serve-api | ./cli.sh predict-batch IN.csv OUT.csv | ./cli.sh start-mlflow-ui | ./cli.sh dvc metrics show"
 
@@ -88,10 +84,10 @@ def main() -> int:
     except MlflowException as exc:
         print(
             f"summary: the registry {tracking_uri()} has no {MODEL_NAME}@{CHAMPION} ({exc.message}); "
-            "if DVC skipped evaluate as unchanged, `./cli.sh dvc repro --force --single-item evaluate` registers the model there",
+            "`./cli.sh register` registers the pipeline's model there",
             file=sys.stderr,
         )
-        return NO_CHAMPION
+        return 1
     # search results do not carry aliases: fetch the newest version itself.
     latest = client.get_model_version(MODEL_NAME, str(max(int(v.version) for v in versions)))
     aliases = ", ".join(latest.aliases) or "no alias"

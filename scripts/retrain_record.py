@@ -2,7 +2,7 @@
 
 After ``dvc repro`` (the Airflow DAG ``hotel_retrain``, or by hand), this links the two records of
 the run: the DVC side (``dvc.lock``: the hash of every stage output, and of the file itself) and
-the MLflow side (the run that the ``evaluate`` stage logged for exactly this data: its
+the MLflow side (the run that the register step logged for exactly this data: its
 ``data_version`` tag is the hash DVC records for the processed bookings; the model version it
 registered, and where ``champion`` points now). The record is written to
 ``reports/retraining/ID.json``, set as tags on that MLflow run (``retrain.*``), and printed as the
@@ -71,7 +71,7 @@ def record(run_id: str) -> dict:
     if not runs:
         raise SystemExit(
             f"retrain-record: no MLflow run for data version {data_hash} at {tracking_uri()} "
-            "(did the evaluate stage run against this tracking server?)"
+            "(did ./cli.sh register run against this tracking server?)"
         )
     run = runs[0]
     versions = client.search_model_versions(f"name = '{MODEL_NAME}' and run_id = '{run.info.run_id}'")

@@ -108,7 +108,14 @@ def test_the_gate_never_promotes_a_version_that_cannot_be_loaded(
 
     with pytest.raises(PromotionRefusedError, match="cannot be loaded back") as refused:
         register.log_and_register(
-            model, report, params, example=register.input_example(frame), frame=frame, oof=oof, commit="test"
+            model,
+            report,
+            params,
+            example=register.input_example(frame),
+            frame=frame,
+            oof=oof,
+            commit="test",
+            fingerprint="test",
         )
 
     newest = max(client.search_model_versions(f"name='{MODEL_NAME}'"), key=lambda v: int(v.version))

@@ -17,7 +17,7 @@ from data_engineering.src.schema import VOCABULARIES, VOCABULARY, load_vocabular
 from data_engineering.src.synthetic import OTHER_HOTEL_GROUP, make_bookings, write_bookings
 from data_engineering.src.validate import validate
 from data_engineering.transformation import get_transformation
-from data_science import register
+from data_science import champion_gate
 from data_science.backtest.folds import fit_booster
 from data_science.backtest.params import TrainParams
 from data_science.model import VOCABULARY_NAME, CancellationModel, VocabularyMismatchError
@@ -82,9 +82,9 @@ def test_a_champion_of_another_vocabulary_is_replaced(
         tmp_path / "champion"
     )
     champion = ResolvedModel("models:/m@champion", "m", "1", ("champion",), None, tmp_path / "champion", {})
-    monkeypatch.setattr(register, "resolve", lambda uri: champion)
+    monkeypatch.setattr(champion_gate, "resolve", lambda uri: champion)
     report = {"backtest": {"roc_auc_mean": 0.5, "folds": []}}
-    decision = register.gate(report, processed, processed.iloc[:0], "2")
+    decision = champion_gate.gate(report, processed, processed.iloc[:0], "2")
     assert decision.alias == CHAMPION
     assert decision.basis == "other vocabulary"
     assert "version 1 was trained with another vocabulary" in decision.text

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from data_engineering.src.dvc_stages import stage_names
 from data_engineering.src.paths import REPO_ROOT
 
 AIRFLOW_VENV = REPO_ROOT / ".venv-airflow"
@@ -94,13 +95,15 @@ def test_retrain_graph_runs_the_dvc_stages_in_order(dagbag: dict) -> None:
         "transform": ["train"],
         "train": ["baselines"],
         "baselines": ["evaluate"],
-        "evaluate": ["record"],
+        "evaluate": ["register"],
+        "register": ["record"],
         "record": ["push"],
         "push": ["report"],
         "report": [],
     }
-    for stage in ("ingest", "transform", "train", "baselines", "evaluate"):
+    for stage in stage_names():  # dvc.yaml's stages, each its own task
         assert retrain["commands"][stage].strip().endswith(f"cli.sh dvc-repro {stage}")
+    assert retrain["commands"]["register"].strip().endswith("cli.sh register")
     assert retrain["commands"]["report"].strip().endswith("cli.sh pipeline-summary")
     assert retrain["commands"]["record"].strip().endswith("cli.sh retrain-record --run-id '{{ run_id }}'")
     assert retrain["commands"]["push"].strip().endswith("cli.sh dvc-push")

@@ -27,7 +27,7 @@ from infra.tests.conftest import missing_tool
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
-STAGES = ("ingest", "transform", "train", "baselines", "evaluate", "record", "push", "report")
+STAGES = ("ingest", "transform", "train", "baselines", "evaluate", "register", "record", "push", "report")
 
 
 @pytest.fixture(scope="module")

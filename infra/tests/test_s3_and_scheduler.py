@@ -205,7 +205,7 @@ def test_scheduler_runs_hotel_retrain_end_to_end(retrained, airflow, deployment,
     import httpx
 
     run_id, state, tasks = retrained
-    stages = ("ingest", "transform", "train", "baselines", "evaluate", "record", "push", "report")
+    stages = ("ingest", "transform", "train", "baselines", "evaluate", "register", "record", "push", "report")
     assert (state, tasks) == ("success", dict.fromkeys(stages, "success")), airflow.log.read_text()[-3000:]
 
     # A new model version, and the alias where the run's decision put it.

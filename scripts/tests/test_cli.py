@@ -63,6 +63,12 @@ def test_unknown_command_exits_2_with_reason_and_usage() -> None:
         (("test", "frontend"), "unknown component 'frontend'"),
         (("initialize-data", "--env"), "--env needs a value"),
         (("initialize-data", "--env", "qa"), "unknown environment 'qa'"),
+        # The stage list is dvc.yaml's; registering is a step of its own, not a stage.
+        (
+            ("dvc-repro", "register"),
+            "unknown stage 'register' (stages: ingest transform train baselines evaluate)",
+        ),
+        (("register", "now"), "register takes no arguments"),
     ],
 )
 def test_bad_arguments_exit_2(args: tuple[str, ...], message: str) -> None:

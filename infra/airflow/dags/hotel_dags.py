@@ -7,7 +7,9 @@ few settings below without relying on the DAGs folder being importable.
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -36,7 +38,22 @@ def cli(*args: str) -> str:
     return " ".join([f"bash {CLI}", *args]) + " "
 
 
-STAGES = ("ingest", "transform", "train", "baselines", "evaluate")
+def _dvc_stages() -> tuple[str, ...]:
+    """The stages of dvc.yaml, through the project's one reader of it. Loaded by path: this
+    environment (Airflow's) has PyYAML but not the project's packages on its path."""
+    spec = importlib.util.spec_from_file_location(
+        "hotel_dvc_stages", REPO / "data_engineering" / "src" / "dvc_stages.py"
+    )
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {REPO}/data_engineering/src/dvc_stages.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclass looks its module up there while it is defined
+    spec.loader.exec_module(module)
+    stages: tuple[str, ...] = module.stage_names(REPO / "dvc.yaml")
+    return stages
+
+
+STAGES = _dvc_stages()
 # HOTEL_RETRAIN_SCHEDULE (in the environment of the dag-processor): a preset or cron expression,
 # or `none` for runs on demand only (triggered from the UI or the REST API).
 RETRAIN_SCHEDULE = os.environ.get("HOTEL_RETRAIN_SCHEDULE", "@weekly")
@@ -51,11 +68,13 @@ RETRAIN_SCHEDULE = os.environ.get("HOTEL_RETRAIN_SCHEDULE", "@weekly")
     default_args=DEFAULT_ARGS,
     tags=TAGS,
     doc_md="""Weekly retraining (HOTEL_RETRAIN_SCHEDULE changes it): ingest → transform → train →
-baselines → evaluate → record → push → report.
+baselines → evaluate → register → record → push → report.
 
-Each task runs one DVC stage with `./cli.sh dvc-repro STAGE` (`dvc repro --single-item`), the exact
-stages of `dvc.yaml`; unchanged stages are skipped by DVC as they are for users. `evaluate`
-registers the new model and moves `champion` only if it beats the current one. `record` links what
+Each stage task runs one DVC stage with `./cli.sh dvc-repro STAGE` (`dvc repro --single-item`), the
+stages of `dvc.yaml` in its order (read from it); unchanged stages are skipped by DVC as they are for
+users. `register` (`./cli.sh register`, as `dvc-init-pipeline` runs it after `dvc repro`) registers
+the model unless this registry holds it already, and moves `champion` only if it beats the current
+one: outputs DVC restored from its cache are registered too. `record` links what
 the run produced (`./cli.sh retrain-record`: dvc.lock's hashes, the MLflow run and model version,
 where `champion` points) in `reports/retraining/RUN_ID.json`, as tags of the MLflow run and as the
 task's XCom; `push` sends the data and model to the default DVC remote when one is configured;
@@ -69,12 +88,13 @@ def hotel_retrain() -> None:
         if previous is not None:
             previous >> task
         previous = task
+    register = BashOperator(task_id="register", bash_command=cli("register"), cwd=str(REPO))
     record = BashOperator(
         task_id="record", bash_command=cli("retrain-record", "--run-id", "'{{ run_id }}'"), cwd=str(REPO)
     )
     push = BashOperator(task_id="push", bash_command=cli("dvc-push"), cwd=str(REPO))
     report = BashOperator(task_id="report", bash_command=cli("pipeline-summary"), cwd=str(REPO), retries=0)
-    previous >> record >> push >> report
+    previous >> register >> record >> push >> report
 
 
 @dag(
