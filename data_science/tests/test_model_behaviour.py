@@ -136,7 +136,9 @@ def unseen_slice(request: pytest.FixtureRequest) -> dict[str, np.ndarray]:
         frame = pd.read_csv(given, dtype=str, keep_default_na=False)
         return validate({c: pa.array(frame[c].tolist(), pa.string()) for c in frame.columns}).columns
     if request.config.getoption("--model-uri"):
-        pytest.skip("the quality floor of a given model needs labelled bookings it never saw: --data-file PATH")
+        pytest.skip(
+            "the quality floor of a given model needs labelled bookings it never saw: --data-file PATH"
+        )
     frame = make_bookings(3000, seed=123)
     return _validated(frame, list(frame.columns))
 

@@ -11,7 +11,7 @@ import pytest
 
 from data_engineering.src.paths import REPO_ROOT
 
-TESTS = '''
+TESTS = """
 import pytest
 
 def test_pure():
@@ -41,7 +41,7 @@ def test_named_e2e(pg_url):
 
 def test_runs_a_module(run_module):
     pass
-'''
+"""
 
 
 @pytest.fixture
@@ -53,7 +53,9 @@ def tiers(pytester: pytest.Pytester) -> dict[str, str]:
     assert len(items) == TESTS.count("def test_")
     found = {}
     for item in items:
-        marked = [name for name in ("unit", "integration", "e2e", "model", "data") if item.get_closest_marker(name)]
+        marked = [
+            name for name in ("unit", "integration", "e2e", "model", "data") if item.get_closest_marker(name)
+        ]
         assert len(marked) == 1, (item.name, marked)
         found[item.name] = marked[0]
     return found
