@@ -508,27 +508,31 @@ cmd_lint() {
   return "$status"
 }
 
-#: test [api|data_science|data_engineering|streamlit_apps|infra|scripts|all|fault] [PYTEST_ARGS...] | run the tests (fault: the fault suite, then its table)
+# The tiers every test belongs to (conftest.py's TIERS: one each, by marker, folder or fixtures).
+TEST_TIERS=(unit integration e2e model data)
+
+#: test [unit|integration|e2e|model|data|api|data_science|data_engineering|streamlit_apps|infra|scripts|all|fault] [PYTEST_ARGS...] | run the tests: a tier, a component's, all of them (fault: the fault suite, then its table)
 cmd_test() {
   local target="${1:-all}"
   [ $# -gt 0 ] && shift
   local paths=() marker=()
-  if [ "$target" = all ] || [ "$target" = fault ]; then
+  if [ "$target" = all ] || [ "$target" = fault ] || [[ " ${TEST_TIERS[*]} " == *" $target "* ]]; then
     for c in "${COMPONENTS[@]}"; do [ -d "$ROOT/$c/tests" ] && paths+=("$c/tests"); done
   else
-    [[ " ${COMPONENTS[*]} " == *" $target "* ]] || usage_error "unknown component '$target' (expected: ${COMPONENTS[*]}, all or fault)"
+    [[ " ${COMPONENTS[*]} " == *" $target "* ]] || usage_error "unknown component '$target' (expected a tier: ${TEST_TIERS[*]}; a component: ${COMPONENTS[*]}; all or fault)"
     [ -d "$ROOT/$target/tests" ] || die "$target has no tests folder"
     paths=("$target/tests")
   fi
-  # The fault suite: every test marked `fault`, whatever its component.
+  # The fault suite: every test marked `fault`, whatever its component; a tier: its tests.
   [ "$target" = fault ] && marker=(-m fault)
+  [[ " ${TEST_TIERS[*]} " == *" $target "* ]] && marker=(-m "$target")
   ensure_env
   # The Airflow tests run the DAGs in Airflow's own environment, the Terraform and S3 tests moto's
   # AWS emulator from its own.
-  [[ "$target" =~ ^(all|infra|fault)$ ]] && ensure_airflow_env && ensure_moto_env
+  [[ "$target" =~ ^(all|infra|fault|e2e)$ ]] && ensure_airflow_env && ensure_moto_env
   # Tests that need PostgreSQL use the real server: start the test cluster (idempotent, ~1 s)
   # unless a test database was given. Without one they skip locally and fail under CI.
-  if [ -z "${TEST_DATABASE_URL:-}" ] && [[ "$target" =~ ^(all|api|data_engineering|data_science|streamlit_apps|fault)$ ]]; then
+  if [ -z "${TEST_DATABASE_URL:-}" ] && [[ "$target" =~ ^(all|api|data_engineering|data_science|streamlit_apps|fault|integration|e2e)$ ]]; then
     bash "$ROOT/scripts/setup_db.sh" test start >/dev/null \
       || echo "cli.sh: could not start the test database; PostgreSQL tests will skip (fail under CI)" >&2
   fi

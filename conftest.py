@@ -20,6 +20,75 @@ from data_engineering.src.messages import first_line
 from data_engineering.src.paths import FAULT_RESULTS_DIR, REPO_ROOT, SHARED_BOOKINGS
 from data_engineering.src.settings import DatabaseSettings
 
+# pytester: scripts/tests/test_tiers.py collects small trees of tests under this file's hooks.
+pytest_plugins = ("pytester",)
+
+# ---------------------------------------------------------------- tiers (./cli.sh test TIER)
+#
+# Every test belongs to exactly one tier, so `-m TIER` runs each once and `all` (no -m) runs them
+# all. A module or test may name its tier (`pytestmark = pytest.mark.e2e`); otherwise it is read
+# from what the test uses, which pytest knows before it runs anything (the fixture closure).
+TIERS = ("unit", "integration", "e2e", "model", "data")
+# Fixtures that start PostgreSQL schemas, run the pipeline's stages as subprocesses or copy the
+# checkout to run cli.sh there: a test that requests one (directly or through another fixture)
+# is an integration test.
+INTEGRATION_FIXTURES = frozenset(
+    {
+        "pg_url",
+        "pg_readonly_url",
+        "new_schema",
+        "pg_schema",
+        "trained_workspace",
+        "run_module",
+        "repo_copy",
+        "repo_cli",
+        "repo_env",
+        "checkout_copy",
+    }
+)
+# Markers older than the tiers that say the same: they need the database, train or start servers,
+# or break a running service.
+INTEGRATION_MARKERS = frozenset({"postgres", "slow", "fault"})
+E2E_FOLDERS = (REPO_ROOT / "infra" / "e2e",)  # the Docker stack (./cli.sh docker-check)
+
+
+def tier_of(item: pytest.Item) -> str:
+    """The tier a collected test belongs to: its own marker, else by folder and fixtures."""
+    named = [tier for tier in TIERS if item.get_closest_marker(tier) is not None]
+    if len(named) > 1:
+        raise pytest.UsageError(f"{item.nodeid} is marked with several tiers: {named}")
+    if named:
+        return named[0]
+    if any(item.path.is_relative_to(folder) for folder in E2E_FOLDERS):
+        return "e2e"
+    uses = set(getattr(item, "fixturenames", ()))
+    marks = {mark.name for mark in item.iter_markers()}
+    if uses & INTEGRATION_FIXTURES or marks & INTEGRATION_MARKERS:
+        return "integration"
+    return "unit"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("hotel", "tiers of the hotel-cancellation tests")
+    group.addoption(
+        "--model-uri",
+        default=None,
+        help="the model the `model` tests judge (models:/NAME@ALIAS, runs:/..., a folder); "
+        "default: the champion of a pipeline run on synthetic bookings",
+    )
+    group.addoption(
+        "--data-file",
+        default=None,
+        help="the raw bookings file (CSV, .csv.gz) the `data` tests check; default: synthetic bookings",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        tier = tier_of(item)
+        if item.get_closest_marker(tier) is None:
+            item.add_marker(getattr(pytest.mark, tier))
+
 
 def _unavailable(reason: str) -> None:
     """Under CI a missing service is a failure, never a silent skip."""

@@ -20,7 +20,6 @@ import ctypes
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -33,6 +32,7 @@ from api.proxy import INSTALL_HINT, Listener, ProxySettings, find_haproxy, rende
 from api.settings import HOST_DEFAULT, PORT_DEFAULT
 from data_engineering.src.arguments import port, positive_int
 from data_engineering.src.paths import REPO_ROOT
+from data_engineering.src.ports import free_ports
 from data_engineering.src.settings import SettingsError
 
 PROG = "serve-cluster"
@@ -65,18 +65,6 @@ def _spawn(argv: list[str], env: dict[str, str] | None = None) -> subprocess.Pop
         process_group=0,
         preexec_fn=_die_with_parent,  # noqa: PLW1509 - no other thread runs here
     )
-
-
-def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
-    """Ports nothing listens on now, distinct (held together while picked)."""
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for sock in sockets:
-            sock.bind((host, 0))
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
 
 
 def _exit_reason(code: int) -> str:

@@ -48,6 +48,7 @@ sys.path.insert(0, str(ROOT))
 from api.schemas import bookings_as_json  # noqa: E402
 from data_engineering.src.ingest import local_bookings_file  # noqa: E402
 from data_engineering.src.paths import RAW_FILE, SHARED_BOOKINGS  # noqa: E402
+from data_engineering.src.ports import free_port, wait_for_server  # noqa: E402
 from data_engineering.src.schema import BOOKING_FIELDS  # noqa: E402
 
 VENV_BIN = Path(sys.executable).parent
@@ -94,12 +95,6 @@ def split_payload(columns: list[str], row: list[Any]) -> bytes:
 
 
 # ---------------------------------------------------------------------------- servers
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _pin_to_server_core() -> None:
     os.sched_setaffinity(0, {SERVER_CORE})
 
@@ -151,18 +146,12 @@ class Server:
     def wait_ready(self, timeout: float = 240.0) -> float:
         started = time.monotonic()
         url = f"http://127.0.0.1:{self.port}{self.ready_path}"
-        while time.monotonic() - started < timeout:
-            if self.process.poll() is not None:
-                raise RuntimeError(
-                    f"{self.name} exited with {self.process.returncode}:\n{self.log.read_text()[-3000:]}"
-                )
-            try:
-                with urllib.request.urlopen(url, timeout=2) as response:
-                    if response.status == 200:
-                        return time.monotonic() - started
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
-            time.sleep(0.2)
+        if wait_for_server(url, self.process, timeout, interval=0.2):
+            return time.monotonic() - started
+        if self.process.poll() is not None:
+            raise RuntimeError(
+                f"{self.name} exited with {self.process.returncode}:\n{self.log.read_text()[-3000:]}"
+            )
         raise RuntimeError(f"{self.name} not ready after {timeout:.0f}s:\n{self.log.read_text()[-3000:]}")
 
     def cpu(self) -> float:

@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 
 from api.migrate import upgrade
-from api.tests.helpers import Cluster, api_settings, free_port, json_bookings, load_bookings, server_binaries
+from api.tests.helpers import Cluster, api_settings, json_bookings, load_bookings, server_binaries
 from data_engineering.src.paths import SHARED_BOOKINGS
+from data_engineering.src.ports import free_port
 
 
 def pytest_configure(config: pytest.Config) -> None:

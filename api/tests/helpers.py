@@ -6,14 +6,14 @@ import calendar
 import datetime as dt
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,27 +27,44 @@ import sqlalchemy as sa
 from api.schemas import bookings_as_json
 from api.settings import Settings
 from data_engineering.src.paths import REPO_ROOT
+from data_engineering.src.ports import free_port, wait_for_server
 from data_engineering.src.schema import BOOKING_FIELDS
 from data_engineering.src.validate import validate
 from data_science.model import CancellationModel
 from data_science.pyfunc import HotelCancellationPyfunc
 from data_science.tracking import BUNDLE_ARTIFACT, CHAMPION, MODEL_NAME, resolve
 
-
-def wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 0.05) -> bool:
-    """Poll ``predicate`` until it holds or ``timeout`` passes."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return predicate()
+# The prediction log's writer (api/prediction_log.py names its thread so): the one thread that
+# may reach the database on behalf of answered predictions.
+LOG_WRITER_THREAD = "prediction-log"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+@contextmanager
+def connection_attempts() -> Iterator[Counter[str]]:
+    """Database connection attempts of every engine of this process while inside, by the name of
+    the thread that made them. Counted before the driver is called, so attempts that fail (a
+    stopped server) count too."""
+    attempts: Counter[str] = Counter()
+
+    def count(*_: object) -> None:
+        attempts[threading.current_thread().name] += 1
+
+    sa.event.listen(sa.Engine, "do_connect", count)
+    try:
+        yield attempts
+    finally:
+        sa.event.remove(sa.Engine, "do_connect", count)
+
+
+def answered_without_the_database(attempts: Counter[str], ready: Callable[[], object]) -> None:
+    """``attempts`` (counted while predictions were answered) came from the log's writer only; and
+    ``ready()`` (a /ready, which checks the database on a request thread) is counted, so the
+    counter does see request threads: it would have caught a prediction that waited for one."""
+    during = Counter(attempts)
+    assert set(during) <= {LOG_WRITER_THREAD}, f"requests tried the database: {dict(during)}"
+    ready()
+    others = {name: n for name, n in attempts.items() if name != LOG_WRITER_THREAD}
+    assert others, "the /ready check was not counted: the counter sees no request thread"
 
 
 def logged_counts(url: str, ids: Sequence[str | None]) -> Counter[str]:
@@ -306,14 +323,9 @@ def wait_ready(server: subprocess.Popen[str], url: str, timeout: float = 90, rou
     """Until ``url``/ready (or ``route``: /health) answers 200; fails with the server's output if it
     exits first."""
 
-    def ready() -> bool:
+    if not wait_for_server(f"{url}{route}", server, timeout, interval=0.2):
         assert server.poll() is None, f"server exited:\n{server.stdout.read() if server.stdout else ''}"
-        try:
-            return httpx.get(f"{url}{route}", timeout=2).status_code == 200
-        except httpx.TransportError:
-            return False
-
-    assert wait_until(ready, timeout, interval=0.2), f"server not answering {route} in time"
+        raise AssertionError(f"server not answering {route} in time")
 
 
 def stop_server(server: subprocess.Popen[str]) -> str:

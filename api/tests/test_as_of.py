@@ -15,7 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from api.prediction_log import predictions
-from api.tests.helpers import wait_until
+from data_engineering.src.ports import wait_until
 
 
 def days_of(booking: dict) -> tuple[dt.date, dt.date]:

@@ -19,16 +19,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from api.tests.helpers import (
-    Traffic,
-    free_port,
-    haproxy_or_skip,
-    logged_counts,
-    start_cluster,
-    stop_server,
-    wait_until,
-)
+from api.tests.helpers import Traffic, haproxy_or_skip, logged_counts, start_cluster, stop_server
 from data_engineering.src.paths import REPO_ROOT
+from data_engineering.src.ports import free_port, wait_until
 
 LOAD_SECONDS, KILL_AT_SECONDS = 20.0, 6.0
 KEY = "cluster-test-key-0123456789"

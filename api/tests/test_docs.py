@@ -16,8 +16,8 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.tests.helpers import api_settings
 from data_engineering.src.paths import REPO_ROOT
+from data_engineering.src.ports import free_port
 from streamlit_apps.tests.browser import OFFLINE_FLAGS, Browser, ensure_chromium
-from streamlit_apps.tests.helpers import closed_port
 
 ARTIFACTS = REPO_ROOT / "reports" / "test-artifacts" / "api"
 PAGES = ("/docs", "/redoc")
@@ -58,7 +58,7 @@ def test_the_page_references_no_other_host_and_its_assets_are_served(app, page: 
 
 @pytest.fixture(scope="module")
 def served(app) -> Iterator[str]:
-    port = closed_port()
+    port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_level="warning")
     )

@@ -16,7 +16,8 @@ from api.app import create_app
 from api.estimate import EstimateWatch
 from api.metrics import Metrics
 from api.settings import Settings
-from api.tests.helpers import api_settings, wait_until
+from api.tests.helpers import api_settings
+from data_engineering.src.ports import wait_until
 from data_engineering.src.settings import SettingsError
 from data_science.performance_estimate import expected_roc_auc
 

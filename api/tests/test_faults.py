@@ -27,15 +27,14 @@ import sqlalchemy as sa
 from api.migrate import upgrade
 from api.tests.helpers import (
     Traffic,
-    free_port,
     logged_ids,
     promote_a_new_version,
     start_server,
     start_up_failure,
     stop_server,
     wait_ready,
-    wait_until,
 )
+from data_engineering.src.ports import free_port, wait_until
 from data_science.integrity import checksum_file
 from data_science.model import BOOSTER_FILE
 from data_science.tracking import CHAMPION, MODEL_NAME

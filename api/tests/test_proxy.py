@@ -21,8 +21,9 @@ import httpx
 import pytest
 
 from api.proxy import Listener, ProxySettings, render, validate
-from api.tests.helpers import free_port, haproxy_or_skip, start_cluster, stop_server, wait_until
+from api.tests.helpers import haproxy_or_skip, start_cluster, stop_server
 from data_engineering.src.paths import REPO_ROOT
+from data_engineering.src.ports import free_port, wait_until
 from data_engineering.src.settings import SettingsError
 
 KEY = "booking-engine-key-0123456789"

@@ -14,7 +14,6 @@ import pytest
 
 from api.tests.helpers import (
     Traffic,
-    free_port,
     logged_ids,
     promote_a_new_version,
     start_server,
@@ -22,8 +21,8 @@ from api.tests.helpers import (
     stop_server,
     switch_lines,
     wait_ready,
-    wait_until,
 )
+from data_engineering.src.ports import free_port, wait_until
 
 CLIENTS, REQUESTS_EACH = 50, 40
 

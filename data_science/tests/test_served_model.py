@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -23,6 +21,7 @@ import pandas as pd
 import pytest
 
 from data_engineering.src.paths import REPO_ROOT
+from data_engineering.src.ports import free_port, wait_for_server
 from data_engineering.src.schema import BOOKING_FIELDS
 from data_engineering.src.synthetic import arrival_dates, booking_dates, make_bookings
 from data_science.tracking import MODEL_NAME
@@ -37,24 +36,11 @@ def _uv() -> str:
     return found
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _wait(url: str, process: subprocess.Popen, log: Path, timeout: float = 240) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"mlflow models serve exited with {process.returncode}:\n{log.read_text()[-4000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.5)
+    if wait_for_server(url, process, timeout, interval=0.5):
+        return
+    if process.poll() is not None:
+        pytest.fail(f"mlflow models serve exited with {process.returncode}:\n{log.read_text()[-4000:]}")
     pytest.fail(f"mlflow models serve not ready after {timeout:.0f}s:\n{log.read_text()[-4000:]}")
 
 
@@ -116,7 +102,7 @@ def test_mlflow_serves_the_champion_from_a_clean_virtualenv(
     )
     assert probe.returncode != 0
 
-    port = _free_port()
+    port = free_port()
     log = outside / "serve.log"
     serve_env = env | {"PATH": f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"}
     with log.open("wb") as out:

@@ -23,14 +23,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import http.client
 import json
 import os
 import secrets
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -45,6 +43,11 @@ import psutil
 from honcho import manager as honcho_manager
 from honcho.manager import Manager
 from honcho.printer import Printer
+
+# cli.sh runs this file as a script in Airflow's environment: its folder is on the path, the
+# repository's root (where the shared, standard-library-only ports module lives) is not.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from data_engineering.src.ports import answers, free_port, port_taken
 
 MARKER = "HOTEL_AIRFLOW_LAUNCH"  # this start's id, inherited by every process it starts
 PID_FILE = "start-airflow.json"  # in AIRFLOW_HOME: the running launcher's pid and marker
@@ -82,22 +85,6 @@ def sized_settings(executor: str, n_cores: int) -> dict[tuple[str, str], int]:
     if executor == "celery":
         settings[("celery", "worker_concurrency")] = slots
     return settings
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def port_taken(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return True
-    return False
 
 
 def apply_sizing(executor: str) -> list[str]:
@@ -214,20 +201,13 @@ def components(port: int, broker: Broker | None) -> dict[str, list[str]]:
 def announce_when_ready(port: int, home: Path, stopped: threading.Event) -> None:
     """One line once the API answers: where it is and where the admin password is."""
     while not stopped.is_set():
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-        try:
-            connection.request("GET", "/api/v2/monitor/health")
-            if connection.getresponse().status == 200:
-                passwords = home / "simple_auth_manager_passwords.json.generated"
-                say(
-                    f"Airflow is ready on http://127.0.0.1:{port} (user admin, password in {passwords}); "
-                    "./cli.sh stop-airflow or Ctrl-C stops it"
-                )
-                return
-        except OSError:
-            pass
-        finally:
-            connection.close()
+        if answers(f"http://127.0.0.1:{port}/api/v2/monitor/health"):
+            passwords = home / "simple_auth_manager_passwords.json.generated"
+            say(
+                f"Airflow is ready on http://127.0.0.1:{port} (user admin, password in {passwords}); "
+                "./cli.sh stop-airflow or Ctrl-C stops it"
+            )
+            return
         stopped.wait(1)
 
 

@@ -28,6 +28,7 @@ import httpx
 import pytest
 
 from data_engineering.src.paths import REPO_ROOT
+from data_engineering.src.ports import free_ports
 from data_engineering.src.synthetic import make_bookings, write_bookings
 
 COMPOSE_FILES = (
@@ -86,19 +87,6 @@ def image(docker: str) -> str:
     return f"{IMAGE}:{TAG}"
 
 
-def _free_ports(count: int) -> list[int]:
-    import socket
-
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
-
-
 @dataclass
 class Stack:
     project: str
@@ -144,7 +132,7 @@ def stack(image: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stac
     bookings.chmod(0o755)
     (bookings / "bookings.csv").chmod(0o644)
     names = ("POSTGRES", "MLFLOW", "API", "API_2", "DASHBOARD", "PROXY", "HTTPS", "AIRFLOW")
-    ports = dict(zip(names, _free_ports(len(names)), strict=True))
+    ports = dict(zip(names, free_ports(len(names)), strict=True))
     values = {
         "PROXY_TLS_CERT_FILE": str(_certificate(root / "tls")),
         "PROXY_USER": "operator",

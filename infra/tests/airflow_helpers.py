@@ -22,23 +22,15 @@ from pathlib import Path
 import psutil
 import pytest
 
+from data_engineering.src.ports import wait_for_server
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STOP_WITHIN = 30  # seconds: what start-airflow promises on SIGTERM, Ctrl-C and stop-airflow
 
 
 def wait_for(url: str, process: subprocess.Popen, log: Path, timeout: float = 120) -> None:
-    import httpx
-
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            pytest.fail(f"{url} did not answer:\n{log.read_text()[-3000:]}")
-        time.sleep(0.5)
+    if not wait_for_server(url, process, timeout, interval=0.5):
+        pytest.fail(f"{url} did not answer:\n{log.read_text()[-3000:]}")
 
 
 def airflow_run_env(home: Path, **extra: str) -> dict[str, str]:

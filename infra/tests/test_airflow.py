@@ -16,6 +16,9 @@ import pytest
 from data_engineering.src.dvc_stages import stage_names
 from data_engineering.src.paths import REPO_ROOT
 
+# Airflow's own environment loads the DAGs (a scheduler's DagBag): the scheduler tier.
+pytestmark = pytest.mark.e2e
+
 AIRFLOW_VENV = REPO_ROOT / ".venv-airflow"
 DAGS = REPO_ROOT / "infra" / "airflow" / "dags"
 

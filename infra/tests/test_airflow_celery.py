@@ -25,7 +25,7 @@ from data_engineering.src.synthetic import write_bookings
 from infra.tests.airflow_helpers import api_client, describe, run_dag, started_airflow
 from infra.tests.conftest import missing_tool
 
-pytestmark = [pytest.mark.slow, pytest.mark.postgres]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.postgres]
 
 STAGES = ("ingest", "transform", "train", "baselines", "evaluate", "register", "record", "push", "report")
 

@@ -111,6 +111,7 @@ def test_stop_airflow_with_nothing_running_says_so(tmp_path):
     assert cli("stop-airflow", "now", home=tmp_path).returncode == 2
 
 
+@pytest.mark.e2e
 @pytest.mark.slow
 def test_sized_for_the_cores_and_nothing_left_after_ctrl_c(tmp_path, unused_port):
     cores = len(os.sched_getaffinity(0))
@@ -133,6 +134,7 @@ def test_sized_for_the_cores_and_nothing_left_after_ctrl_c(tmp_path, unused_port
         assert "start-airflow: stopped" in output
 
 
+@pytest.mark.e2e
 @pytest.mark.slow
 def test_sigterm_during_a_task_stops_the_task_too(repo_copy, tmp_path, unused_port):
     source = write_bookings(tmp_path / "bookings.csv", 3000, seed=23)
@@ -155,6 +157,7 @@ def test_sigterm_during_a_task_stops_the_task_too(repo_copy, tmp_path, unused_po
         assert port_closed(port)
 
 
+@pytest.mark.e2e
 @pytest.mark.slow
 def test_stop_airflow_stops_a_backgrounded_one_and_configuration_wins(tmp_path, unused_port):
     home = tmp_path / "home"

@@ -16,7 +16,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 TERRAFORM_DIR = REPO_ROOT / "infra" / "terraform"
 DOCKERFILE = REPO_ROOT / "infra" / "Dockerfile"
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 INLINE_SKIP = re.compile(r"#\s*checkov:skip=(?P<check>CKV2?_[A-Z]+_\d+):(?P<reason>.*)$", re.M)
 

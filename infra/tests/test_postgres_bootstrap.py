@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -19,6 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from data_engineering.src.ports import free_port
+
+# It starts a PostgreSQL server of its own (initdb, pg_ctl): no fixture says so, the tier does.
+pytestmark = pytest.mark.integration
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = REPO_ROOT / "infra" / "postgres" / "init" / "00-bootstrap.sh"
@@ -42,12 +46,6 @@ def server_bin_dir() -> Path | None:
         if (candidate / "initdb").exists() and (candidate / "pg_ctl").exists():
             return candidate
     return None
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass

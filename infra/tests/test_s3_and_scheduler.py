@@ -41,7 +41,7 @@ from data_engineering.src.params import read_section
 from data_engineering.src.synthetic import make_bookings, write_bookings, write_frame
 from infra.tests.airflow_helpers import api_client, run_dag, started_airflow, wait_for
 
-pytestmark = [pytest.mark.slow, pytest.mark.postgres]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.postgres]
 
 BUCKET = "hotel-artifacts"
 MODEL = "hotel-cancellation"

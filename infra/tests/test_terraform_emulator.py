@@ -32,7 +32,7 @@ SERVICES = ("ec2", "iam", "kms", "s3", "ssm", "sts")
 # Outputs that are null by design with these variables: no key pair, so no SSH.
 NULL_OUTPUTS = {"ssh_command"}
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
 def override(endpoint: str) -> str:

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 from pathlib import Path
 
 import pytest
+
+from data_engineering.src.ports import free_port
 
 pytestmark = pytest.mark.postgres
 
@@ -49,12 +50,6 @@ def _server_binaries() -> bool:
     return any(Path("/usr/lib/postgresql").glob("*/bin/initdb")) or shutil.which("initdb") is not None
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def setup_db(repo_copy: Path, tmp_path: Path):
     """run(fake_docker_script | None, *args, **env) in the repository copy, on a free port; every
@@ -63,7 +58,7 @@ def setup_db(repo_copy: Path, tmp_path: Path):
         if os.environ.get("CI"):
             pytest.fail("no PostgreSQL server binaries (CI installs postgresql-15)")
         pytest.skip("no PostgreSQL server binaries")
-    port = str(_free_port())
+    port = str(free_port())
     fake_bin = tmp_path / "bin"
     fake_bin.mkdir()
 

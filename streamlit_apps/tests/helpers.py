@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
 import pytest
 from sqlalchemy.engine import make_url
 from streamlit.testing.v1 import AppTest
 
 from data_engineering.src.paths import REPO_ROOT
+from data_engineering.src.ports import wait_for_server
 
 APP = REPO_ROOT / "streamlit_apps" / "app.py"
 
@@ -48,12 +46,6 @@ def with_search_path(url: str, schema: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextmanager
 def server(
     argv: list[str],
@@ -71,18 +63,10 @@ def server(
             argv, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
         )
         try:
-            deadline = time.monotonic() + timeout
-            while True:
+            if not wait_for_server(health, process, timeout):
                 if process.poll() is not None:
                     pytest.fail(f"{argv[:4]} exited with {process.returncode}:\n{log.read_text()[-3000:]}")
-                try:
-                    if httpx.get(health, timeout=2).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    pytest.fail(f"{health} not ready after {timeout:.0f} s:\n{log.read_text()[-3000:]}")
-                time.sleep(0.25)
+                pytest.fail(f"{health} not ready after {timeout:.0f} s:\n{log.read_text()[-3000:]}")
             yield
         finally:
             if process.poll() is None:

@@ -24,9 +24,10 @@ import pytest
 import sqlalchemy as sa
 
 from data_engineering.src.paths import REPO_ROOT
+from data_engineering.src.ports import free_port
 from data_science.tracking import CHAMPION, MODEL_NAME
 from streamlit_apps.tests.browser import PAGES, Browser, ensure_chromium, shrink_png
-from streamlit_apps.tests.helpers import closed_port, server
+from streamlit_apps.tests.helpers import server
 from streamlit_apps.tests.oracles import expected_kpis, on_the_books
 from streamlit_apps.tests.seed import SCORED_DAYS, raw_booking
 
@@ -49,7 +50,7 @@ def stack(own_seeded, trained_workspace) -> Iterator[Stack]:
             pytest.fail("api/main.py is missing: the end-to-end test needs the real API")
         pytest.skip("api/main.py does not exist yet: the end-to-end test needs the real API")
     ensure_chromium()
-    api_port, dashboard_port = closed_port(), closed_port()
+    api_port, dashboard_port = free_port(), free_port()
     base = {
         k: v for k, v in os.environ.items() if k not in ("APP_ENV", "DATABASE_URL", "DATABASE_URL_READONLY")
     }

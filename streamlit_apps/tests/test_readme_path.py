@@ -28,10 +28,11 @@ from dotenv import dotenv_values
 
 from api.tests.helpers import json_bookings, on_the_books
 from data_engineering.src.paths import REPO_ROOT
+from data_engineering.src.ports import free_port
 from data_engineering.src.synthetic import write_bookings
 from streamlit_apps.lib.sql import BOOKINGS
 from streamlit_apps.tests.browser import PAGES, Browser, ensure_chromium
-from streamlit_apps.tests.helpers import closed_port, server
+from streamlit_apps.tests.helpers import server
 
 pytestmark = pytest.mark.slow
 ARTIFACTS = REPO_ROOT / "reports" / "test-artifacts" / "dashboards"
@@ -80,7 +81,7 @@ def test_the_readme_commands_meet_in_one_database(repo: Path, repo_cli, repo_env
     trained = repo_cli(repo, "dvc-init-pipeline", env=data)
     assert trained.returncode == 0, trained.stdout[-3000:] + trained.stderr[-3000:]
 
-    port = closed_port()
+    port = free_port()
     database = repo_cli(repo, "setup-db", "local", env={"POSTGRES_PORT": str(port)})
     assert database.returncode == 0, database.stdout + database.stderr
     assert "now the default" in database.stdout
@@ -97,7 +98,7 @@ def test_the_readme_commands_meet_in_one_database(repo: Path, repo_cli, repo_env
     assert bookings > 3900
 
     booking = json_bookings(pd.read_csv(source, dtype=str, keep_default_na=False).head(1))[0]
-    api_port, dashboard_port = closed_port(), closed_port()
+    api_port, dashboard_port = free_port(), free_port()
     api = f"http://127.0.0.1:{api_port}"
     serve_api = ["bash", str(repo / "cli.sh"), "serve-api", "--port", str(api_port)]
     with server(serve_api, repo_env(), f"{api}/ready", logs / "api.log", cwd=repo):

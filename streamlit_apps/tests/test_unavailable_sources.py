@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from data_engineering.src.ports import free_port
 from data_engineering.src.settings import env_file
 from streamlit_apps.lib.sql import BOOKINGS, SCORES
-from streamlit_apps.tests.helpers import closed_port, messages, metrics, open_page
+from streamlit_apps.tests.helpers import messages, metrics, open_page
 
 DATABASE_PAGES = [None, "pages/monitoring.py", "pages/forecast.py"]  # None: the default page, Bookings
 PAGE_IDS = ["bookings", "monitoring", "forecast"]
@@ -36,7 +37,7 @@ def test_database_without_tables(seeded, monkeypatch: pytest.MonkeyPatch, page: 
 
 @pytest.mark.parametrize("page", DATABASE_PAGES, ids=PAGE_IDS)
 def test_database_down(monkeypatch: pytest.MonkeyPatch, page: str | None) -> None:
-    url = f"postgresql+psycopg://hotel_readonly:secret@127.0.0.1:{closed_port()}/hotel"  # pragma: allowlist secret
+    url = f"postgresql+psycopg://hotel_readonly:secret@127.0.0.1:{free_port()}/hotel"  # pragma: allowlist secret
     monkeypatch.setenv("DATABASE_URL_READONLY", url)
     at = open_page(page)
     text = messages(at)

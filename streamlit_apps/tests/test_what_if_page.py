@@ -14,9 +14,10 @@ from typing import Any
 
 import pytest
 
+from data_engineering.src.ports import free_port
 from data_engineering.src.schema import BOOKING_FIELDS
 from data_engineering.src.validate import records_to_columns, validate
-from streamlit_apps.tests.helpers import closed_port, messages, metrics, open_page
+from streamlit_apps.tests.helpers import messages, metrics, open_page
 
 PAGE = "pages/what_if.py"
 ANSWER: dict[str, Any] = {
@@ -189,7 +190,7 @@ def test_invalid_form_input_is_not_sent(api: Recorder) -> None:
 
 
 def test_api_down_is_a_clear_message(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("API_URL", f"http://127.0.0.1:{closed_port()}")
+    monkeypatch.setenv("API_URL", f"http://127.0.0.1:{free_port()}")
     at = submit(open_page(PAGE))
     text = messages(at)
     assert "The prediction API is not reachable" in text
