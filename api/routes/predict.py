@@ -1,9 +1,9 @@
 """``POST /predict`` (one booking) and ``POST /predict/batch`` (up to 10,000).
 
 Both read the raw body, parse it with orjson, check its shape (an object; known fields only)
-and hand the bookings to ``CancellationModel.answer`` (validation, the as-of day, features,
-probability, decision, reasons) through ``serving.answer_bookings``: one booking is a batch of
-one. Each booking may carry the hotel's ``booking_id`` and the ``as_of`` day to judge it as of
+and hand the bookings to ``api.predicting`` (the service both share), which answers them with
+``CancellationModel.answer`` (validation, the as-of day, features, probability, decision,
+reasons) through ``scoring.answer_bookings``: one booking is a batch of one. Each booking may carry the hotel's ``booking_id`` and the ``as_of`` day to judge it as of
 (default: its booking date); both are echoed. Answers
 are bytes pre-serialized by orjson. The OpenAPI schema is declared explicitly
 (``openapi_extra`` for the bodies, ``response_model`` and ``responses`` for the answers), so
@@ -13,7 +13,6 @@ clients and schemathesis see the real contract, every status included.
 from __future__ import annotations
 
 import time
-import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -22,7 +21,8 @@ from starlette.responses import Response
 
 from api.body import BodyTooLargeError, ShapeError, parse_json, read_body
 from api.deps import Runtime, RuntimeDep, ServingDep
-from api.errors import json_response, message_response, quote_all, refused_response, shape_response
+from api.errors import message_response, quote_all, shape_response
+from api.predicting import answer_many, answer_one
 from api.schemas import (
     BOOKING_FIELD_SET,
     MAX_BATCH,
@@ -31,7 +31,7 @@ from api.schemas import (
     Prediction,
     ValidationErrorResponse,
 )
-from api.serving import ServingState, answer_bookings
+from api.state import ServingState
 
 router = APIRouter(tags=["predict"])
 
@@ -76,11 +76,8 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     openapi_extra=_body("Booking"),
     responses={**_ERRORS, 413: {"model": Message, "description": "Body larger than 64 KiB"}},
 )
-async def predict(request: Request) -> Response:
-    # No FastAPI dependencies on this route: each costs a resolution per request, and the hot
-    # path reads the runtime straight from the app it was created with.
+async def predict(request: Request, runtime: RuntimeDep) -> Response:
     started = time.perf_counter()
-    runtime: Runtime = request.app.runtime
     if runtime.holder.state is None:
         return message_response(503, "no model loaded yet")
     try:
@@ -91,41 +88,7 @@ async def predict(request: Request) -> Response:
         booking = _booking(parse_json(body), [])
     except ShapeError as exc:
         return shape_response(exc.loc, exc.message)
-    answer = await runtime.batcher.submit(booking)
-    if answer.problems:
-        return refused_response([0], [answer.problems], batch=False)
-    state = answer.state
-    assert state is not None
-    request_id = uuid.uuid4().hex
-    latency_ms = (time.perf_counter() - started) * 1000.0
-    runtime.prediction_log.submit(
-        (
-            request_id,
-            time.time(),
-            state.name,
-            state.version,
-            answer.logged,
-            answer.probability,
-            answer.will_cancel,
-            state.threshold,
-            latency_ms,
-            request_id,
-            1,
-        )
-    )
-    runtime.metrics.decision[answer.will_cancel].inc()
-    return json_response(
-        {
-            "request_id": request_id,
-            "booking_id": answer.booking_id,
-            "as_of": answer.as_of,
-            "cancel_probability": answer.probability,
-            "will_cancel": answer.will_cancel,
-            "threshold": state.threshold,
-            "model_version": state.version,
-            "reasons": answer.reasons,
-        }
-    )
+    return await answer_one(runtime, booking, started)
 
 
 @router.post(
@@ -154,7 +117,7 @@ async def predict_batch(
     # Validation and scoring of 10,000 rows take ~0.1 s: off the event loop, so that health
     # checks and single predictions keep being answered meanwhile.
     top = runtime.settings.reasons if reasons else 0
-    return await run_in_threadpool(_score_batch, body, state, runtime, top, started)
+    return await run_in_threadpool(_answer_batch, body, state, runtime, top, started)
 
 
 def _bookings(payload: Any) -> list[dict[str, Any]]:
@@ -173,57 +136,9 @@ def _bookings(payload: Any) -> list[dict[str, Any]]:
     return [_booking(b, ["bookings", i]) for i, b in enumerate(bookings)]
 
 
-def _score_batch(body: bytes, state: ServingState, runtime: Runtime, top: int, started: float) -> Response:
+def _answer_batch(body: bytes, state: ServingState, runtime: Runtime, top: int, started: float) -> Response:
     try:
         bookings = _bookings(parse_json(body))
     except ShapeError as exc:
         return shape_response(exc.loc, exc.message)
-    answers = answer_bookings(state, bookings, top)
-    refused = [(i, a.problems) for i, a in enumerate(answers) if a.problems]
-    if refused:
-        return refused_response([i for i, _ in refused], [p for _, p in refused], batch=True)
-    threshold = state.threshold
-    batch_id = uuid.uuid4().hex
-    ids = [f"{batch_id}-{i}" for i in range(len(bookings))]
-    cancels = sum(a.will_cancel for a in answers)
-    runtime.metrics.decision[True].inc(cancels)
-    runtime.metrics.decision[False].inc(len(answers) - cancels)
-    items: list[dict[str, Any]] = [
-        {
-            "request_id": ids[i],
-            "booking_id": a.booking_id,
-            "as_of": a.as_of,
-            "cancel_probability": a.probability,
-            "will_cancel": a.will_cancel,
-        }
-        for i, a in enumerate(answers)
-    ]
-    if top:
-        for item, a in zip(items, answers, strict=True):
-            item["reasons"] = a.reasons
-    response = json_response(
-        {"model_version": state.version, "threshold": threshold, "count": len(items), "predictions": items}
-    )
-    latency_ms = (time.perf_counter() - started) * 1000.0
-    now, name, version, size = time.time(), state.name, state.version, len(bookings)
-    # Queued after the response is built: the writer thread wakes on it and would otherwise
-    # contend for the GIL with this request's own serialization.
-    runtime.prediction_log.submit_many(
-        [
-            (
-                ids[i],
-                now,
-                name,
-                version,
-                a.logged,
-                a.probability,
-                a.will_cancel,
-                threshold,
-                latency_ms,
-                batch_id,
-                size,
-            )
-            for i, a in enumerate(answers)
-        ]
-    )
-    return response
+    return answer_many(runtime, state, bookings, top, started)
