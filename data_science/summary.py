@@ -7,7 +7,14 @@ import sys
 from typing import Any
 
 from data_engineering.src.paths import METRICS_FILE
-from data_science.tracking import CHAMPION, MODEL_NAME, configure, tracking_uri
+from data_science.tracking import (
+    CHAMPION,
+    CHAMPION_URI,
+    MODEL_NAME,
+    configure,
+    registered_model_version,
+    tracking_uri,
+)
 
 # Exit status when the registry has no champion although the pipeline ran: DVC restored
 # evaluate's outputs from its cache (a new or emptied MLFLOW_TRACKING_URI), so nothing was
@@ -84,7 +91,7 @@ def main() -> int:
     client = mlflow.MlflowClient()
     try:
         versions = client.search_model_versions(f"name = '{MODEL_NAME}'")
-        champion = client.get_model_version_by_alias(MODEL_NAME, CHAMPION)
+        champion = registered_model_version(client, CHAMPION_URI)
     except MlflowException as exc:
         print(
             f"summary: the registry {tracking_uri()} has no {MODEL_NAME}@{CHAMPION} ({exc.message}); "
