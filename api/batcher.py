@@ -7,12 +7,12 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from api.loading import ModelHolder
-from api.scoring import Single, answer_bookings
+from api.scoring import BookingAnswer, answer_bookings
 from api.state import NoModelLoadedError
 
 
 class MicroBatcher:
-    """Single-booking requests that arrive together are validated and scored together.
+    """BookingAnswer-booking requests that arrive together are validated and scored together.
 
     A request hands its booking over and waits; the batch runs on the event loop once the requests
     already received have joined it: the flush waits one more loop turn (``call_soon``) as long as
@@ -37,14 +37,14 @@ class MicroBatcher:
         self.top = top
         self.max_batch = max_batch
         self.on_batch = on_batch  # told each batch's size (the metrics' histogram)
-        self._pending: list[tuple[dict[str, Any], asyncio.Future[Single]]] = []
+        self._pending: list[tuple[dict[str, Any], asyncio.Future[BookingAnswer]]] = []
         self._scheduled = False
         self._seen = 0  # pending bookings at the previous turn
         self._turns = 0
 
-    def submit(self, booking: dict[str, Any]) -> asyncio.Future[Single]:
+    def submit(self, booking: dict[str, Any]) -> asyncio.Future[BookingAnswer]:
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[Single] = loop.create_future()
+        future: asyncio.Future[BookingAnswer] = loop.create_future()
         self._pending.append((booking, future))
         if not self._scheduled:
             self._scheduled = True
@@ -78,7 +78,7 @@ class MicroBatcher:
             if not future.done():
                 future.set_result(answer)
 
-    def score(self, bookings: Sequence[dict[str, Any]]) -> list[Single]:
+    def score(self, bookings: Sequence[dict[str, Any]]) -> list[BookingAnswer]:
         state = self.holder.state  # one model for the whole batch, even if a reload swaps it now
         if state is None:
             raise NoModelLoadedError("no model loaded yet")

@@ -19,11 +19,11 @@ from api.deps import Runtime
 from api.errors import refused_response
 from api.prediction_log import Row
 from api.responses import json_response
-from api.scoring import Single, answer_bookings
+from api.scoring import BookingAnswer, answer_bookings
 from api.state import ServingState
 
 
-def _item(request_id: str, answer: Single) -> dict[str, Any]:
+def _item(request_id: str, answer: BookingAnswer) -> dict[str, Any]:
     """The fields every answered booking has, in both bodies."""
     return {
         "request_id": request_id,
@@ -37,7 +37,7 @@ def _item(request_id: str, answer: Single) -> dict[str, Any]:
 def _row(
     request_id: str,
     state: ServingState,
-    answer: Single,
+    answer: BookingAnswer,
     *,
     at: float,
     latency_ms: float,

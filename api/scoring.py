@@ -14,7 +14,7 @@ from data_engineering.src.validate import Problem, records_to_columns
 
 
 @dataclass(frozen=True)
-class Single:
+class BookingAnswer:
     """One booking's answer: its prediction, or why it was refused."""
 
     state: ServingState | None
@@ -27,12 +27,12 @@ class Single:
     problems: list[Problem] = field(default_factory=list)
 
 
-def answer_bookings(state: ServingState, bookings: Sequence[dict[str, Any]], top: int) -> list[Single]:
+def answer_bookings(state: ServingState, bookings: Sequence[dict[str, Any]], top: int) -> list[BookingAnswer]:
     """Each JSON booking's answer from ``state``'s model, in order (one ``answer`` call for all)."""
     answers = state.model.answer(records_to_columns(bookings, SCORING_FIELDS), reasons=top)
-    out: list[Single] = [Single(None)] * len(bookings)
+    out: list[BookingAnswer] = [BookingAnswer(None)] * len(bookings)
     for index, problems in zip(answers.rejected.tolist(), answers.problems, strict=True):
-        out[index] = Single(None, problems=problems)
+        out[index] = BookingAnswer(None, problems=problems)
     if not len(answers.accepted):
         return out
     days = np.datetime_as_string(answers.as_of, unit="D").tolist()
@@ -43,7 +43,7 @@ def answer_bookings(state: ServingState, bookings: Sequence[dict[str, Any]], top
     for k, (index, row) in enumerate(zip(answers.accepted.tolist(), zip(*columns, strict=True), strict=True)):
         logged = dict(zip(BOOKING_FIELDS, row, strict=True))
         logged[BOOKING_ID], logged[AS_OF] = ids[k], days[k]
-        out[index] = Single(
+        out[index] = BookingAnswer(
             state,
             probabilities[k],
             decisions[k],
