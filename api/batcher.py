@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 from api.loading import ModelHolder
@@ -67,8 +67,13 @@ class MicroBatcher:
         if self._pending:
             self._scheduled = True
             loop.call_soon(self._flush)
+        state = self.holder.state  # one model for the whole batch, even if a reload swaps it now
         try:
-            answers = self.score([booking for booking, _ in batch])
+            if state is None:
+                raise NoModelLoadedError("no model loaded yet")
+            if self.on_batch is not None:
+                self.on_batch(len(batch))
+            answers = answer_bookings(state, [booking for booking, _ in batch], self.top)
         except Exception as exc:
             for _, future in batch:
                 if not future.done():
@@ -77,11 +82,3 @@ class MicroBatcher:
         for (_, future), answer in zip(batch, answers, strict=True):
             if not future.done():
                 future.set_result(answer)
-
-    def score(self, bookings: Sequence[dict[str, Any]]) -> list[BookingAnswer]:
-        state = self.holder.state  # one model for the whole batch, even if a reload swaps it now
-        if state is None:
-            raise NoModelLoadedError("no model loaded yet")
-        if self.on_batch is not None:
-            self.on_batch(len(bookings))
-        return answer_bookings(state, bookings, self.top)

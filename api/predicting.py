@@ -2,7 +2,8 @@
 
 ``/predict`` and ``/predict/batch`` differ only in how bookings reach the model (one booking joins
 the micro-batcher; a batch is scored whole, off the event loop) and in the envelope of their body.
-Everything else is here, once: the refusal of invalid bookings, each answer's fields, the decision
+Everything else is here, once: the body's shape (an object of known fields, or a batch of them),
+the refusal of invalid bookings, each answer's fields, the decision
 counters and the prediction log's row.
 """
 
@@ -10,17 +11,47 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Sequence
 from typing import Any
 
 from starlette.responses import Response
 
+from api.body import ShapeError, parse_json
 from api.deps import Runtime
-from api.errors import refused_response
+from api.errors import quote_all, refused_response, shape_response
 from api.prediction_log import Row
 from api.responses import json_response
+from api.schemas import BOOKING_FIELD_SET, MAX_BATCH
 from api.scoring import BookingAnswer, answer_bookings
 from api.state import ServingState
+
+
+def _booking(value: Any, loc: list[str | int]) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ShapeError(loc, "a booking is a JSON object of its fields")
+    unknown = sorted(set(value) - BOOKING_FIELD_SET)
+    if unknown:
+        raise ShapeError(
+            [*loc, unknown[0]],
+            f"unknown field(s) {quote_all(unknown)}: a booking has only its booking-time fields, "
+            "booking_id and as_of (see the Booking schema at /docs)",
+        )
+    return value
+
+
+def _bookings(payload: Any) -> list[dict[str, Any]]:
+    if not isinstance(payload, dict) or "bookings" not in payload:
+        raise ShapeError([], 'a batch is a JSON object {"bookings": [...]}')
+    extra = sorted(set(payload) - {"bookings"})
+    if extra:
+        raise ShapeError([extra[0]], f"unknown field(s) {', '.join(extra)}: a batch has only 'bookings'")
+    bookings = payload["bookings"]
+    if not isinstance(bookings, list):
+        raise ShapeError(["bookings"], "bookings must be a JSON array of bookings")
+    if len(bookings) > MAX_BATCH:
+        raise ShapeError(
+            ["bookings"], f"at most {MAX_BATCH:,} bookings per call, got {len(bookings):,}: split the batch"
+        )
+    return [_booking(b, ["bookings", i]) for i, b in enumerate(bookings)]
 
 
 def _item(request_id: str, answer: BookingAnswer) -> dict[str, Any]:
@@ -60,8 +91,12 @@ def _row(
     )
 
 
-async def answer_one(runtime: Runtime, booking: dict[str, Any], started: float) -> Response:
+async def answer_one(runtime: Runtime, body: bytes, started: float) -> Response:
     """One booking, scored with the others that arrive meanwhile (``MicroBatcher``)."""
+    try:
+        booking = _booking(parse_json(body), [])
+    except ShapeError as exc:
+        return shape_response(exc.loc, exc.message)
     answer = await runtime.batcher.submit(booking)
     if answer.problems:
         return refused_response([0], [answer.problems], batch=False)
@@ -84,10 +119,12 @@ async def answer_one(runtime: Runtime, booking: dict[str, Any], started: float) 
     )
 
 
-def answer_many(
-    runtime: Runtime, state: ServingState, bookings: Sequence[dict[str, Any]], top: int, started: float
-) -> Response:
+def answer_many(runtime: Runtime, state: ServingState, body: bytes, top: int, started: float) -> Response:
     """A batch, scored in one call on ``state`` (run off the event loop: 10,000 rows take ~0.1 s)."""
+    try:
+        bookings = _bookings(parse_json(body))
+    except ShapeError as exc:
+        return shape_response(exc.loc, exc.message)
     answers = answer_bookings(state, bookings, top)
     refused = [(i, a.problems) for i, a in enumerate(answers) if a.problems]
     if refused:

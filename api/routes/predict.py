@@ -19,38 +19,23 @@ from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from api.body import BodyTooLargeError, ShapeError, parse_json, read_body
-from api.deps import Runtime, RuntimeDep, ServingDep
-from api.errors import message_response, quote_all, shape_response
+from api.body import BodyTooLargeError, read_body
+from api.deps import RuntimeDep, ServingDep
+from api.errors import message_response
 from api.predicting import answer_many, answer_one
 from api.schemas import (
-    BOOKING_FIELD_SET,
     MAX_BATCH,
     BatchPrediction,
     Message,
     Prediction,
     ValidationErrorResponse,
 )
-from api.state import ServingState
 
 router = APIRouter(tags=["predict"])
 
 # Generous bounds on the bytes read before validating: a booking is ~700 bytes of JSON.
 MAX_BOOKING_BYTES = 64 * 1024
 MAX_BATCH_BYTES = MAX_BATCH * 4 * 1024
-
-
-def _booking(value: Any, loc: list[str | int]) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise ShapeError(loc, "a booking is a JSON object of its fields")
-    unknown = sorted(set(value) - BOOKING_FIELD_SET)
-    if unknown:
-        raise ShapeError(
-            [*loc, unknown[0]],
-            f"unknown field(s) {quote_all(unknown)}: a booking has only its booking-time fields, "
-            "booking_id and as_of (see the Booking schema at /docs)",
-        )
-    return value
 
 
 def _body(schema: str) -> dict[str, Any]:
@@ -84,11 +69,7 @@ async def predict(request: Request, runtime: RuntimeDep) -> Response:
         body = await read_body(request, MAX_BOOKING_BYTES)
     except BodyTooLargeError:
         return message_response(413, f"a booking is at most {MAX_BOOKING_BYTES // 1024} KiB of JSON")
-    try:
-        booking = _booking(parse_json(body), [])
-    except ShapeError as exc:
-        return shape_response(exc.loc, exc.message)
-    return await answer_one(runtime, booking, started)
+    return await answer_one(runtime, body, started)
 
 
 @router.post(
@@ -117,28 +98,4 @@ async def predict_batch(
     # Validation and scoring of 10,000 rows take ~0.1 s: off the event loop, so that health
     # checks and single predictions keep being answered meanwhile.
     top = runtime.settings.reasons if reasons else 0
-    return await run_in_threadpool(_answer_batch, body, state, runtime, top, started)
-
-
-def _bookings(payload: Any) -> list[dict[str, Any]]:
-    if not isinstance(payload, dict) or "bookings" not in payload:
-        raise ShapeError([], 'a batch is a JSON object {"bookings": [...]}')
-    extra = sorted(set(payload) - {"bookings"})
-    if extra:
-        raise ShapeError([extra[0]], f"unknown field(s) {', '.join(extra)}: a batch has only 'bookings'")
-    bookings = payload["bookings"]
-    if not isinstance(bookings, list):
-        raise ShapeError(["bookings"], "bookings must be a JSON array of bookings")
-    if len(bookings) > MAX_BATCH:
-        raise ShapeError(
-            ["bookings"], f"at most {MAX_BATCH:,} bookings per call, got {len(bookings):,}: split the batch"
-        )
-    return [_booking(b, ["bookings", i]) for i, b in enumerate(bookings)]
-
-
-def _answer_batch(body: bytes, state: ServingState, runtime: Runtime, top: int, started: float) -> Response:
-    try:
-        bookings = _bookings(parse_json(body))
-    except ShapeError as exc:
-        return shape_response(exc.loc, exc.message)
-    return answer_many(runtime, state, bookings, top, started)
+    return await run_in_threadpool(answer_many, runtime, state, body, top, started)
