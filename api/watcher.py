@@ -8,11 +8,11 @@ that bound, and the swap is the same atomic one as ``/admin/reload``'s: no reque
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from typing import Any
 
 from api.loading import ModelHolder
+from api.periodic import Periodic
 from api.state import LoadFailure
 from data_engineering.src.messages import first_line
 from data_science.tracking import registered_version
@@ -20,7 +20,7 @@ from data_science.tracking import registered_version
 log = logging.getLogger("api.watcher")
 
 
-class ChampionWatcher:
+class ChampionWatcher(Periodic):
     """A daemon thread that loads the model the registry names when it is not the one served.
 
     A version that cannot be loaded (damaged, missing files, another vocabulary) leaves the
@@ -39,25 +39,13 @@ class ChampionWatcher:
         on_change: Any = None,
         on_failure: Callable[[LoadFailure | None], None] | None = None,
     ) -> None:
+        super().__init__(every_seconds, name="champion-watcher")
         self.holder = holder
         self.model_uri = model_uri
-        self.every_seconds = every_seconds
         self.on_change = on_change
         self.on_failure = on_failure  # told the failure when one starts or ends
         self.last_error: str | None = None
         self.checks = 0
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        if self.every_seconds > 0 and self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="champion-watcher", daemon=True)
-            self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
 
     def check(self) -> bool:
         """Load the model the alias names if it is not the one served; True when it changed."""
@@ -85,16 +73,15 @@ class ChampionWatcher:
         if self.on_failure is not None:
             self.on_failure(failure)
 
-    def _run(self) -> None:
-        while not self._stop.wait(self.every_seconds):
-            try:
-                self.check()
-                self.last_error = None
-            except Exception as exc:  # NoModelError & co., MLflow's own errors: keep serving
-                message = first_line(exc)
-                if message != self.last_error:  # once per new reason, not every period
-                    log.warning("champion watcher: %s (still serving version %s)", message, self._served())
-                self.last_error = message
+    def tick(self) -> None:
+        try:
+            self.check()
+            self.last_error = None
+        except Exception as exc:  # NoModelError & co., MLflow's own errors: keep serving
+            message = first_line(exc)
+            if message != self.last_error:  # once per new reason, not every period
+                log.warning("champion watcher: %s (still serving version %s)", message, self._served())
+            self.last_error = message
 
     def _served(self) -> str | None:
         state = self.holder.state
