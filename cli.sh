@@ -565,7 +565,7 @@ cmd_serve_api() {
   take_env_flag "$@"
   absolutize_paths API_KEYS_FILE
   ensure_env
-  exec "$PY" -m api.serve ${ARGS[@]+"${ARGS[@]}"}
+  exec "$PY" -m api.launcher ${ARGS[@]+"${ARGS[@]}"}
 }
 
 #: serve-cluster [--replicas N] [--port P] [--host H] [--env ENV] | N API replicas behind HAProxy (health checks, retries on another replica, restarts; TLS and the operators' password with PROXY_*)

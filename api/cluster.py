@@ -87,7 +87,7 @@ class Replica:
     restarts: int = 0
 
     def start(self) -> None:
-        argv = [sys.executable, "-m", "api.serve", "--host", "127.0.0.1", "--port", str(self.port)]
+        argv = [sys.executable, "-m", "api.launcher", "--host", "127.0.0.1", "--port", str(self.port)]
         self.process = _spawn(argv)
         self.started_at = time.monotonic()
         self.restart_at = None
@@ -237,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     if proxy.tls_cert is None and ns.host not in ("127.0.0.1", "localhost", "::1"):
         say(f"warning: plain HTTP on {ns.host}: set PROXY_TLS_CERT to serve HTTPS beyond this machine")
 
-    from api.serve import prepare
+    from api.launcher import prepare
 
     # The model is not loaded here: the replicas' first start shows whether they can.
     if prepare(PROG, check_model=False) is None:

@@ -12,11 +12,14 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 
 from api.auth import ApiKeys
+from api.batcher import MicroBatcher
 from api.estimate import EstimateWatch
+from api.loading import ModelHolder
 from api.metrics import Metrics
 from api.prediction_log import PredictionLog
-from api.serving import ChampionWatcher, MicroBatcher, ModelHolder, ServingState
 from api.settings import Settings
+from api.state import ServingState
+from api.watcher import ChampionWatcher
 from data_science.hotels import HotelsConfig
 
 

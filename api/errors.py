@@ -14,11 +14,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import orjson
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from starlette.responses import Response
 
+from api.responses import json_response
 from api.spill import NotRecordedError
 from data_engineering.src.validate import Problem
 
@@ -60,10 +60,6 @@ def _bounded_item(item: dict[str, Any]) -> dict[str, Any]:
     if isinstance(item.get("field"), str):
         out["field"] = clip(item["field"], QUOTE_CHARS)
     return out
-
-
-def json_response(payload: Any, status_code: int = 200) -> Response:
-    return Response(orjson.dumps(payload), status_code=status_code, media_type="application/json")
 
 
 def _sentence(item: dict[str, Any]) -> str:

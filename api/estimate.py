@@ -34,6 +34,7 @@ from typing import Final
 
 import numpy as np
 
+from api.periodic import Periodic
 from api.prediction_log import COLUMNS, Row
 from data_science.performance_estimate import expected_roc_auc
 
@@ -59,7 +60,7 @@ class Judgement:
         return not math.isnan(self.roc_auc)
 
 
-class EstimateWatch:
+class EstimateWatch(Periodic):
     """The window of recent probabilities, the periodic estimate, and the alert's state."""
 
     def __init__(
@@ -71,16 +72,14 @@ class EstimateWatch:
         every_seconds: float,
         on_judgement: Callable[[Judgement], None] = lambda judgement: None,
     ) -> None:
+        super().__init__(every_seconds, name="estimate-watch")
         self.minimum = minimum
         self.floor = floor
-        self.every_seconds = every_seconds
         self.on_judgement = on_judgement  # told every judgement (the /metrics gauges)
         self.below = False  # the alert's state, as last logged
         self._values: deque[float] = deque(maxlen=window)
         self._version: str | None = None
         self._lock = threading.Lock()  # the request path appends while the thread copies
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     # ------------------------------------------------------------------ request side
     def answered(self, rows: Sequence[Row]) -> None:
@@ -127,21 +126,8 @@ class EstimateWatch:
         self.below = judgement.below_floor
         return judgement
 
-    # ------------------------------------------------------------------ lifecycle
-    def start(self) -> None:
-        if self.every_seconds > 0 and self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="estimate-watch", daemon=True)
-            self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.every_seconds):
-            try:
-                self.check()
-            except Exception:  # a bug here must not end the alerting for the process's life
-                log.exception("estimate watch: the periodic estimate failed")
+    def tick(self) -> None:
+        try:
+            self.check()
+        except Exception:  # a bug here must not end the alerting for the process's life
+            log.exception("estimate watch: the periodic estimate failed")

@@ -10,15 +10,12 @@ change in probability it makes.
 from __future__ import annotations
 
 import calendar
-import datetime as dt
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 
-from data_engineering.transformation import v3
-from data_engineering.transformation.v1 import NO_ID, UNKNOWN_COUNTRY
-from data_engineering.transformation.v2 import HOME_COUNTRY
+from data_engineering.transformation import HOME_COUNTRY, NO_ID, UNKNOWN_COUNTRY, booking_day
 from data_science.calibration import Calibration, calibrate
 
 
@@ -44,8 +41,7 @@ def _lead_time(days: Any) -> str:
 
 
 def _booking_day(index: Any) -> str:
-    day = (v3.EPOCH + np.timedelta64(int(index), "D")).astype(dt.date)
-    return f"Booked on {day:%d %b %Y}"
+    return f"Booked on {booking_day(index):%d %b %Y}"
 
 
 def _money(amount: Any) -> str:

@@ -88,8 +88,11 @@ class VocabularyMismatchError(ModelBundleError):
 
 
 @dataclass(frozen=True)
-class Scores:
-    """What ``predict`` returns for n bookings."""
+class Predictions:
+    """What ``predict`` returns for n bookings: probabilities, margins, features, contributions.
+
+    ``answer`` builds its ``Answers`` (refusals, ids, days, decisions, reasons) from these.
+    """
 
     probability: np.ndarray  # (n,) calibrated cancellation probabilities
     margin: np.ndarray  # (n,) the booster's raw log-odds
@@ -275,7 +278,7 @@ class CancellationModel:
     def calibrate(self, margin: np.ndarray) -> np.ndarray:
         return calibrate(margin, self.calibration)
 
-    def predict(self, bookings: Columns, *, reasons: bool = False) -> Scores:
+    def predict(self, bookings: Columns, *, reasons: bool = False) -> Predictions:
         """Score validated bookings (columns); ``reasons`` adds per-feature contributions.
 
         With an ``at_booking`` head, rows judged as of their booking date go to it, the others to
@@ -284,7 +287,7 @@ class CancellationModel:
         features = self._transform(bookings)
         if self.at_booking is None:
             probability, margin, contributions = self._score(features, reasons)
-            return Scores(probability, margin, features, contributions)
+            return Predictions(probability, margin, features, contributions)
         booked = np.asarray(features["days_since_booking"]) == 0
         n, width = len(booked), len(self.feature_names) + 1
         probability, margin = np.empty(n), np.empty(n)
@@ -296,7 +299,7 @@ class CancellationModel:
             probability[rows], margin[rows] = p, m
             if contributions is not None and c is not None:
                 contributions[np.ix_(rows, self._columns_of(head))] = c
-        return Scores(probability, margin, features, contributions, booked)
+        return Predictions(probability, margin, features, contributions, booked)
 
     def _score(self, features: Columns, reasons: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """(probabilities, margins, contributions) of this head's booster on transformed bookings."""

@@ -7,7 +7,14 @@ import sys
 from typing import Any
 
 from data_engineering.src.paths import METRICS_FILE
-from data_science.tracking import CHAMPION, MODEL_NAME, configure, tracking_uri
+from data_science.tracking import (
+    CHAMPION,
+    CHAMPION_URI,
+    MODEL_NAME,
+    configure,
+    registered_model_version,
+    tracking_uri,
+)
 
 # What to run next, each a command of ./cli.sh (dvc itself lives in .venv, not on PATH).
 NEXT = "./cli.sh serve-api | ./cli.sh predict-batch IN.csv OUT.csv | ./cli.sh start-mlflow-ui | ./cli.sh dvc metrics show"
@@ -80,7 +87,7 @@ def main() -> int:
     client = mlflow.MlflowClient()
     try:
         versions = client.search_model_versions(f"name = '{MODEL_NAME}'")
-        champion = client.get_model_version_by_alias(MODEL_NAME, CHAMPION)
+        champion = registered_model_version(client, CHAMPION_URI)
     except MlflowException as exc:
         print(
             f"summary: the registry {tracking_uri()} has no {MODEL_NAME}@{CHAMPION} ({exc.message}); "

@@ -11,7 +11,7 @@ import datetime as dt
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
@@ -25,10 +25,15 @@ from data_engineering.src.paths import (
 )
 from data_engineering.src.settings import HotelSettings
 
+if TYPE_CHECKING:  # MLflow takes ~1.3 s to import: only where a registry is asked
+    from mlflow import MlflowClient
+    from mlflow.entities.model_registry import ModelVersion
+
 EXPERIMENT = "hotel-cancellation"
 MODEL_NAME = "hotel-cancellation"
 CHAMPION = "champion"
 CHALLENGER = "challenger"
+CHAMPION_URI = f"models:/{MODEL_NAME}@{CHAMPION}"
 MODEL_ARTIFACT = "model"  # name of the pyfunc inside a run
 BUNDLE_ARTIFACT = "cancellation_model"  # the CancellationModel folder inside the pyfunc
 
@@ -68,7 +73,7 @@ class TrackingSettings(HotelSettings):
         },
     )
     model_uri: str = Field(
-        f"models:/{MODEL_NAME}@{CHAMPION}",
+        CHAMPION_URI,
         validation_alias="MODEL_URI",
         description="the model `serve-api`, `predict-batch` and `score-db` use (any MLflow model URI of "
         "this project's pyfunc; `--model-uri` overrides it)",
@@ -197,6 +202,38 @@ def _reason(exc: Exception) -> str:
     return type(exc).__name__
 
 
+def registered_model_version(client: MlflowClient, uri: str) -> ModelVersion:
+    """The version a ``models:/NAME@ALIAS`` or ``models:/NAME/VERSION`` URI names in the registry
+    now: every lookup of an alias (the champion's above all) goes through here.
+
+    Raises MLflow's own exception when the registry holds no such name, alias or version.
+    """
+    ref = uri.removeprefix("models:/")
+    name, has_alias, alias = ref.partition("@")
+    if has_alias:
+        return client.get_model_version_by_alias(name, alias)
+    name, number = ref.split("/", 1)
+    return client.get_model_version(name, number)
+
+
+def registered_version(uri: str) -> str | None:
+    """The version a model URI names now (None for a URI outside the registry).
+
+    A pinned ``models:/NAME/VERSION`` names itself without a query; an alias is one query. Raises
+    RegistryUnreachableError within seconds when the tracking server does not answer.
+    """
+    if not uri.startswith("models:/"):
+        return None
+    import mlflow
+
+    configure()
+    check_reachable()
+    ref = uri.removeprefix("models:/")
+    if "@" not in ref:
+        return ref.split("/", 1)[1]
+    return str(registered_model_version(mlflow.MlflowClient(), uri).version)
+
+
 def resolve(uri: str | None = None, *, dst: Path | None = None) -> ResolvedModel:
     """Resolve ``models:/NAME@ALIAS`` (or any model URI) and download its bundle.
 
@@ -217,13 +254,8 @@ def resolve(uri: str | None = None, *, dst: Path | None = None) -> ResolvedModel
     metrics: dict[str, float] = {}
     try:
         if uri.startswith("models:/"):
-            ref = uri.removeprefix("models:/")
-            if "@" in ref:
-                name, alias = ref.split("@", 1)
-                mv = client.get_model_version_by_alias(name, alias)
-            else:
-                name, number = ref.split("/", 1)
-                mv = client.get_model_version(name, number)
+            mv = registered_model_version(client, uri)
+            name = mv.name
             # MLflow's SQL registry gives the version as an int although it is typed as text.
             version, run_id, aliases = str(mv.version), mv.run_id, tuple(mv.aliases)
             if run_id:

@@ -7,7 +7,7 @@ Four servers, each one worker pinned to one core, the load generator pinned to t
   xgboost  ``mlflow models serve`` of that same booster logged as a plain xgboost-flavour model
            (encoded rows too): what an MLflow user would serve;
   pyfunc   ``mlflow models serve`` of our registered pyfunc (raw booking fields);
-  api      our API (``python -m api.serve``), reasons (exact TreeSHAP) and prediction logging on.
+  api      our API (``python -m api.launcher``), reasons (exact TreeSHAP) and prediction logging on.
 
 The same bookings go to every server (each in the form it takes), at each concurrency level
 (1, 8, 32), for a fixed duration after a warm-up, from one asyncio keep-alive load generator.
@@ -478,7 +478,7 @@ def build_servers(model_dir: Path, work: Path, model_uri: str, tracking: dict[st
         Server("pyfunc", [*mlflow_serve, "-m", model_uri, "-p", str(ports[2])], ports[2], "/ping", tracking),
         Server(
             "api",
-            [sys.executable, "-m", "api.serve", "--port", str(ports[3]), "--workers", "1"],
+            [sys.executable, "-m", "api.launcher", "--port", str(ports[3]), "--workers", "1"],
             ports[3],
             "/ready",
             # API_REASONS and the rest come from the settings as for any serve-api (inherited);

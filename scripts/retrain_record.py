@@ -49,7 +49,14 @@ def processed_data_hash(outputs: dict[str, dict[str, str]]) -> str:
 def record(run_id: str) -> dict:
     import mlflow
 
-    from data_science.tracking import CHAMPION, EXPERIMENT, MODEL_NAME, configure, tracking_uri
+    from data_science.tracking import (
+        CHAMPION_URI,
+        EXPERIMENT,
+        MODEL_NAME,
+        configure,
+        registered_model_version,
+        tracking_uri,
+    )
 
     if not LOCK_FILE.exists():
         raise SystemExit("retrain-record: no dvc.lock: the pipeline has not run (./cli.sh dvc-repro)")
@@ -76,7 +83,7 @@ def record(run_id: str) -> dict:
     run = runs[0]
     versions = client.search_model_versions(f"name = '{MODEL_NAME}' and run_id = '{run.info.run_id}'")
     try:
-        champion = client.get_model_version_by_alias(MODEL_NAME, CHAMPION).version
+        champion = registered_model_version(client, CHAMPION_URI).version
     except mlflow.exceptions.MlflowException:
         champion = None
     result = {

@@ -16,7 +16,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from api.deps import RuntimeDep
-from api.errors import json_response, message_response
+from api.errors import message_response
+from api.responses import json_response
 from api.schemas import Message, ReloadResult
 
 router = APIRouter(prefix="/admin", tags=["admin"])

@@ -20,9 +20,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from api.deps import Runtime, RuntimeDep, ServingDep
-from api.errors import json_response, message_response, parameter_response
+from api.errors import message_response, parameter_response
+from api.responses import json_response
 from api.schemas import ForecastResponse, Message, ValidationErrorResponse
-from api.serving import ServingState
+from api.state import ServingState
 from data_engineering.src import db
 from data_engineering.src.calendar_pattern import ISO_DATE
 from data_engineering.src.messages import first_line

@@ -9,7 +9,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from api.deps import RuntimeDep
-from api.errors import json_response
+from api.responses import json_response
 from api.schemas import Health, Readiness
 
 router = APIRouter(tags=["operations"])

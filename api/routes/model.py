@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from starlette.responses import Response
 
 from api.deps import RuntimeDep, ServingDep
-from api.errors import json_response
+from api.responses import json_response
 from api.schemas import Message, ModelInfo
 
 router = APIRouter(tags=["model"])

@@ -1,9 +1,9 @@
 """``POST /predict`` (one booking) and ``POST /predict/batch`` (up to 10,000).
 
 Both read the raw body, parse it with orjson, check its shape (an object; known fields only)
-and hand the bookings to ``CancellationModel.answer`` (validation, the as-of day, features,
-probability, decision, reasons) through ``serving.answer_bookings``: one booking is a batch of
-one. Each booking may carry the hotel's ``booking_id`` and the ``as_of`` day to judge it as of
+and hand the bookings to ``api.predicting`` (the service both share), which answers them with
+``CancellationModel.answer`` (validation, the as-of day, features, probability, decision,
+reasons) through ``scoring.answer_bookings``: one booking is a batch of one. Each booking may carry the hotel's ``booking_id`` and the ``as_of`` day to judge it as of
 (default: its booking date); both are echoed. Answers
 are bytes pre-serialized by orjson. The OpenAPI schema is declared explicitly
 (``openapi_extra`` for the bodies, ``response_model`` and ``responses`` for the answers), so
@@ -13,44 +13,29 @@ clients and schemathesis see the real contract, every status included.
 from __future__ import annotations
 
 import time
-import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from api.body import BodyTooLargeError, ShapeError, parse_json, read_body
-from api.deps import Runtime, RuntimeDep, ServingDep
-from api.errors import json_response, message_response, quote_all, refused_response, shape_response
+from api.body import BodyTooLargeError, read_body
+from api.deps import RuntimeDep, ServingDep
+from api.errors import message_response
+from api.predicting import answer_many, answer_one
 from api.schemas import (
-    BOOKING_FIELD_SET,
     MAX_BATCH,
     BatchPrediction,
     Message,
     Prediction,
     ValidationErrorResponse,
 )
-from api.serving import ServingState, answer_bookings
 
 router = APIRouter(tags=["predict"])
 
 # Generous bounds on the bytes read before validating: a booking is ~700 bytes of JSON.
 MAX_BOOKING_BYTES = 64 * 1024
 MAX_BATCH_BYTES = MAX_BATCH * 4 * 1024
-
-
-def _booking(value: Any, loc: list[str | int]) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise ShapeError(loc, "a booking is a JSON object of its fields")
-    unknown = sorted(set(value) - BOOKING_FIELD_SET)
-    if unknown:
-        raise ShapeError(
-            [*loc, unknown[0]],
-            f"unknown field(s) {quote_all(unknown)}: a booking has only its booking-time fields, "
-            "booking_id and as_of (see the Booking schema at /docs)",
-        )
-    return value
 
 
 def _body(schema: str) -> dict[str, Any]:
@@ -76,56 +61,15 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     openapi_extra=_body("Booking"),
     responses={**_ERRORS, 413: {"model": Message, "description": "Body larger than 64 KiB"}},
 )
-async def predict(request: Request) -> Response:
-    # No FastAPI dependencies on this route: each costs a resolution per request, and the hot
-    # path reads the runtime straight from the app it was created with.
+async def predict(request: Request, runtime: RuntimeDep) -> Response:
     started = time.perf_counter()
-    runtime: Runtime = request.app.runtime
     if runtime.holder.state is None:
         return message_response(503, "no model loaded yet")
     try:
         body = await read_body(request, MAX_BOOKING_BYTES)
     except BodyTooLargeError:
         return message_response(413, f"a booking is at most {MAX_BOOKING_BYTES // 1024} KiB of JSON")
-    try:
-        booking = _booking(parse_json(body), [])
-    except ShapeError as exc:
-        return shape_response(exc.loc, exc.message)
-    answer = await runtime.batcher.submit(booking)
-    if answer.problems:
-        return refused_response([0], [answer.problems], batch=False)
-    state = answer.state
-    assert state is not None
-    request_id = uuid.uuid4().hex
-    latency_ms = (time.perf_counter() - started) * 1000.0
-    runtime.prediction_log.submit(
-        (
-            request_id,
-            time.time(),
-            state.name,
-            state.version,
-            answer.logged,
-            answer.probability,
-            answer.will_cancel,
-            state.threshold,
-            latency_ms,
-            request_id,
-            1,
-        )
-    )
-    runtime.metrics.decision[answer.will_cancel].inc()
-    return json_response(
-        {
-            "request_id": request_id,
-            "booking_id": answer.booking_id,
-            "as_of": answer.as_of,
-            "cancel_probability": answer.probability,
-            "will_cancel": answer.will_cancel,
-            "threshold": state.threshold,
-            "model_version": state.version,
-            "reasons": answer.reasons,
-        }
-    )
+    return await answer_one(runtime, body, started)
 
 
 @router.post(
@@ -154,76 +98,4 @@ async def predict_batch(
     # Validation and scoring of 10,000 rows take ~0.1 s: off the event loop, so that health
     # checks and single predictions keep being answered meanwhile.
     top = runtime.settings.reasons if reasons else 0
-    return await run_in_threadpool(_score_batch, body, state, runtime, top, started)
-
-
-def _bookings(payload: Any) -> list[dict[str, Any]]:
-    if not isinstance(payload, dict) or "bookings" not in payload:
-        raise ShapeError([], 'a batch is a JSON object {"bookings": [...]}')
-    extra = sorted(set(payload) - {"bookings"})
-    if extra:
-        raise ShapeError([extra[0]], f"unknown field(s) {', '.join(extra)}: a batch has only 'bookings'")
-    bookings = payload["bookings"]
-    if not isinstance(bookings, list):
-        raise ShapeError(["bookings"], "bookings must be a JSON array of bookings")
-    if len(bookings) > MAX_BATCH:
-        raise ShapeError(
-            ["bookings"], f"at most {MAX_BATCH:,} bookings per call, got {len(bookings):,}: split the batch"
-        )
-    return [_booking(b, ["bookings", i]) for i, b in enumerate(bookings)]
-
-
-def _score_batch(body: bytes, state: ServingState, runtime: Runtime, top: int, started: float) -> Response:
-    try:
-        bookings = _bookings(parse_json(body))
-    except ShapeError as exc:
-        return shape_response(exc.loc, exc.message)
-    answers = answer_bookings(state, bookings, top)
-    refused = [(i, a.problems) for i, a in enumerate(answers) if a.problems]
-    if refused:
-        return refused_response([i for i, _ in refused], [p for _, p in refused], batch=True)
-    threshold = state.threshold
-    batch_id = uuid.uuid4().hex
-    ids = [f"{batch_id}-{i}" for i in range(len(bookings))]
-    cancels = sum(a.will_cancel for a in answers)
-    runtime.metrics.decision[True].inc(cancels)
-    runtime.metrics.decision[False].inc(len(answers) - cancels)
-    items: list[dict[str, Any]] = [
-        {
-            "request_id": ids[i],
-            "booking_id": a.booking_id,
-            "as_of": a.as_of,
-            "cancel_probability": a.probability,
-            "will_cancel": a.will_cancel,
-        }
-        for i, a in enumerate(answers)
-    ]
-    if top:
-        for item, a in zip(items, answers, strict=True):
-            item["reasons"] = a.reasons
-    response = json_response(
-        {"model_version": state.version, "threshold": threshold, "count": len(items), "predictions": items}
-    )
-    latency_ms = (time.perf_counter() - started) * 1000.0
-    now, name, version, size = time.time(), state.name, state.version, len(bookings)
-    # Queued after the response is built: the writer thread wakes on it and would otherwise
-    # contend for the GIL with this request's own serialization.
-    runtime.prediction_log.submit_many(
-        [
-            (
-                ids[i],
-                now,
-                name,
-                version,
-                a.logged,
-                a.probability,
-                a.will_cancel,
-                threshold,
-                latency_ms,
-                batch_id,
-                size,
-            )
-            for i, a in enumerate(answers)
-        ]
-    )
-    return response
+    return await run_in_threadpool(answer_many, runtime, state, body, top, started)

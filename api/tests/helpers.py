@@ -176,10 +176,10 @@ def inherited() -> dict[str, str]:
 
 
 def start_server(port: int, env: dict[str, str], *args: str, repo: Path = REPO_ROOT) -> subprocess.Popen:
-    """``python -m api.serve`` of ``repo`` (this checkout, or a copy sharing its environment) as
+    """``python -m api.launcher`` of ``repo`` (this checkout, or a copy sharing its environment) as
     ./cli.sh serve-api runs it, output captured."""
     return subprocess.Popen(
-        [sys.executable, "-m", "api.serve", "--port", str(port), *args],
+        [sys.executable, "-m", "api.launcher", "--port", str(port), *args],
         cwd=repo,
         # /predict open unless the test sets keys (outside development a key is required).
         env={**inherited(), "API_REQUIRE_KEY": "false", **env},

@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.serving import answer_bookings
+from api.scoring import answer_bookings
 from api.tests.helpers import api_settings, promote_a_new_version
 
 KEY = "s3cret-admin-key"

@@ -1,6 +1,6 @@
 """The fault suite's API cases (``./cli.sh test fault``): each counts what was sent and what was kept.
 
-Real servers (``python -m api.serve``, what ``./cli.sh serve-api`` runs), a PostgreSQL of the
+Real servers (``python -m api.launcher``, what ``./cli.sh serve-api`` runs), a PostgreSQL of the
 test's own that it stops and starts, a real MLflow tracking server, registries holding versions
 that must not be served. Every case records its figures through ``fault_case``; README's
 Reliability table is generated from them.

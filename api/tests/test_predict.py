@@ -84,6 +84,9 @@ def test_phrases_a_revenue_manager_reads() -> None:
     assert explain.describe("agent", "none") == "No travel agent"
     assert explain.describe("country", "UNK") == "Country of origin unknown"
     assert explain.describe("arrival_weekday", 4) == "Arrival on a Friday"
+    # The day index counts from 1 January 2000: 9,000 days later is 22 August 2024.
+    assert explain.describe("booking_date_index", 9000) == "Booked on 22 Aug 2024"
+    assert explain.describe("country", "PRT") == "Guest from Portugal"
     assert explain.describe("weekend_share", 0.5) == "50% of the nights on a weekend"
     assert explain.describe("a_future_feature", 3) == "A future feature = 3"
 

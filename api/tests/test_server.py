@@ -1,4 +1,4 @@
-"""The real server (``python -m api.serve``, what ./cli.sh serve-api runs) under concurrent load
+"""The real server (``python -m api.launcher``, what ./cli.sh serve-api runs) under concurrent load
 with PostgreSQL logging, two workers following the champion by themselves, and its start-up
 when no model is registered."""
 

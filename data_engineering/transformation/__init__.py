@@ -12,4 +12,18 @@ from data_engineering.transformation.registry import (
     get_transformation,
 )
 
-__all__ = ["VERSIONS", "Transformation", "UnknownVersionError", "get_transformation"]
+# What feature values mean, for code that puts them in words (``data_science.explain``).
+from data_engineering.transformation.v1 import NO_ID, UNKNOWN_COUNTRY
+from data_engineering.transformation.v2 import HOME_COUNTRY
+from data_engineering.transformation.v3 import booking_day
+
+__all__ = [
+    "HOME_COUNTRY",
+    "NO_ID",
+    "UNKNOWN_COUNTRY",
+    "VERSIONS",
+    "Transformation",
+    "UnknownVersionError",
+    "booking_day",
+    "get_transformation",
+]

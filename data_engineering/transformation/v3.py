@@ -16,6 +16,8 @@ away from its training data, which is why the champion is refit on all data, rec
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 
 from data_engineering.transformation import v1, v2
@@ -32,3 +34,9 @@ def transform(bookings: v1.Columns) -> dict[str, np.ndarray]:
     booking = np.asarray(frame["booking_date"], dtype="datetime64[D]")
     frame["booking_date_index"] = (booking - EPOCH).astype(np.int64)
     return frame
+
+
+def booking_day(index: int) -> dt.date:
+    """The day a ``booking_date_index`` stands for (its inverse: the reasons name the day)."""
+    day: dt.date = (EPOCH + np.timedelta64(int(index), "D")).astype(dt.date)
+    return day

@@ -279,8 +279,8 @@ def test_a_replica_that_dies_is_restarted_and_no_request_fails(stack: Stack, boo
         return json.loads(inspected.stdout)
 
     started = state()["StartedAt"]
-    # (Not this probe itself, whose own command line names api.serve too.)
-    kill = "import os, signal; [os.kill(int(p), signal.SIGKILL) for p in os.listdir('/proc') if p.isdigit() and int(p) != os.getpid() and b'-mapi.serve' in open(f'/proc/{p}/cmdline', 'rb').read().replace(b'\\0', b'')]"
+    # (Not this probe itself, whose own command line names api.launcher too.)
+    kill = "import os, signal; [os.kill(int(p), signal.SIGKILL) for p in os.listdir('/proc') if p.isdigit() and int(p) != os.getpid() and b'-mapi.launcher' in open(f'/proc/{p}/cmdline', 'rb').read().replace(b'\\0', b'')]"
     stack.compose("exec", "-T", "api-1", "python", "-c", kill, timeout=60)
     statuses, deadline, back = [], time.monotonic() + 180, False
     while time.monotonic() < deadline and not back:

@@ -68,7 +68,7 @@ def selector(tmp_path: Path, commands):
     # python serves the API and the proxy (printed, not run) and runs the healthcheck (really run).
     python = stubs / "python"
     python.write_text(
-        '#!/bin/sh\nif [ "$1" = -m ] && { [ "$2" = api.serve ] || [ "$2" = api.proxy ]; }; '
+        '#!/bin/sh\nif [ "$1" = -m ] && { [ "$2" = api.launcher ] || [ "$2" = api.proxy ]; }; '
         f'then printf "%s\\n" python "$@"; else exec {sys.executable} "$@"; fi\n'
     )
     python.chmod(0o755)
@@ -98,15 +98,15 @@ def test_api_refuses_to_start_without_a_real_admin_key(selector, key):
     result = selector("api", env={} if key is None else {"API_ADMIN_KEY": key})
     assert result.returncode == 64
     assert "API_ADMIN_KEY" in result.stderr
-    assert "api.serve" not in result.stdout
+    assert "api.launcher" not in result.stdout
 
 
 def test_api_serves_the_fastapi_app_on_8000(selector):
     result = selector("api", env={"API_ADMIN_KEY": "k" * 32})
     assert result.returncode == 0, result.stderr
     argv = result.stdout.split()
-    # api.serve migrates the prediction log, checks the model, then runs uvicorn's workers.
-    assert argv[:3] == ["python", "-m", "api.serve"]
+    # api.launcher migrates the prediction log, checks the model, then runs uvicorn's workers.
+    assert argv[:3] == ["python", "-m", "api.launcher"]
     assert argv[argv.index("--host") + 1] == "0.0.0.0"
     assert argv[argv.index("--port") + 1] == "8000"
     assert selector.state.read_text() == "api\n"
@@ -114,7 +114,7 @@ def test_api_serves_the_fastapi_app_on_8000(selector):
 
 def test_default_service_is_the_api(selector):
     result = selector(env={"API_ADMIN_KEY": "k" * 32})
-    assert result.stdout.split()[:3] == ["python", "-m", "api.serve"]
+    assert result.stdout.split()[:3] == ["python", "-m", "api.launcher"]
 
 
 def test_proxy_runs_the_platforms_front_door_with_its_arguments(selector):

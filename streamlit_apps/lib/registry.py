@@ -19,7 +19,14 @@ from typing import Any, Literal, ParamSpec, TypeVar
 import streamlit as st
 
 from data_engineering.src.messages import first_line
-from data_science.tracking import CHALLENGER, CHAMPION, MODEL_NAME, tracking_uri
+from data_science.tracking import (
+    CHALLENGER,
+    CHAMPION,
+    CHAMPION_URI,
+    MODEL_NAME,
+    registered_model_version,
+    tracking_uri,
+)
 from streamlit_apps.lib.config import MODEL_TTL_SECONDS
 
 # Against an unreachable tracking server MLflow retries with back-off for minutes by default; a
@@ -198,6 +205,18 @@ class Reference:
     profile: dict[str, Any]
 
 
+def _champion_version(client: Any) -> str | None:
+    """The version the champion alias names, or None when the model is registered without one."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return str(registered_model_version(client, CHAMPION_URI).version)
+    except MlflowException as exc:
+        if exc.error_code == "INVALID_PARAMETER_VALUE":  # MLflow's answer to an alias it does not know
+            return None
+        raise  # no such model (RESOURCE_DOES_NOT_EXIST: _call says no_model) or a registry error
+
+
 @st.cache_data(ttl=MODEL_TTL_SECONDS, show_spinner=False)
 def champion_profile(uri: str) -> Reference | None:
     """The champion's ``profile.json`` (saved inside its model files), or None without a champion."""
@@ -209,8 +228,7 @@ def champion_profile(uri: str) -> Reference | None:
 
     _check_store(uri)
     client = _client(uri)
-    model = _call(client.get_registered_model, MODEL_NAME)
-    version = (model.aliases or {}).get(CHAMPION)
+    version = _call(_champion_version, client)
     if version is None:
         return None
     location = _call(client.get_model_version_download_uri, MODEL_NAME, str(version))

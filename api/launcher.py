@@ -65,7 +65,7 @@ def prepare(prog: str, *, check_model: bool) -> Settings | None:
                 file=sys.stderr,
             )
     if check_model:
-        from api.serving import load_state
+        from api.loading import load_state
         from data_science.tracking import NoModelError
 
         try:
