@@ -344,7 +344,7 @@ cmd_estimate_performance() {
     esac
   done
   ensure_env
-  "$PY" -m data_science.performance_estimate "${args[@]}"
+  "$PY" -m data_science.estimate_command "${args[@]}"
 }
 
 #: vocabulary FILE [--write PATH] | categorical values and counts of a bookings CSV(.gz); --write saves the YAML

@@ -257,7 +257,7 @@ class ModelInfo(BaseModel):
     n_trees: int | None
     training_window: dict[str, Any] = Field(description="arrivals the model was refit on, and its cut-off")
     backtest_metrics: dict[str, float] = Field(
-        description="expected performance on future bookings: the rolling-origin backtest's means"
+        description="the rolling-origin backtest's means over past windows (they moved between windows: see backtest_windows); for the bookings on the books now, the label-free estimate (hotel_api_estimated_roc_auc on /metrics, ./cli.sh estimate-performance)"
     )
     backtest_windows: list[dict[str, Any]] = Field(
         description="each backtest fold: window, bookings, ROC AUC"

@@ -2,7 +2,7 @@
 
 Every figure here comes from out-of-fold predictions: bookings each fold's model was never
 fitted on (``train.py``). Writes ``reports/metrics.json`` (DVC metrics: the ``backtest`` section,
-whose ``roc_auc_mean`` is the expected performance on future bookings, and the baselines'),
+whose ``roc_auc_mean`` is the mean over past windows, beside each window's, and the baselines'),
 plot data under ``reports/plots/`` (for ``dvc plots``) and PNGs under ``reports/figures/``. It
 only computes: the MLflow run (figures, the model as a self-contained pyfunc, the champion gate's
 comparison) is the register step's, after ``dvc repro`` (``register.py``), so a stage DVC

@@ -8,7 +8,7 @@ from sklearn.metrics import precision_score, recall_score, roc_auc_score
 
 from data_science.performance_estimate import estimate, expected_roc_auc
 
-MODULE = "data_science.performance_estimate"
+MODULE = "data_science.estimate_command"
 
 
 @pytest.fixture(scope="module")
@@ -112,3 +112,5 @@ def test_bad_input_ends_with_one_line_and_no_traceback(
     assert result.returncode == 1
     assert message in result.stderr
     assert "Traceback" not in result.stderr
+    error = next(line for line in result.stderr.splitlines() if "error:" in line)
+    assert error.count("in.csv") == 1, error  # the file named once, not "X: X is empty"

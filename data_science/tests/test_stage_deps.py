@@ -30,11 +30,11 @@ def module_file(name: str) -> Path | None:
     return None
 
 
-def _runtime_nodes(tree: ast.Module, *, entry_point: bool) -> list[ast.AST]:
+def _runtime_nodes(tree: ast.Module) -> list[ast.AST]:
     """The nodes that may run when a stage uses the module: everything but the bodies of
-    ``if TYPE_CHECKING:`` and, unless the module is the stage's own (``entry_point``), its
-    ``main()``: another module's command line (e.g. ``performance_estimate``'s, which the
-    backtest imports for its estimator alone) never runs inside a stage."""
+    ``if TYPE_CHECKING:``. Function bodies count: a function-local import runs when the function
+    does (a module's command line lives in a module of its own, e.g. ``estimate_command``, so a
+    stage importing an estimator does not depend on the command's imports)."""
     nodes: list[ast.AST] = []
     pending: list[ast.AST] = [tree]
     while pending:
@@ -43,21 +43,17 @@ def _runtime_nodes(tree: ast.Module, *, entry_point: bool) -> list[ast.AST]:
         for child in ast.iter_child_nodes(node):
             if isinstance(child, ast.If) and ast.unparse(child.test).endswith("TYPE_CHECKING"):
                 pending.extend(child.orelse)
-            elif not (entry_point or node is not tree or not isinstance(child, ast.FunctionDef)) and (
-                child.name == "main"
-            ):
-                continue
             else:
                 pending.append(child)
     return nodes
 
 
-def imported(path: Path, name: str, *, entry_point: bool = False) -> set[str]:
+def imported(path: Path, name: str) -> set[str]:
     """The project modules that importing module ``name`` (at ``path``) imports itself: parent
     packages included, since importing ``a.b`` runs ``a/__init__.py`` first."""
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     names: set[str] = set()
-    for node in _runtime_nodes(ast.parse(path.read_text()), entry_point=entry_point):
+    for node in _runtime_nodes(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -82,7 +78,7 @@ def stage_modules(stage: Stage) -> set[Path]:
         if path is None or name in seen:
             continue
         seen[name] = path
-        pending.extend(imported(path, name, entry_point=name == stage.module))
+        pending.extend(imported(path, name))
     return set(seen.values())
 
 
