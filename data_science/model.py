@@ -45,6 +45,7 @@ from typing import Any
 import numpy as np
 import xgboost as xgb
 
+from data_engineering.src.field_values import ColumnInput
 from data_engineering.src.schema import (
     AS_OF,
     BOOKING_FIELDS,
@@ -59,7 +60,7 @@ from data_engineering.src.schema import (
     load_vocabulary,
     vocabulary_in_use,
 )
-from data_engineering.src.validate import ColumnInput, Problem, validate
+from data_engineering.src.validate import Problem, validate
 from data_engineering.transformation import get_transformation
 from data_engineering.transformation.encoding import FeatureEncoder
 from data_engineering.transformation.v1 import Columns

@@ -12,11 +12,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from data_engineering.src.field_values import NUMBER_PATTERN
 from data_engineering.src.files.atomic import AtomicFile, write_atomic
 from data_engineering.src.files.parquet import is_parquet
 from data_engineering.src.files.reader import CHUNK_BYTES
 from data_engineering.src.paths import processed_file
-from data_engineering.src.validate import NUMBER_PATTERN
 
 PANDAS_TYPES = {"int": "Int64", "float": "float64", "text": "str", "date": "str"}
 # What a spreadsheet takes as the start of a formula (OWASP, "CSV Injection"), and the quote that
