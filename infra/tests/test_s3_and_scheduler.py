@@ -324,14 +324,13 @@ def test_a_scheduler_retrain_moves_the_champion_and_the_running_api_follows(
 
     from api.tests.helpers import (
         Traffic,
-        free_port,
         json_bookings,
         start_server,
         stop_server,
         switch_lines,
         wait_ready,
-        wait_until,
     )
+    from data_engineering.src.ports import free_port, wait_until
 
     assert retrained[1] == "success", "the first scheduler-run retraining failed"
     repo, env = deployment
