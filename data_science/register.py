@@ -156,7 +156,7 @@ def fingerprint(files: tuple[Path, ...] = (MODEL_DIR, METRICS_FILE)) -> str:
     return digest.hexdigest()
 
 
-def registered_version(bundle: str) -> str | None:
+def version_holding(bundle: str) -> str | None:
     """The version of this registry holding the bundle with fingerprint ``bundle``, if any."""
     import mlflow
 
@@ -291,7 +291,7 @@ def main() -> int:
         )
         return 1
     bundle = fingerprint()
-    held = registered_version(bundle)
+    held = version_holding(bundle)
     if held is not None:
         print(
             f"register: {MODEL_NAME} version {held} is this model already: nothing registered, no alias moved"
