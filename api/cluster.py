@@ -9,7 +9,8 @@ of its start), and stops everything on SIGTERM or Ctrl-C: HAProxy stops listenin
 the replicas finish what they hold and flush their prediction log.
 
 Before anything starts, once: HAProxy must be installed (one line says how otherwise), the
-API keys and the proxy's settings are checked and the log's table migrated. A replica that
+API keys and the proxy's settings are checked, the log's table migrated and the
+tracking store opened (a new one is created here, not by the replicas together). A replica that
 cannot start the first time (no model, say) ends the command, with its own message.
 """
 
@@ -31,6 +32,7 @@ from types import FrameType
 from api.proxy import INSTALL_HINT, Listener, ProxySettings, find_haproxy, render, validate, write_config
 from api.settings import HOST_DEFAULT, PORT_DEFAULT
 from data_engineering.src.arguments import port, positive_int
+from data_engineering.src.messages import first_line
 from data_engineering.src.paths import REPO_ROOT
 from data_engineering.src.ports import free_ports
 from data_engineering.src.settings import SettingsError
@@ -242,6 +244,12 @@ def main(argv: list[str] | None = None) -> int:
     # The model is not loaded here: the replicas' first start shows whether they can.
     if prepare(PROG, check_model=False) is None:
         return 1
+    from data_science.tracking import open_store
+
+    try:
+        open_store()  # once, before the replicas open a new store together and race its migrations
+    except Exception as exc:  # the replicas then fail, each with its own message
+        say(f"warning: could not open the tracking store ({first_line(exc)}); starting the replicas anyway")
     ports = free_ports(ns.replicas)
     config = write_config(
         render(

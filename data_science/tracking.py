@@ -121,6 +121,19 @@ def configure() -> None:
     mlflow.set_registry_uri(tracking_uri())
 
 
+def open_store() -> None:
+    """Open the tracking store once in this process. A database store (SQLite, PostgreSQL) creates
+    or migrates its schema when first opened; several servers starting at once on a new store would
+    each run MLflow's migrations and all but one fail (``alembic_version``: 0 rows found). A server
+    store migrates itself: nothing to do."""
+    import mlflow
+
+    if tracking_uri().startswith(("http://", "https://")):
+        return
+    configure()
+    mlflow.MlflowClient().search_registered_models(max_results=1)
+
+
 def ensure_experiment() -> str:
     """The experiment's id; created with its artifacts in ``mlartifacts/`` for the local store."""
     import mlflow
