@@ -39,7 +39,7 @@ from api.metrics import Metrics
 from api.prediction_log import PredictionLog
 from api.routes import admin, forecast, health, model, predict
 from api.schemas import batch_schema, booking_schema
-from api.settings import Settings, get_settings
+from api.settings import MetricsSettings, Settings, get_settings
 from api.spill import NotRecordedError
 from api.watcher import ChampionWatcher
 from data_engineering.src.settings import SettingsError
@@ -207,7 +207,7 @@ def _declare_keys(schema: dict[str, Any]) -> None:
 
 def create_app(settings: Settings | None = None) -> HotelAPI:
     settings = settings or get_settings()
-    metrics = Metrics()
+    metrics = Metrics(multiprocess=MetricsSettings().multiproc_dir is not None)
     estimate = EstimateWatch(
         window=settings.estimate_window,
         minimum=settings.estimate_min_answers,

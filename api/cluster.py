@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import ctypes
-import os
 import shutil
 import signal
 import subprocess
@@ -32,6 +31,7 @@ from types import FrameType
 from api.proxy import INSTALL_HINT, Listener, ProxySettings, find_haproxy, render, validate, write_config
 from api.settings import HOST_DEFAULT, PORT_DEFAULT
 from data_engineering.src.arguments import port, positive_int
+from data_engineering.src.environment import child_environment
 from data_engineering.src.messages import first_line
 from data_engineering.src.paths import REPO_ROOT
 from data_engineering.src.ports import free_ports
@@ -131,7 +131,7 @@ class Cluster:
             for replica in self.replicas:
                 replica.start()
             self.balancer = _spawn(
-                [self.haproxy, "-db", "-f", str(self.config)], {**os.environ, **self.proxy_env}
+                [self.haproxy, "-db", "-f", str(self.config)], child_environment(**self.proxy_env)
             )
             say(f"HAProxy started (pid {self.balancer.pid})")
             if not self._first_start():

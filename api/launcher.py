@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import os
 import shutil
 import sys
 import tempfile
@@ -23,6 +22,7 @@ from typing import Any
 
 from api.settings import HOST_DEFAULT, PORT_DEFAULT, Settings
 from data_engineering.src.arguments import PortUnavailableError, check_can_listen, port, positive_int
+from data_engineering.src.environment import export
 
 APP = "api.main:app"
 
@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     ns = parser.parse_args(argv)
     if ns.require_model is not None:  # the workers read it from their settings
-        os.environ["API_REQUIRE_MODEL"] = "true" if ns.require_model else "false"
+        export(API_REQUIRE_MODEL="true" if ns.require_model else "false")
 
     import uvicorn
 
@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         # Each worker writes its metrics here and /metrics adds them up (prometheus_client's
         # multiprocess mode); removed when the server stops.
         multiproc_dir = tempfile.mkdtemp(prefix="hotel-api-metrics-")
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = multiproc_dir
+        export(PROMETHEUS_MULTIPROC_DIR=multiproc_dir)
     try:
         uvicorn.run(
             APP,

@@ -8,7 +8,6 @@ aggregates every worker's files instead of showing one random worker.
 from __future__ import annotations
 
 import math
-import os
 from typing import TYPE_CHECKING
 
 from prometheus_client import (
@@ -48,7 +47,10 @@ LATENCY_BUCKETS = (0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 
 
 
 class Metrics:
-    def __init__(self) -> None:
+    def __init__(self, *, multiprocess: bool = False) -> None:
+        """``multiprocess``: a scrape adds up every worker's files (``PROMETHEUS_MULTIPROC_DIR``,
+        ``MetricsSettings``) instead of this process's own registry."""
+        self.multiprocess = multiprocess
         # The *_created series double the payload and no dashboard of ours reads them.
         disable_created_metrics()
         self.registry = CollectorRegistry(auto_describe=True)
@@ -157,7 +159,7 @@ class Metrics:
         self.estimate_window.set(judgement.answers)
 
     def render(self) -> tuple[bytes, str]:
-        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        if self.multiprocess:
             registry = CollectorRegistry()
             MultiProcessCollector(registry)
             return generate_latest(registry), CONTENT_TYPE_LATEST

@@ -37,6 +37,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from data_engineering.src.arguments import port
+from data_engineering.src.environment import child_environment
 from data_engineering.src.settings import HotelSettings, SettingsError, repo_path
 
 INSTALL_HINT = "haproxy is not installed: install it with `apt-get install haproxy` (Debian/Ubuntu)"
@@ -251,7 +252,7 @@ def validate(haproxy: str, config: Path, env: Mapping[str, str]) -> str | None:
     """``haproxy -c``: None when the configuration (certificate included) loads, else its alerts."""
     result = subprocess.run(
         [haproxy, "-c", "-q", "-f", str(config)],
-        env={**os.environ, **env},
+        env=child_environment(**env),
         capture_output=True,
         text=True,
         timeout=30,
@@ -318,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _become(haproxy: str, config: Path, env: Mapping[str, str]) -> NoReturn:
     # HAProxy replaces this process: the container's init forwards signals to it directly.
-    os.execve(haproxy, [haproxy, "-db", "-f", str(config)], {**os.environ, **env})  # noqa: S606 - fixed argv
+    os.execve(haproxy, [haproxy, "-db", "-f", str(config)], child_environment(**env))  # noqa: S606 - fixed argv
 
 
 if __name__ == "__main__":

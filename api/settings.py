@@ -16,7 +16,13 @@ from pydantic_settings import SettingsConfigDict
 
 from api.auth import ApiKeys, check_strength, parse_keys
 from data_engineering.src.paths import WORKSPACE
-from data_engineering.src.settings import DEVELOPMENT, DatabaseSettings, SettingsError, repo_path
+from data_engineering.src.settings import (
+    DEVELOPMENT,
+    DatabaseSettings,
+    HotelSettings,
+    SettingsError,
+    repo_path,
+)
 from data_science.tracking import TrackingSettings
 
 # Where ``./cli.sh serve-api`` listens unless told otherwise (the dashboards call it there).
@@ -153,6 +159,18 @@ class Settings(DatabaseSettings, TrackingSettings):
     def model_required(self) -> bool:
         """Whether start-up fails without a model: on outside development, unless told."""
         return self.require_model if self.require_model is not None else self.app_env not in DEVELOPMENT
+
+
+class MetricsSettings(HotelSettings):
+    reads_env_file = False  # prometheus_client reads the process environment only
+
+    multiproc_dir: Path | None = Field(
+        None,
+        validation_alias="PROMETHEUS_MULTIPROC_DIR",
+        description="prometheus_client's own variable: where each API worker writes its metrics for "
+        "`/metrics` to add up; `serve-api --workers N` (N > 1) sets it to a temporary folder",
+        json_schema_extra={"default_shown": "unset: `/metrics` shows the one process's"},
+    )
 
 
 @lru_cache(maxsize=1)

@@ -5,6 +5,6 @@ OpenMP's default busy-waiting makes 2-thread XGBoost 5-7x *slower* on a shared m
 which every module of this package does after this line.
 """
 
-import os
+from data_engineering.src.environment import library_defaults
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+library_defaults(OMP_WAIT_POLICY="PASSIVE")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import shutil
 import socket
 import sys
@@ -22,8 +21,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from pydantic import Field
+
+from data_engineering.src.environment import export, library_defaults, prepended_search_path, search_path
 from data_engineering.src.messages import first_line
 from data_engineering.src.paths import REPO_ROOT
+from data_engineering.src.settings import HotelSettings
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -63,8 +66,20 @@ def check_engine_arguments(parser: argparse.ArgumentParser, ns: argparse.Namespa
         parser.error("--spark-master needs --engine spark")
 
 
-def _java() -> str | None:
-    home = os.environ.get("JAVA_HOME")
+class JavaSettings(HotelSettings):
+    """Java's own variable, read to say what to install before Spark's launcher would fail on it."""
+
+    reads_env_file = False  # the JVM's launcher reads the process environment only
+
+    java_home: str | None = Field(  # as given: the message quotes it
+        None,
+        validation_alias="JAVA_HOME",
+        description="the Java runtime `--engine spark` starts (Java's own variable)",
+        json_schema_extra={"default_shown": "the `java` on `PATH`"},
+    )
+
+
+def _java(home: str | None) -> str | None:
     if home:
         return str(Path(home) / "bin" / "java") if (Path(home) / "bin" / "java").is_file() else None
     return shutil.which("java")
@@ -95,12 +110,9 @@ def check_spark(master: str | None = None) -> None:
         import pyspark  # noqa: F401 (only whether it imports)
     except ImportError:
         raise SparkUnavailableError(f"pyspark is not installed: {PYSPARK_HINT}") from None
-    if _java() is None:
-        where = (
-            f"JAVA_HOME={os.environ['JAVA_HOME']} has no bin/java"
-            if os.environ.get("JAVA_HOME")
-            else ("no java on PATH")
-        )
+    home = JavaSettings().java_home
+    if _java(home) is None:
+        where = f"JAVA_HOME={home} has no bin/java" if home else "no java on PATH"
         raise SparkUnavailableError(f"Spark needs Java and there is none ({where}): {JAVA_HINT}")
     for host, port in _master_addresses(master):
         try:
@@ -117,14 +129,12 @@ def _environment(master: str) -> None:
     """What Spark's processes inherit when the JVM starts (later changes do not reach them)."""
     # The Python workers run this interpreter (the system one has no pandas) and import this
     # checkout's packages; a cluster sets its own (PYSPARK_PYTHON on the executors).
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
-    paths = os.environ.get("PYTHONPATH", "").split(os.pathsep)
-    if str(REPO_ROOT) not in paths:
-        os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), *paths]))
+    library_defaults(PYSPARK_PYTHON=sys.executable, PYSPARK_DRIVER_PYTHON=sys.executable)
+    if str(REPO_ROOT) not in search_path("PYTHONPATH"):
+        export(PYTHONPATH=prepended_search_path("PYTHONPATH", REPO_ROOT))
     if master.startswith("local"):
         # Local mode talks to itself: never through the machine's outward address.
-        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+        library_defaults(SPARK_LOCAL_IP="127.0.0.1")
 
 
 @contextmanager

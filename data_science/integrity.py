@@ -10,18 +10,19 @@ crashes the whole process (SIGSEGV), and with it every API worker that follows t
 - a booster saved before such records existed has none: it is loaded once in a child process
   first, and a crash there becomes the reason instead of the caller's death.
 
-Only the standard library here (the registered model's code imports this module); XGBoost is
-imported by the child alone.
+Only the standard library here, and the project's standard-library environment module (the
+registered model's code imports this module); XGBoost is imported by the child alone.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 import signal
 import subprocess
 import sys
 from pathlib import Path
+
+from data_engineering.src.environment import child_environment, prepended_search_path
 
 SUFFIX = ".sha256"
 CHILD_TIMEOUT_SECONDS = 120.0
@@ -65,11 +66,10 @@ def _load_in_child(booster: Path) -> str | None:
     # The package root on the child's path: inside a served MLflow model this code comes from the
     # model's code_paths, which only the parent has on sys.path.
     root = str(Path(__file__).resolve().parents[1])
-    path = os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))
     try:
         child = subprocess.run(
             [sys.executable, "-m", "data_science.integrity", str(booster)],
-            env={**os.environ, "PYTHONPATH": path},
+            env=child_environment(PYTHONPATH=prepended_search_path("PYTHONPATH", root)),
             capture_output=True,
             text=True,
             timeout=CHILD_TIMEOUT_SECONDS,

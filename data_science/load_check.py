@@ -13,7 +13,6 @@ or that crashes XGBoost, fails there, with its reason, and never in the process 
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -25,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from data_engineering.src.environment import child_environment
 from data_science.model import CancellationModel, ModelBundleError
 from data_science.tracking import ModelLoadError, NoModelError, ResolvedModel, resolve
 
@@ -88,7 +88,7 @@ def check(uri: str, *, timeout: float = TIMEOUT_SECONDS) -> LoadCheck:
     try:
         child = subprocess.run(
             [sys.executable, "-m", "data_science.load_check", uri],
-            env=dict(os.environ),
+            env=child_environment(),
             capture_output=True,
             text=True,
             timeout=timeout,

@@ -16,7 +16,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -27,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import yaml
 
+from data_engineering.src.environment import library_defaults
 from data_engineering.src.files.writing import read_processed
 from data_engineering.src.initialize_data import TransformParams
 from data_engineering.src.params import read_section
@@ -210,7 +210,7 @@ def log_and_register(
 
     # MLflow would copy this project's uv.lock into the model: its environment is the model's
     # requirements.txt, not the whole platform's.
-    os.environ.setdefault("MLFLOW_LOG_UV_FILES", "false")
+    library_defaults(MLFLOW_LOG_UV_FILES="false")
     experiment_id = ensure_experiment()
     backtest, window = report["backtest"], report["training_window"]
     run_name = f"xgboost-{dt.datetime.now(dt.UTC):%Y%m%d-%H%M%S}"

@@ -8,13 +8,13 @@ Tracking URI: ``MLFLOW_TRACKING_URI``, else the embedded SQLite file ``mlflow.db
 from __future__ import annotations
 
 import datetime as dt
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
+from data_engineering.src.environment import library_defaults
 from data_engineering.src.messages import first_line, masked_uri
 from data_engineering.src.paths import (
     DVC_LOCK,
@@ -112,7 +112,7 @@ def data_version(path: Path) -> str:
 
 def configure() -> None:
     # MLflow draws a progress bar per download: in a log it is carriage-return noise.
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    library_defaults(MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR="false")
     import mlflow
 
     # Both: MLflow reads the registry from MLFLOW_REGISTRY_URI when set (and sets it in this

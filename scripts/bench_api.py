@@ -46,6 +46,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from api.schemas import bookings_as_json  # noqa: E402
+from data_engineering.src.environment import child_environment, prepended_search_path  # noqa: E402
 from data_engineering.src.ingest import local_bookings_file  # noqa: E402
 from data_engineering.src.paths import RAW_FILE, SHARED_BOOKINGS  # noqa: E402
 from data_engineering.src.ports import free_port, wait_for_server  # noqa: E402
@@ -131,7 +132,7 @@ class Server:
 
     def start(self, log_dir: Path, *, pin: bool) -> None:
         self.log = log_dir / f"{self.name}.log"
-        env = {**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}", **self.env}
+        env = child_environment(**{"PATH": prepended_search_path("PATH", VENV_BIN), **self.env})
         with self.log.open("wb") as out:
             self.process = subprocess.Popen(
                 self.argv,
@@ -467,7 +468,7 @@ def build_servers(model_dir: Path, work: Path, model_uri: str, tracking: dict[st
     return [
         Server(
             "bare",
-            [*uvicorn, "--port", str(ports[0]), "scripts.bench_bare_app:app"],
+            [*uvicorn, "--port", str(ports[0]), "--factory", "scripts.bench_bare_app:create_app"],
             ports[0],
             "/ping",
             {"BENCH_BOOSTER": str(model_dir / BOOSTER_FILE)},

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import os
 import re
 import shutil
 import statistics
@@ -25,6 +24,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
+from data_engineering.src.environment import child_environment, export
 from data_engineering.src.paths import RAW_FILE, REPO_ROOT
 from data_engineering.src.settings import SettingsError, current_environment, database_url
 
@@ -32,7 +32,7 @@ from data_engineering.src.settings import SettingsError, current_environment, da
 def _libpq(url: str) -> tuple[str, dict[str, str]]:
     """psql wants a libpq URL without the SQLAlchemy driver; the password goes in the env."""
     parsed = make_url(url)
-    env = {**os.environ, "PGPASSWORD": parsed.password or ""}
+    env = child_environment(PGPASSWORD=parsed.password or "")
     plain = parsed.set(drivername="postgresql", password=None).render_as_string(hide_password=False)
     return plain, env
 
@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.exit(
             f"bench-db-load: needs PostgreSQL, got {make_url(url).get_backend_name()}: run ./cli.sh setup-db local"
         )
-    os.environ["DATABASE_URL"] = url
+    export(DATABASE_URL=url)  # the initialize-data runs inherit it
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
         for i in range(ns.repeat):

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import os
 import sys
 import time
 import uuid
@@ -33,6 +32,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from data_engineering.src.environment import child_environment  # noqa: E402
 from scripts.measure import run_measured  # noqa: E402
 
 DAY = pd.Timestamp("2018-01-01")  # the as-of day: every generated booking is on the books then
@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         .update_query_dict({"options": f"-csearch_path={schema}"})
         .render_as_string(hide_password=False)
     )
-    env = {**os.environ, "DATABASE_URL": scoped, "HOTEL_PROGRESS_SECONDS": "600"}
+    env = child_environment(DATABASE_URL=scoped, HOTEL_PROGRESS_SECONDS="600")
     try:
         with tempfile.TemporaryDirectory(prefix="bench-score-db-") as tmp:
             work = Path(tmp)

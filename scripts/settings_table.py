@@ -31,9 +31,11 @@ END = "<!-- end of the settings table -->"
 MODULES = (
     "data_engineering.src.settings",
     "data_science.tracking",
+    "data_science.engines",
     "api.settings",
     "api.proxy",
     "streamlit_apps.lib.config",
+    "scripts.bench_bare_app",
 )
 
 

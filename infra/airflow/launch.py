@@ -43,11 +43,16 @@ import psutil
 from honcho import manager as honcho_manager
 from honcho.manager import Manager
 from honcho.printer import Printer
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
 
 # cli.sh runs this file as a script in Airflow's environment: its folder is on the path, the
-# repository's root (where the shared, standard-library-only ports module lives) is not.
+# repository's root (where the shared modules it needs live: standard library and pydantic-settings
+# only, both in Airflow's environment) is not.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from data_engineering.src.environment import child_environment, export
 from data_engineering.src.ports import answers, free_port, port_taken
+from data_engineering.src.settings import HotelSettings
 
 MARKER = "HOTEL_AIRFLOW_LAUNCH"  # this start's id, inherited by every process it starts
 PID_FILE = "start-airflow.json"  # in AIRFLOW_HOME: the running launcher's pid and marker
@@ -56,6 +61,25 @@ STRAY_GRACE_SECONDS = 5  # the same for stray processes, once the components are
 STOP_TIMEOUT = 30.0  # stop-airflow gives up (and kills) after this
 EXECUTORS = {"local": "LocalExecutor", "celery": "CeleryExecutor"}
 REQUESTED_STOP = (130, 143)  # honcho's return codes after SIGINT and SIGTERM
+
+
+class LaunchSettings(HotelSettings):
+    """What the launcher reads of its environment: the Airflow home (cli.sh sets it), Airflow's
+    database and the machine-sized settings when configured (Airflow reads them itself too)."""
+
+    reads_env_file = False
+    # A variable set empty is configured all the same: Airflow takes it as it is.
+    model_config = SettingsConfigDict(env_ignore_empty=False)
+
+    airflow_home: Path = Field(validation_alias="AIRFLOW_HOME")
+    metadata_database: str = Field("", validation_alias="AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", repr=False)
+    parallelism: str | None = Field(None, validation_alias="AIRFLOW__CORE__PARALLELISM")
+    parsing_processes: str | None = Field(None, validation_alias="AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES")
+    worker_concurrency: str | None = Field(None, validation_alias="AIRFLOW__CELERY__WORKER_CONCURRENCY")
+
+    def configured(self, key: str) -> bool:
+        """Whether the ``AIRFLOW__SECTION__KEY`` variable of a machine-sized setting is set."""
+        return getattr(self, key) is not None
 
 
 def say(message: str) -> None:
@@ -87,7 +111,7 @@ def sized_settings(executor: str, n_cores: int) -> dict[tuple[str, str], int]:
     return settings
 
 
-def apply_sizing(executor: str) -> list[str]:
+def apply_sizing(executor: str, settings: LaunchSettings) -> list[str]:
     """Set the machine-sized values wherever Airflow's configuration holds its default; returns
     what was decided ("parallelism 2", ...), for one line of output."""
     from airflow.configuration import conf
@@ -96,8 +120,9 @@ def apply_sizing(executor: str) -> list[str]:
     for (section, key), value in sized_settings(executor, cores()).items():
         variable = f"AIRFLOW__{section.upper()}__{key.upper()}"
         configured = str(conf.get(section, key))
-        if variable not in os.environ and configured == str(conf.get_default_value(section, key)):
-            os.environ[variable] = configured = str(value)
+        if not settings.configured(key) and configured == str(conf.get_default_value(section, key)):
+            configured = str(value)
+            export(**{variable: configured})
         decided.append(f"{key} {configured}")
     return decided
 
@@ -219,12 +244,12 @@ def migrate() -> None:
         fail("airflow db migrate failed (output above)")
 
 
-def start(executor: str, port: int) -> int:
+def start(executor: str, port: int, settings: LaunchSettings) -> int:
     # Until honcho takes the signals over, SIGTERM or Ctrl-C simply ends the start (subprocess.run
     # kills a running migration on the way out).
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: sys.exit(0))
-    home = Path(os.environ["AIRFLOW_HOME"])
+    home = settings.airflow_home
     home.mkdir(parents=True, exist_ok=True)
     other = running_launcher(home)
     if other is not None:
@@ -234,23 +259,23 @@ def start(executor: str, port: int) -> int:
     if executor == "celery" and shutil.which("redis-server") is None:
         fail("redis-server is not installed: apt-get install redis-server (Debian's package)")
 
-    os.environ["AIRFLOW__CORE__EXECUTOR"] = EXECUTORS[executor]
+    export(AIRFLOW__CORE__EXECUTOR=EXECUTORS[executor])
     broker = None
     if executor == "celery":
-        if not os.environ.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "").startswith("postgresql"):
+        if not settings.metadata_database.startswith("postgresql"):
             fail(
                 "the CeleryExecutor needs PostgreSQL for Airflow's metadata (AIRFLOW__DATABASE__SQL_ALCHEMY_CONN)"
             )
         broker = prepare_redis(home)
-        os.environ["AIRFLOW__CELERY__BROKER_URL"] = broker.url
-    decided = apply_sizing(executor)
+        export(AIRFLOW__CELERY__BROKER_URL=broker.url)
+    decided = apply_sizing(executor, settings)
     say(
         f"{EXECUTORS[executor]}, sized for {cores()} cores: {', '.join(decided)} (AIRFLOW__SECTION__KEY overrides)"
     )
     migrate()
 
     marker = uuid.uuid4().hex
-    os.environ[MARKER] = marker
+    export(**{MARKER: marker})
     record = {
         "pid": os.getpid(),
         "created": psutil.Process().create_time(),
@@ -261,7 +286,7 @@ def start(executor: str, port: int) -> int:
     honcho_manager.KILL_WAIT = GRACE_SECONDS
     manager = Manager(Printer(sys.stdout))
     for name, argv in components(port, broker).items():
-        manager.add_process(name, "exec " + shlex.join(argv), env=dict(os.environ))
+        manager.add_process(name, "exec " + shlex.join(argv), env=child_environment())
     ready = threading.Event()
     threading.Thread(target=announce_when_ready, args=(port, home, ready), daemon=True).start()
     try:
@@ -293,8 +318,8 @@ def ended(process: psutil.Process, timeout: float) -> bool:
     return False
 
 
-def stop(timeout: float) -> int:
-    home = Path(os.environ["AIRFLOW_HOME"])
+def stop(timeout: float, settings: LaunchSettings) -> int:
+    home = settings.airflow_home
     launcher = running_launcher(home)
     if launcher is None:
         print(f"stop-airflow: no start-airflow running from {home}")
@@ -321,9 +346,10 @@ def main(argv: list[str] | None = None) -> int:
     stop_parser = commands.add_parser("stop")
     stop_parser.add_argument("--timeout", type=float, default=STOP_TIMEOUT)
     args = parser.parse_args(argv)
+    settings = LaunchSettings()
     if args.command == "start":
-        return start(args.executor, args.port)
-    return stop(args.timeout)
+        return start(args.executor, args.port, settings)
+    return stop(args.timeout, settings)
 
 
 if __name__ == "__main__":

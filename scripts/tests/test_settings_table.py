@@ -1,4 +1,8 @@
-"""One settings mechanism, documented once: CLI_DOCS.md's table against the settings classes."""
+"""One settings mechanism, documented once: CLI_DOCS.md's table against the settings classes.
+
+That no other module reads the environment or declares a settings class of its own:
+``test_configuration.py``.
+"""
 
 from __future__ import annotations
 
@@ -15,31 +19,16 @@ from scripts import settings_table
 DOCS = (REPO_ROOT / "CLI_DOCS.md").read_text(encoding="utf-8")
 README = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
 # Variables CLI_DOCS.md names that belong to other tools: build arguments, Airflow's own, a key
-# setup-db writes into .env.ENV for itself, Java's and Spark's own.
+# setup-db writes into .env.ENV for itself, Spark's own.
 OTHER_TOOLS = {
     "AIRFLOW__API__BASE_URL",
     "PYTHON_IMAGE",
     "POSTGRES_IMAGE",
     "POSTGRES_BACKEND",
-    "JAVA_HOME",
     "PYSPARK_PYTHON",
     "SPARK_LOCAL_IP",
 }
 APP_PACKAGES = ("api", "data_engineering", "data_science", "streamlit_apps", "scripts")
-# Reads of the environment that are not configuration: prometheus_client's own variable, which
-# serve.py sets for its worker processes; the booster path bench_api.py hands the bare app it
-# starts under uvicorn (which takes an app by import path, with no arguments of its own); the
-# PATH bench_api.py extends for the servers it starts; the PYTHONPATH the booster check hands
-# its child process (the package root added to whatever it was); the Spark engine's JAVA_HOME
-# (Java's own, checked to say what to install) and the PYTHONPATH its Python workers inherit.
-RAW_READS_ALLOWED = {
-    ("data_science/engines.py", "JAVA_HOME"),
-    ("data_science/engines.py", "PYTHONPATH"),
-    ("api/metrics.py", "PROMETHEUS_MULTIPROC_DIR"),
-    ("data_science/integrity.py", "PYTHONPATH"),
-    ("scripts/bench_bare_app.py", "BENCH_BOOSTER"),
-    ("scripts/bench_api.py", "'PATH'"),
-}
 
 
 def _sources() -> list[tuple[str, str]]:
@@ -85,21 +74,6 @@ def test_every_variable_the_docs_name_is_a_setting_or_said_to_be_another_tools()
     named = set(re.findall(r"`([A-Z][A-Z0-9]*_[A-Z0-9_]*)[=`]", DOCS + README))
     assert named - settings - others - OTHER_TOOLS == set()
     assert settings & others == set(), "a setting listed among the shell's variables"
-
-
-def test_settings_classes_derive_from_the_one_base_and_nothing_else_reads_the_environment() -> None:
-    raw_read = re.compile(r"os\.environ\.get\(|os\.getenv\(|os\.environ\[[^\]]+\](?!\s*=)")
-    found = []
-    for relative, text in _sources():
-        if relative != "data_engineering/src/settings.py" and re.search(r"\bBaseSettings\b|dotenv", text):
-            found.append(f"{relative}: a settings mechanism of its own")
-        found += [
-            f"{relative}: reads the environment directly: {line.strip()}"
-            for line in text.splitlines()
-            if raw_read.search(line)
-            and not any(relative == allowed and name in line for allowed, name in RAW_READS_ALLOWED)
-        ]
-    assert found == []
 
 
 def _module(relative: str) -> str:

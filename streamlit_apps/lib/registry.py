@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import tempfile
 import threading
 from collections.abc import Callable
@@ -18,6 +17,7 @@ from typing import Any, Literal, ParamSpec, TypeVar
 
 import streamlit as st
 
+from data_engineering.src.environment import library_defaults
 from data_engineering.src.messages import first_line
 from data_science.tracking import (
     CHALLENGER,
@@ -30,11 +30,13 @@ from data_science.tracking import (
 from streamlit_apps.lib.config import MODEL_TTL_SECONDS
 
 # Against an unreachable tracking server MLflow retries with back-off for minutes by default; a
-# page should say so within seconds instead.
-os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
-os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "5")
-# Downloads print tqdm bars to the server's stderr on every page view otherwise.
-os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+# page should say so within seconds instead. Downloads print tqdm bars to the server's stderr on
+# every page view otherwise.
+library_defaults(
+    MLFLOW_HTTP_REQUEST_MAX_RETRIES="0",
+    MLFLOW_HTTP_REQUEST_TIMEOUT="5",
+    MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR="false",
+)
 
 FIGURES = {
     "backtest": "Backtest: each fold's metrics, model and baselines",

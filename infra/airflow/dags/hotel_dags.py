@@ -8,7 +8,6 @@ few settings below without relying on the DAGs folder being importable.
 from __future__ import annotations
 
 import importlib.util
-import os
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -16,9 +15,27 @@ from pathlib import Path
 import pendulum
 from airflow.providers.standard.operators.bash import BashOperator
 from airflow.sdk import dag
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
-# infra/airflow/dags/_common.py -> the repository root, unless the deployment says otherwise.
-REPO = Path(os.environ.get("HOTEL_REPO") or Path(__file__).resolve().parents[3])
+
+class DagSettings(BaseSettings):
+    """The DAGs' settings, from the environment of the dag-processor. A class of its own, not one
+    of the project's settings classes: this environment (Airflow's) does not have the project's
+    packages, and where the project is (``HOTEL_REPO``) is the first thing to read."""
+
+    # Exact names, and a variable set empty is a value (the schedule "" stays ""), as always.
+    model_config = SettingsConfigDict(case_sensitive=True, extra="ignore")
+
+    repo: str | None = Field(None, validation_alias="HOTEL_REPO")
+    # A preset or cron expression, or `none` for runs on demand only (triggered from the UI or the
+    # REST API).
+    retrain_schedule: str = Field("@weekly", validation_alias="HOTEL_RETRAIN_SCHEDULE")
+
+
+SETTINGS = DagSettings()
+# infra/airflow/dags/hotel_dags.py -> the repository root, unless the deployment says otherwise.
+REPO = Path(SETTINGS.repo or Path(__file__).resolve().parents[3])
 CLI = REPO / "cli.sh"
 START = pendulum.datetime(2026, 1, 1, tz="UTC")
 TAGS = ["hotel-cancellation"]
@@ -54,9 +71,7 @@ def _dvc_stages() -> tuple[str, ...]:
 
 
 STAGES = _dvc_stages()
-# HOTEL_RETRAIN_SCHEDULE (in the environment of the dag-processor): a preset or cron expression,
-# or `none` for runs on demand only (triggered from the UI or the REST API).
-RETRAIN_SCHEDULE = os.environ.get("HOTEL_RETRAIN_SCHEDULE", "@weekly")
+RETRAIN_SCHEDULE = SETTINGS.retrain_schedule
 
 
 @dag(
