@@ -39,7 +39,7 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "api": frozenset({"data_engineering", "data_science"}),
     "streamlit_apps": frozenset({"data_engineering", "data_science", "api"}),
     "scripts": frozenset({"data_engineering", "data_science", "api"}),
-    "infra": frozenset({"data_engineering"}),  # launch.py: the standard-library port helpers
+    "infra": frozenset({"data_engineering"}),  # launch.py: ports, environment, settings base
 }
 
 TABLE_HEADER = "| package | may import (besides itself) |"

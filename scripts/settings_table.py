@@ -4,8 +4,9 @@
     .venv/bin/python -m scripts.settings_table --write   # replace it in CLI_DOCS.md
 
 Every variable the platform's Python code reads is a field of a class derived from
-``data_engineering.src.settings.HotelSettings``; a test fails when the table and the classes
-differ, so a new setting is documented by running this once.
+``data_engineering.src.settings.HotelSettings`` (but for the Airflow launcher's and DAGs', which
+run in Airflow's own environment: CLI_DOCS.md lists those with the shell's); a test fails when the
+table and the classes differ, so a new setting is documented by running this once.
 """
 
 from __future__ import annotations
