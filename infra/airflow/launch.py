@@ -22,7 +22,6 @@ Airflow home is ``AIRFLOW_HOME`` (cli.sh sets it, with the DAGs folder and the d
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import secrets
@@ -34,7 +33,6 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
@@ -53,11 +51,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from data_engineering.src.environment import child_environment, export
 from data_engineering.src.ports import answers, free_port, port_taken
 from data_engineering.src.settings import HotelSettings
+from infra.airflow.launch_processes import (
+    MARKER,
+    PID_FILE,
+    ended,
+    read_pid_file,
+    running_launcher,
+    stop_marked,
+)
 
-MARKER = "HOTEL_AIRFLOW_LAUNCH"  # this start's id, inherited by every process it starts
-PID_FILE = "start-airflow.json"  # in AIRFLOW_HOME: the running launcher's pid and marker
 GRACE_SECONDS = 15  # from SIGTERM to SIGKILL for the components (the triggerer takes 10 s)
-STRAY_GRACE_SECONDS = 5  # the same for stray processes, once the components are gone
 STOP_TIMEOUT = 30.0  # stop-airflow gives up (and kills) after this
 EXECUTORS = {"local": "LocalExecutor", "celery": "CeleryExecutor"}
 REQUESTED_STOP = (130, 143)  # honcho's return codes after SIGINT and SIGTERM
@@ -154,56 +157,6 @@ def prepare_redis(home: Path) -> Broker:
         f'dir "{folder}"\ndaemonize no\nsave ""\nappendonly no\n'
     )
     return Broker(config=config, url=f"redis://:{password}@127.0.0.1:{port}/0")
-
-
-# ------------------------------------------------------------------ processes of a start
-def marked(marker: str) -> Iterator[psutil.Process]:
-    """Running processes that carry this start's marker in their environment."""
-    for process in psutil.process_iter():
-        if process.pid == os.getpid():
-            continue
-        try:
-            if process.environ().get(MARKER) == marker:
-                yield process
-        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
-            continue
-
-
-def stop_marked(marker: str) -> int:
-    """SIGTERM to the processes still carrying the marker, SIGKILL after the grace period; how
-    many there were."""
-    stray = list(marked(marker))
-    for process in stray:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            process.terminate()
-    _, alive = psutil.wait_procs(stray, timeout=STRAY_GRACE_SECONDS)
-    for process in alive:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            process.kill()
-    psutil.wait_procs(alive, timeout=5)
-    return len(stray)
-
-
-def read_pid_file(home: Path) -> dict[str, object] | None:
-    try:
-        return dict(json.loads((home / PID_FILE).read_text()))
-    except (OSError, ValueError):
-        return None
-
-
-def running_launcher(home: Path) -> psutil.Process | None:
-    """The launcher recorded in the home, if that process is still running (same pid and start
-    time: not a later process that reused the pid)."""
-    record = read_pid_file(home)
-    if record is None:
-        return None
-    try:
-        process = psutil.Process(int(str(record["pid"])))
-        if process.create_time() == record["created"] and process.pid != os.getpid():
-            return process
-    except (KeyError, ValueError, psutil.Error):
-        pass
-    return None
 
 
 # ------------------------------------------------------------------ start
@@ -304,20 +257,6 @@ def start(executor: str, port: int, settings: LaunchSettings) -> int:
 
 
 # ------------------------------------------------------------------ stop
-def ended(process: psutil.Process, timeout: float) -> bool:
-    """Whether ``process`` ends within ``timeout`` seconds. A zombie has ended: its parent (a
-    shell that started it in the background) has not collected it yet."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if process.status() == psutil.STATUS_ZOMBIE:
-                return True
-        except psutil.NoSuchProcess:
-            return True
-        time.sleep(0.2)
-    return False
-
-
 def stop(timeout: float, settings: LaunchSettings) -> int:
     home = settings.airflow_home
     launcher = running_launcher(home)
