@@ -28,7 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
-from api.proxy import INSTALL_HINT, Listener, ProxySettings, find_haproxy, render, validate, write_config
+from api.haproxy_config import Listener, render
+from api.proxy import INSTALL_HINT, ProxySettings, find_haproxy, validate, write_config
 from api.settings import HOST_DEFAULT, PORT_DEFAULT
 from data_engineering.src.arguments import port, positive_int
 from data_engineering.src.environment import child_environment

@@ -20,7 +20,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from api.proxy import Listener, ProxySettings, render, validate
+from api.haproxy_config import Listener, render
+from api.proxy import ProxySettings, validate
 from api.tests.helpers import haproxy_or_skip, start_cluster, stop_server
 from data_engineering.src.paths import REPO_ROOT
 from data_engineering.src.ports import free_port, wait_until
