@@ -57,7 +57,7 @@ def test_missing_required_field(app_client, booking) -> None:
 
 def test_optional_fields_are_the_model_signatures(app_client, booking) -> None:
     """What the API lets a client omit is exactly what the registered model's signature does."""
-    from data_science.register import signature_columns
+    from data_science.model_signature import signature_columns
 
     optional = {name for name, _, required in signature_columns() if not required}
     assert optional == {"children", "country", "agent", "company", "booking_id", "as_of"}

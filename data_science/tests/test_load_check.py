@@ -23,6 +23,7 @@ from data_engineering.src.paths import REPO_ROOT, WORKSPACE, processed_file
 from data_science import integrity, register
 from data_science.load_check import PromotionRefusedError, check
 from data_science.model import BOOSTER_FILE, CancellationModel, ModelBundleError
+from data_science.model_signature import input_example
 from data_science.tracking import CHAMPION, MODEL_NAME
 
 CRASH = "import sys, xgboost; xgboost.Booster().load_model(sys.argv[1])"
@@ -81,7 +82,7 @@ def test_the_load_check_passes_the_champion_and_scores_its_example(trained_works
     monkeypatch.setenv("MLFLOW_TRACKING_URI", trained_workspace.tracking_uri)
     result = check(f"models:/{MODEL_NAME}@{CHAMPION}")
     assert result.passed, result.reason
-    assert result.rows == 5  # register.input_example's bookings
+    assert result.rows == 5  # model_signature.input_example's bookings
 
 
 def test_the_gate_never_promotes_a_version_that_cannot_be_loaded(
@@ -111,7 +112,7 @@ def test_the_gate_never_promotes_a_version_that_cannot_be_loaded(
             model,
             report,
             params,
-            example=register.input_example(frame),
+            example=input_example(frame),
             frame=frame,
             oof=oof,
             commit="test",
