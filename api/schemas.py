@@ -21,7 +21,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, Field
 
-from data_engineering.src import schema as spec
+from data_engineering.src import text_patterns
 from data_engineering.src.arrays import is_missing
 from data_engineering.src.schema import (
     AS_OF,
@@ -61,7 +61,9 @@ def _number(low: float, high: float, *, whole: bool) -> dict[str, Any]:
 def _number_or_text(low: int, high: int, *, whole: bool, nullable: bool = False) -> dict[str, Any]:
     text = {
         "type": "string",
-        "pattern": spec.anchored(spec.number_text(low, high, whole=whole), nullable=nullable),
+        "pattern": text_patterns.anchored(
+            text_patterns.number_text(low, high, whole=whole), nullable=nullable
+        ),
     }
     variants: list[dict[str, Any]] = [_number(low, high, whole=whole), text]
     if nullable:
@@ -77,7 +79,7 @@ def field_schema(name: str) -> dict[str, Any]:
         high = int(column.max) if column.max is not None else 10**9
         out = _number_or_text(int(column.min or 0), high, whole=whole, nullable=column.nullable)
     else:
-        text = {"type": "string", "pattern": spec.text_pattern(name)}
+        text = {"type": "string", "pattern": text_patterns.text_pattern(name)}
         variants: list[dict[str, Any]] = [text]
         if column.categories is not None:
             variants.insert(0, {"type": "string", "enum": list(column.categories)})
@@ -89,7 +91,7 @@ def field_schema(name: str) -> dict[str, Any]:
 
 
 def _month_is(months: Sequence[str]) -> dict[str, Any]:
-    pattern = spec.anchored("|".join(months))
+    pattern = text_patterns.anchored("|".join(months))
     return {"properties": {"arrival_date_month": {"type": "string", "pattern": pattern}}}
 
 
@@ -106,9 +108,9 @@ def date_rules() -> list[dict[str, Any]]:
     february = [Month.FEBRUARY.value]
     leap_text = {
         "type": "string",
-        "pattern": spec.anchored(spec.whole_number_text(f"(?:{'|'.join(map(str, leap))})")),
+        "pattern": text_patterns.anchored(text_patterns.whole_number_text(f"(?:{'|'.join(map(str, leap))})")),
     }
-    day_29_text = {"type": "string", "pattern": spec.anchored(spec.number_text(29, 29))}
+    day_29_text = {"type": "string", "pattern": text_patterns.anchored(text_patterns.number_text(29, 29))}
     day_29 = {"properties": {"arrival_date_day_of_month": {"anyOf": [{"const": 29}, day_29_text]}}}
     return [
         {"if": _month_is(thirty), "then": _day_at_most(30)},
