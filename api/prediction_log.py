@@ -30,7 +30,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
 from api.spill import Batch, NotRecordedError, Spill, database_key
-from data_engineering.src.db import make_engine
+from data_engineering.src.engine import make_engine
 from data_engineering.src.messages import first_line, masked
 
 log = logging.getLogger("api.prediction_log")

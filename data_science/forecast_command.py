@@ -21,7 +21,7 @@ import pandas as pd
 import pyarrow as pa
 from sqlalchemy.exc import SQLAlchemyError
 
-from data_engineering.src import db
+from data_engineering.src.engine import make_engine
 from data_engineering.src.files.reader import RawReader
 from data_engineering.src.files.writing import CsvSink, write_csv
 from data_engineering.src.initialize_data import TransformParams
@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
                 raise ValueError(f"{source} does not exist")
             bookings, rows_in, refused = from_file(model, source, ns.as_of, rejected_path(output), outside)
         else:
-            engine = db.make_engine(database_url(ns.env))
+            engine = make_engine(database_url(ns.env))
             try:
                 version = read_section("transform", TransformParams).version
                 bookings = stays_on_the_books(model, engine, day, version)

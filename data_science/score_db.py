@@ -29,6 +29,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
 
 from data_engineering.src import db
+from data_engineering.src.engine import make_engine
 from data_engineering.src.initialize_data import TransformParams
 from data_engineering.src.messages import first_line, masked
 from data_engineering.src.params import ParamsError, read_section
@@ -108,7 +109,7 @@ def run(
         check_spark(master)  # before anything slow: pyspark, Java, the master
     url = database_url(env)
     version = read_section("transform", TransformParams).version
-    engine = db.make_engine(url)
+    engine = make_engine(url)
     try:
         query = on_the_books_query(engine, day, version)
         total = count_rows(engine, query)

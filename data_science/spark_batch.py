@@ -43,6 +43,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F  # noqa: N812 (Spark's own idiom)
 
 from data_engineering.src import db
+from data_engineering.src.engine import make_engine
 from data_engineering.src.files.parquet import open_bookings
 from data_engineering.src.files.records import Misaligned, RawChunk, as_text
 from data_engineering.src.schema import AS_OF, BOOKING_FIELDS, BOOKING_ID, SCORING_FIELDS
@@ -113,7 +114,7 @@ def database_reader(job: ScoresRun, names: list[str]) -> Callable[[Batches], Bat
     (``booking_scores.chunks_of``: a server-side cursor, a chunk at a time)."""
 
     def read(ranges: Batches) -> Batches:
-        engine = db.make_engine(job.url)
+        engine = make_engine(job.url)
         try:
             for seed in ranges:
                 for low, high in zip(seed["low"].to_pylist(), seed["high"].to_pylist(), strict=True):
@@ -274,7 +275,7 @@ def storer(job: ScoresRun) -> Callable[[Batches], Batches]:
     idempotent), yielding what it did: rows scored and added, flagged, the sum of the probabilities."""
 
     def store(batches: Batches) -> Batches:
-        engine = db.make_engine(job.url)
+        engine = make_engine(job.url)
         try:
             table = scores_table(engine)
             for batch in batches:
@@ -305,7 +306,7 @@ def score_on_the_books(
     """``score-db`` with Spark: each core reads a range of ``source_line`` of the bookings on the
     books, screens and scores it, and appends its scores itself (``on_the_books`` and ``invalid``
     are left to the caller, who counted the bookings on the books)."""
-    engine = db.make_engine(job.url)
+    engine = make_engine(job.url)
     try:
         with engine.connect() as conn:
             low, high = conn.execute(

@@ -374,7 +374,7 @@ def count_logged(ids: list[str]) -> int:
 
     from api.prediction_log import predictions
     from api.settings import Settings
-    from data_engineering.src.db import make_engine
+    from data_engineering.src.engine import make_engine
 
     engine = make_engine(Settings().resolved_database_url())
     found = 0
