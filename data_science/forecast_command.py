@@ -32,9 +32,11 @@ from data_engineering.src.schema import ColumnsError
 from data_engineering.src.settings import ENVIRONMENTS, SettingsError, database_url
 from data_engineering.src.validate import LINE_COLUMN, REASONS_COLUMN
 from data_engineering.src.vocabulary import OutsideVocabulary
+from data_science.answers import Answers
 from data_science.batch_outputs import answer_chunk, rejected_path, rejected_rows
 from data_science.hotels import HotelsFileError, capacity_file, load_hotels
-from data_science.model import Answers, CancellationModel, ModelBundleError
+from data_science.model import CancellationModel
+from data_science.model_bundle import ModelBundleError
 from data_science.nightly import forecast, no_stays, stays
 from data_science.predict_batch import as_of_date
 from data_science.score_db import NoBookingsError, stays_on_the_books

@@ -36,6 +36,7 @@ from data_engineering.src.params import ParamsError, read_section
 from data_engineering.src.progress import progress
 from data_engineering.src.run_lock import exclusive
 from data_engineering.src.settings import ENVIRONMENTS, SettingsError, database_url
+from data_science.answers import Answers
 from data_science.booking_scores import (
     SCORES_KEY,
     SCORES_TABLE,
@@ -56,7 +57,8 @@ from data_science.engines import (
     check_spark,
     spark_session,
 )
-from data_science.model import Answers, CancellationModel, ModelBundleError
+from data_science.model import CancellationModel
+from data_science.model_bundle import ModelBundleError
 from data_science.nightly import no_stays, stays
 from data_science.predict_batch import as_of_date
 from data_science.tracking import NoModelError, default_model_uri, resolve

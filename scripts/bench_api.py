@@ -430,7 +430,8 @@ def build_servers(model_dir: Path, work: Path, model_uri: str, tracking: dict[st
     import pandas as pd
     from mlflow.models import infer_signature
 
-    from data_science.model import BOOSTER_FILE, CancellationModel
+    from data_science.model import CancellationModel
+    from data_science.model_bundle import BOOSTER_FILE
 
     model = CancellationModel.load(model_dir)
     flavour = work / "xgboost-flavour"

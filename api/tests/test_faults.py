@@ -36,7 +36,7 @@ from api.tests.helpers import (
 )
 from data_engineering.src.ports import free_port, wait_until
 from data_science.integrity import checksum_file
-from data_science.model import BOOSTER_FILE
+from data_science.model_bundle import BOOSTER_FILE
 from data_science.tracking import CHAMPION, MODEL_NAME
 
 pytestmark = [pytest.mark.fault, pytest.mark.slow]
