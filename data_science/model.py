@@ -68,7 +68,8 @@ from data_science.model_bundle import (
     write_bundle,
 )
 from data_science.screening import screen
-from data_science.treeshap import TreeExplainer, UnsupportedBoosterError
+from data_science.treeshap import TreeExplainer
+from data_science.treeshap_tables import UnsupportedBoosterError
 
 SHOWN_VALUES = 5  # per side, in the message of a vocabulary mismatch
 
