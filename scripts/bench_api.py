@@ -45,7 +45,7 @@ import orjson
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from api.schemas import bookings_as_json  # noqa: E402
+from api.booking_schema import bookings_as_json  # noqa: E402
 from data_engineering.src.ingest_source import local_bookings_file  # noqa: E402
 from data_engineering.src.paths import RAW_FILE, SHARED_BOOKINGS  # noqa: E402
 from data_engineering.src.ports import free_port, wait_for_server  # noqa: E402

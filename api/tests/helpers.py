@@ -24,7 +24,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from api.schemas import bookings_as_json
+from api.booking_schema import bookings_as_json
 from api.settings import Settings
 from data_engineering.src.paths import REPO_ROOT
 from data_engineering.src.ports import free_port, wait_for_server
