@@ -372,7 +372,7 @@ def bench_batch(port: int, bookings: list[dict], matrix: np.ndarray, model, repe
 def count_logged(ids: list[str]) -> int:
     import sqlalchemy as sa
 
-    from api.prediction_log import predictions
+    from api.prediction_table import predictions
     from api.settings import Settings
     from data_engineering.src.engine import make_engine
 

@@ -69,7 +69,7 @@ def answered_without_the_database(attempts: Counter[str], ready: Callable[[], ob
 
 def logged_counts(url: str, ids: Sequence[str | None]) -> Counter[str]:
     """How many rows of the predictions table each of these request ids has (absent: none)."""
-    from api.prediction_log import predictions
+    from api.prediction_table import predictions
 
     engine = sa.create_engine(url)
     found: Counter[str] = Counter()

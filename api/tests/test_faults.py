@@ -60,7 +60,7 @@ def _stored(url: str, ids: list[str]) -> set[str]:
 
 def _rows_for(url: str, ids: list[str]) -> int:
     """Rows of the predictions table carrying these request ids (duplicates would count twice)."""
-    from api.prediction_log import predictions
+    from api.prediction_table import predictions
 
     engine = sa.create_engine(url)
     try:
