@@ -29,7 +29,7 @@ APP_PACKAGES = ("api", "data_engineering", "data_science", "streamlit_apps", "sc
 # Reads of the environment that are not configuration: prometheus_client's own variable, which
 # serve.py sets for its worker processes; the booster path bench_api.py hands the bare app it
 # starts under uvicorn (which takes an app by import path, with no arguments of its own); the
-# PATH bench_api.py extends for the servers it starts; the PYTHONPATH the booster check hands
+# PATH bench_api_servers.py extends for the servers it starts; the PYTHONPATH the booster check hands
 # its child process (the package root added to whatever it was); the Spark engine's JAVA_HOME
 # (Java's own, checked to say what to install) and the PYTHONPATH its Python workers inherit.
 RAW_READS_ALLOWED = {
@@ -38,7 +38,7 @@ RAW_READS_ALLOWED = {
     ("api/metrics.py", "PROMETHEUS_MULTIPROC_DIR"),
     ("data_science/integrity.py", "PYTHONPATH"),
     ("scripts/bench_bare_app.py", "BENCH_BOOSTER"),
-    ("scripts/bench_api.py", "'PATH'"),
+    ("scripts/bench_api_servers.py", "'PATH'"),
 }
 
 
