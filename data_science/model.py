@@ -71,6 +71,10 @@ from data_science.screening import screen
 from data_science.treeshap import TreeExplainer
 from data_science.treeshap_tables import UnsupportedBoosterError
 
+# What other modules import from here. VOCABULARY_NAME lives in model_bundle; it is exported here
+# too because data_science/register.py (the register step) names it from this module.
+__all__ = ["SHOWN_VALUES", "VOCABULARY_NAME", "CancellationModel"]
+
 SHOWN_VALUES = 5  # per side, in the message of a vocabulary mismatch
 
 
