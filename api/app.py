@@ -30,6 +30,7 @@ from starlette.types import Message, Receive, Scope, Send
 from api.auth import HEADER as KEY_HEADER
 from api.batcher import MicroBatcher
 from api.body import UnsupportedMediaTypeError, unsupported_media_type_handler
+from api.booking_schema import batch_schema, booking_schema
 from api.deps import Runtime
 from api.docs import add_docs
 from api.errors import message_response, not_recorded_handler, request_validation_handler
@@ -38,7 +39,6 @@ from api.loading import ModelHolder
 from api.metrics import Metrics
 from api.prediction_log import PredictionLog
 from api.routes import admin, forecast, health, model, predict
-from api.schemas import batch_schema, booking_schema
 from api.settings import MetricsSettings, Settings, get_settings
 from api.spill import NotRecordedError
 from api.watcher import ChampionWatcher

@@ -35,7 +35,7 @@ from typing import Final
 import numpy as np
 
 from api.periodic import Periodic
-from api.prediction_log import COLUMNS, Row
+from api.prediction_table import COLUMNS, Row
 from data_science.performance_estimate import expected_roc_auc
 
 log = logging.getLogger("api.estimate")

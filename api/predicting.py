@@ -16,11 +16,11 @@ from typing import Any
 from starlette.responses import Response
 
 from api.body import ShapeError, parse_json
+from api.booking_schema import BOOKING_FIELD_SET, MAX_BATCH
 from api.deps import Runtime
 from api.errors import quote_all, refused_response, shape_response
-from api.prediction_log import Row
+from api.prediction_table import Row
 from api.responses import json_response
-from api.schemas import BOOKING_FIELD_SET, MAX_BATCH
 from api.scoring import BookingAnswer, answer_bookings
 from api.state import ServingState
 

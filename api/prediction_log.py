@@ -11,13 +11,11 @@ leaves its rows there, and the next one logging to that database stores them. On
 prediction that cannot be put on disk (disk full, or more than ``queue_size`` waiting) is
 refused, with 503: nothing answered is ever lost.
 
-The table itself is created by the Alembic migration in ``api/migrations`` (``./cli.sh
-db-migrate``); the dashboards read it with exactly these column names.
+The table and how rows go into it are ``api/prediction_table.py``.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import threading
 from collections.abc import Callable, Sequence
@@ -27,52 +25,13 @@ from typing import Any
 
 import orjson
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import JSONB
 
+from api.prediction_table import TABLE, Row, parse_lines, store_rows
 from api.spill import Batch, NotRecordedError, Spill, database_key
-from data_engineering.src.db import make_engine
+from data_engineering.src.engine import make_engine
 from data_engineering.src.messages import first_line, masked
 
 log = logging.getLogger("api.prediction_log")
-
-TABLE = "predictions"
-UNIQUE_VIOLATION = "23505"  # PostgreSQL's SQLSTATE
-COLUMNS = (
-    "request_id",
-    "created_at",
-    "model_name",
-    "model_version",
-    "booking",
-    "cancel_probability",
-    "will_cancel",
-    "threshold",
-    "latency_ms",
-    "call_id",
-    "batch_size",
-)
-# One queued prediction, in COLUMNS order, except created_at as epoch seconds (cheaper to take
-# on the request path; the writer thread turns it into a timestamp). ``booking`` is the booking
-# as the v1 transformation cleans it, so the dashboards compare it with the training data as it
-# is; ``latency_ms`` is the whole call's, ``call_id``/``batch_size`` say which call and how big.
-Row = tuple[str, float, str | None, str | None, dict[str, Any], float, bool, float, float, str, int]
-
-metadata = sa.MetaData()
-predictions = sa.Table(
-    TABLE,
-    metadata,
-    sa.Column("request_id", sa.Text, primary_key=True),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("model_name", sa.Text),
-    sa.Column("model_version", sa.Text),
-    sa.Column("booking", sa.JSON().with_variant(JSONB(), "postgresql"), nullable=False),
-    sa.Column("cancel_probability", sa.Double, nullable=False),
-    sa.Column("will_cancel", sa.Boolean, nullable=False),
-    sa.Column("threshold", sa.Double, nullable=False),
-    sa.Column("latency_ms", sa.Double, nullable=False),
-    sa.Column("call_id", sa.Text),
-    sa.Column("batch_size", sa.Integer),
-    sa.Index("ix_predictions_created_at", "created_at"),
-)
 
 
 @dataclass(frozen=True)
@@ -225,10 +184,10 @@ class PredictionLog:
                     self._wake.wait(self.flush_seconds)
                     self._wake.clear()
                     continue
-                rows = _parse(batch.lines)
+                rows = parse_lines(batch.lines)
             try:
                 if rows:
-                    self._write(rows)
+                    store_rows(self._engine, rows)
             except Exception as exc:  # the database's problem must never kill the writer
                 self.failed_writes += 1
                 self._on_failed()
@@ -250,56 +209,3 @@ class PredictionLog:
                 self.last_error = None
             batch, rows = None, []
             delay = 0.25
-
-    def _write(self, rows: list[Row]) -> None:
-        if self._engine.dialect.name == "postgresql":
-            self._copy(rows)
-        else:
-            self._insert(rows)
-
-    def _copy(self, rows: list[Row]) -> None:
-        utc, dumps = dt.UTC, orjson.dumps
-        records = [
-            (r[0], dt.datetime.fromtimestamp(r[1], utc), r[2], r[3], dumps(r[4]).decode(), *r[5:])
-            for r in rows
-        ]
-        statement = f"COPY {TABLE} ({', '.join(COLUMNS)}) FROM STDIN"
-        try:
-            with self._engine.begin() as conn:
-                driver_connection = conn.connection.driver_connection
-                assert driver_connection is not None  # a connection in use has its DBAPI connection
-                cursor = driver_connection.cursor()
-                with cursor.copy(statement) as copy:
-                    for record in records:
-                        copy.write_row(record)
-        except Exception as exc:
-            # A batch whose commit went through just before the connection broke is retried
-            # whole; rows already stored are then skipped instead of failing it forever.
-            if getattr(exc, "sqlstate", None) != UNIQUE_VIOLATION:
-                raise
-            self._insert(rows)
-
-    def _insert(self, rows: list[Row]) -> None:
-        utc = dt.UTC
-        values = [
-            dict(zip(COLUMNS, (r[0], dt.datetime.fromtimestamp(r[1], utc), *r[2:]), strict=True))
-            for r in rows
-        ]
-        if self._engine.dialect.name == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            # The same construct with the same on_conflict_do_nothing, in the other dialect.
-            from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
-        with self._engine.begin() as conn:
-            conn.execute(insert(predictions).on_conflict_do_nothing(index_elements=["request_id"]), values)
-
-
-def _parse(lines: list[bytes]) -> list[Row]:
-    """Spilled lines back to rows; a line that does not parse (a damaged disk) is skipped, said so."""
-    rows: list[Row] = []
-    for line in lines:
-        try:
-            rows.append(tuple(orjson.loads(line)))
-        except orjson.JSONDecodeError:
-            log.warning("prediction log: skipped a damaged line of the spill file (%d bytes)", len(line))
-    return rows

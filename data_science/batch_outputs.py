@@ -18,7 +18,8 @@ from data_engineering.src.files.writing import CsvSink, open_sink
 from data_engineering.src.schema import AS_OF, COLUMNS_BY_NAME
 from data_engineering.src.validate import LINE_COLUMN, REASONS_COLUMN
 from data_engineering.src.vocabulary import OutsideVocabulary
-from data_science.model import Answers, CancellationModel, Screened
+from data_science.answers import Answers, Screened
+from data_science.model import CancellationModel
 
 OUTPUTS = (AS_OF, "cancel_probability", "will_cancel")  # replaced if the input already had them
 

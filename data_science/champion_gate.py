@@ -19,7 +19,8 @@ from sklearn.metrics import roc_auc_score
 from data_engineering.src.schema import TARGET
 from data_engineering.transformation import get_transformation
 from data_science.backtest.params import CREATION, ON_THE_BOOKS
-from data_science.model import CancellationModel, ModelBundleError
+from data_science.model import CancellationModel
+from data_science.model_bundle import ModelBundleError
 from data_science.nightly import forecast
 from data_science.quality import nightly_accuracy
 from data_science.snapshots import as_of

@@ -16,7 +16,8 @@ from data_engineering.src.files.source import CsvFormatError
 from data_engineering.src.schema import ColumnsError
 from data_engineering.src.vocabulary import OutsideVocabulary
 from data_science.batch_outputs import answer_chunk
-from data_science.model import CancellationModel, ModelBundleError
+from data_science.model import CancellationModel
+from data_science.model_bundle import ModelBundleError
 from data_science.performance_estimate import estimate
 from data_science.predict_batch import as_of_date
 from data_science.tracking import NoModelError, default_model_uri, resolve

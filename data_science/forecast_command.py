@@ -21,7 +21,7 @@ import pandas as pd
 import pyarrow as pa
 from sqlalchemy.exc import SQLAlchemyError
 
-from data_engineering.src import db
+from data_engineering.src.engine import make_engine
 from data_engineering.src.files.reader import RawReader
 from data_engineering.src.files.writing import CsvSink, write_csv
 from data_engineering.src.initialize_data import TransformParams
@@ -32,9 +32,11 @@ from data_engineering.src.schema import ColumnsError
 from data_engineering.src.settings import ENVIRONMENTS, SettingsError, database_url
 from data_engineering.src.validate import LINE_COLUMN, REASONS_COLUMN
 from data_engineering.src.vocabulary import OutsideVocabulary
+from data_science.answers import Answers
 from data_science.batch_outputs import answer_chunk, rejected_path, rejected_rows
 from data_science.hotels import HotelsFileError, capacity_file, load_hotels
-from data_science.model import Answers, CancellationModel, ModelBundleError
+from data_science.model import CancellationModel
+from data_science.model_bundle import ModelBundleError
 from data_science.nightly import forecast, no_stays, stays
 from data_science.predict_batch import as_of_date
 from data_science.score_db import NoBookingsError, stays_on_the_books
@@ -113,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
                 raise ValueError(f"{source} does not exist")
             bookings, rows_in, refused = from_file(model, source, ns.as_of, rejected_path(output), outside)
         else:
-            engine = db.make_engine(database_url(ns.env))
+            engine = make_engine(database_url(ns.env))
             try:
                 version = read_section("transform", TransformParams).version
                 bookings = stays_on_the_books(model, engine, day, version)

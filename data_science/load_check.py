@@ -25,7 +25,8 @@ import numpy as np
 import pandas as pd
 
 from data_engineering.src.environment import child_environment
-from data_science.model import CancellationModel, ModelBundleError
+from data_science.model import CancellationModel
+from data_science.model_bundle import ModelBundleError
 from data_science.tracking import ModelLoadError, NoModelError, ResolvedModel, resolve
 
 TIMEOUT_SECONDS = 600.0

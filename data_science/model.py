@@ -36,7 +36,6 @@ carries the model's as its default.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,104 +47,31 @@ import xgboost as xgb
 from data_engineering.src.field_values import ColumnInput
 from data_engineering.src.schema import (
     AS_OF,
-    BOOKING_FIELDS,
     BOOKING_ID,
-    COLUMNS_BY_NAME,
     VOCABULARIES,
     VOCABULARY,
     VOCABULARY_ENV,
-    VOCABULARY_FILE,
-    VocabularyFileError,
-    dump_vocabulary,
-    load_vocabulary,
     vocabulary_in_use,
 )
-from data_engineering.src.validate import Problem, validate
 from data_engineering.transformation import get_transformation
 from data_engineering.transformation.encoding import FeatureEncoder
 from data_engineering.transformation.v1 import Columns
 from data_science import explain
-from data_science.artifacts import json_text
+from data_science.answers import Answers, Predictions, Screened
 from data_science.calibration import Calibration, calibrate, decide
-from data_science.integrity import booster_problem, record
-from data_science.treeshap import TreeExplainer, UnsupportedBoosterError
+from data_science.model_bundle import (
+    AT_BOOKING_DIR,
+    VOCABULARY_NAME,
+    ModelBundleError,
+    VocabularyMismatchError,
+    read_bundle,
+    write_bundle,
+)
+from data_science.screening import screen
+from data_science.treeshap import TreeExplainer
+from data_science.treeshap_tables import UnsupportedBoosterError
 
-BOOSTER_FILE = "booster.ubj"
-ENCODER_FILE = "encoder.json"
-META_FILE = "model_meta.json"
-PROFILE_FILE = "profile.json"  # the training data's distributions: the drift reference
-VOCABULARY_NAME = "vocabulary.yaml"  # the categories the training bookings were validated with
-AT_BOOKING_DIR = "at_booking"  # the at-booking head of an as-of model, saved the same way
 SHOWN_VALUES = 5  # per side, in the message of a vocabulary mismatch
-_KNOWN_META = {"threshold", "calibration", "transformation", "feature_names"}
-
-
-class ModelBundleError(ValueError):
-    """A saved model's parts do not belong together."""
-
-
-class VocabularyMismatchError(ModelBundleError):
-    """The model was trained with other categories than the ones bookings are validated with here."""
-
-
-@dataclass(frozen=True)
-class Predictions:
-    """What ``predict`` returns for n bookings: probabilities, margins, features, contributions.
-
-    ``answer`` builds its ``Answers`` (refusals, ids, days, decisions, reasons) from these.
-    """
-
-    probability: np.ndarray  # (n,) calibrated cancellation probabilities
-    margin: np.ndarray  # (n,) the booster's raw log-odds
-    features: dict[str, np.ndarray]  # the transformed bookings (to put reasons into words)
-    contributions: np.ndarray | None  # (n, d + 1) per-feature shares of the margin, bias last
-    at_booking: np.ndarray | None = None  # (n,) bool: answered by the at-booking head
-
-
-@dataclass(frozen=True)
-class Answers:
-    """The model's answers to n bookings: the valid ones scored, the others refused with reasons.
-
-    Arrays of the scored bookings are in input order, one entry per position in ``accepted``.
-    """
-
-    accepted: np.ndarray  # input positions of the scored bookings
-    rejected: np.ndarray  # input positions of the refused ones
-    problems: list[list[Problem]]  # per refused booking, every reason
-    booking_id: np.ndarray  # the hotel's reservation id (None when not given)
-    as_of: np.ndarray  # datetime64[D]: the day each booking was judged as of
-    probability: np.ndarray  # P(cancelled after as_of | on the books at as_of), calibrated
-    will_cancel: np.ndarray  # bool: probability >= threshold
-    threshold: float
-    features: dict[str, np.ndarray]  # the transformed bookings (cleaned fields, features)
-    reasons: list[list[dict[str, Any]]] | None  # per booking, the strongest contributions in words
-
-    @property
-    def rows_in(self) -> int:
-        return len(self.accepted) + len(self.rejected)
-
-    def refusals(self) -> list[str]:
-        """Each refused booking's reasons as one line."""
-        return refusal_lines(self.problems)
-
-
-@dataclass(frozen=True)
-class Screened:
-    """Which of n bookings the model would answer (``accepted``, their typed columns) and which it
-    refuses, with every reason: ``answer``'s first step, alone (``screen``)."""
-
-    accepted: np.ndarray
-    rejected: np.ndarray
-    problems: list[list[Problem]]
-    columns: dict[str, np.ndarray]  # typed values of the accepted bookings, in input order
-
-    def refusals(self) -> list[str]:
-        return refusal_lines(self.problems)
-
-
-def refusal_lines(problems: list[list[Problem]]) -> list[str]:
-    """Each refused booking's reasons as one line."""
-    return ["; ".join(str(problem) for problem in reasons) for reasons in problems]
 
 
 @dataclass
@@ -245,36 +171,7 @@ class CancellationModel:
     ) -> Screened:
         """``answer``'s validation alone: the bookings it would score and those it refuses, with
         every reason (a batch engine screens rows apart from scoring them: ``data_science.spark_batch``)."""
-        columns = dict(bookings)
-        n = len(next(iter(columns.values()))) if columns else 0
-        for name in BOOKING_FIELDS:
-            columns.setdefault(name, [None] * n)  # an absent booking field is missing in every row
-        if as_of is not None:
-            columns[AS_OF] = [str(np.asarray(as_of, dtype="datetime64[D]"))] * n
-        names = [name for name in COLUMNS_BY_NAME if name in columns]
-        validated = validate(columns, names)
-        accepted, rejected = validated.accepted, validated.rejected
-        problems = list(validated.details)
-        typed = validated.columns
-        if AS_OF in typed and not self.answers_as_of and len(accepted):
-            # A booking-date model cannot judge a later day: refuse those rows rather than answer
-            # another question than the one asked.
-            booked = self._transform(typed)["booking_date"]
-            day = typed[AS_OF]
-            later = ~np.isnat(day) & (day != booked)
-            if later.any():
-                problem = Problem(
-                    AS_OF,
-                    f"this model ({self.transformation}) judges a booking only as of its booking date",
-                    row_rule=True,
-                )
-                order = np.argsort(np.concatenate([rejected, accepted[later]]), kind="stable")
-                problems = [[*p] for p in problems] + [[problem] for _ in range(int(later.sum()))]
-                problems = [problems[i] for i in order]
-                rejected = np.sort(np.concatenate([rejected, accepted[later]]))
-                accepted = accepted[~later]
-                typed = {name: values[~later] for name, values in typed.items()}
-        return Screened(accepted, rejected, problems, typed)
+        return screen(bookings, as_of=as_of, transformation=self.transformation)
 
     def calibrate(self, margin: np.ndarray) -> np.ndarray:
         return calibrate(margin, self.calibration)
@@ -347,26 +244,8 @@ class CancellationModel:
 
     # ------------------------------------------------------------------ persistence
     def save(self, directory: Path) -> None:
-        directory.mkdir(parents=True, exist_ok=True)
-        self.booster.save_model(directory / BOOSTER_FILE)
-        record(directory / BOOSTER_FILE)  # checked by load before XGBoost reads the file
-        (directory / ENCODER_FILE).write_text(self.encoder.to_json())
-        meta = {
-            "threshold": self.threshold,
-            "calibration": list(self.calibration),
-            "transformation": self.transformation,
-            "feature_names": self.encoder.feature_names,
-            **self.metadata,
-        }
-        (directory / META_FILE).write_text(json_text(meta, sort_keys=True))  # numbers rounded: artifacts.py
-        if self.profile is not None:
-            (directory / PROFILE_FILE).write_text(json.dumps(self.profile, indent=1, sort_keys=True) + "\n")
-        (directory / VOCABULARY_NAME).write_text(
-            dump_vocabulary(
-                self.vocabulary, ["The categories this model's training bookings were validated with."]
-            ),
-            encoding="utf-8",
-        )
+        """The model's files in ``directory`` (``model_bundle``), its at-booking head in a folder of its own."""
+        write_bundle(self, directory)
         if self.at_booking is not None:
             self.at_booking.save(directory / AT_BOOKING_DIR)
 
@@ -376,33 +255,9 @@ class CancellationModel:
     ) -> CancellationModel:
         """The model saved in ``directory``; unless told not to, refuses one trained with another
         vocabulary than the one in use (``VocabularyMismatchError``, saying which file to use)."""
-        meta = json.loads((directory / META_FILE).read_text())
-        if (
-            problem := booster_problem(directory / BOOSTER_FILE)
-        ) is not None:  # a damaged file crashes XGBoost
-            raise ModelBundleError(problem)
-        booster = xgb.Booster()
-        booster.load_model(directory / BOOSTER_FILE)
-        if nthread is not None:
-            # One thread for single-row scoring: spinning up a thread pool costs more than the trees.
-            booster.set_param({"nthread": nthread})
-        encoder = FeatureEncoder.from_json((directory / ENCODER_FILE).read_text())
-        profile_path = directory / PROFILE_FILE
-        # Models saved before they recorded a vocabulary were trained with the public dataset's.
-        recorded = directory / VOCABULARY_NAME
-        try:
-            vocabulary = load_vocabulary(recorded if recorded.exists() else VOCABULARY_FILE)
-        except VocabularyFileError as exc:
-            raise ModelBundleError(f"the model in {directory}: {exc}") from None
+        parts = read_bundle(directory, nthread=nthread)
         model = cls(
-            booster=booster,
-            encoder=encoder,
-            threshold=float(meta["threshold"]),
-            calibration=tuple(meta["calibration"]),
-            transformation=meta["transformation"],
-            metadata={k: v for k, v in meta.items() if k not in _KNOWN_META},
-            profile=json.loads(profile_path.read_text()) if profile_path.exists() else None,
-            vocabulary=vocabulary,
+            **parts,
             at_booking=cls.load(directory / AT_BOOKING_DIR, nthread=nthread, check_vocabulary=False)
             if (directory / AT_BOOKING_DIR).is_dir()
             else None,

@@ -37,7 +37,8 @@ from data_science.engines import (
     check_spark,
     spark_session,
 )
-from data_science.model import CancellationModel, ModelBundleError
+from data_science.model import CancellationModel
+from data_science.model_bundle import ModelBundleError
 from data_science.tracking import NoModelError, ResolvedModel, default_model_uri, resolve
 
 

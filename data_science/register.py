@@ -42,7 +42,8 @@ from data_engineering.src.paths import (
 from data_science.backtest.reports import read_oof
 from data_science.champion_gate import gate
 from data_science.load_check import PromotionRefusedError, promotion_refusal
-from data_science.model import VOCABULARY_NAME, CancellationModel
+from data_science.model import CancellationModel
+from data_science.model_bundle import VOCABULARY_NAME
 from data_science.model_signature import input_example, input_signature, requirements
 from data_science.tracking import (
     BUNDLE_ARTIFACT,

@@ -29,12 +29,14 @@ import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
 
 from data_engineering.src import db
+from data_engineering.src.engine import make_engine
 from data_engineering.src.initialize_data import TransformParams
 from data_engineering.src.messages import first_line, masked
 from data_engineering.src.params import ParamsError, read_section
 from data_engineering.src.progress import progress
 from data_engineering.src.run_lock import exclusive
 from data_engineering.src.settings import ENVIRONMENTS, SettingsError, database_url
+from data_science.answers import Answers
 from data_science.booking_scores import (
     SCORES_KEY,
     SCORES_TABLE,
@@ -55,7 +57,8 @@ from data_science.engines import (
     check_spark,
     spark_session,
 )
-from data_science.model import Answers, CancellationModel, ModelBundleError
+from data_science.model import CancellationModel
+from data_science.model_bundle import ModelBundleError
 from data_science.nightly import no_stays, stays
 from data_science.predict_batch import as_of_date
 from data_science.tracking import NoModelError, default_model_uri, resolve
@@ -108,7 +111,7 @@ def run(
         check_spark(master)  # before anything slow: pyspark, Java, the master
     url = database_url(env)
     version = read_section("transform", TransformParams).version
-    engine = db.make_engine(url)
+    engine = make_engine(url)
     try:
         query = on_the_books_query(engine, day, version)
         total = count_rows(engine, query)

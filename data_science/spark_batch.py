@@ -29,179 +29,44 @@ from __future__ import annotations
 import itertools
 import shutil
 import tempfile
-from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import sqlalchemy as sa
-from pyspark import Accumulator, AccumulatorParam, Broadcast, StorageLevel
-from pyspark.sql import DataFrame, SparkSession
+from pyspark import StorageLevel
+from pyspark.sql import SparkSession
 from pyspark.sql import functions as F  # noqa: N812 (Spark's own idiom)
 
 from data_engineering.src import db
-from data_engineering.src.files.parquet import open_bookings
-from data_engineering.src.files.records import Misaligned, RawChunk, as_text
-from data_engineering.src.schema import AS_OF, BOOKING_FIELDS, BOOKING_ID, SCORING_FIELDS
+from data_engineering.src.engine import make_engine
+from data_engineering.src.schema import AS_OF, BOOKING_FIELDS, BOOKING_ID
 from data_engineering.src.vocabulary import OutsideVocabulary
-from data_science.batch_outputs import OUTPUTS, Outcome, Outputs, chunk_bookings, rejected_rows
-from data_science.booking_scores import SCORES_KEY, ScoresRun, chunks_of, on_the_books_query, scores_table
+from data_science.batch_outputs import OUTPUTS, Outcome, Outputs
+from data_science.booking_scores import SCORES_KEY, ScoresRun, scores_table
 from data_science.booking_scores import Outcome as DbOutcome
 from data_science.model import CancellationModel
-
-# Internal column names: a file's own columns become c0, c1, ... (a hotel's "Réf. client" or
-# "a.b" would otherwise need quoting in every Spark expression) and get their names back on output.
-LINE = "__line"
-PROBLEM = "__problem"  # why the reader set a line aside (misaligned), else null
-REASONS = "__reasons"  # every reason a row is refused, else null
-ANSWER = "__answer"
-ANSWER_TYPE = f"{BOOKING_ID} string, as_of string, cancel_probability double, will_cancel boolean"
-Batches = Iterator[pa.RecordBatch]
-
-
-def _internal(names: list[str]) -> list[str]:
-    return [f"c{i}" for i in range(len(names))]
-
-
-def _schema(names: list[str], last: str) -> str:
-    return ", ".join([f"{LINE} long", *(f"{c} string" for c in _internal(names)), f"{last} string"])
+from data_science.spark_tasks import (
+    ANSWER,
+    LINE,
+    PROBLEM,
+    REASONS,
+    Batches,
+    OutsideParam,
+    database_reader,
+    file_reader,
+    internal_names,
+    scored,
+    screener,
+    task_schema,
+)
 
 
 def pyfunc_root(bundle: Path) -> Path:
     """The MLflow model folder (its ``MLmodel``) holding the downloaded ``CancellationModel`` bundle."""
     return next(folder for folder in bundle.parents if (folder / "MLmodel").is_file())
-
-
-# ------------------------------------------------------------------ reading
-def raw_batch(chunk: RawChunk, names: list[str]) -> pa.RecordBatch:
-    """A reader's chunk as one batch: its rows, then its misaligned lines with their reason."""
-    aside = chunk.misaligned
-    columns: list[pa.Array] = [pa.array(np.concatenate([chunk.lines, [m.line for m in aside]]), pa.int64())]
-    for name in names:
-        text = as_text(chunk.table[name])
-        columns.append(pa.concat_arrays([text, pa.array([m.fields[name] for m in aside], pa.string())]))
-    columns.append(pa.array([None] * chunk.table.num_rows + [m.reason for m in aside], pa.string()))
-    return pa.RecordBatch.from_arrays(columns, [LINE, *_internal(names), PROBLEM])
-
-
-def file_reader(path: Path, names: list[str]) -> Callable[[Batches], Batches]:
-    """The task that reads the whole file (run once, on the one row of a seed frame)."""
-
-    def read(seed: Batches) -> Batches:
-        if not sum(batch.num_rows for batch in seed):
-            return
-        with open_bookings(path, scoring=True, announce=None) as reader:
-            for chunk in reader:
-                yield raw_batch(chunk, names)
-
-    return read
-
-
-def _strings(values: pa.Array | pa.ChunkedArray | list[str | None]) -> pa.Array:
-    """A column of ``chunks_of`` as plain Arrow text: PostgreSQL's COPY gives dictionary-encoded
-    Arrow columns, SQLite's cursor Python lists."""
-    if isinstance(values, pa.Array | pa.ChunkedArray):
-        return as_text(values)
-    return pa.array(values, pa.string())
-
-
-def database_reader(job: ScoresRun, names: list[str]) -> Callable[[Batches], Batches]:
-    """The task that reads the bookings on the books whose ``source_line`` lies in its seed ranges
-    (``booking_scores.chunks_of``: a server-side cursor, a chunk at a time)."""
-
-    def read(ranges: Batches) -> Batches:
-        engine = db.make_engine(job.url)
-        try:
-            for seed in ranges:
-                for low, high in zip(seed["low"].to_pylist(), seed["high"].to_pylist(), strict=True):
-                    for columns in chunks_of(
-                        engine, on_the_books_query(engine, job.day, job.version, lines=(low, high))
-                    ):
-                        size = len(columns[BOOKING_ID])
-                        yield pa.RecordBatch.from_arrays(
-                            [
-                                pa.array(np.arange(size), pa.int64()),  # rows are not lines here
-                                *(_strings(columns[name]) for name in names),
-                                pa.nulls(size, pa.string()),
-                            ],
-                            [LINE, *_internal(names), PROBLEM],
-                        )
-        finally:
-            engine.dispose()
-
-    return read
-
-
-# ------------------------------------------------------------------ screening
-class _OutsideParam(AccumulatorParam[OutsideVocabulary]):
-    """Spark accumulator of the values outside the vocabulary, for predict-batch's warning."""
-
-    def zero(self, value: OutsideVocabulary) -> OutsideVocabulary:
-        return OutsideVocabulary()
-
-    def addInPlace(self, value1: OutsideVocabulary, value2: OutsideVocabulary) -> OutsideVocabulary:  # noqa: N802
-        value1.rows += value2.rows
-        for name, counts in value2.values.items():
-            value1.values.setdefault(name, Counter()).update(counts)
-        return value1
-
-
-def screener(
-    model: Broadcast[CancellationModel],
-    names: list[str],
-    as_of: np.datetime64 | None,
-    outside: Accumulator[OutsideVocabulary] | None = None,
-) -> Callable[[Batches], Batches]:
-    """``mapInArrow``: each row as it came, with null reasons when the model would answer it, else
-    every reason (its problems, or the reader's for a misaligned line) as the rejected file says."""
-    internal = _internal(names)
-
-    def screen(batches: Batches) -> Batches:
-        for batch in batches:
-            table = pa.Table.from_batches([batch])
-            aside = pc.is_valid(table[PROBLEM])
-            rows, lost = table.filter(pc.invert(aside)), table.filter(aside)
-            chunk = RawChunk(
-                pa.table({name: rows[c] for c, name in zip(internal, names, strict=True)}),
-                rows[LINE].to_numpy(),
-                [
-                    Misaligned(line, dict(zip(names, fields, strict=True)), len(names), problem)
-                    for line, *fields, problem in zip(
-                        *(lost[c].to_pylist() for c in lost.column_names), strict=True
-                    )
-                ],
-            )
-            screened = model.value.screen(chunk_bookings(chunk), as_of=as_of)
-            if outside is not None:
-                found = OutsideVocabulary()
-                found.add(screened.problems)
-                outside.add(found)
-            kept = rows.take(pa.array(screened.accepted, pa.int64())).drop_columns([PROBLEM])
-            kept = kept.append_column(REASONS, pa.nulls(kept.num_rows, pa.string()))
-            refused = rejected_rows(chunk, names, screened).rename_columns(kept.column_names)
-            yield from pa.concat_tables([kept, refused]).combine_chunks().to_batches()
-
-    return screen
-
-
-def scored(
-    spark: SparkSession, screened: DataFrame, names: list[str], model_dir: Path, as_of: np.datetime64 | None
-) -> DataFrame:
-    """The accepted rows with the pyfunc's answer (``ANSWER``), through ``spark_udf``."""
-    import mlflow.pyfunc
-
-    udf = mlflow.pyfunc.spark_udf(spark, str(model_dir), result_type=ANSWER_TYPE, env_manager="local")
-    fields = [
-        F.col(c).alias(name)
-        for c, name in zip(_internal(names), names, strict=True)
-        if name in SCORING_FIELDS and not (as_of is not None and name == AS_OF)
-    ]
-    if as_of is not None:  # --as-of: one day for every booking, over any as_of column
-        fields.append(F.lit(str(as_of)).alias(AS_OF))
-    return screened.where(F.col(REASONS).isNull()).withColumn(ANSWER, udf(F.struct(*fields)))
 
 
 # ------------------------------------------------------------------ predict-batch
@@ -225,14 +90,14 @@ def predict_file(
     """``predict-batch`` with Spark: the same outputs as the default engine's ``run`` (``names``:
     the input's header, read and checked by the caller)."""
     columns = [name for name in names if name not in OUTPUTS]
-    internal = dict(zip(names, _internal(names), strict=True))
+    internal = dict(zip(names, internal_names(names), strict=True))
     broadcast = spark.sparkContext.broadcast(model)
-    outside = spark.sparkContext.accumulator(OutsideVocabulary(), _OutsideParam())
+    outside = spark.sparkContext.accumulator(OutsideVocabulary(), OutsideParam())
     raw = spark.range(0, 1, 1, numPartitions=1).mapInArrow(
-        file_reader(input_path, names), _schema(names, PROBLEM)
+        file_reader(input_path, names), task_schema(names, PROBLEM)
     )
     spread = raw.repartitionByRange(spark.sparkContext.defaultParallelism, LINE).sortWithinPartitions(LINE)
-    screened = spread.mapInArrow(screener(broadcast, names, as_of, outside), _schema(names, REASONS))
+    screened = spread.mapInArrow(screener(broadcast, names, as_of, outside), task_schema(names, REASONS))
     screened = screened.persist(StorageLevel.DISK_ONLY)  # screened once, for both outputs
     work = Path(tempfile.mkdtemp(prefix=f".{output_path.name}.spark-", dir=output_path.parent))
     try:
@@ -274,7 +139,7 @@ def storer(job: ScoresRun) -> Callable[[Batches], Batches]:
     idempotent), yielding what it did: rows scored and added, flagged, the sum of the probabilities."""
 
     def store(batches: Batches) -> Batches:
-        engine = db.make_engine(job.url)
+        engine = make_engine(job.url)
         try:
             table = scores_table(engine)
             for batch in batches:
@@ -305,7 +170,7 @@ def score_on_the_books(
     """``score-db`` with Spark: each core reads a range of ``source_line`` of the bookings on the
     books, screens and scores it, and appends its scores itself (``on_the_books`` and ``invalid``
     are left to the caller, who counted the bookings on the books)."""
-    engine = db.make_engine(job.url)
+    engine = make_engine(job.url)
     try:
         with engine.connect() as conn:
             low, high = conn.execute(
@@ -322,8 +187,8 @@ def score_on_the_books(
     day = np.datetime64(job.day, "D")
     broadcast = spark.sparkContext.broadcast(model)
     try:
-        raw = seeds.mapInArrow(database_reader(job, names), _schema(names, PROBLEM))
-        screened = raw.mapInArrow(screener(broadcast, names, day), _schema(names, REASONS))
+        raw = seeds.mapInArrow(database_reader(job, names), task_schema(names, PROBLEM))
+        screened = raw.mapInArrow(screener(broadcast, names, day), task_schema(names, REASONS))
         stored = (
             scored(spark, screened, names, model_dir, day)
             .select(ANSWER)

@@ -22,20 +22,11 @@ run, are the figures to read; absolute times mean little.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
-import secrets
 import shutil
-import socket
-import statistics
-import subprocess
 import sys
 import tempfile
-import time
-import urllib.error
-import urllib.request
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -45,16 +36,20 @@ import orjson
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from api.schemas import bookings_as_json  # noqa: E402
-from data_engineering.src.environment import child_environment, prepended_search_path  # noqa: E402
-from data_engineering.src.ingest import local_bookings_file  # noqa: E402
+from api.booking_schema import bookings_as_json  # noqa: E402
+from data_engineering.src.ingest_source import local_bookings_file  # noqa: E402
 from data_engineering.src.paths import RAW_FILE, SHARED_BOOKINGS  # noqa: E402
-from data_engineering.src.ports import free_port, wait_for_server  # noqa: E402
 from data_engineering.src.schema import BOOKING_FIELDS  # noqa: E402
-
-VENV_BIN = Path(sys.executable).parent
-SERVER_CORE, CLIENT_CORE = 1, 0
-API_KEY = secrets.token_urlsafe(24)  # this run's key of our API (outside development one is required)
+from scripts.bench_api_batch import bench_batch, soak  # noqa: E402
+from scripts.bench_api_load import (  # noqa: E402
+    LevelResult,
+    http_request,
+    post_once,
+    run,
+    run_level,
+    split_payload,
+)
+from scripts.bench_api_servers import API_KEY, CLIENT_CORE, SERVER_CORE, Server, build_servers  # noqa: E402
 
 
 # ---------------------------------------------------------------------------- data
@@ -77,194 +72,6 @@ def load_bookings(count: int) -> tuple[dict[str, np.ndarray], str]:
     validated = validate({c: pa.array(raw[c].tolist(), pa.string()) for c in BOOKING_FIELDS}, BOOKING_FIELDS)
     columns = {name: values[:count] for name, values in validated.columns.items()}
     return columns, label
-
-
-def http_request(path: str, body: bytes, port: int, key: str | None = None) -> bytes:
-    """The raw bytes of a POST, with our API's key when given (``X-API-Key``, as clients send it)."""
-    auth = f"X-API-Key: {key}\r\n" if key else ""
-    head = (
-        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
-        f"{auth}Content-Length: {len(body)}\r\n\r\n"
-    )
-    return head.encode() + body
-
-
-def split_payload(columns: list[str], row: list[Any]) -> bytes:
-    return orjson.dumps(
-        {"dataframe_split": {"columns": columns, "data": [row]}}, option=orjson.OPT_SERIALIZE_NUMPY
-    )
-
-
-# ---------------------------------------------------------------------------- servers
-def _pin_to_server_core() -> None:
-    os.sched_setaffinity(0, {SERVER_CORE})
-
-
-def tree_cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process and all its descendants, from /proc."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total, pending, seen = 0.0, [pid], set()
-    while pending:
-        current = pending.pop()
-        if current in seen:
-            continue
-        seen.add(current)
-        try:
-            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / ticks
-            for task in Path(f"/proc/{current}/task").iterdir():
-                children = (task / "children").read_text().split()
-                pending.extend(int(c) for c in children)
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-    return total
-
-
-@dataclass
-class Server:
-    name: str
-    argv: list[str]
-    port: int
-    ready_path: str
-    env: dict[str, str] = field(default_factory=dict)
-    process: subprocess.Popen | None = None
-    log: Path | None = None
-
-    def start(self, log_dir: Path, *, pin: bool) -> None:
-        self.log = log_dir / f"{self.name}.log"
-        env = child_environment(**{"PATH": prepended_search_path("PATH", VENV_BIN), **self.env})
-        with self.log.open("wb") as out:
-            self.process = subprocess.Popen(
-                self.argv,
-                cwd=ROOT,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                preexec_fn=_pin_to_server_core if pin else None,  # noqa: PLW1509 - affinity only
-            )
-
-    def wait_ready(self, timeout: float = 240.0) -> float:
-        started = time.monotonic()
-        url = f"http://127.0.0.1:{self.port}{self.ready_path}"
-        if wait_for_server(url, self.process, timeout, interval=0.2):
-            return time.monotonic() - started
-        if self.process.poll() is not None:
-            raise RuntimeError(
-                f"{self.name} exited with {self.process.returncode}:\n{self.log.read_text()[-3000:]}"
-            )
-        raise RuntimeError(f"{self.name} not ready after {timeout:.0f}s:\n{self.log.read_text()[-3000:]}")
-
-    def cpu(self) -> float:
-        return tree_cpu_seconds(self.process.pid)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, 15)
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, 9)
-                self.process.wait()
-
-
-# ---------------------------------------------------------------------------- load generator
-async def read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
-    head = await reader.readuntil(b"\r\n\r\n")
-    status = int(head[9:12])
-    lower = head.lower()
-    at = lower.find(b"content-length:")
-    if at >= 0:
-        end = lower.index(b"\r\n", at)
-        return status, await reader.readexactly(int(lower[at + 15 : end]))
-    chunks = []  # chunked transfer: read chunks until the empty one
-    while True:
-        size = int((await reader.readuntil(b"\r\n")).strip().split(b";")[0], 16)
-        if size == 0:
-            await reader.readuntil(b"\r\n")
-            return status, b"".join(chunks)
-        chunks.append(await reader.readexactly(size))
-        await reader.readexactly(2)
-
-
-@dataclass
-class LevelResult:
-    concurrency: int
-    requests: int
-    errors: int
-    seconds: float
-    latencies: list[float]
-    cpu_seconds: float = 0.0
-    request_ids: list[str] = field(default_factory=list)
-
-    @property
-    def rate(self) -> float:
-        return self.requests / self.seconds
-
-    def percentile(self, q: float) -> float:
-        ordered = sorted(self.latencies)
-        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000 if ordered else float("nan")
-
-    @property
-    def cpu_ms_per_request(self) -> float:
-        return self.cpu_seconds * 1000 / self.requests if self.requests else float("nan")
-
-
-async def run_level(
-    port: int,
-    requests: list[bytes],
-    concurrency: int,
-    warmup: float,
-    duration: float,
-    *,
-    keep_ids: bool = False,
-) -> LevelResult:
-    # perf_counter, not loop.time(): uvloop's clock has millisecond resolution.
-    clock = time.perf_counter
-    start_measure = clock() + warmup
-    stop = start_measure + duration
-    latencies: list[float] = []
-    ids: list[str] = []
-    counts: dict[str, Any] = {"ok": 0, "errors": 0, "first_error": None}
-
-    async def client(offset: int) -> None:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        i = offset
-        try:
-            while (now := clock()) < stop:
-                writer.write(requests[i % len(requests)])
-                i += concurrency
-                status, body = await read_response(reader)
-                done = clock()
-                if now < start_measure:
-                    continue
-                if status == 200:
-                    counts["ok"] += 1
-                    latencies.append(done - now)
-                    if keep_ids:
-                        ids.append(orjson.loads(body)["request_id"])
-                else:
-                    counts["errors"] += 1
-                    counts["first_error"] = counts["first_error"] or f"{status}: {body[:300]!r}"
-        finally:
-            writer.close()
-
-    outcomes = await asyncio.gather(*(client(k) for k in range(concurrency)), return_exceptions=True)
-    failures = [o for o in outcomes if isinstance(o, BaseException)]
-    if counts["first_error"]:
-        print(f"    first error: {counts['first_error']}", file=sys.stderr)
-    if failures:
-        print(f"    {len(failures)} client(s) failed: {failures[0]!r}", file=sys.stderr)
-    return LevelResult(
-        concurrency, counts["ok"], counts["errors"] + len(failures), duration, latencies, request_ids=ids
-    )
-
-
-def run(coro):
-    import uvloop
-
-    return uvloop.run(coro)
 
 
 def measure(server: Server, requests: list[bytes], level: int, warmup: float, duration: float) -> LevelResult:
@@ -321,174 +128,7 @@ def compare(
     return rows
 
 
-# ---------------------------------------------------------------------------- batch and soak
-async def post_once(port: int, payload: bytes) -> tuple[int, bytes, float]:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    started = time.perf_counter()
-    writer.write(payload)
-    status, body = await read_response(reader)
-    elapsed = time.perf_counter() - started
-    writer.close()
-    return status, body, elapsed
-
-
-def median_time(fn, repeat: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
-
-
-def bench_batch(port: int, bookings: list[dict], matrix: np.ndarray, model, repeat: int) -> dict:
-    body = orjson.dumps({"bookings": bookings})
-    payload = http_request("/predict/batch", body, port, API_KEY)
-    status, response, _ = run(post_once(port, payload))
-    if status != 200:
-        raise RuntimeError(f"/predict/batch answered {status}: {response[:500]!r}")
-    api_times = []
-    for _ in range(repeat):
-        wait_log_drained(port)  # each batch alone: the previous one's log rows are written first
-        api_times.append(run(post_once(port, payload))[2])
-    parse = median_time(lambda: orjson.loads(body), repeat)
-    predict = median_time(lambda: model.booster.inplace_predict(matrix, validate_features=False), repeat)
-    api = statistics.median(api_times)
-    probabilities = np.array([p["cancel_probability"] for p in orjson.loads(response)["predictions"]])
-    expected = model.calibrate(
-        model.booster.inplace_predict(matrix, predict_type="margin", validate_features=False)
-    )
-    return {
-        "rows": len(bookings),
-        "body_mb": len(body) / 1e6,
-        "api_seconds": api,
-        "parse_seconds": parse,
-        "inplace_predict_seconds": predict,
-        "ratio": api / (parse + predict),
-        "max_abs_diff_vs_bare": float(np.max(np.abs(probabilities - expected))),
-    }
-
-
-def count_logged(ids: list[str]) -> int:
-    import sqlalchemy as sa
-
-    from api.prediction_log import predictions
-    from api.settings import Settings
-    from data_engineering.src.db import make_engine
-
-    engine = make_engine(Settings().resolved_database_url())
-    found = 0
-    with engine.connect() as conn:
-        for start in range(0, len(ids), 1000):
-            query = sa.select(sa.func.count()).where(predictions.c.request_id.in_(ids[start : start + 1000]))
-            found += conn.execute(query).scalar_one()
-    engine.dispose()
-    return found
-
-
-def wait_log_drained(port: int, timeout: float = 60.0) -> dict:
-    deadline = time.monotonic() + timeout
-    status: dict = {}
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=5) as response:
-                status = json.loads(response.read())["prediction_log"]
-        except urllib.error.HTTPError as exc:
-            status = json.loads(exc.read())["prediction_log"]
-        if status.get("queued") == 0:
-            time.sleep(0.5)  # the batch taken off the queue last may still be in flight
-            return status
-        time.sleep(0.2)
-    return status
-
-
-def soak(port: int, requests: list[bytes], clients: int, seconds: float) -> dict:
-    """``clients`` clients for ``seconds``: no errors, and every prediction in the table."""
-    result = run(run_level(port, requests, clients, 1.0, seconds, keep_ids=True))
-    status = wait_log_drained(port)
-    logged = count_logged(result.request_ids)
-    print(
-        f"soak: {clients} clients x {seconds:.0f}s: {result.requests:,} predictions ({result.rate:.0f}/s, "
-        f"p99 {result.percentile(0.99):.1f} ms), {result.errors} errors; {logged:,} of them in the "
-        f"predictions table, {status.get('refused')} refused"
-    )
-    return {
-        "clients": clients,
-        "seconds": seconds,
-        "requests": result.requests,
-        "errors": result.errors,
-        "logged": logged,
-        "log_refused": status.get("refused"),
-        "passed": result.errors == 0 and logged == len(result.request_ids),
-    }
-
-
 # ---------------------------------------------------------------------------- main
-def build_servers(model_dir: Path, work: Path, model_uri: str, tracking: dict[str, str]) -> list[Server]:
-    """The four servers of the comparison (xgboost flavour saved from the champion's booster)."""
-    import mlflow.xgboost
-    import pandas as pd
-    from mlflow.models import infer_signature
-
-    from data_science.model import BOOSTER_FILE, CancellationModel
-
-    model = CancellationModel.load(model_dir)
-    flavour = work / "xgboost-flavour"
-    # As an MLflow user logs a booster: with a signature (all doubles), so that a JSON null
-    # (a category the encoder never saw) arrives as NaN, the booster's missing value.
-    example = pd.DataFrame(np.zeros((2, len(model.feature_names))), columns=model.feature_names)
-    mlflow.xgboost.save_model(
-        model.booster, str(flavour), model_format="ubj", signature=infer_signature(example)
-    )
-    mlflow_serve = [
-        str(VENV_BIN / "mlflow"),
-        "models",
-        "serve",
-        "--env-manager",
-        "local",
-        "-h",
-        "127.0.0.1",
-        "-w",
-        "1",
-    ]
-    ports = [free_port() for _ in range(4)]
-    uvicorn = [
-        str(VENV_BIN / "uvicorn"),
-        "--host",
-        "127.0.0.1",
-        "--workers",
-        "1",
-        "--loop",
-        "uvloop",
-        "--http",
-        "httptools",
-        "--no-access-log",
-    ]
-    return [
-        Server(
-            "bare",
-            [*uvicorn, "--port", str(ports[0]), "--factory", "scripts.bench_bare_app:create_app"],
-            ports[0],
-            "/ping",
-            {"BENCH_BOOSTER": str(model_dir / BOOSTER_FILE)},
-        ),
-        Server(
-            "xgboost", [*mlflow_serve, "-m", str(flavour), "-p", str(ports[1])], ports[1], "/ping", tracking
-        ),
-        Server("pyfunc", [*mlflow_serve, "-m", model_uri, "-p", str(ports[2])], ports[2], "/ping", tracking),
-        Server(
-            "api",
-            [sys.executable, "-m", "api.launcher", "--port", str(ports[3]), "--workers", "1"],
-            ports[3],
-            "/ready",
-            # API_REASONS and the rest come from the settings as for any serve-api (inherited);
-            # the key is the run's own, sent with every request, as a booking engine would.
-            {**tracking, "API_PREDICTION_LOG": "true", "API_KEYS": API_KEY},
-        ),
-    ]
-
-
 def run_all(  # noqa: PLR0917 - the run's parts, built once in main
     servers: list[Server],
     payloads: dict[str, list[bytes]],

@@ -44,7 +44,7 @@ from scripts.measure import high_water_kib  # noqa: E402
 
 def build_file(target: Path, rows: int) -> str:
     """``rows`` bookings: the real extract repeated (its header once), else synthetic."""
-    from data_engineering.src.ingest import local_bookings_file
+    from data_engineering.src.ingest_source import local_bookings_file
     from data_engineering.src.paths import SHARED_BOOKINGS
 
     source = local_bookings_file(SHARED_BOOKINGS)

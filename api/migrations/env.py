@@ -7,7 +7,7 @@ from logging.config import fileConfig
 import sqlalchemy as sa
 from alembic import context
 
-from data_engineering.src.db import make_engine
+from data_engineering.src.engine import make_engine
 from data_engineering.src.settings import database_url
 
 config = context.config

@@ -24,8 +24,8 @@ from api.errors import message_response, parameter_response
 from api.responses import json_response
 from api.schemas import ForecastResponse, Message, ValidationErrorResponse
 from api.state import ServingState
-from data_engineering.src import db
 from data_engineering.src.calendar_pattern import ISO_DATE
+from data_engineering.src.engine import make_engine
 from data_engineering.src.messages import first_line
 from data_engineering.src.schema import VOCABULARY
 from data_science.nightly import forecast as nightly
@@ -117,7 +117,7 @@ def _days_after(day: dt.date, days: int) -> dt.date:
 def _answer(
     state: ServingState, runtime: Runtime, *, hotel: str | None, day: dt.date, first: dt.date, last: dt.date
 ) -> Response:
-    engine = db.make_engine(
+    engine = make_engine(
         runtime.settings.resolved_database_url(), timeout_seconds=runtime.settings.db_timeout_seconds
     )
     try:

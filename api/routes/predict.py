@@ -20,11 +20,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from api.body import BodyTooLargeError, read_body
+from api.booking_schema import MAX_BATCH
 from api.deps import RuntimeDep, ServingDep
 from api.errors import message_response
 from api.predicting import answer_many, answer_one
 from api.schemas import (
-    MAX_BATCH,
     BatchPrediction,
     Message,
     Prediction,

@@ -24,7 +24,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from api.schemas import bookings_as_json
+from api.booking_schema import bookings_as_json
 from api.settings import Settings
 from data_engineering.src.paths import REPO_ROOT
 from data_engineering.src.ports import free_port, wait_for_server
@@ -69,7 +69,7 @@ def answered_without_the_database(attempts: Counter[str], ready: Callable[[], ob
 
 def logged_counts(url: str, ids: Sequence[str | None]) -> Counter[str]:
     """How many rows of the predictions table each of these request ids has (absent: none)."""
-    from api.prediction_log import predictions
+    from api.prediction_table import predictions
 
     engine = sa.create_engine(url)
     found: Counter[str] = Counter()

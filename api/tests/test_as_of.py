@@ -14,7 +14,7 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from api.prediction_log import predictions
+from api.prediction_table import predictions
 from data_engineering.src.ports import wait_until
 
 

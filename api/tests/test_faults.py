@@ -36,7 +36,7 @@ from api.tests.helpers import (
 )
 from data_engineering.src.ports import free_port, wait_until
 from data_science.integrity import checksum_file
-from data_science.model import BOOSTER_FILE
+from data_science.model_bundle import BOOSTER_FILE
 from data_science.tracking import CHAMPION, MODEL_NAME
 
 pytestmark = [pytest.mark.fault, pytest.mark.slow]
@@ -60,7 +60,7 @@ def _stored(url: str, ids: list[str]) -> set[str]:
 
 def _rows_for(url: str, ids: list[str]) -> int:
     """Rows of the predictions table carrying these request ids (duplicates would count twice)."""
-    from api.prediction_log import predictions
+    from api.prediction_table import predictions
 
     engine = sa.create_engine(url)
     try:

@@ -6,7 +6,7 @@ import pytest
 import sqlalchemy as sa
 
 from api.migrate import upgrade
-from api.prediction_log import COLUMNS
+from api.prediction_table import COLUMNS
 
 
 @pytest.mark.postgres

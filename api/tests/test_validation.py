@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from api.schemas import MAX_BATCH
+from api.booking_schema import MAX_BATCH
 
 
 def _detail(response) -> dict:

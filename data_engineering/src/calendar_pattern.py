@@ -1,6 +1,6 @@
 """A calendar day written YYYY-MM-DD, as one regular expression: exactly the days that exist.
 
-The column spec publishes what each field accepts as text (``schema.text_pattern``), and the
+The column spec publishes what each field accepts as text (``text_patterns.text_pattern``), and the
 API's OpenAPI schema carries that pattern. For a date, "four digits, two, two" would admit
 ``0000-00-00`` and ``2017-02-29``, which the validator refuses (``datetime.date.fromisoformat``):
 a client following the published schema would be told its booking is fine and get a 422. This

@@ -3,7 +3,8 @@
 A load never edits a live table: it fills ``<table>__staging`` and swaps it in (drop old, rename
 staging) inside the same transaction. Readers see the old table or the new one, never a mix; a
 load that fails at any point rolls back and leaves the old table as it was; loading the same data
-twice gives the same table. On PostgreSQL rows go in with ``COPY`` (one round trip), not inserts.
+twice gives the same table. On PostgreSQL rows go in with ``COPY`` (one round trip), not inserts
+(``sql_rows``); connections come from ``engine.make_engine``.
 """
 
 from __future__ import annotations
@@ -13,14 +14,13 @@ import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.csv as pacsv
 import sqlalchemy as sa
-from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
+
+from data_engineering.src.sql_rows import copy_rows, insert_rows, quote, sqlite_rows
 
 SQL_TYPES: dict[str, type[sa.types.TypeEngine[Any]]] = {
     "int": sa.Integer,
@@ -38,74 +38,6 @@ class TableLoad:
     primary_key: str = "booking_id"
 
 
-def _csv_bytes(data: pa.Table) -> bytes:
-    sink = pa.BufferOutputStream()
-    pacsv.write_csv(data, sink, pacsv.WriteOptions(include_header=False, quoting_style="needed"))
-    payload: bytes = sink.getvalue().to_pybytes()
-    return payload
-
-
-def make_engine(
-    url: str | sa.URL,
-    *,
-    timeout_seconds: float | None = None,
-    statement_timeout: bool = False,
-    readonly: bool = False,
-    pool_size: int | None = None,
-    poolclass: type[sa.pool.Pool] | None = None,
-) -> Engine:
-    """The platform's one engine factory: every database connection starts here.
-
-    Transactions really cover DDL, on SQLite too. ``timeout_seconds`` bounds connecting (and with
-    ``statement_timeout`` every PostgreSQL statement and lock wait; on SQLite the wait for a
-    lock). ``readonly`` opens a SQLite file read-only (``mode=ro``: SQLite has no roles) and
-    raises FileNotFoundError rather than creating a missing one; otherwise the file's folder is
-    created. PostgreSQL is read-only through its role.
-    """
-    parsed = sa.engine.make_url(url)
-    connect_args: dict[str, Any] = {}
-    if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
-        path = Path(parsed.database)
-        if readonly:
-            if not path.exists():
-                raise FileNotFoundError(f"no database file at {path}")
-            parsed = parsed.set(database=f"file:{path.resolve()}").update_query_dict(
-                {"mode": "ro", "uri": "true"}
-            )
-        else:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        if timeout_seconds is not None:
-            connect_args["timeout"] = timeout_seconds
-    elif parsed.get_backend_name() == "postgresql" and timeout_seconds is not None:
-        # An unroutable host would otherwise hang for the OS's TCP timeout.
-        connect_args["connect_timeout"] = max(1, round(timeout_seconds))
-        if statement_timeout:
-            millis = int(timeout_seconds * 1000)
-            # Appended to any options the URL already has (a search_path, for instance).
-            options = (
-                f"{parsed.query.get('options', '')} -c statement_timeout={millis} -c lock_timeout={millis}"
-            )
-            connect_args["options"] = options.strip()
-    pool: dict[str, Any] = {"poolclass": poolclass} if poolclass else {"pool_pre_ping": True}
-    if pool_size is not None and parsed.get_backend_name() != "sqlite":
-        pool["pool_size"] = pool_size
-    engine = sa.create_engine(parsed, connect_args=connect_args, **pool)
-    if engine.dialect.name == "sqlite":
-        # pysqlite opens transactions lazily and not before DDL, so a failed load could leave a
-        # dropped table behind. SQLAlchemy's documented fix: let us emit BEGIN ourselves.
-        @event.listens_for(engine, "connect")
-        def _no_implicit_transactions(
-            dbapi_connection: Any, _record: Any
-        ) -> None:  # pragma: no cover - wiring
-            dbapi_connection.isolation_level = None
-
-        @event.listens_for(engine, "begin")
-        def _begin(conn: Connection) -> None:  # pragma: no cover - wiring
-            conn.exec_driver_sql("BEGIN")
-
-    return engine
-
-
 def table_definition(name: str, columns: Mapping[str, str], primary_key: str | None) -> sa.Table:
     metadata = sa.MetaData()
     cols = [
@@ -121,43 +53,6 @@ def table_definition(name: str, columns: Mapping[str, str], primary_key: str | N
     return sa.Table(name, metadata, *cols, *constraints)
 
 
-def _quote(conn: Connection, name: str) -> str:
-    return conn.dialect.identifier_preparer.quote(name)
-
-
-def _copy_postgres(conn: Connection, table: str, data: pa.Table, *, freeze: bool = True) -> None:
-    """COPY the rows; ``freeze`` only for a table created in this same transaction."""
-    columns = ", ".join(_quote(conn, c) for c in data.column_names)
-    payload = _csv_bytes(data)
-    options = "FORMAT csv, FREEZE" if freeze else "FORMAT csv"
-    statement = f"COPY {_quote(conn, table)} ({columns}) FROM STDIN ({options})"
-    driver_connection = conn.connection.driver_connection
-    assert driver_connection is not None  # a connection in use always has its DBAPI connection
-    cursor = driver_connection.cursor()
-    try:
-        with cursor.copy(statement) as copy:
-            copy.write(payload)
-    except conn.dialect.loaded_dbapi.Error as exc:
-        # Raise what every other statement raises: SQLAlchemy's wrapper (IntegrityError, ...).
-        raise sa.exc.DBAPIError.instance(statement, None, exc, conn.dialect.loaded_dbapi.Error) from exc
-
-
-def _insert_sqlite(conn: Connection, table: str, data: pa.Table) -> None:
-    if not data.num_rows:
-        return  # an empty parameter list would run the INSERT once, without parameters
-    # sqlite3 binds only Python scalars: dates go in as ISO text, as SQLite stores them.
-    values = [
-        (column.cast(pa.string()) if pa.types.is_date(column.type) else column).to_pylist()
-        for column in data.columns
-    ]
-    placeholders = ", ".join("?" for _ in data.column_names)
-    names = ", ".join(_quote(conn, c) for c in data.column_names)
-    conn.exec_driver_sql(
-        f"INSERT INTO {_quote(conn, table)} ({names}) VALUES ({placeholders})",
-        list(zip(*values, strict=True)),
-    )
-
-
 def _stage_postgres(engine: Engine, load: TableLoad) -> None:
     """Fill ``<table>__staging`` in a transaction of its own.
 
@@ -168,20 +63,20 @@ def _stage_postgres(engine: Engine, load: TableLoad) -> None:
     """
     staging = f"{load.name}__staging"
     with engine.begin() as conn:
-        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {_quote(conn, staging)}")
+        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {quote(conn, staging)}")
         table_definition(staging, load.columns, None).create(conn)
-        _copy_postgres(conn, staging, load.data.select(list(load.columns)))
+        copy_rows(conn, staging, load.data.select(list(load.columns)))
         if load.primary_key:
             conn.exec_driver_sql(
-                f"ALTER TABLE {_quote(conn, staging)} ADD CONSTRAINT "
-                f"{_quote(conn, staging + '_pkey')} PRIMARY KEY ({_quote(conn, load.primary_key)})"
+                f"ALTER TABLE {quote(conn, staging)} ADD CONSTRAINT "
+                f"{quote(conn, staging + '_pkey')} PRIMARY KEY ({quote(conn, load.primary_key)})"
             )
 
 
 def _drop_staging(engine: Engine, loads: Sequence[TableLoad]) -> None:
     with engine.begin() as conn:
         for load in loads:
-            conn.exec_driver_sql(f"DROP TABLE IF EXISTS {_quote(conn, load.name + '__staging')}")
+            conn.exec_driver_sql(f"DROP TABLE IF EXISTS {quote(conn, load.name + '__staging')}")
 
 
 def replace_tables(engine: Engine, loads: Sequence[TableLoad]) -> float:
@@ -205,27 +100,25 @@ def replace_tables(engine: Engine, loads: Sequence[TableLoad]) -> float:
         with engine.begin() as conn:
             for load in loads:
                 staging = f"{load.name}__staging"
-                conn.exec_driver_sql(f"DROP TABLE IF EXISTS {_quote(conn, load.name)}")
-                conn.exec_driver_sql(
-                    f"ALTER TABLE {_quote(conn, staging)} RENAME TO {_quote(conn, load.name)}"
-                )
+                conn.exec_driver_sql(f"DROP TABLE IF EXISTS {quote(conn, load.name)}")
+                conn.exec_driver_sql(f"ALTER TABLE {quote(conn, staging)} RENAME TO {quote(conn, load.name)}")
                 if load.primary_key:
                     conn.exec_driver_sql(
-                        f"ALTER TABLE {_quote(conn, load.name)} RENAME CONSTRAINT "
-                        f"{_quote(conn, staging + '_pkey')} TO {_quote(conn, load.name + '_pkey')}"
+                        f"ALTER TABLE {quote(conn, load.name)} RENAME CONSTRAINT "
+                        f"{quote(conn, staging + '_pkey')} TO {quote(conn, load.name + '_pkey')}"
                     )
         return time.perf_counter() - started
 
     with engine.begin() as conn:
         for load in loads:
             staging = f"{load.name}__staging"
-            conn.exec_driver_sql(f"DROP TABLE IF EXISTS {_quote(conn, staging)}")
+            conn.exec_driver_sql(f"DROP TABLE IF EXISTS {quote(conn, staging)}")
             table_definition(staging, load.columns, load.primary_key).create(conn)
-            _insert_sqlite(conn, staging, load.data.select(list(load.columns)))
+            insert_rows(conn, staging, load.data.select(list(load.columns)))
         for load in loads:
             staging = f"{load.name}__staging"
-            conn.exec_driver_sql(f"DROP TABLE IF EXISTS {_quote(conn, load.name)}")
-            conn.exec_driver_sql(f"ALTER TABLE {_quote(conn, staging)} RENAME TO {_quote(conn, load.name)}")
+            conn.exec_driver_sql(f"DROP TABLE IF EXISTS {quote(conn, load.name)}")
+            conn.exec_driver_sql(f"ALTER TABLE {quote(conn, staging)} RENAME TO {quote(conn, load.name)}")
     return time.perf_counter() - started
 
 
@@ -251,22 +144,22 @@ def merge_tables(
         for load in loads:
             staging, live = f"{load.name}__staging", load.name
             if conn.dialect.name != "postgresql":
-                conn.exec_driver_sql(f"DROP TABLE IF EXISTS {_quote(conn, staging)}")
+                conn.exec_driver_sql(f"DROP TABLE IF EXISTS {quote(conn, staging)}")
                 table_definition(staging, load.columns, load.primary_key).create(conn)
-                _insert_sqlite(conn, staging, load.data.select(list(load.columns)))
+                insert_rows(conn, staging, load.data.select(list(load.columns)))
             _prepare_live(conn, load)
             key, names = load.primary_key, list(load.columns)
-            cols = ", ".join(_quote(conn, c) for c in names)
-            updates = ", ".join(f"{_quote(conn, c)} = excluded.{_quote(conn, c)}" for c in names if c != key)
+            cols = ", ".join(quote(conn, c) for c in names)
+            updates = ", ".join(f"{quote(conn, c)} = excluded.{quote(conn, c)}" for c in names if c != key)
             updated = conn.exec_driver_sql(
-                f"SELECT count(*) FROM {_quote(conn, staging)} WHERE {_quote(conn, key)} IN "
-                f"(SELECT {_quote(conn, key)} FROM {_quote(conn, live)})"
+                f"SELECT count(*) FROM {quote(conn, staging)} WHERE {quote(conn, key)} IN "
+                f"(SELECT {quote(conn, key)} FROM {quote(conn, live)})"
             ).scalar_one()
             conn.exec_driver_sql(
-                f"INSERT INTO {_quote(conn, live)} ({cols}) SELECT {cols} FROM {_quote(conn, staging)} WHERE true "
-                f"ON CONFLICT ({_quote(conn, key)}) DO UPDATE SET {updates}"
+                f"INSERT INTO {quote(conn, live)} ({cols}) SELECT {cols} FROM {quote(conn, staging)} WHERE true "
+                f"ON CONFLICT ({quote(conn, key)}) DO UPDATE SET {updates}"
             )
-            conn.exec_driver_sql(f"DROP TABLE {_quote(conn, staging)}")
+            conn.exec_driver_sql(f"DROP TABLE {quote(conn, staging)}")
             counts[live] = (load.data.num_rows - int(updated), int(updated))
         for name, keys in delete:
             if keys.null_count < len(keys) and sa.inspect(conn).has_table(name):
@@ -294,7 +187,7 @@ def _prepare_live(conn: Connection, load: TableLoad) -> None:
         if name not in existing:
             column = sa.Column(name, SQL_TYPES[kind]).type.compile(dialect=conn.dialect)
             conn.exec_driver_sql(
-                f"ALTER TABLE {_quote(conn, load.name)} ADD COLUMN {_quote(conn, name)} {column}"
+                f"ALTER TABLE {quote(conn, load.name)} ADD COLUMN {quote(conn, name)} {column}"
             )
 
 
@@ -309,9 +202,9 @@ def append_rows(engine: Engine, name: str, data: pa.Table, columns: Mapping[str,
     """Append rows in one transaction (COPY on PostgreSQL): all of them or none."""
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
-            _copy_postgres(conn, name, data.select(list(columns)), freeze=False)
+            copy_rows(conn, name, data.select(list(columns)), freeze=False)
         else:
-            _insert_sqlite(conn, name, data.select(list(columns)))
+            insert_rows(conn, name, data.select(list(columns)))
 
 
 def insert_missing(engine: Engine, table: sa.Table, data: pa.Table, key: Sequence[str]) -> int:
@@ -324,26 +217,22 @@ def insert_missing(engine: Engine, table: sa.Table, data: pa.Table, key: Sequenc
         return 0
     names = [column.name for column in table.columns]
     with engine.begin() as conn:
-        target, columns = _quote(conn, table.name), ", ".join(_quote(conn, c) for c in names)
-        keys = ", ".join(_quote(conn, c) for c in key)
+        target, columns = quote(conn, table.name), ", ".join(quote(conn, c) for c in names)
+        keys = ", ".join(quote(conn, c) for c in key)
         if conn.dialect.name == "postgresql":
-            staging = _quote(conn, f"{table.name}__incoming")
+            staging = quote(conn, f"{table.name}__incoming")
             conn.exec_driver_sql(
                 f"CREATE TEMPORARY TABLE {staging} (LIKE {target} INCLUDING DEFAULTS) ON COMMIT DROP"
             )
-            _copy_postgres(conn, f"{table.name}__incoming", data.select(names), freeze=False)
+            copy_rows(conn, f"{table.name}__incoming", data.select(names), freeze=False)
             result = conn.exec_driver_sql(
                 f"INSERT INTO {target} ({columns}) SELECT {columns} FROM {staging} ON CONFLICT ({keys}) DO NOTHING"
             )
         else:
-            values = [
-                (column.cast(pa.string()) if pa.types.is_date(column.type) else column).to_pylist()
-                for column in data.select(names).columns
-            ]
             placeholders = ", ".join("?" for _ in names)
             result = conn.exec_driver_sql(
                 f"INSERT OR IGNORE INTO {target} ({columns}) VALUES ({placeholders})",
-                list(zip(*values, strict=True)),
+                sqlite_rows(data.select(names)),
             )
         return int(result.rowcount)
 
@@ -357,4 +246,4 @@ def table_rows(engine: Engine, table: str) -> int | None:
 
 def row_count(engine: Engine, table: str) -> int:
     with engine.connect() as conn:
-        return int(conn.execute(sa.text(f"SELECT count(*) FROM {_quote(conn, table)}")).scalar_one())
+        return int(conn.execute(sa.text(f"SELECT count(*) FROM {quote(conn, table)}")).scalar_one())

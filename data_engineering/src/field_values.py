@@ -20,8 +20,8 @@ from data_engineering.src.schema import (
     COLUMNS_BY_NAME,
     NULL_TOKENS,
     RawColumn,
-    text_pattern,
 )
+from data_engineering.src.text_patterns import text_pattern
 
 # A decimal number as hotels' systems write it: 9, 9.0, -2, .5, 1e3 (no "inf", "nan", "1_000").
 NUMBER_PATTERN = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$"
@@ -51,7 +51,7 @@ def parse_token(text: str) -> tuple[str | None, float]:
     """One field's text: (stripped text, or None for a null token; its number, or NaN).
 
     The only place text becomes a number, whether it came from a CSV file, the database or a
-    JSON string. Whether the field *accepts* the text is ``schema.text_pattern``'s business.
+    JSON string. Whether the field *accepts* the text is ``text_patterns.text_pattern``'s business.
     """
     stripped = text.strip(" \t")
     if stripped in NULL_TOKENS:

@@ -36,15 +36,9 @@ from pydantic import BaseModel
 from sqlalchemy.exc import SQLAlchemyError
 
 from data_engineering.src.files.atomic import write_atomic
-from data_engineering.src.ingest import (
-    IngestParams,
-    NoValidRowsError,
-    SourceError,
-    print_reasons,
-    report_vocabulary,
-    resolve_source,
-    stage,
-)
+from data_engineering.src.ingest import NoValidRowsError, print_reasons, report_vocabulary
+from data_engineering.src.ingest_source import IngestParams, SourceError, resolve_source
+from data_engineering.src.ingest_staging import stage
 from data_engineering.src.load_chunks import read_validate_transform
 from data_engineering.src.load_targets import SHRINK_ENV, load_database, refuse_shrink
 from data_engineering.src.messages import first_line

@@ -8,6 +8,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from data_engineering.src import db
+from data_engineering.src.engine import make_engine
 from data_engineering.src.files.writing import csv_rows
 from data_engineering.src.load_chunks import ARROW_TYPES, rejected_schema
 from data_engineering.src.messages import masked
@@ -32,7 +33,7 @@ def _current_rows(version: str, url: str | None) -> tuple[int, str] | None:
     if url is None:
         path = processed_file(version)
         return (csv_rows(path), display_path(path)) if path.exists() else None
-    engine = db.make_engine(url)
+    engine = make_engine(url)
     try:
         rows = db.table_rows(engine, f"bookings_{version}")
     finally:
@@ -91,7 +92,7 @@ def load_database(
         db.TableLoad("bookings_rejected", data["rejected"], {**raw_columns, REASONS_COLUMN: "text"}),
         db.TableLoad(f"bookings_{transformation.version}", data["processed"], kinds),
     ]
-    engine = db.make_engine(url)
+    engine = make_engine(url)
     names = f"bookings_{transformation.version}, bookings_raw, bookings_rejected in {masked(url)}"
     try:
         if not merge:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from data_engineering.src.db import make_engine
+from data_engineering.src.engine import make_engine
 
 
 def lock_key(name: str) -> int:

@@ -13,6 +13,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import QueuePool
 
 from data_engineering.src import db
+from data_engineering.src.engine import make_engine
 
 COLUMNS = {"booking_id": "int", "hotel": "text", "adr": "float", "arrival_date": "date", "nights": "int"}
 
@@ -32,8 +33,8 @@ def _frame(n: int, offset: int = 0) -> pa.Table:
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def engine(request: pytest.FixtureRequest, tmp_path) -> Engine:
     if request.param == "sqlite":
-        return db.make_engine(f"sqlite:///{tmp_path / 'test.sqlite'}")
-    return db.make_engine(request.getfixturevalue("pg_url"))
+        return make_engine(f"sqlite:///{tmp_path / 'test.sqlite'}")
+    return make_engine(request.getfixturevalue("pg_url"))
 
 
 def _rows(engine: Engine, table: str) -> Sequence[sa.Row[*tuple[Any, ...]]]:
@@ -94,7 +95,7 @@ def test_failure_during_the_swap_rolls_everything_back(
 
 @pytest.mark.postgres
 def test_readonly_role_reads_new_tables_but_cannot_write(pg_url: str, pg_readonly_url: str) -> None:
-    db.replace_tables(db.make_engine(pg_url), [db.TableLoad("test_bookings", _frame(4), COLUMNS)])
+    db.replace_tables(make_engine(pg_url), [db.TableLoad("test_bookings", _frame(4), COLUMNS)])
     readonly = sa.create_engine(pg_readonly_url)
     with readonly.connect() as conn:
         assert conn.exec_driver_sql("SELECT count(*) FROM test_bookings").scalar_one() == 4
@@ -116,14 +117,14 @@ def test_empty_table_is_loaded_as_an_empty_table(engine: Engine) -> None:
 def test_a_readonly_sqlite_file_is_never_created(tmp_path) -> None:
     missing = tmp_path / "data" / "none.sqlite"
     with pytest.raises(FileNotFoundError, match="no database file at"):
-        db.make_engine(f"sqlite:///{missing}", readonly=True)
+        make_engine(f"sqlite:///{missing}", readonly=True)
     assert not missing.parent.exists()
 
 
 def test_a_readonly_sqlite_file_reads_but_refuses_writes(tmp_path) -> None:
     path = tmp_path / "nested" / "db.sqlite"
-    db.replace_tables(db.make_engine(f"sqlite:///{path}"), [db.TableLoad("t", _frame(3), COLUMNS)])
-    readonly = db.make_engine(f"sqlite:///{path}", readonly=True, timeout_seconds=1)
+    db.replace_tables(make_engine(f"sqlite:///{path}"), [db.TableLoad("t", _frame(3), COLUMNS)])
+    readonly = make_engine(f"sqlite:///{path}", readonly=True, timeout_seconds=1)
     assert [row[0] for row in _rows(readonly, "t")] == [0, 1, 2]
     with pytest.raises(sa.exc.OperationalError, match="readonly database"), readonly.begin() as conn:
         conn.exec_driver_sql("DELETE FROM t")
@@ -133,7 +134,7 @@ def test_a_readonly_sqlite_file_reads_but_refuses_writes(tmp_path) -> None:
 @pytest.mark.postgres
 def test_postgres_timeouts_keep_the_urls_own_options(pg_url: str) -> None:
     url = sa.engine.make_url(pg_url).update_query_dict({"options": "-c application_name=hotel-test"})
-    engine = db.make_engine(url, timeout_seconds=1.5, statement_timeout=True, pool_size=2)
+    engine = make_engine(url, timeout_seconds=1.5, statement_timeout=True, pool_size=2)
     with engine.connect() as conn:
         assert conn.exec_driver_sql("SHOW statement_timeout").scalar_one() == "1500ms"
         assert conn.exec_driver_sql("SHOW lock_timeout").scalar_one() == "1500ms"
@@ -141,7 +142,7 @@ def test_postgres_timeouts_keep_the_urls_own_options(pg_url: str) -> None:
     assert isinstance(engine.pool, QueuePool)
     assert engine.pool.size() == 2
     engine.dispose()
-    plain = db.make_engine(pg_url, timeout_seconds=1.5)  # a connect timeout alone
+    plain = make_engine(pg_url, timeout_seconds=1.5)  # a connect timeout alone
     with plain.connect() as conn:
         assert conn.exec_driver_sql("SHOW statement_timeout").scalar_one() == "0"
     plain.dispose()

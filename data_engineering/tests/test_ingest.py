@@ -13,16 +13,16 @@ from pathlib import Path
 import pytest
 
 from data_engineering.src.files.source import CsvFormatError
-from data_engineering.src.ingest import (
+from data_engineering.src.ingest import ingest
+from data_engineering.src.ingest_source import (
     IngestParams,
     Source,
     SourceError,
-    fetch,
-    ingest,
     local_bookings_file,
     read_record,
     resolve_source,
 )
+from data_engineering.src.ingest_staging import fetch
 from data_engineering.src.schema import ColumnsError
 from data_engineering.src.settings import REPO_ROOT
 from data_engineering.src.synthetic import write_bookings

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from data_engineering.src.ingest import Source, fetch
+from data_engineering.src.ingest_source import Source
+from data_engineering.src.ingest_staging import fetch
 from data_engineering.src.progress import SECONDS_ENV, progress
 from data_engineering.src.settings import SettingsError
 from data_engineering.src.synthetic import write_bookings

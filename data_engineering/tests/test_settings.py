@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from pydantic import Field, SecretStr
 
-from data_engineering.src.ingest import IngestParams, resolve_source
+from data_engineering.src.ingest_source import IngestParams, resolve_source
 from data_engineering.src.paths import SQLITE_DEFAULT
 from data_engineering.src.settings import (
     REPO_ROOT,

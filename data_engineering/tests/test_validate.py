@@ -21,9 +21,9 @@ from data_engineering.src.schema import (
     RAW_COLUMN_NAMES,
     ColumnsError,
     check_columns,
-    text_pattern,
 )
 from data_engineering.src.synthetic import make_bookings
+from data_engineering.src.text_patterns import text_pattern
 from data_engineering.src.validate import frame_to_columns, records_to_columns, validate
 
 

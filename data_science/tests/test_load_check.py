@@ -22,7 +22,8 @@ from data_engineering.src.files.writing import read_processed
 from data_engineering.src.paths import REPO_ROOT, WORKSPACE, processed_file
 from data_science import integrity, register
 from data_science.load_check import PromotionRefusedError, check
-from data_science.model import BOOSTER_FILE, CancellationModel, ModelBundleError
+from data_science.model import CancellationModel
+from data_science.model_bundle import BOOSTER_FILE, ModelBundleError
 from data_science.model_signature import input_example
 from data_science.tracking import CHAMPION, MODEL_NAME
 

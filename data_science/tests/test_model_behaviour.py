@@ -27,7 +27,8 @@ from data_engineering.src.synthetic import make_bookings
 from data_engineering.src.validate import frame_to_columns, validate
 from data_science.backtest.params import CREATION, ON_THE_BOOKS
 from data_science.backtest.reports import read_oof
-from data_science.model import BOOSTER_FILE, CancellationModel
+from data_science.model import CancellationModel
+from data_science.model_bundle import BOOSTER_FILE
 from data_science.tracking import MODEL_NAME, resolve
 
 

@@ -20,7 +20,8 @@ from data_engineering.transformation import get_transformation
 from data_science import champion_gate
 from data_science.backtest.folds import fit_booster
 from data_science.backtest.params import TrainParams
-from data_science.model import VOCABULARY_NAME, CancellationModel, VocabularyMismatchError
+from data_science.model import CancellationModel
+from data_science.model_bundle import VOCABULARY_NAME, VocabularyMismatchError
 from data_science.tracking import CHAMPION, ResolvedModel
 from data_science.train import check_vocabulary
 

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import xgboost as xgb
 
-from data_science.treeshap import MAX_PATH_TESTS, TreeExplainer, UnsupportedBoosterError
+from data_science.treeshap import TreeExplainer
+from data_science.treeshap_tables import MAX_PATH_TESTS, UnsupportedBoosterError
 
 
 def _data(n: int = 3_000, seed: int = 0) -> tuple[np.ndarray, np.ndarray, list[str]]:

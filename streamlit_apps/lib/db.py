@@ -16,7 +16,7 @@ import streamlit as st
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.sql.selectable import ExecutableReturnsRows
 
-from data_engineering.src.db import make_engine
+from data_engineering.src.engine import make_engine
 from data_engineering.src.messages import first_line, masked
 from streamlit_apps.lib.config import CONNECT_TIMEOUT_SECONDS, QUERY_TTL_SECONDS
 

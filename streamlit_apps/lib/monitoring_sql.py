@@ -9,7 +9,7 @@ import datetime as dt
 import sqlalchemy as sa
 from sqlalchemy.sql.expression import ColumnElement
 
-from api.prediction_log import predictions
+from api.prediction_table import predictions
 from data_engineering.src.schema import BOOKING_ID
 from data_science.drift_reference import CATEGORICAL_FIELDS, NUMERIC_FIELDS
 from streamlit_apps.lib import drift

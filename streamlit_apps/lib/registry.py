@@ -225,7 +225,7 @@ def champion_profile(uri: str) -> Reference | None:
     import mlflow
     import yaml
 
-    from data_science.model import PROFILE_FILE
+    from data_science.model_bundle import PROFILE_FILE
     from data_science.tracking import BUNDLE_ARTIFACT
 
     _check_store(uri)

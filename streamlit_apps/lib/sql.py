@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement, FunctionElement
 
-from api.prediction_log import predictions
+from api.prediction_table import predictions
 from data_engineering.src.initialize_data import TransformParams
 from data_engineering.src.params import read_section
 from data_engineering.src.schema import AS_OF, BOOKING_ID

@@ -6,12 +6,21 @@ from __future__ import annotations
 
 import datetime as dt
 
-import altair as alt
 import pandas as pd
 import streamlit as st
 
 from data_engineering.src.messages import masked_uri
-from streamlit_apps.lib import config, db, drift, monitoring_sql, performance, registry, sql, ui
+from streamlit_apps.lib import (
+    config,
+    db,
+    drift,
+    monitoring_charts,
+    monitoring_sql,
+    performance,
+    registry,
+    sql,
+    ui,
+)
 
 PERIODS = {
     "Last 24 hours": dt.timedelta(hours=24),
@@ -28,23 +37,8 @@ NO_PREDICTIONS = (
 LOAD_HINT = f"Load the bookings with `./cli.sh initialize-data db{config.environment_hint()}`."
 
 
-def timestamps(values: pd.Series) -> pd.Series:
-    # PostgreSQL returns aware datetimes, SQLite the text it stores: both become UTC timestamps.
-    return pd.to_datetime(values, utc=True, format="mixed")
-
-
 def ratio(numerator: float, denominator: float) -> float | None:
     return numerator / denominator if denominator else None
-
-
-def severity_style(frame: pd.DataFrame) -> pd.DataFrame:
-    styles = pd.DataFrame("", index=frame.index, columns=frame.columns)
-    for column in ("PSI", "severity"):
-        styles[column] = [
-            f"background-color: {ui.SEVERITY_BACKGROUNDS[s]}; color: {ui.SEVERITY_COLOURS[s]}; font-weight: 600"
-            for s in frame["severity"]
-        ]
-    return styles
 
 
 st.title("Monitoring")
@@ -67,7 +61,7 @@ if total == 0:
     st.info(f"**No predictions logged in the period ({period.lower()}).** {NO_PREDICTIONS}")
     st.stop()
 
-first_at, last_at = timestamps(pd.Series([summary["first_at"], summary["last_at"]]))
+first_at, last_at = monitoring_charts.timestamps(pd.Series([summary["first_at"], summary["last_at"]]))
 span_seen = last_at - first_at
 unit: sql.Bucket = (
     "minute" if span_seen <= pd.Timedelta(hours=3) else "hour" if span_seen <= pd.Timedelta(days=3) else "day"
@@ -94,88 +88,12 @@ kpis[2].metric("Mean probability", ui.percent(summary["mean_probability"]))
 kpis[3].metric("Latency p50 (ms)", ui.number(overall["latency_p50"], 1))
 kpis[4].metric("Latency p95 (ms)", ui.number(overall["latency_p95"], 1))
 
-activity = activity.assign(
-    bucket=timestamps(activity["bucket"]),
-    when=lambda d: d["bucket"].dt.strftime("%Y-%m-%d %H:%M UTC"),  # the tooltip's text, as the caption's
-    share_cancel=activity["predicted_cancel"] / activity["predictions"],
-)
-# A UTC scale makes the axis format in UTC whatever the browser's zone (formatType "utc" on top of
-# it makes Vega-Lite drop the format: checked in Chromium with TZ=America/New_York).
-time_axis = alt.X(
-    "bucket:T",
-    title=f"{unit} (UTC)",
-    scale=alt.Scale(type="utc"),
-    axis=alt.Axis(format=ui.TIME_FORMATS[unit]),
-)
-time_tip = alt.Tooltip("when:N", title=unit)
 left, right = st.columns(2)
-volume = alt.Chart(activity).mark_bar(color="#4c78a8").encode(x=time_axis, y=alt.Y("predictions:Q"))
-share = (
-    alt.Chart(activity)
-    .mark_line(point=True, color="#d62728")
-    .encode(
-        x=time_axis,
-        y=alt.Y("share_cancel:Q", title="predicted to cancel", axis=alt.Axis(format="%")),
-        tooltip=[
-            time_tip,
-            "predictions:Q",
-            alt.Tooltip("share_cancel:Q", format=".1%", title="predicted to cancel"),
-        ],
-    )
-)
-left.altair_chart(
-    alt.layer(volume, share)
-    .resolve_scale(y="independent")
-    .properties(title=f"Predictions per {unit} and share predicted to cancel", height=260),
-    width="stretch",
-)
-latency = activity.melt(
-    id_vars=["bucket", "when"],
-    value_vars=["latency_p50", "latency_p95"],
-    var_name="percentile",
-    value_name="ms",
-).assign(percentile=lambda d: d["percentile"].str.removeprefix("latency_"))
-right.altair_chart(
-    alt.Chart(latency)
-    .mark_line(point=True)
-    .encode(
-        x=time_axis,
-        y=alt.Y("ms:Q", title="latency (ms)"),
-        color=alt.Color("percentile:N", scale=alt.Scale(range=["#4c78a8", "#f58518"])),
-        tooltip=[time_tip, "percentile:N", alt.Tooltip("ms:Q", format=".1f")],
-    )
-    .properties(title=f"API latency per {unit} (p50, p95)", height=260),
-    width="stretch",
-)
+left.altair_chart(monitoring_charts.activity_chart(activity, unit), width="stretch")
+right.altair_chart(monitoring_charts.latency_chart(activity, unit), width="stretch")
 
-histogram = histogram.assign(
-    low=histogram["bin"] / HISTOGRAM_BINS, high=(histogram["bin"] + 1) / HISTOGRAM_BINS
-)
 threshold = summary["mean_threshold"]
-bars = (
-    alt.Chart(histogram)
-    .mark_bar(color="#72b7b2")
-    .encode(
-        x=alt.X("low:Q", bin="binned", title="cancel probability", scale=alt.Scale(domain=[0, 1])),
-        x2="high:Q",
-        y=alt.Y("predictions:Q"),
-        tooltip=[alt.Tooltip("low:Q", format=".2f"), alt.Tooltip("high:Q", format=".2f"), "predictions:Q"],
-    )
-)
-layers = [bars]
-if threshold is not None and not pd.isna(threshold):
-    rule = pd.DataFrame({"threshold": [threshold]})
-    layers.append(
-        alt.Chart(rule)
-        .mark_rule(color="#d62728", strokeDash=[4, 4])
-        .encode(x="threshold:Q", tooltip=["threshold:Q"])
-    )
-st.altair_chart(
-    alt.layer(*layers).properties(
-        title="Distribution of predicted probabilities (dashed: decision threshold)", height=220
-    ),
-    width="stretch",
-)
+st.altair_chart(monitoring_charts.probability_chart(histogram, threshold, HISTOGRAM_BINS), width="stretch")
 if len(versions) > 1:
     st.caption(
         "Predictions by model version: "
@@ -328,36 +246,15 @@ else:
     badges[0].metric("Inputs ok", int(counts.get("ok", 0)))
     badges[1].metric("Inputs to watch", int(counts.get("watch", 0)))
     badges[2].metric("Inputs in alert", int(counts.get("alert", 0)))
-    # A square-root axis: one input far out (a country never seen) must not flatten the rest.
-    chart = (
-        alt.Chart(table)
-        .mark_bar()
-        .encode(
-            y=alt.Y("feature:N", sort="-x", title=None, axis=alt.Axis(labelLimit=220, labelOverlap=False)),
-            x=alt.X("psi:Q", title="PSI (square-root scale)", scale=alt.Scale(type="sqrt")),
-            color=alt.Color(
-                "severity:N",
-                scale=alt.Scale(domain=list(ui.SEVERITY_COLOURS), range=list(ui.SEVERITY_COLOURS.values())),
-                legend=alt.Legend(orient="bottom", title=None),
-            ),
-            tooltip=["feature:N", alt.Tooltip("psi:Q", format=".3f"), "severity:N", "largest_shift:N"],
-        )
-        .properties(height=alt.Step(20))
-    )
-    thresholds = (
-        alt.Chart(pd.DataFrame({"psi": [drift.WATCH, drift.ALERT]}))
-        .mark_rule(strokeDash=[3, 3], color="#888")
-        .encode(x="psi:Q")
-    )
     chart_column, table_column = st.columns([2, 3])
-    chart_column.altair_chart(chart + thresholds, width="stretch")
+    chart_column.altair_chart(monitoring_charts.drift_chart(table), width="stretch")
     shift = "largest shift (training → now)"
     shown = table.rename(columns={"psi": "PSI", "largest_shift": shift})
     columns = ["feature", "PSI", "severity", shift]
     if shown["missing"].any():
         columns.append("missing")
     table_column.dataframe(
-        shown[columns].style.apply(severity_style, axis=None).format({"PSI": "{:.3f}"}),
+        shown[columns].style.apply(monitoring_charts.severity_style, axis=None).format({"PSI": "{:.3f}"}),
         hide_index=True,
         height=35 * (len(shown) + 1) + 3,
     )

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from api import prediction_log
+from api import prediction_table
 from api.tests.helpers import load_bookings as initialize_data
 from api.tests.helpers import run_command
 from data_engineering.src.schema import AS_OF, BOOKING_FIELDS, BOOKING_ID, COLUMNS_BY_NAME
@@ -129,7 +129,7 @@ def make_predictions(bookings: pd.DataFrame, seed: int = 3) -> pd.DataFrame:
 def insert_predictions(url: str, frame: pd.DataFrame) -> None:
     engine = sa.create_engine(url)
     # The API's own table definition: the dashboards read exactly what the API writes.
-    metadata, table = prediction_log.metadata, prediction_log.predictions
+    metadata, table = prediction_table.metadata, prediction_table.predictions
     # Plain Python values: the driver does not adapt numpy's bool.
     records = [
         {str(k): v.item() if isinstance(v, np.generic) else v for k, v in r.items()}

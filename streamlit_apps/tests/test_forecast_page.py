@@ -66,7 +66,7 @@ def test_next_nights_of_the_bookings_on_the_books_on_the_newest_day(dashboard_en
 def test_the_pages_forecast_is_the_models_own(dashboard_env) -> None:
     """The stored scores joined to the loaded bookings give the distribution the model gives when
     it re-scores those bookings as of the day: same rooms, same groups, same 80% band."""
-    from data_engineering.src import db
+    from data_engineering.src.engine import make_engine
     from data_science.model import CancellationModel
     from data_science.nightly import forecast
     from data_science.score_db import stays_on_the_books
@@ -75,7 +75,7 @@ def test_the_pages_forecast_is_the_models_own(dashboard_env) -> None:
     at = open_page(PAGE)
     table = table_with(at, "overbook_rooms")
     model = CancellationModel.load(resolve(None).local_dir)
-    engine = db.make_engine(dashboard_env.app_url)
+    engine = make_engine(dashboard_env.app_url)
     try:
         bookings = stays_on_the_books(model, engine, NEWEST)
     finally:

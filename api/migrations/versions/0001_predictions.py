@@ -4,7 +4,7 @@ Revision ID: 0001_predictions
 Revises:
 Create Date: 2026-11-27
 
-Spelled out here rather than imported from ``api.prediction_log``: a migration must keep
+Spelled out here rather than imported from ``api.prediction_table``: a migration must keep
 creating the table as it was at this revision, whatever the application code becomes.
 """
 
