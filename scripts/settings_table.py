@@ -31,6 +31,7 @@ END = "<!-- end of the settings table -->"
 # Every module that defines settings classes, in the order the table lists them.
 MODULES = (
     "data_engineering.src.settings",
+    "data_engineering.src.reading_settings",
     "data_science.tracking",
     "data_science.engines",
     "api.settings",

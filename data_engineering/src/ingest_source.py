@@ -13,7 +13,8 @@ from pathlib import Path
 from pydantic import BaseModel, Field, ValidationError
 
 from data_engineering.src.paths import RAW_FILE, display_path
-from data_engineering.src.settings import IngestSettings, env_name, repo_path
+from data_engineering.src.reading_settings import IngestSettings
+from data_engineering.src.settings import env_name, repo_path
 
 SOURCE_ENV = env_name(IngestSettings, "source")
 PARAMS_ORIGIN = "params.yaml ingest.source"

@@ -16,8 +16,9 @@ from data_engineering.src.paths import (
     display_path,
     processed_file,
 )
+from data_engineering.src.reading_settings import IngestSettings
 from data_engineering.src.schema import BOOKING_ID
-from data_engineering.src.settings import IngestSettings, env_name
+from data_engineering.src.settings import env_name
 from data_engineering.src.validate import ID_COLUMN, LINE_COLUMN, REASONS_COLUMN
 from data_engineering.transformation import Transformation
 

@@ -23,7 +23,8 @@ from typing import Any, Protocol, TextIO
 
 from tqdm import tqdm
 
-from data_engineering.src.settings import ProgressSettings, env_name
+from data_engineering.src.reading_settings import ProgressSettings
+from data_engineering.src.settings import env_name
 
 SECONDS_ENV = env_name(ProgressSettings, "seconds")
 

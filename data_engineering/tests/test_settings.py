@@ -8,11 +8,11 @@ from pydantic import Field, SecretStr
 
 from data_engineering.src.ingest_source import IngestParams, resolve_source
 from data_engineering.src.paths import SQLITE_DEFAULT
+from data_engineering.src.reading_settings import ProgressSettings
 from data_engineering.src.settings import (
     REPO_ROOT,
     DatabaseSettings,
     HotelSettings,
-    ProgressSettings,
     SettingsError,
     VocabularySettings,
     WorkspaceSettings,

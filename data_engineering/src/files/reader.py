@@ -19,8 +19,8 @@ from pathlib import Path
 from data_engineering.src.files.records import ChunkParser, RawChunk
 from data_engineering.src.files.source import ByteSource, CsvFormatError, setting, shortened, stderr
 from data_engineering.src.paths import display_path
+from data_engineering.src.reading_settings import CsvSettings
 from data_engineering.src.schema import ColumnsError, check_columns
-from data_engineering.src.settings import CsvSettings
 
 CHUNK_BYTES = 8 << 20  # ~60,000 bookings per chunk
 # A chunk's lines, at most: its tables stay small however short the lines (a file of blank lines).

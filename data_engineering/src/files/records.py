@@ -19,8 +19,8 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from data_engineering.src.files.source import CsvFormatError, setting, shortened
+from data_engineering.src.reading_settings import CsvSettings
 from data_engineering.src.schema import COLUMNS_BY_NAME
-from data_engineering.src.settings import CsvSettings
 
 TEXT = pa.dictionary(pa.int32(), pa.string())  # fields as text, each distinct value stored once
 NUMERIC_KINDS = frozenset({"int", "float", "id"})

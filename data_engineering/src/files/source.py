@@ -10,7 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from data_engineering.src.paths import display_path
-from data_engineering.src.settings import CsvSettings, env_name
+from data_engineering.src.reading_settings import CsvSettings
+from data_engineering.src.settings import env_name
 
 # A gzip file is judged once this much came out of it: a small file may compress very well.
 BOMB_FLOOR = 32 << 20
