@@ -27,11 +27,14 @@ from data_engineering.src.params import read_section
 from data_engineering.src.paths import (
     BACKTEST_FILE,
     BASELINES_FILE,
+    DVC_LOCK,
     FIGURES_DIR,
     METRICS_FILE,
     MODEL_DIR,
     OOF_FILE,
     PLOTS_DIR,
+    REPO_ROOT,
+    WORKSPACE,
     processed_file,
 )
 from data_engineering.src.schema import TARGET
@@ -40,7 +43,6 @@ from data_science.backtest.params import CREATION, ON_THE_BOOKS
 from data_science.backtest.reports import read_oof
 from data_science.model import CancellationModel
 from data_science.nightly import forecast
-from data_science.tracking import data_version
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -67,6 +69,25 @@ CAVEATS = (
         "later folds, and ./cli.sh holdout-check's March-May 2017, never influenced a choice."
     ),
 )
+
+
+def data_version(path: Path) -> str:
+    """The DVC hash (md5) that ``dvc.lock`` records for ``path``, or why there is none.
+
+    DVC already hashed the file when its stage ran; a pipeline run outside DVC (or in a workspace
+    of its own) has no lock entry, and says so rather than inventing a version.
+    """
+    import yaml
+
+    if WORKSPACE != REPO_ROOT or not DVC_LOCK.exists():
+        return "unknown (not run by dvc repro)"
+    relative = path.resolve().relative_to(REPO_ROOT).as_posix()
+    stages = (yaml.safe_load(DVC_LOCK.read_text()) or {}).get("stages", {})
+    for stage in stages.values():
+        for out in stage.get("outs", []):
+            if out.get("path") == relative and out.get("md5"):
+                return str(out["md5"])
+    return f"unknown ({relative} is not in dvc.lock)"
 
 
 def _write_csv(frame: pd.DataFrame, name: str) -> None:

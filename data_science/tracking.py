@@ -17,11 +17,8 @@ from pydantic import Field
 from data_engineering.src.environment import library_defaults
 from data_engineering.src.messages import first_line, masked_uri
 from data_engineering.src.paths import (
-    DVC_LOCK,
     MLFLOW_ARTIFACTS_DEFAULT,
     MLFLOW_DB_DEFAULT,
-    REPO_ROOT,
-    WORKSPACE,
 )
 from data_engineering.src.settings import HotelSettings
 
@@ -89,25 +86,6 @@ def tracking_uri() -> str:
 
 def default_model_uri() -> str:
     return TrackingSettings().model_uri
-
-
-def data_version(path: Path) -> str:
-    """The DVC hash (md5) that ``dvc.lock`` records for ``path``, or why there is none.
-
-    DVC already hashed the file when its stage ran; a pipeline run outside DVC (or in a workspace
-    of its own) has no lock entry, and says so rather than inventing a version.
-    """
-    import yaml
-
-    if WORKSPACE != REPO_ROOT or not DVC_LOCK.exists():
-        return "unknown (not run by dvc repro)"
-    relative = path.resolve().relative_to(REPO_ROOT).as_posix()
-    stages = (yaml.safe_load(DVC_LOCK.read_text()) or {}).get("stages", {})
-    for stage in stages.values():
-        for out in stage.get("outs", []):
-            if out.get("path") == relative and out.get("md5"):
-                return str(out["md5"])
-    return f"unknown ({relative} is not in dvc.lock)"
 
 
 def configure() -> None:

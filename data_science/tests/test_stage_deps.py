@@ -98,13 +98,23 @@ def test_each_stage_lists_every_module_it_imports(stage: Stage) -> None:
     assert idle == [], f"dvc.yaml: stage {stage.name} lists modules it does not import"
 
 
-def test_the_walk_follows_lazy_and_package_imports_but_not_type_checking_ones() -> None:
-    """The evaluate stage's own imports, checked against what the walk finds: a function-level
-    import counts, a TYPE_CHECKING one does not, and every parent package's __init__ runs."""
+def test_the_walk_follows_lazy_and_package_imports_but_not_type_checking_ones(tmp_path: Path) -> None:
+    """A function-level import counts, a TYPE_CHECKING one does not, and every parent package's
+    __init__ runs; and registration is no stage's import."""
+    module = tmp_path / "planted.py"
+    module.write_text(
+        "from typing import TYPE_CHECKING\n"
+        "if TYPE_CHECKING:\n"
+        "    from data_science.register import main\n"
+        "def later():\n"
+        "    from data_science.tracking import open_store\n"
+    )
+    found = imported(module, "data_science.planted")
+    assert found == {"data_science", "data_science.tracking"}
     evaluate = next(stage for stage in read_stages() if stage.name == "evaluate")
-    found = {str(path.relative_to(ROOT)) for path in stage_modules(evaluate)}
-    assert {"data_science/__init__.py", "data_engineering/__init__.py", "data_science/tracking.py"} <= found
-    assert "data_science/register.py" not in found  # registration is its own step
+    walked = {str(path.relative_to(ROOT)) for path in stage_modules(evaluate)}
+    assert {"data_science/__init__.py", "data_engineering/__init__.py"} <= walked
+    assert "data_science/register.py" not in walked  # registration is its own step
 
 
 def test_the_walk_flags_a_missing_dep() -> None:
