@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from data_engineering.src.synthetic import make_bookings
+
 
 def workspace_files(workspace: Path) -> dict[str, bytes]:
     """Every file the loads write in a workspace (``data/`` and ``reports/``), with its bytes: equal
@@ -14,3 +16,9 @@ def workspace_files(workspace: Path) -> dict[str, bytes]:
         for p in sorted((workspace / folder).rglob("*"))
         if p.is_file()
     }
+
+
+def bookings_lines(path: Path, rows: int) -> tuple[Path, list[bytes]]:
+    """``rows`` bookings written to ``path``, and its lines (without their ends) to rearrange."""
+    make_bookings(rows, seed=9).to_csv(path, index=False)
+    return path, path.read_bytes().splitlines()
