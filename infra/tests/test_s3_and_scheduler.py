@@ -322,14 +322,9 @@ def test_a_scheduler_retrain_moves_the_champion_and_the_running_api_follows(
     import httpx
     import pandas as pd
 
-    from api.tests.helpers import (
-        Traffic,
-        json_bookings,
-        start_server,
-        stop_server,
-        switch_lines,
-        wait_ready,
-    )
+    from api.tests.helpers import json_bookings
+    from api.tests.servers import start_server, stop_server, switch_lines, wait_ready
+    from api.tests.traffic import Traffic
     from data_engineering.src.ports import free_port, wait_until
 
     assert retrained[1] == "success", "the first scheduler-run retraining failed"
