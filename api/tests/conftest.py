@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from api.migrate import upgrade
-from api.tests.helpers import Cluster, api_settings, json_bookings, load_bookings, server_binaries
+from api.tests.helpers import api_settings, json_bookings, load_bookings
+from api.tests.postgres_cluster import Cluster, server_binaries
 from data_engineering.src.paths import SHARED_BOOKINGS
 from data_engineering.src.ports import free_port
 

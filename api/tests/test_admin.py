@@ -11,7 +11,8 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.scoring import answer_bookings
-from api.tests.helpers import api_settings, promote_a_new_version
+from api.tests.helpers import api_settings
+from api.tests.traffic import promote_a_new_version
 
 KEY = "s3cret-admin-key"
 

@@ -11,7 +11,8 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.settings import Settings
-from api.tests.helpers import api_settings, start_up_failure
+from api.tests.helpers import api_settings
+from api.tests.servers import start_up_failure
 from data_engineering.src.ports import wait_until
 
 KEY, OTHER_KEY, NEW_KEY = "first-client-key-0123", "second-client-key-4567", "rotated-client-key-89ab"

@@ -19,7 +19,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from api.tests.helpers import Traffic, haproxy_or_skip, logged_counts, start_cluster, stop_server
+from api.tests.helpers import logged_counts
+from api.tests.servers import haproxy_or_skip, start_cluster, stop_server
+from api.tests.traffic import Traffic
 from data_engineering.src.paths import REPO_ROOT
 from data_engineering.src.ports import free_port, wait_until
 

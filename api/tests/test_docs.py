@@ -17,7 +17,7 @@ from api.app import create_app
 from api.tests.helpers import api_settings
 from data_engineering.src.paths import REPO_ROOT
 from data_engineering.src.ports import free_port
-from streamlit_apps.tests.browser import OFFLINE_FLAGS, Browser, ensure_chromium
+from streamlit_apps.tests.chromium import OFFLINE_FLAGS, Browser, ensure_chromium
 
 ARTIFACTS = REPO_ROOT / "reports" / "test-artifacts" / "api"
 PAGES = ("/docs", "/redoc")

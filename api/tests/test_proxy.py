@@ -22,7 +22,7 @@ import pytest
 
 from api.haproxy_config import Listener, render
 from api.proxy import ProxySettings, validate
-from api.tests.helpers import haproxy_or_skip, start_cluster, stop_server
+from api.tests.servers import haproxy_or_skip, start_cluster, stop_server
 from data_engineering.src.paths import REPO_ROOT
 from data_engineering.src.ports import free_port, wait_until
 from data_engineering.src.settings import SettingsError

@@ -12,16 +12,9 @@ import httpx
 import mlflow
 import pytest
 
-from api.tests.helpers import (
-    Traffic,
-    logged_ids,
-    promote_a_new_version,
-    start_server,
-    start_up_failure,
-    stop_server,
-    switch_lines,
-    wait_ready,
-)
+from api.tests.helpers import logged_ids
+from api.tests.servers import start_server, start_up_failure, stop_server, switch_lines, wait_ready
+from api.tests.traffic import Traffic, promote_a_new_version
 from data_engineering.src.ports import free_port, wait_until
 
 CLIENTS, REQUESTS_EACH = 50, 40

@@ -23,7 +23,6 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from conftest import clean_env, fresh_schema
 from data_engineering.src.paths import REPO_ROOT
 from data_engineering.src.synthetic import (
     OUTCOME_COLUMNS,
@@ -32,6 +31,8 @@ from data_engineering.src.synthetic import (
     write_bookings,
     write_frame,
 )
+from tests_support.checkout import clean_env
+from tests_support.postgres import fresh_schema
 
 pytestmark = [pytest.mark.fault, pytest.mark.slow]
 

@@ -1,17 +1,16 @@
-"""Behavioural tests of a trained model (Made-With-ML style) and data tests of its inputs.
+"""Behavioural tests of a trained model (Made-With-ML style).
 
 The `model` tests judge the model ``--model-uri`` names (``./cli.sh test model --model-uri
 models:/hotel-cancellation@champion``: the registry of MLFLOW_TRACKING_URI, as every command reads
-it). Without it, the champion of the real pipeline run on synthetic bookings whose cancellation rule
-is known (see data_engineering/src/synthetic.py), so each expectation below is a fact of the data;
-on the real champion they are what its users rely on. The tests of the pipeline's own outputs
-(processed data, the backtest report) need that run, whatever the option: they are `integration`.
+it), conftest.py's ``champion``. Without it, the champion of the real pipeline run on synthetic
+bookings whose cancellation rule is known (see data_engineering/src/synthetic.py), so each
+expectation below is a fact of the data; on the real champion they are what its users rely on. The
+tests of the pipeline's own outputs (test_pipeline_outputs.py) need that run, whatever the option.
 """
 
 from __future__ import annotations
 
 import io
-import json
 
 import mlflow
 import numpy as np
@@ -21,43 +20,11 @@ import pytest
 import xgboost as xgb
 from sklearn.metrics import roc_auc_score
 
-from data_engineering.src.files.writing import read_processed
 from data_engineering.src.schema import BOOKING_FIELDS, LEAKY_COLUMNS
 from data_engineering.src.synthetic import make_bookings
 from data_engineering.src.validate import frame_to_columns, validate
-from data_science.backtest.params import CREATION, ON_THE_BOOKS
-from data_science.backtest.reports import read_oof
 from data_science.model import CancellationModel
 from data_science.model_bundle import BOOSTER_FILE
-from data_science.tracking import MODEL_NAME, resolve
-
-
-@pytest.fixture(scope="module")
-def model_uri(request: pytest.FixtureRequest, monkeypatch_module: pytest.MonkeyPatch) -> str:
-    """``--model-uri`` when given; else the synthetic pipeline's champion (the pipeline runs only
-    then: looked up here rather than requested, so a model test does not count as integration)."""
-    given = request.config.getoption("--model-uri")
-    if given:
-        return str(given)
-    trained = request.getfixturevalue("trained_workspace")
-    monkeypatch_module.setenv("MLFLOW_TRACKING_URI", trained.tracking_uri)
-    return f"models:/{MODEL_NAME}@champion"
-
-
-@pytest.fixture(scope="module")
-def champion_dir(model_uri: str):
-    return resolve(model_uri).local_dir
-
-
-@pytest.fixture(scope="module")
-def champion(champion_dir) -> CancellationModel:
-    return CancellationModel.load(champion_dir)
-
-
-@pytest.fixture(scope="module")
-def monkeypatch_module():
-    with pytest.MonkeyPatch.context() as patch:
-        yield patch
 
 
 def _validated(frame: pd.DataFrame, names=BOOKING_FIELDS) -> dict[str, np.ndarray]:
@@ -178,135 +145,3 @@ def test_registered_pyfunc_takes_raw_fields(model_uri, champion, bookings) -> No
     np.testing.assert_allclose(answers["cancel_probability"].to_numpy(), expected, atol=1e-12)
     with pytest.raises(Exception, match="adults: must be >= 0"):
         pyfunc.predict(typed[list(BOOKING_FIELDS)].assign(adults=-1))
-
-
-# ---------------------------------------------------------------- data tests (processed dataset)
-
-
-@pytest.fixture(scope="module")
-def processed(trained_workspace, champion) -> pd.DataFrame:
-    version = champion.transformation
-    return read_processed(version, trained_workspace.root / "data" / "processed" / f"bookings_{version}.csv")
-
-
-def test_processed_keys_target_and_dates(processed: pd.DataFrame, champion: CancellationModel) -> None:
-    assert processed["booking_id"].is_unique
-    assert set(processed["is_canceled"].unique()) <= {0, 1}
-    assert (processed["booking_date"] <= processed["arrival_date"]).all()
-    # The outcome travels with the bookings (the snapshots' labels), never into the model.
-    assert {"reservation_status", "reservation_status_date"} <= set(processed.columns)
-    assert not {"reservation_status", "reservation_status_date"} & set(champion.feature_names)
-
-
-def test_processed_model_inputs_are_complete(processed: pd.DataFrame, champion: CancellationModel) -> None:
-    numeric = processed[list(champion.encoder.numeric)]
-    assert not numeric.isna().any().any()
-    assert (processed["total_nights"] >= 0).all()
-    assert processed["weekend_share"].between(0, 1).all()
-
-
-def test_reported_backtest_is_recomputable_from_its_out_of_fold_predictions(
-    trained_workspace, champion, processed
-) -> None:
-    """Every figure of the report comes from predictions of models that never saw the rows."""
-    from sklearn.metrics import f1_score, roc_auc_score
-
-    report = json.loads((trained_workspace.root / "reports" / "metrics.json").read_text())
-    backtest = report["backtest"]
-    oof = read_oof(trained_workspace.root / "models" / "oof_predictions.csv")
-    arrivals = pd.to_datetime(processed["arrival_date"])
-    for number, fold in enumerate(backtest["folds"], start=1):
-        rows = oof[(oof["fold"] == number) & (oof["population"] == CREATION)]
-        books = oof[(oof["fold"] == number) & (oof["population"] == ON_THE_BOOKS)]
-        # on the books at the cut-off: made by its last day, arriving in the window, judged as of it
-        assert (books["as_of"] == pd.Timestamp(fold["on_the_books_as_of"])).all()
-        assert (books["booking_date"] <= books["as_of"]).all()
-        assert (books["arrival_date"] > books["as_of"]).all()
-        assert fold["roc_auc_on_the_books"] == pytest.approx(
-            roc_auc_score(books["is_canceled"], books["probability"])
-        )
-        start = pd.Timestamp(fold["start"])
-        # scored rows are the window's; the fold's model saw only arrivals before it
-        assert rows["arrival_date"].between(start, pd.Timestamp(fold["end"])).all()
-        assert fold["train_rows"] == int((arrivals < start).sum())
-        assert fold["roc_auc"] == pytest.approx(roc_auc_score(rows["is_canceled"], rows["probability"]))
-        # F1 at the fold's own (cross-fitted) threshold, the one recorded beside its predictions
-        assert (rows["threshold"] == fold["threshold"]).all()
-        decision = rows["probability"] >= fold["threshold"]
-        assert fold["f1"] == pytest.approx(f1_score(rows["is_canceled"], decision))
-    assert backtest["roc_auc_mean"] == pytest.approx(np.mean([f["roc_auc"] for f in backtest["folds"]]))
-    # the served threshold and tree count are the ones chosen on all the folds
-    assert champion.threshold == pytest.approx(backtest["threshold"])
-    assert champion.booster.num_boosted_rounds() == backtest["n_trees"]
-    # and the champion itself was refit on every booking
-    assert report["training_window"]["train_rows"] == len(processed)
-    assert report["backtest"]["roc_auc_mean"] > report["baselines"]["majority"]["roc_auc_mean"]
-
-
-# ---------------------------------------------------------------- the as-of question
-
-
-def _text(frame: pd.DataFrame) -> dict[str, pa.Array]:
-    return {c: pa.array(frame[c].astype(str).tolist(), pa.string()) for c in frame.columns}
-
-
-@pytest.fixture(scope="module")
-def far_ahead() -> pd.DataFrame:
-    """Bookings made at least 60 days ahead: each can be judged on a later day before arrival."""
-    frame = make_bookings(600, seed=44).drop(columns=["reservation_status", "reservation_status_date"])
-    return frame[frame["lead_time"].astype(int) >= 60].reset_index(drop=True)
-
-
-@pytest.mark.model
-def test_the_booking_date_is_the_default_and_its_head_answers_it(
-    champion: CancellationModel, far_ahead
-) -> None:
-    assert champion.at_booking is not None  # today's pipeline answers at booking
-    default = champion.answer(_text(far_ahead))
-    booked = np.datetime_as_string(default.as_of, unit="D")
-    explicit = champion.answer({**_text(far_ahead), "as_of": pa.array(booked.tolist(), pa.string())})
-    np.testing.assert_array_equal(default.probability, explicit.probability)
-    head = champion.at_booking.answer(_text(far_ahead))
-    np.testing.assert_array_equal(default.probability, head.probability)
-    assert not len(default.rejected)
-
-
-@pytest.mark.model
-def test_a_booking_that_survived_is_less_likely_to_cancel(champion: CancellationModel, far_ahead) -> None:
-    """Most cancellations come early: judged 30 days after booking (still on the books), a booking's
-    risk is lower than the day it was made, for most bookings and on average."""
-    at_booking = champion.answer(_text(far_ahead))
-    later = (at_booking.as_of + np.timedelta64(30, "D")).astype(str)
-    survived = champion.answer({**_text(far_ahead), "as_of": pa.array(later.tolist(), pa.string())})
-    assert not len(survived.rejected)
-    assert survived.probability.mean() < at_booking.probability.mean()
-    assert (survived.probability < at_booking.probability).mean() > 0.6
-
-
-@pytest.mark.model
-def test_a_booking_date_model_refuses_other_days(champion: CancellationModel, far_ahead) -> None:
-    head = champion.at_booking
-    assert head is not None
-    later = (head.answer(_text(far_ahead)).as_of + np.timedelta64(10, "D")).astype(str)
-    answers = head.answer({**_text(far_ahead), "as_of": pa.array(later.tolist(), pa.string())})
-    assert len(answers.rejected) == len(far_ahead)
-    assert "judges a booking only as of its booking date" in answers.refusals()[0]
-
-
-@pytest.mark.model
-def test_reasons_of_both_heads_add_up_to_their_margins(champion: CancellationModel, far_ahead) -> None:
-    days = champion.answer(_text(far_ahead)).as_of
-    mixed = np.where(np.arange(len(days)) % 2 == 0, days, days + np.timedelta64(20, "D")).astype(str)
-    columns = {**_text(far_ahead), "as_of": pa.array(mixed.tolist(), pa.string())}
-    answers = champion.answer(columns, reasons=3)
-    assert answers.reasons is not None
-    assert all(len(r) == 3 for r in answers.reasons)
-    scores = champion.predict(answers.features, reasons=True)
-    assert scores.contributions is not None
-    assert scores.at_booking is not None
-    assert scores.at_booking.any()
-    assert (~scores.at_booking).any()
-    np.testing.assert_allclose(scores.contributions.sum(axis=1), scores.margin, atol=1e-3)
-    # The at-booking head never uses the as-of features: their contributions are zero for its rows.
-    days_since = champion.feature_names.index("days_since_booking")
-    assert (scores.contributions[scores.at_booking, days_since] == 0).all()

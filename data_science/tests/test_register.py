@@ -14,8 +14,8 @@ from subprocess import CompletedProcess
 import mlflow
 import pytest
 
-from conftest import TrainedWorkspace
 from data_science.tracking import CHAMPION, MODEL_NAME
+from tests_support.pipeline import TrainedWorkspace
 
 
 @pytest.fixture

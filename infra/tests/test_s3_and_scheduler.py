@@ -25,9 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import os
-import re
 import secrets
 import subprocess
 import sys
@@ -36,45 +34,22 @@ from pathlib import Path
 
 import pytest
 
-from data_engineering.src.initialize_data import TransformParams
-from data_engineering.src.params import read_section
 from data_engineering.src.synthetic import make_bookings, write_bookings, write_frame
 from infra.tests.airflow_helpers import api_client, run_dag, started_airflow, wait_for
-
-pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.postgres]
-
-BUCKET = "hotel-artifacts"
-MODEL = "hotel-cancellation"
-VERSION = read_section("transform", TransformParams).version  # the processed file dvc.yaml names
-# DVC outputs of dvc.yaml that the remote must restore: the data, the model and the backtest's
-# out-of-fold predictions (the model's and the baselines').
-RESTORED = (
-    "data/raw/hotel_bookings.csv",
-    f"data/processed/bookings_{VERSION}.csv",
-    "models/model",
-    "models/oof_predictions.csv",
-    "models/baselines_oof.csv",
+from infra.tests.s3_deployment import (
+    BUCKET,
+    MODEL,
+    RESTORED,
+    champion_version,
+    commit,
+    digest,
+    dvc,
+    on_the_books,
+    retrain_record,
+    s3_env,
 )
 
-
-def digest(path: Path) -> str:
-    """sha256 of a file, or of a folder's files (names and contents)."""
-    sha = hashlib.sha256()
-    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-    for file in files:
-        sha.update(str(file.relative_to(path) if path.is_dir() else file.name).encode())
-        sha.update(file.read_bytes())
-    return sha.hexdigest()
-
-
-def s3_env(endpoint: str) -> dict[str, str]:
-    """What the S3 clients (DVC's s3fs, MLflow's boto3) need for the emulator."""
-    return {
-        "AWS_ACCESS_KEY_ID": "test",
-        "AWS_SECRET_ACCESS_KEY": "test",  # pragma: allowlist secret (the emulator accepts any credentials)
-        "AWS_DEFAULT_REGION": "eu-west-1",
-        "MLFLOW_S3_ENDPOINT_URL": endpoint,
-    }
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.postgres]
 
 
 @pytest.fixture(scope="module")
@@ -114,27 +89,6 @@ def tracking_server(aws, pg_url, unused_port, tmp_path_factory):
         engine.dispose()
 
 
-def git(repo: Path, *args: str) -> str:
-    result = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=False)
-    assert result.returncode == 0, result.stderr
-    return result.stdout
-
-
-def commit(repo: Path, message: str) -> None:
-    git(repo, "add", "--all")
-    git(repo, "-c", "user.name=ci", "-c", "user.email=ci@example.invalid", "commit", "-qm", message)
-
-
-def dvc(repo: Path, cwd: Path, env: dict[str, str], *args: str) -> str:
-    """Run the copy's dvc in ``cwd``; fail with its output unless it succeeds."""
-    argv = [str(repo / ".venv" / "bin" / "dvc"), *args]
-    result = subprocess.run(
-        argv, cwd=cwd, env={**os.environ, **env}, capture_output=True, text=True, check=False
-    )
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
-    return result.stdout
-
-
 @pytest.fixture(scope="module")
 def deployment(repo_copy, tracking_server, aws):
     """The repository copy with the S3 remote as its default, committed; the clients' variables."""
@@ -163,25 +117,6 @@ def airflow(deployment, unused_port, tmp_path_factory):
         api.log = running.log
         api.source = source  # HOTEL_BOOKINGS_SOURCE of every run: new data goes there
         yield api
-
-
-def retrain_record(repo: Path, run_id: str) -> dict:
-    """What ``./cli.sh retrain-record`` wrote for a run of hotel_retrain."""
-    name = re.sub(r"[^A-Za-z0-9_.-]", "_", run_id)
-    return json.loads((repo / "reports" / "retraining" / f"{name}.json").read_text())
-
-
-def champion_version(tracking: str) -> dict:
-    """The registry's ``champion`` model version (as MLflow's REST API gives it)."""
-    import httpx
-
-    answer = httpx.get(
-        f"{tracking}/api/2.0/mlflow/registered-models/alias",
-        params={"name": MODEL, "alias": "champion"},
-        timeout=30,
-    )
-    assert answer.status_code == 200, answer.text
-    return answer.json()["model_version"]
 
 
 @pytest.fixture(scope="module")
@@ -268,15 +203,6 @@ def test_the_champion_lives_in_s3_and_loads_back_through_the_server(
     assert frame["cancel_probability"].between(0, 1).all()
 
 
-def on_the_books(source: Path, day: dt.date) -> int:
-    """How many bookings of a generated file were on the books at the end of ``day``."""
-    import pandas as pd
-
-    from api.tests.helpers import on_the_books as books
-
-    return int(books(pd.read_csv(source, dtype=str, keep_default_na=False), day).sum())
-
-
 def test_scheduler_scores_the_bookings_on_the_books_of_the_runs_day(retrained, airflow, deployment, repo_cli):
     """A run for 2026-03-01 (its logical date, so its data interval ends that day) re-scores the
     bookings on the books at the end of that day as of it, with the champion. (Airflow creates
@@ -322,14 +248,9 @@ def test_a_scheduler_retrain_moves_the_champion_and_the_running_api_follows(
     import httpx
     import pandas as pd
 
-    from api.tests.helpers import (
-        Traffic,
-        json_bookings,
-        start_server,
-        stop_server,
-        switch_lines,
-        wait_ready,
-    )
+    from api.tests.helpers import json_bookings
+    from api.tests.servers import start_server, stop_server, switch_lines, wait_ready
+    from api.tests.traffic import Traffic
     from data_engineering.src.ports import free_port, wait_until
 
     assert retrained[1] == "success", "the first scheduler-run retraining failed"

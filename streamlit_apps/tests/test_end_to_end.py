@@ -26,7 +26,9 @@ import sqlalchemy as sa
 from data_engineering.src.paths import REPO_ROOT
 from data_engineering.src.ports import free_port
 from data_science.tracking import CHAMPION, MODEL_NAME
-from streamlit_apps.tests.browser import PAGES, Browser, ensure_chromium, shrink_png
+from streamlit_apps.tests.browser import shrink_png
+from streamlit_apps.tests.chromium import Browser, ensure_chromium
+from streamlit_apps.tests.dashboard_pages import PAGES
 from streamlit_apps.tests.helpers import server
 from streamlit_apps.tests.oracles import expected_kpis, on_the_books
 from streamlit_apps.tests.seed import SCORED_DAYS, raw_booking

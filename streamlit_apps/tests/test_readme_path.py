@@ -31,7 +31,8 @@ from data_engineering.src.paths import REPO_ROOT
 from data_engineering.src.ports import free_port
 from data_engineering.src.synthetic import write_bookings
 from streamlit_apps.lib.sql import BOOKINGS
-from streamlit_apps.tests.browser import PAGES, Browser, ensure_chromium
+from streamlit_apps.tests.chromium import Browser, ensure_chromium
+from streamlit_apps.tests.dashboard_pages import PAGES
 from streamlit_apps.tests.helpers import server
 
 pytestmark = pytest.mark.slow
