@@ -488,7 +488,7 @@ cmd_lint() {
   [ $# -le 1 ] || usage_error "lint takes at most 1 argument"
   local target="${1:-all}" paths=()
   if [ "$target" = all ]; then
-    paths=("${COMPONENTS[@]}")
+    paths=("${COMPONENTS[@]}" conftest.py tests_support)  # and the test set-up shared by all of them
   else
     [[ " ${COMPONENTS[*]} " == *" $target "* ]] || usage_error "unknown component '$target' (expected: ${COMPONENTS[*]} or all)"
     paths=("$target")
