@@ -98,17 +98,19 @@ def _nightly_wape(rows: pd.DataFrame, probability: np.ndarray) -> float:
 
 
 def _wins(mine: tuple[float, float | None], theirs: tuple[float, float | None]) -> bool:
-    """Better at booking (ROC AUC), and no worse a nightly forecast (WAPE) where both have one."""
-    if mine[1] is not None and theirs[1] is not None and mine[1] > theirs[1]:
-        return False
-    return mine[0] > theirs[0]
+    """No worse on either question and better on one: ROC AUC at booking, and the nightly forecast's
+    WAPE where both have one (a better forecast from the same at-booking head wins)."""
+    gains = [mine[0] - theirs[0]]
+    if mine[1] is not None and theirs[1] is not None:
+        gains.append(theirs[1] - mine[1])
+    return min(gains) >= 0 and max(gains) > 0
 
 
 def gate(report: dict[str, Any], frame: pd.DataFrame, oof: pd.DataFrame, new_version: str) -> Gate:
     """Does the new model (the challenger) replace the champion? Decided on data neither was fitted on.
 
-    Both questions count: ROC AUC at booking must be higher, and the nightly forecast of the
-    bookings on the books no worse (WAPE), where the champion has one.
+    Both questions count: neither ROC AUC at booking nor the nightly forecast of the bookings on
+    the books (WAPE, where the champion has one) may be worse, and one must be better.
 
     1. Same data and the same folds as the champion's run: compare the two pipelines' backtests
        (each fold model was fitted on arrivals before its window only).

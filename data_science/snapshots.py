@@ -17,12 +17,20 @@ bookings are in the data). That samples the bookings on the books on any day in 
 how long each stayed there, as the bookings on the books on a given morning are — a booking
 made a year ahead is on the books on many mornings, a last-minute one on few.
 
+Bookings still on the books at a cut-off (``pending``) teach something too: that they lasted
+until it. Left out, the examples of the newest bookings for the coming months — the most like the
+ones a model answers for — would be missing, and the level of cancellations it learns would lag by
+a booking's whole lead time. ``pending`` gives their snapshots up to the cut-off; the label each
+gets (the chance of cancelling after it) is estimated by the trainer (``backtest/folds.py``).
+
 ``reservation_status`` and ``reservation_status_date`` decide which snapshots exist and their
 labels; they are never features. A snapshot's features are computed by the transformation as of
 its day (``v4.at``), from the booking's own fields and T alone: nothing dated after T.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -103,6 +111,65 @@ def snapshots(
     known = frame[known_outcome(frame)].reset_index(drop=True)
     rows, days = snapshot_days(known, every_days, seed)
     return as_of(known, rows, days, transformation)
+
+
+@dataclass(frozen=True)
+class Pending:
+    """The bookings on the books at the end of ``day``, as known then, and their snapshots up to it.
+
+    ``snapshots`` carry no label: what a booking does after ``day`` is not known on it.
+    ``owner`` is each snapshot's booking, a position in ``today`` (the bookings judged as of ``day``).
+    """
+
+    day: np.ndarray  # a 0-d datetime64[D]
+    today: pd.DataFrame
+    snapshots: pd.DataFrame
+    owner: np.ndarray
+
+
+def as_known_at(frame: pd.DataFrame, day: pd.Timestamp | np.datetime64) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Of the bookings made by the end of ``day`` and arriving after it, what was known then:
+    (those cancelled on or before it, outcome known; those still on the books, outcome not known).
+
+    A booking without a recorded outcome (an active one, loaded from a hotel's system) is on the
+    books; one cancelled later than ``day`` was too, whatever the data says of it now.
+    """
+    day64 = np.asarray(pd.Timestamp(day).to_datetime64(), dtype="datetime64[D]")
+    booked = frame["booking_date"].to_numpy(dtype="datetime64[D]")
+    arrival = frame["arrival_date"].to_numpy(dtype="datetime64[D]")
+    status_date = frame["reservation_status_date"].to_numpy(dtype="datetime64[D]")
+    cancelled = frame["reservation_status"].isin(_CANCELLED).to_numpy() & (status_date <= day64)
+    made = (booked <= day64) & (arrival > day64)
+    return (
+        frame[made & cancelled].reset_index(drop=True),
+        frame[made & ~cancelled].reset_index(drop=True),
+    )
+
+
+def pending(
+    on_books: pd.DataFrame,
+    day: pd.Timestamp | np.datetime64,
+    transformation: Transformation,
+    every_days: int,
+    seed: int = 0,
+) -> Pending:
+    """``on_books`` (still on the books at the end of ``day``, from ``as_known_at``): each at its
+    booking date and on its snapshot grid up to ``day``, and each as of ``day``."""
+    day64 = np.asarray(pd.Timestamp(day).to_datetime64(), dtype="datetime64[D]")
+    # Nothing after the day is known on it: no outcome, so nothing can read one by mistake. Each
+    # keeps the grid it would have had (the same phase), cut at the day.
+    on_books = on_books.copy()
+    on_books[TARGET] = np.nan
+    on_books["reservation_status"] = None
+    on_books["reservation_status_date"] = pd.NaT
+    rows, days = snapshot_days(on_books, every_days, seed)
+    kept = days <= day64
+    return Pending(
+        day64,
+        as_of(on_books, np.arange(len(on_books)), np.full(len(on_books), day64), transformation),
+        as_of(on_books, rows[kept], days[kept], transformation),
+        rows[kept],
+    )
 
 
 def on_the_books(

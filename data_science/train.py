@@ -36,12 +36,12 @@ from data_engineering.src.paths import BACKTEST_FILE, MODEL_DIR, OOF_FILE, REPO_
 from data_engineering.src.schema import VOCABULARIES, VOCABULARY, VOCABULARY_ENV, vocabulary_file
 from data_engineering.transformation import Transformation, get_transformation
 from data_science.artifacts import write_csv, write_json
-from data_science.backtest.folds import fit_booster, training_rows
+from data_science.backtest.folds import fit_with_pending, pending_rows, training_rows
 from data_science.backtest.params import CREATION, ON_THE_BOOKS, BacktestParams, TrainParams
 from data_science.backtest.run import Backtest, FoldPredictions, fit_folds, two_heads
 from data_science.drift_reference import training_profile
 from data_science.model import CancellationModel
-from data_science.snapshots import known_outcome
+from data_science.snapshots import Pending, known_outcome
 
 
 def check_vocabulary(frame: pd.DataFrame) -> None:
@@ -76,11 +76,15 @@ def _head(
     *,
     cutoff: pd.Timestamp,
     threshold: float,
+    waiting: tuple[pd.DataFrame, Pending] | None = None,
 ) -> tuple[CancellationModel, int]:
-    """One head refit on every booking with its choices made out of fold; (head, training rows)."""
+    """One head refit on every booking with its choices made out of fold (and, for the later head,
+    on what the bookings not arrived by the cut-off taught, ``waiting``); (head, training rows)."""
     transformation = get_transformation(version)
     rows = training_rows(frame, transformation, params)
-    encoder, booster, _ = fit_booster(rows, transformation, params, cutoff, chosen.n_trees)
+    encoder, booster, _ = fit_with_pending(
+        rows, transformation, params, cutoff, chosen.n_trees, waiting=waiting
+    )
     head = CancellationModel(
         booster, encoder, threshold=threshold, calibration=chosen.calibration, transformation=version
     )
@@ -89,12 +93,17 @@ def _head(
 
 
 def backtest_pipeline(
-    frame: pd.DataFrame, transformation: Transformation, backtest_params: BacktestParams, params: TrainParams
+    frame: pd.DataFrame,
+    transformation: Transformation,
+    backtest_params: BacktestParams,
+    params: TrainParams,
+    bookings: pd.DataFrame | None = None,
 ) -> tuple[FoldPredictions | None, FoldPredictions, FoldPredictions]:
     """(the at-booking head's, the later head's, the model's) out-of-fold predictions and choices.
 
     An as-of transformation's model has two heads, each chosen on the question it answers; any
-    other has one, chosen on both.
+    other has one, chosen on both. ``frame``: the bookings with an outcome; ``bookings``: all of
+    them (default ``frame``), which the later head's folds learn from as known at each cut-off.
     """
     methods = params.calibration
     if transformation.at_booking is None:
@@ -118,24 +127,38 @@ def backtest_pipeline(
         scored=(ON_THE_BOOKS,),
         calibration=methods.on_the_books,
         name="backtest on the books",
+        pending_from=(frame if bookings is None else bookings) if params.learn_from_pending else None,
     )
     return early, later, two_heads(early, later)
 
 
-def train(frame: pd.DataFrame, backtest_params: BacktestParams, params: TrainParams, version: str) -> Trained:
+def train(
+    frame: pd.DataFrame,
+    backtest_params: BacktestParams,
+    params: TrainParams,
+    version: str,
+    *,
+    day: pd.Timestamp | None = None,
+) -> Trained:
+    """The backtest and the refit on ``frame`` as known at the end of ``day`` (default: the newest
+    arrival with an outcome). A replay passes an earlier day: what arrives after it is then seen
+    only as it stood that day (bookings still on the books, or cancelled by then)."""
     transformation = get_transformation(version)
     if not transformation.numeric_features:
         raise ValueError(f"transformation {version} has no model features: use v2, v3 or v4")
     check_vocabulary(frame)
-    # Bookings still on the books teach nothing yet.
+    bookings = frame
+    # The examples with an outcome; those still on the books teach what they can (fit_with_pending).
     frame = frame[known_outcome(frame)].reset_index(drop=True)
+    if day is not None:
+        frame = frame[pd.to_datetime(frame["arrival_date"]) <= day].reset_index(drop=True)
     if frame.empty:
         raise ValueError(
             "no booking has a recorded outcome (is_canceled and reservation_status): nothing to learn from"
         )
     arrival = pd.to_datetime(frame["arrival_date"])
     cutoff = arrival.max() + pd.Timedelta(days=1)
-    early, later, chosen = backtest_pipeline(frame, transformation, backtest_params, params)
+    early, later, chosen = backtest_pipeline(frame, transformation, backtest_params, params, bookings)
     result = chosen.backtest()
     means = result.means
     print(
@@ -146,7 +169,12 @@ def train(frame: pd.DataFrame, backtest_params: BacktestParams, params: TrainPar
         flush=True,
     )
     started = time.perf_counter()
-    model, rows = _head(frame, version, params, later, cutoff=cutoff, threshold=chosen.threshold)
+    waiting = None
+    if params.learn_from_pending and transformation.at_booking is not None:
+        waiting = pending_rows(bookings, cutoff - pd.Timedelta(days=1), transformation, params)
+    model, rows = _head(
+        frame, version, params, later, cutoff=cutoff, threshold=chosen.threshold, waiting=waiting
+    )
     if early is not None and transformation.at_booking is not None:
         model.at_booking, _ = _head(
             frame,

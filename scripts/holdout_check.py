@@ -1,8 +1,9 @@
 """``./cli.sh holdout-check [--months 3]``: would the pipeline have done as it says on later bookings?
 
 Holds out the newest ``--months`` months of arrivals of the processed dataset and runs the whole
-training pipeline (backtest, choices out of fold, refit) on every arrival before them — the data a
-hotel had at the cut-off. Then asks the model both questions on the held-out months:
+training pipeline (backtest, choices out of fold, refit) on the data a hotel had at the cut-off:
+every arrival before them, and the held-out bookings made by then as they stood that day (still on
+the books, or cancelled by then; nothing later). Then asks the model both questions on the held-out months:
 
 - **at booking**: every held-out arrival judged the day it was made, beside the plain XGBoost
   baseline trained on the same rows (ROC AUC, and the distance to the backtest mean the pipeline
@@ -76,7 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     started = time.perf_counter()
     params = read_section("train", TrainParams)
-    trained = train(before, read_section("backtest", BacktestParams), params, version)
+    day = start - pd.Timedelta(days=1)
+    trained = train(frame, read_section("backtest", BacktestParams), params, version, day=day)
     model, means = trained.model, trained.backtest.means
     baseline = read_section("baselines", BaselineParams)
 
@@ -92,7 +94,6 @@ def main(argv: list[str] | None = None) -> int:
     plain = classification_metrics(y, plain_p, 0.5)
 
     # On the books at the end of the cut-off's last day, judged as of it.
-    day = start - pd.Timedelta(days=1)
     books = on_the_books(held, day, transformation)
     at_booking = model.at_booking or model
     curve = historical_curve(params)(before, start)

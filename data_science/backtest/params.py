@@ -53,6 +53,10 @@ class TrainParams(BaseModel):
         ge=0,
         description="days between a booking's snapshots while on the books (0: its booking date only)",
     )
+    learn_from_pending: bool = Field(
+        True,
+        description="the later head also learns from the bookings not arrived at the cut-off, as known then",
+    )
     calibration: CalibrationParams = CalibrationParams()
     threshold: ThresholdParams = ThresholdParams()
 

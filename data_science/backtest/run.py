@@ -19,7 +19,7 @@ from data_science.backtest.folds import (
     Fold,
     choose_threshold,
     dmatrix,
-    fit_booster,
+    fit_with_pending,
     make_folds,
     training_rows,
 )
@@ -108,11 +108,18 @@ def fit_folds(
     scored: tuple[str, ...] = (CREATION, ON_THE_BOOKS),
     calibration: Method = "platt",
     name: str = "backtest",
+    pending_from: pd.DataFrame | None = None,
 ) -> FoldPredictions:
     """Fit the pipeline fold by fold and choose its trees, calibration and threshold out of fold.
 
-    ``fit_on``: the populations its choices are made on; ``scored``: those it predicts.
+    ``fit_on``: the populations its choices are made on; ``scored``: those it predicts. With
+    ``pending_from`` (all the bookings), each fold also learns from those of them not arrived at its
+    cut-off, as known then (``folds.fit_with_pending``) — only for a head that answers on the books:
+    the bookings judged at booking in a window were made before its cut-off, and a head answering
+    for them must not learn what they did after their booking date.
     """
+    if pending_from is not None and CREATION in scored:
+        raise ValueError("a head that answers at booking cannot learn from its window's own bookings")
     folds = make_folds(frame["arrival_date"], backtest)
     checkpoints = list(range(params.checkpoint_every, params.max_trees + 1, params.checkpoint_every)) or [
         params.max_trees
@@ -125,15 +132,28 @@ def fit_folds(
             rows = training_rows(train, transformation, params)
             populations = fold.populations(window, transformation)
             watched = [populations[p] for p in fit_on if len(populations[p])]
-            encoder, booster, fold_curves = fit_booster(
-                rows, transformation, params, fold.start, params.max_trees, evaluate_on=watched
+            waiting = None if pending_from is None else fold.pending(pending_from, transformation, params)
+            encoder, booster, fold_curves = fit_with_pending(
+                rows,
+                transformation,
+                params,
+                fold.start,
+                params.max_trees,
+                waiting=waiting,
+                evaluate_on=watched,
+            )
+            pending_note = (
+                ""
+                if waiting is None
+                else f" + {len(waiting[1].today):,} still on the books and {len(waiting[0]):,} snapshots "
+                "of cancellations, as known at the cut-off"
             )
             curve = np.mean([np.array(c)[np.array(checkpoints) - 1] for c in fold_curves], axis=0)
             fitted.append(_FittedFold(fold, len(train), len(rows), populations, encoder, booster, curve))
             best = int(np.argmax(curve))
             print(
                 f"{name}: fold {number}/{len(folds)} {fold.window['start']}..{fold.window['end']}: trained on "
-                f"{len(train):,} bookings ({len(rows):,} rows), judged on "
+                f"{len(train):,} bookings ({len(rows):,} rows){pending_note}, judged on "
                 + " and ".join(f"{len(populations[p]):,} {p.replace('_', ' ')}" for p in fit_on)
                 # Its own peak, which no report quotes: each fold is reported at the trees the other folds
                 # chose, so the summary's figure for it can be lower.

@@ -1,0 +1,135 @@
+"""What the bookings not arrived at a cut-off teach the later head: only what was known at its end
+(the leak tests), and how their snapshots are labelled."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from data_engineering.src.schema import TARGET
+from data_engineering.src.synthetic import make_bookings
+from data_engineering.src.validate import validate
+from data_engineering.transformation import get_transformation
+from data_science.backtest import folds as folds_module
+from data_science.backtest.folds import fit_with_pending, pending_rows
+from data_science.backtest.params import BacktestParams, TrainParams
+from data_science.backtest.run import fit_folds
+from data_science.snapshots import as_known_at, snapshots
+
+V4 = get_transformation("v4")
+FEATURES = [*V4.numeric_features, *V4.categorical_features]
+DAY = pd.Timestamp("2016-09-30")
+PARAMS = TrainParams(max_trees=20, checkpoint_every=10, snapshot_every_days=20)
+
+
+@pytest.fixture(scope="module")
+def bookings() -> pd.DataFrame:
+    frame = make_bookings(3000, seed=8)
+    validated = validate({c: pa.array(frame[c].tolist(), pa.string()) for c in frame.columns})
+    assert not len(validated.rejected)
+    ids = np.array([f"B{i}" for i in range(len(frame))], dtype=object)
+    return pd.DataFrame(V4.transform({**validated.columns, "booking_id": ids}))
+
+
+def _days(frame: pd.DataFrame, column: str) -> np.ndarray:
+    return frame[column].to_numpy(dtype="datetime64[D]")
+
+
+def test_the_bookings_known_at_a_day_are_those_made_by_it_and_not_arrived(bookings: pd.DataFrame) -> None:
+    cancelled, on_books = as_known_at(bookings, DAY)
+    day = np.datetime64(DAY.date())
+    for part in (cancelled, on_books):
+        assert (_days(part, "booking_date") <= day).all()
+        assert (_days(part, "arrival_date") > day).all()
+    assert (cancelled["reservation_status"].isin(["Canceled", "No-Show"])).all()
+    assert (_days(cancelled, "reservation_status_date") <= day).all()
+    # Still on the books that day: some cancelled later (which was not known then), most stayed.
+    later = on_books["reservation_status"].eq("Canceled").to_numpy()
+    assert later.any() and (~later).any()
+    assert (_days(on_books, "reservation_status_date")[later] > day).all()
+    made = (_days(bookings, "booking_date") <= day) & (_days(bookings, "arrival_date") > day)
+    assert len(cancelled) + len(on_books) == made.sum()
+
+
+def test_nothing_after_the_day_changes_what_the_pending_bookings_teach(bookings: pd.DataFrame) -> None:
+    """Leak test: give every booking on the books at the day another future (cancelled the day
+    after, or staying); their snapshots, days and features stay the same, and carry no label."""
+    _, on_books = as_known_at(bookings, DAY)
+    other = bookings.copy()
+    ids = other["booking_id"].isin(on_books["booking_id"])
+    stayed = ids & other["reservation_status"].eq("Check-Out")
+    other.loc[stayed, "reservation_status"] = "Canceled"
+    other.loc[stayed, TARGET] = 1
+    other.loc[stayed, "reservation_status_date"] = DAY + pd.Timedelta(days=1)
+    went = ids & ~stayed
+    other.loc[went, "reservation_status"] = "Check-Out"
+    other.loc[went, TARGET] = 0
+    before, after = pending_rows(bookings, DAY, V4, PARAMS), pending_rows(other, DAY, V4, PARAMS)
+    pd.testing.assert_frame_equal(before[0], after[0])  # the cancelled by the day: untouched
+    for name in ("today", "snapshots"):
+        old, new = getattr(before[1], name), getattr(after[1], name)
+        pd.testing.assert_frame_equal(
+            old[[*FEATURES, "booking_id", "as_of"]], new[[*FEATURES, "booking_id", "as_of"]]
+        )
+        assert old[TARGET].isna().all() and new[TARGET].isna().all()
+        assert old["reservation_status"].isna().all()
+    assert (before[1].owner == after[1].owner).all()
+
+
+def test_pending_snapshots_are_the_full_grid_cut_at_the_day(bookings: pd.DataFrame) -> None:
+    _, on_books = as_known_at(bookings, DAY)
+    waiting = pending_rows(bookings, DAY, V4, PARAMS)[1]
+    staying = on_books.assign(
+        reservation_status="Check-Out", reservation_status_date=on_books["arrival_date"]
+    )
+    full = snapshots(staying, V4, PARAMS.snapshot_every_days, seed=PARAMS.seed)
+    cut = full[_days(full, "as_of") <= np.datetime64(DAY.date())]
+    assert sorted(zip(cut["booking_id"], _days(cut, "as_of"), strict=True)) == sorted(
+        zip(waiting.snapshots["booking_id"], _days(waiting.snapshots, "as_of"), strict=True)
+    )
+    assert (waiting.today["booking_id"].to_numpy()[waiting.owner] == waiting.snapshots["booking_id"]).all()
+    assert (_days(waiting.today, "as_of") == np.datetime64(DAY.date())).all()
+
+
+def test_each_pending_snapshot_is_labelled_by_a_first_fit_of_finished_bookings_only(
+    bookings: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The second fit sees the finished bookings, the cancelled-by-the-day ones labelled 1, and the
+    snapshots of those on the books labelled with the first fit's chance for them as of the day."""
+    finished = bookings[_days(bookings, "arrival_date") <= np.datetime64(DAY.date())]
+    rows = snapshots(finished, V4, PARAMS.snapshot_every_days, seed=PARAMS.seed)
+    waiting = pending_rows(bookings, DAY, V4, PARAMS)
+    seen: list[pd.DataFrame] = []
+    fit = folds_module.fit_booster
+
+    def recording(training: pd.DataFrame, *args: Any, **kwargs: Any) -> Any:
+        seen.append(training)
+        return fit(training, *args, **kwargs)
+
+    monkeypatch.setattr(folds_module, "fit_booster", recording)
+    cutoff = DAY + pd.Timedelta(days=1)
+    encoder, booster, _ = fit_with_pending(rows, V4, PARAMS, cutoff, 20, waiting=waiting)
+    first, second = seen
+    assert len(first) == len(rows)  # neither the cancellations nor the survivors of the unfinished
+    assert len(second) == len(rows) + len(waiting[0]) + len(waiting[1].snapshots)
+    assert (second[TARGET].iloc[len(rows) : len(rows) + len(waiting[0])] == 1).all()
+    soft = second[TARGET].iloc[len(rows) + len(waiting[0]) :].to_numpy()
+    assert ((soft > 0) & (soft < 1)).all()
+    chance = (
+        pd.Series(soft).groupby(second["booking_id"].iloc[len(rows) + len(waiting[0]) :].to_numpy()).nunique()
+    )
+    assert (chance == 1).all()  # one chance per booking, whatever the snapshot
+    expected = fit(rows, V4, PARAMS, cutoff, 20)
+    first_chance = expected[1].predict(folds_module.dmatrix(expected[0], waiting[1].today))
+    np.testing.assert_allclose(np.sort(np.unique(soft)), np.sort(np.unique(first_chance)), rtol=1e-6)
+    assert booster.num_boosted_rounds() == 20
+    assert encoder.feature_names
+
+
+def test_a_head_answering_at_booking_never_learns_from_its_windows_bookings(bookings: pd.DataFrame) -> None:
+    with pytest.raises(ValueError, match="cannot learn from its window's own bookings"):
+        fit_folds(bookings, V4, BacktestParams(folds=2, fold_months=2), PARAMS, pending_from=bookings)
