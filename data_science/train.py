@@ -203,6 +203,11 @@ def train(
             "train_start": str(arrival.min().date()),
             "train_end": str(arrival.max().date()),
             "cutoff": str(cutoff.date()),
+            # What the later head learnt from the bookings not arrived by the cut-off (fit_with_pending).
+            "not_arrived": {
+                "on_the_books": len(waiting[1].today) if waiting else 0,
+                "cancelled_snapshots": len(waiting[0]) if waiting else 0,
+            },
         },
         "backtest": {k: v for k, v in result.report().items() if k not in ("curve",)},
         "threshold_strategy": params.threshold.strategy,
@@ -215,7 +220,9 @@ def train(
     }
     print(
         f"train: refit on all {len(frame):,} bookings ({rows:,} snapshots; arrivals {arrival.min().date()} "
-        f"to {arrival.max().date()}) in {refit:.0f}s"
+        f"to {arrival.max().date()})"
+        + (f" and {len(waiting[1].today):,} still on the books at {cutoff.date()}" if waiting else "")
+        + f" in {refit:.0f}s"
     )
     return Trained(model, result, early.backtest() if early is not None else None)
 
