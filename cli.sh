@@ -542,7 +542,8 @@ cmd_test() {
   [[ "$target" =~ ^(all|fault)$ ]] && rm -rf "$results"
   cd "$ROOT"
   local status=0
-  "$VENV/bin/pytest" "${paths[@]}" ${marker[@]+"${marker[@]}"} "$@" || status=$?
+  # The slowest tests are named at the end: where the suite's time goes.
+  "$VENV/bin/pytest" "${paths[@]}" ${marker[@]+"${marker[@]}"} --durations=25 "$@" || status=$?
   if [ "$target" = fault ] && [ -d "$results" ]; then
     echo
     "$PY" -m scripts.reliability_table --results "$results" || true
