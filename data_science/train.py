@@ -33,7 +33,13 @@ from data_engineering.src.files.writing import read_processed
 from data_engineering.src.initialize_data import TransformParams
 from data_engineering.src.params import read_section
 from data_engineering.src.paths import BACKTEST_FILE, MODEL_DIR, OOF_FILE, REPO_ROOT, processed_file
-from data_engineering.src.schema import VOCABULARIES, VOCABULARY, VOCABULARY_ENV, vocabulary_file
+from data_engineering.src.schema import (
+    VOCABULARIES,
+    VOCABULARY,
+    VOCABULARY_ENV,
+    ReservationStatus,
+    vocabulary_file,
+)
 from data_engineering.transformation import Transformation, get_transformation
 from data_science.artifacts import write_csv, write_json
 from data_science.backtest.folds import fit_with_pending, pending_rows, training_rows
@@ -132,6 +138,16 @@ def backtest_pipeline(
     return early, later, two_heads(early, later)
 
 
+def data_day(frame: pd.DataFrame) -> pd.Timestamp:
+    """The last day the bookings (with an outcome) tell about: the newest arrival of a guest who
+    came. A cancellation has an outcome before its arrival, so a hotel's export holds cancelled
+    bookings arriving in the future: counted, they would put the day, and the backtest's windows,
+    there."""
+    came = frame["reservation_status"].eq(ReservationStatus.CHECK_OUT.value).to_numpy()
+    arrivals = pd.to_datetime(frame["arrival_date"])
+    return pd.Timestamp((arrivals[came] if came.any() else arrivals).max())
+
+
 def train(
     frame: pd.DataFrame,
     backtest_params: BacktestParams,
@@ -140,9 +156,9 @@ def train(
     *,
     day: pd.Timestamp | None = None,
 ) -> Trained:
-    """The backtest and the refit on ``frame`` as known at the end of ``day`` (default: the newest
-    arrival with an outcome). A replay passes an earlier day: what arrives after it is then seen
-    only as it stood that day (bookings still on the books, or cancelled by then)."""
+    """The backtest and the refit on ``frame`` as known at the end of ``day`` (default: ``data_day``).
+    What arrives after it is seen only as it stood that day (still on the books, or cancelled by
+    then); a replay passes an earlier day."""
     transformation = get_transformation(version)
     if not transformation.numeric_features:
         raise ValueError(f"transformation {version} has no model features: use v2, v3 or v4")
@@ -150,14 +166,14 @@ def train(
     bookings = frame
     # The examples with an outcome; those still on the books teach what they can (fit_with_pending).
     frame = frame[known_outcome(frame)].reset_index(drop=True)
-    if day is not None:
-        frame = frame[pd.to_datetime(frame["arrival_date"]) <= day].reset_index(drop=True)
     if frame.empty:
         raise ValueError(
             "no booking has a recorded outcome (is_canceled and reservation_status): nothing to learn from"
         )
+    day = data_day(frame) if day is None else day
+    frame = frame[pd.to_datetime(frame["arrival_date"]) <= day].reset_index(drop=True)
     arrival = pd.to_datetime(frame["arrival_date"])
-    cutoff = arrival.max() + pd.Timedelta(days=1)
+    cutoff = day + pd.Timedelta(days=1)
     early, later, chosen = backtest_pipeline(frame, transformation, backtest_params, params, bookings)
     result = chosen.backtest()
     means = result.means
@@ -221,7 +237,7 @@ def train(
     print(
         f"train: refit on all {len(frame):,} bookings ({rows:,} snapshots; arrivals {arrival.min().date()} "
         f"to {arrival.max().date()})"
-        + (f" and {len(waiting[1].today):,} still on the books at {cutoff.date()}" if waiting else "")
+        + (f" and {len(waiting[1].today):,} still on the books at the end of {day.date()}" if waiting else "")
         + f" in {refit:.0f}s"
     )
     return Trained(model, result, early.backtest() if early is not None else None)

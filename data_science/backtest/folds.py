@@ -49,7 +49,7 @@ class Fold:
     def pending(
         self, bookings: pd.DataFrame, transformation: Transformation, params: TrainParams
     ) -> tuple[pd.DataFrame, Pending]:
-        """What the bookings arriving from the window on taught by the cut-off's end (see ``with_pending``)."""
+        """What the bookings arriving from the window on taught by the cut-off's end (see ``fit_with_pending``)."""
         return pending_rows(bookings, self.as_of, transformation, params)
 
     def populations(self, window: pd.DataFrame, transformation: Transformation) -> dict[str, pd.DataFrame]:

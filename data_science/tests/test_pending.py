@@ -168,3 +168,34 @@ def test_a_replay_as_of_a_day_learns_nothing_that_happened_after_it(bookings: pd
         np.testing.assert_array_equal(
             again.model.predict(rows).probability, first.model.predict(rows).probability
         )
+
+
+def test_a_hotels_live_export_is_learnt_from_as_of_its_newest_arrival(bookings: pd.DataFrame) -> None:
+    """An export taken at the end of a day: guests arrived by then have their outcome, bookings
+    cancelled by then too (some arrive months later), the rest are active (no outcome). The day
+    the model is trained as of is the newest arrival, not a future cancelled one's."""
+    taken = np.datetime64("2017-04-30")
+    arrival = bookings["arrival_date"].to_numpy(dtype="datetime64[D]")
+    booked = bookings["booking_date"].to_numpy(dtype="datetime64[D]")
+    status_date = bookings["reservation_status_date"].to_numpy(dtype="datetime64[D]")
+    cancelled = bookings["reservation_status"].isin(["Canceled", "No-Show"]).to_numpy() & (
+        status_date <= taken
+    )
+    export = bookings[booked <= taken].copy()
+    active = ((arrival > taken) & ~cancelled)[booked <= taken]
+    export.loc[active, [TARGET, "reservation_status", "reservation_status_date"]] = [np.nan, None, pd.NaT]
+    known_cancelled_later = ((arrival > taken) & cancelled)[booked <= taken]
+    assert known_cancelled_later.sum() > 20
+    assert active.sum() > 100
+    trained = train(export, BacktestParams(folds=2, fold_months=2), PARAMS, "v4")
+    window = trained.model.metadata["window"]
+    came = export["reservation_status"].eq("Check-Out")
+    newest = pd.to_datetime(export.loc[came, "arrival_date"]).max()
+    assert newest <= pd.Timestamp(taken)
+    assert window["cutoff"] == str((newest + pd.Timedelta(days=1)).date())
+    assert window["train_end"] == str(newest.date())
+    # The active bookings and the cancelled ones arriving later are learnt from as of that day.
+    on_books_then, cancelled_then = as_known_at(export, newest)[1], as_known_at(export, newest)[0]
+    assert window["not_arrived"]["on_the_books"] == len(on_books_then) > 0
+    assert set(export.loc[active, "booking_id"]) & set(on_books_then["booking_id"])
+    assert window["not_arrived"]["cancelled_snapshots"] >= len(cancelled_then) > 0
