@@ -121,7 +121,6 @@ class Pending:
     ``owner`` is each snapshot's booking, a position in ``today`` (the bookings judged as of ``day``).
     """
 
-    day: np.ndarray  # a 0-d datetime64[D]
     today: pd.DataFrame
     snapshots: pd.DataFrame
     owner: np.ndarray
@@ -165,7 +164,6 @@ def pending(
     rows, days = snapshot_days(on_books, every_days, seed)
     kept = days <= day64
     return Pending(
-        day64,
         as_of(on_books, np.arange(len(on_books)), np.full(len(on_books), day64), transformation),
         as_of(on_books, rows[kept], days[kept], transformation),
         rows[kept],

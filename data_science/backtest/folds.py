@@ -46,12 +46,6 @@ class Fold:
         window = frame[((arrival >= self.start) & (arrival < self.stop)).to_numpy() & known]
         return train, window
 
-    def pending(
-        self, bookings: pd.DataFrame, transformation: Transformation, params: TrainParams
-    ) -> tuple[pd.DataFrame, Pending]:
-        """What the bookings arriving from the window on taught by the cut-off's end (see ``fit_with_pending``)."""
-        return pending_rows(bookings, self.as_of, transformation, params)
-
     def populations(self, window: pd.DataFrame, transformation: Transformation) -> dict[str, pd.DataFrame]:
         """The window's bookings judged at booking, and those on the books at the cut-off."""
         creation = window.reset_index(drop=True)

@@ -21,6 +21,7 @@ from data_science.backtest.folds import (
     dmatrix,
     fit_with_pending,
     make_folds,
+    pending_rows,
     training_rows,
 )
 from data_science.backtest.params import (
@@ -132,7 +133,11 @@ def fit_folds(
             rows = training_rows(train, transformation, params)
             populations = fold.populations(window, transformation)
             watched = [populations[p] for p in fit_on if len(populations[p])]
-            waiting = None if pending_from is None else fold.pending(pending_from, transformation, params)
+            waiting = (
+                None
+                if pending_from is None
+                else pending_rows(pending_from, fold.as_of, transformation, params)
+            )
             encoder, booster, fold_curves = fit_with_pending(
                 rows,
                 transformation,
