@@ -8,7 +8,7 @@
    are the most informative for the next bookings, and nothing is held back to be "validated"
    on — on their snapshots (``snapshots.py``: each booking at its booking date and every
    ``train.snapshot_every_days`` days it stayed on the books), with recency weights (half-life
-   ``train.half_life_days``, by arrival date).
+   ``train.half_life_days``, by arrival date; the later head's ``train.half_life_days_on_the_books``).
 3. Outputs: ``models/model/`` (booster, categories, calibration, threshold, drift profile, and
    the vocabulary the bookings were validated with: serving must use the same, see ``model.py``),
    ``models/oof_predictions.csv`` (the backtest's predictions, for plots and the champion gate;
@@ -128,7 +128,7 @@ def backtest_pipeline(
         frame,
         transformation,
         backtest_params,
-        params,
+        params.on_the_books(),
         fit_on=(ON_THE_BOOKS,),
         scored=(ON_THE_BOOKS,),
         calibration=methods.on_the_books,
@@ -188,8 +188,9 @@ def train(
     waiting = None
     if params.learn_from_pending and transformation.at_booking is not None:
         waiting = pending_rows(bookings, cutoff - pd.Timedelta(days=1), transformation, params)
+    later_params = params.on_the_books() if transformation.at_booking is not None else params
     model, rows = _head(
-        frame, version, params, later, cutoff=cutoff, threshold=chosen.threshold, waiting=waiting
+        frame, version, later_params, later, cutoff=cutoff, threshold=chosen.threshold, waiting=waiting
     )
     if early is not None and transformation.at_booking is not None:
         model.at_booking, _ = _head(
@@ -212,6 +213,7 @@ def train(
         ),
         "n_trees": later.n_trees,
         "half_life_days": params.half_life_days,
+        "half_life_days_on_the_books": later_params.half_life_days,
         "snapshot_every_days": params.snapshot_every_days if transformation.as_of else 0,
         "window": {
             "train_rows": len(frame),

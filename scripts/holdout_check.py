@@ -41,7 +41,7 @@ from data_engineering.src.schema import TARGET  # noqa: E402
 from data_engineering.transformation import get_transformation  # noqa: E402
 from data_science.backtest.params import BacktestParams, TrainParams  # noqa: E402
 from data_science.baselines import BaselineParams, historical_curve, plain_xgboost  # noqa: E402
-from data_science.nightly import forecast, stays  # noqa: E402
+from data_science.nightly import forecast, group_key, stays  # noqa: E402
 from data_science.performance_estimate import estimate  # noqa: E402
 from data_science.quality import classification_metrics, nightly_accuracy, probability_metrics  # noqa: E402
 from data_science.snapshots import known_outcome, on_the_books  # noqa: E402
@@ -53,7 +53,8 @@ def on_the_books_figures(
 ) -> dict[str, Any]:
     """Per booking and per hotel-night figures of one set of probabilities for the bookings on the books."""
     nights = forecast(stays(books, probability), first_night=first, last_night=last, hotels=None)
-    return {**probability_metrics(books[TARGET].to_numpy(), probability), **nightly_accuracy(nights)}
+    parties = group_key(books)
+    return {**probability_metrics(books[TARGET].to_numpy(), probability, parties), **nightly_accuracy(nights)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -158,7 +159,13 @@ def main(argv: list[str] | None = None) -> int:
     for name, figures in [*as_of.items(), ("backtest mean (pipeline)", backtest_as_of)]:
         print(
             f"holdout-check:   {name:<26} ROC AUC {figures['roc_auc']:.4f}, Brier {figures['brier']:.4f}, "
-            f"calibration in the large {figures['calibration_in_the_large']:+.4f}; per hotel and night: WAPE "
+            f"calibration in the large {figures['calibration_in_the_large']:+.4f}"
+            + (
+                f" (± {figures['calibration_in_the_large_se']:.4f} by chance, 1 s.e.)"
+                if "calibration_in_the_large_se" in figures
+                else ""
+            )
+            + f"; per hotel and night: WAPE "
             f"{figures['wape']:.3f}, bias {figures['bias']:+.1%}, 80% interval held {figures['coverage_80']:.0%} of nights"
         )
     if ns.json:

@@ -48,6 +48,9 @@ class TrainParams(BaseModel):
     reg_lambda: float = Field(0.4, ge=0)
     max_cat_to_onehot: int = Field(1, ge=1, description="categories: set splits, not one-hot")
     half_life_days: float = Field(90, ge=0, description="recency weighting by arrival date; 0 turns it off")
+    half_life_days_on_the_books: float | None = Field(
+        None, ge=0, description="the later head's own half-life (None: half_life_days)"
+    )
     snapshot_every_days: int = Field(
         30,
         ge=0,
@@ -59,6 +62,17 @@ class TrainParams(BaseModel):
     )
     calibration: CalibrationParams = CalibrationParams()
     threshold: ThresholdParams = ThresholdParams()
+
+    def on_the_books(self) -> TrainParams:
+        """The settings the later head is fitted with: its own recency half-life, if it has one.
+
+        Its question, the level of cancellations among the bookings still on the books, moves
+        between windows more than the ranking the at-booking head is tuned for (see
+        data_science/README.md), so it may forget faster.
+        """
+        if self.half_life_days_on_the_books is None:
+            return self
+        return self.model_copy(update={"half_life_days": self.half_life_days_on_the_books})
 
     def booster_params(self) -> dict[str, Any]:
         return {

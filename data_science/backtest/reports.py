@@ -21,7 +21,12 @@ from data_science.backtest.params import (
 )
 from data_science.nightly import forecast, stays
 from data_science.performance_estimate import expected_roc_auc
-from data_science.quality import classification_metrics, nightly_accuracy, probability_metrics
+from data_science.quality import (
+    calibration_standard_error,
+    classification_metrics,
+    nightly_accuracy,
+    probability_metrics,
+)
 
 OOF_COLUMNS = (
     "booking_id",
@@ -73,8 +78,11 @@ def fold_report(fold: Fold, part: pd.DataFrame, threshold: float) -> dict[str, A
     books = part[part["population"] == ON_THE_BOOKS]
     y, p = creation[TARGET].to_numpy(), creation["probability"].to_numpy()
     after = (creation["booking_date"] >= fold.start).to_numpy()
-    late = probability_metrics(y[after], p[after])
-    held = probability_metrics(books[TARGET].to_numpy(), books["probability"].to_numpy())
+    party = creation["group"].to_numpy()
+    late = probability_metrics(y[after], p[after], party[after])
+    held = probability_metrics(
+        books[TARGET].to_numpy(), books["probability"].to_numpy(), books["group"].to_numpy()
+    )
     nights = forecast(books, first_night=fold.start, last_night=fold.stop - ONE_DAY, hotels=None)
     nightly = nightly_accuracy(nights)
     # What the model would have said of itself before any outcome was known (CBPE), beside the truth.
@@ -88,6 +96,7 @@ def fold_report(fold: Fold, part: pd.DataFrame, threshold: float) -> dict[str, A
         "rows": len(creation),
         **metrics,
         "threshold": threshold,
+        "calibration_in_the_large_se": calibration_standard_error(y, p, party),
         "realised_rate": float(y.mean()),
         "estimated_roc_auc": estimated_auc,
         "estimated_cancellation_rate": float(p.mean()),
@@ -98,11 +107,13 @@ def fold_report(fold: Fold, part: pd.DataFrame, threshold: float) -> dict[str, A
         "roc_auc_booked_after_cutoff": late["roc_auc"],
         "brier_booked_after_cutoff": late["brier"],
         "calibration_in_the_large_booked_after_cutoff": late["calibration_in_the_large"],
+        "calibration_in_the_large_booked_after_cutoff_se": late["calibration_in_the_large_se"],
         "on_the_books_as_of": str(fold.as_of.date()),
         "rows_on_the_books": held["rows"],
         "roc_auc_on_the_books": held["roc_auc"],
         "brier_on_the_books": held["brier"],
         "calibration_in_the_large_on_the_books": held["calibration_in_the_large"],
+        "calibration_in_the_large_on_the_books_se": held["calibration_in_the_large_se"],
         "realised_rate_on_the_books": held["realised_rate"],
         "nights": nightly["nights"],
         "nightly_expected": nightly["expected"],

@@ -133,6 +133,29 @@ def test_each_pending_snapshot_is_labelled_by_a_first_fit_of_finished_bookings_o
     assert encoder.feature_names
 
 
+def test_each_head_forgets_at_its_own_recency_half_life(
+    bookings: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The at-booking head is weighted with ``half_life_days``, the later head with
+    ``half_life_days_on_the_books``: in the backtest's folds and in the refit."""
+    seen: list[float] = []
+    weights = folds_module.recency_weights
+
+    def recording(arrival: pd.Series, cutoff: pd.Timestamp, half_life_days: float) -> np.ndarray:
+        seen.append(half_life_days)
+        return weights(arrival, cutoff, half_life_days)
+
+    monkeypatch.setattr(folds_module, "recency_weights", recording)
+    params = PARAMS.model_copy(update={"half_life_days": 90, "half_life_days_on_the_books": 30})
+    trained = train(bookings, BacktestParams(folds=2, fold_months=2), params, "v4")
+    assert seen.count(90) == 2 + 1  # one fit per fold, and the refit
+    assert seen.count(30) >= 2 * 2 + 1  # two per fold (first without the pending bookings), and the refit
+    assert set(seen) == {90, 30}
+    assert trained.model.metadata["half_life_days"] == 90
+    assert trained.model.metadata["half_life_days_on_the_books"] == 30
+    assert PARAMS.on_the_books() is PARAMS  # unset: the same half-life for both
+
+
 def test_a_head_answering_at_booking_never_learns_from_its_windows_bookings(bookings: pd.DataFrame) -> None:
     with pytest.raises(ValueError, match="cannot learn from its window's own bookings"):
         fit_folds(bookings, V4, BacktestParams(folds=2, fold_months=2), PARAMS, pending_from=bookings)

@@ -49,13 +49,22 @@ def folds_table(report: dict[str, Any]) -> pd.DataFrame:
                 "Brier": f["brier"],
                 "log loss": f["log_loss"],
                 "F1": f["f1"],
+                "at booking: mean predicted − realised": f.get("calibration_in_the_large"),
+                "at booking: ± by chance (1 s.e.)": f.get("calibration_in_the_large_se"),
                 "ROC AUC, booked after cut-off": f.get("roc_auc_booked_after_cutoff"),
+                "booked after cut-off: mean predicted − realised": f.get(
+                    "calibration_in_the_large_booked_after_cutoff"
+                ),
+                "booked after cut-off: ± by chance (1 s.e.)": f.get(
+                    "calibration_in_the_large_booked_after_cutoff_se"
+                ),
                 "plain XGBoost ROC AUC": plain.get(f["start"]),
                 "on the books at": f.get("on_the_books_as_of"),
                 "bookings on the books": f.get("rows_on_the_books"),
                 "on the books: ROC AUC": f.get("roc_auc_on_the_books"),
                 "on the books: estimated": f.get("estimated_roc_auc_on_the_books"),
-                "mean predicted − realised": f.get("calibration_in_the_large_on_the_books"),
+                "on the books: mean predicted − realised": f.get("calibration_in_the_large_on_the_books"),
+                "on the books: ± by chance (1 s.e.)": f.get("calibration_in_the_large_on_the_books_se"),
                 "nightly WAPE": f.get("nightly_wape"),
                 "nightly bias": f.get("nightly_bias"),
                 "nights in the 80% interval": f.get("nightly_coverage_80"),
@@ -197,7 +206,11 @@ if backtest:
                 "estimated before outcomes",
                 "on the books: ROC AUC",
                 "on the books: estimated",
-                "mean predicted − realised",
+                *(
+                    f"{population}: {figure}"
+                    for population in ("at booking", "booked after cut-off", "on the books")
+                    for figure in ("mean predicted − realised", "± by chance (1 s.e.)")
+                ),
                 "nightly WAPE",
                 "nightly bias",
                 "nights in the 80% interval",
@@ -217,13 +230,18 @@ with left:
     )
 with right:
     st.markdown("**Card**")
+    half_life = champion.params.get("train.half_life_days", "–")
+    # MLflow keeps parameters as text: unset, the later head's own half-life is logged as "None".
+    later_half_life = champion.params.get("train.half_life_days_on_the_books", "None")
+    later_half_life = half_life if later_half_life == "None" else later_half_life
     facts = {
         "algorithm": champion.tags.get("algorithm", "–"),
         "training window": f"{window.get('train_start', '?')} – {window.get('train_end', '?')}"
         + (f" ({window['train_rows']:,} bookings, refit on all)" if "train_rows" in window else ""),
         "backtest windows": champion.tags.get("backtest_windows", "–"),
         "trees (chosen out of fold)": champion.params.get("n_trees", "–"),
-        "recency half-life (days)": champion.params.get("train.half_life_days", "–"),
+        "recency half-life (days)": half_life,
+        "later head's half-life (days)": later_half_life,
         "transformation": champion.params.get("transformation", "–"),
         "features": ", ".join(report.get("features", [])) or "–",
         "data version (md5)": champion.tags.get("data_version", "–"),
