@@ -41,7 +41,7 @@ from data_engineering.src.schema import TARGET  # noqa: E402
 from data_engineering.transformation import get_transformation  # noqa: E402
 from data_science.backtest.params import BacktestParams, TrainParams  # noqa: E402
 from data_science.baselines import BaselineParams, historical_curve, plain_xgboost  # noqa: E402
-from data_science.nightly import forecast, group_key, stays  # noqa: E402
+from data_science.nightly import forecast, stays  # noqa: E402
 from data_science.performance_estimate import estimate  # noqa: E402
 from data_science.quality import classification_metrics, nightly_accuracy, probability_metrics  # noqa: E402
 from data_science.snapshots import known_outcome, on_the_books  # noqa: E402
@@ -52,8 +52,9 @@ def on_the_books_figures(
     books: pd.DataFrame, probability: np.ndarray, first: pd.Timestamp, last: pd.Timestamp
 ) -> dict[str, Any]:
     """Per booking and per hotel-night figures of one set of probabilities for the bookings on the books."""
-    nights = forecast(stays(books, probability), first_night=first, last_night=last, hotels=None)
-    parties = group_key(books)
+    held = stays(books, probability)  # with each booking's party, which the standard error needs
+    nights = forecast(held, first_night=first, last_night=last, hotels=None)
+    parties = held["group"].to_numpy()
     return {**probability_metrics(books[TARGET].to_numpy(), probability, parties), **nightly_accuracy(nights)}
 
 
