@@ -261,7 +261,7 @@ cmd_tune() {
   "$PY" -m data_science.tune "$@"
 }
 
-#: holdout-check [--months N] [--json FILE] | hold out the newest months, train on the rest, score them: held-out vs backtest vs plain XGBoost
+#: holdout-check [--months N] [--json FILE] [--why TEXT] [--ledger FILE] | hold out the newest months, train on the rest, score them: held-out vs backtest vs plain XGBoost
 cmd_holdout_check() {
   ensure_env
   "$PY" "$ROOT/scripts/holdout_check.py" "$@"
