@@ -7,12 +7,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pytest
 
 from data_engineering.src.schema import TARGET
 from data_engineering.src.synthetic import make_bookings
-from data_engineering.src.validate import validate
 from data_engineering.transformation import get_transformation
 from data_science.backtest import folds as folds_module
 from data_science.backtest.folds import fit_with_pending, pending_rows
@@ -20,6 +18,7 @@ from data_science.backtest.params import BacktestParams, TrainParams
 from data_science.backtest.run import fit_folds
 from data_science.snapshots import as_known_at, snapshots
 from data_science.train import train
+from tests_support.bookings import processed
 
 V4 = get_transformation("v4")
 FEATURES = [*V4.numeric_features, *V4.categorical_features]
@@ -29,11 +28,7 @@ PARAMS = TrainParams(max_trees=20, checkpoint_every=10, snapshot_every_days=20)
 
 @pytest.fixture(scope="module")
 def bookings() -> pd.DataFrame:
-    frame = make_bookings(3000, seed=8)
-    validated = validate({c: pa.array(frame[c].tolist(), pa.string()) for c in frame.columns})
-    assert not len(validated.rejected)
-    ids = np.array([f"B{i}" for i in range(len(frame))], dtype=object)
-    return pd.DataFrame(V4.transform({**validated.columns, "booking_id": ids}))
+    return processed(make_bookings(3000, seed=8))
 
 
 def _days(frame: pd.DataFrame, column: str) -> np.ndarray:

@@ -5,28 +5,20 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pytest
 
 from data_engineering.src.synthetic import make_bookings
-from data_engineering.src.validate import validate
 from data_engineering.transformation import get_transformation
 from data_science.snapshots import last_day_on_the_books, on_the_books, snapshot_days, snapshots
+from tests_support.bookings import processed
 
 V4 = get_transformation("v4")
 FEATURES = [*V4.numeric_features, *V4.categorical_features]
 
 
-def _processed(frame: pd.DataFrame) -> pd.DataFrame:
-    validated = validate({c: pa.array(frame[c].tolist(), pa.string()) for c in frame.columns})
-    assert not len(validated.rejected)
-    ids = np.array([f"B{i}" for i in range(len(frame))], dtype=object)
-    return pd.DataFrame(V4.transform({**validated.columns, "booking_id": ids}))
-
-
 @pytest.fixture(scope="module")
 def bookings() -> pd.DataFrame:
-    return _processed(make_bookings(1500, seed=21))
+    return processed(make_bookings(1500, seed=21))
 
 
 def _snapshot_of(rows: pd.DataFrame, booking: str, day: np.datetime64) -> pd.Series:

@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pytest
 
 from data_engineering.src.synthetic import make_bookings
-from data_engineering.src.validate import validate
 from data_engineering.transformation import get_transformation
 from data_science.backtest.folds import choose_threshold, make_folds, recency_weights
 from data_science.backtest.params import CREATION, ON_THE_BOOKS, BacktestParams, ThresholdParams, TrainParams
 from data_science.backtest.run import run_backtest
 from data_science.calibration import fit_platt
+from tests_support.bookings import processed as processed_bookings
 
 
 def _arrivals(start: str, end: str) -> pd.Series:
@@ -72,11 +71,8 @@ def test_platt_recovers_a_known_logistic_relation() -> None:
 
 @pytest.fixture(scope="module")
 def processed() -> pd.DataFrame:
-    frame = make_bookings(3000, seed=4)
-    validated = validate({c: pa.array(frame[c].tolist(), pa.string()) for c in frame.columns})
-    ids = np.array([f"B{i}" for i in range(3000)], dtype=object)
-    columns = get_transformation("v4").transform({**validated.columns, "booking_id": ids})
-    return pd.DataFrame(columns).assign(arrival_date=lambda d: pd.to_datetime(d["arrival_date"]))
+    frame = processed_bookings(make_bookings(3000, seed=4))
+    return frame.assign(arrival_date=lambda d: pd.to_datetime(d["arrival_date"]))
 
 
 def test_every_fold_is_scored_by_a_model_of_earlier_arrivals(processed: pd.DataFrame) -> None:

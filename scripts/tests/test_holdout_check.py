@@ -9,17 +9,16 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pytest
 
 from data_engineering.src.schema import TARGET
 from data_engineering.src.synthetic import make_bookings
-from data_engineering.src.validate import validate
 from data_engineering.transformation import get_transformation
 from data_science.backtest.params import BacktestParams, TrainParams
 from data_science.baselines import BaselineParams, PlainXGBoostParams
 from data_science.snapshots import as_known_at
 from scripts import holdout_check as hc
+from tests_support.bookings import processed
 
 V4 = get_transformation("v4")
 SMALL = {
@@ -32,11 +31,7 @@ AT = dt.datetime(2026, 12, 6, 9, 30, tzinfo=dt.UTC)
 
 @pytest.fixture(scope="module")
 def bookings() -> pd.DataFrame:
-    frame = make_bookings(3000, seed=8)
-    validated = validate({c: pa.array(frame[c].tolist(), pa.string()) for c in frame.columns})
-    assert not len(validated.rejected)
-    ids = np.array([f"B{i}" for i in range(len(frame))], dtype=object)
-    return pd.DataFrame(V4.transform({**validated.columns, "booking_id": ids}))
+    return processed(make_bookings(3000, seed=8))
 
 
 @pytest.fixture(scope="module")
