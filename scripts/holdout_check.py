@@ -41,8 +41,7 @@ from data_engineering.src.files.writing import read_processed  # noqa: E402
 from data_engineering.src.initialize_data import TransformParams  # noqa: E402
 from data_engineering.src.params import read_section  # noqa: E402
 from data_engineering.src.paths import REPO_ROOT, REPORTS_DIR, display_path, processed_file  # noqa: E402
-from data_engineering.src.schema import NON_BOOKING_COLUMNS as OUTCOME_COLUMNS  # noqa: E402
-from data_engineering.src.schema import TARGET  # noqa: E402
+from data_engineering.src.schema import NON_BOOKING_COLUMNS, TARGET  # noqa: E402
 from data_engineering.transformation import get_transformation  # noqa: E402
 from data_science.backtest.params import BacktestParams, TrainParams  # noqa: E402
 from data_science.baselines import BaselineParams, historical_curve, plain_xgboost  # noqa: E402
@@ -108,8 +107,8 @@ def holdout_report(
     model, means = trained.model, trained.backtest.means
 
     # At booking: every held-out arrival, the day it was made. The label-free estimate comes first,
-    # from the probabilities alone (the outcome columns are not read for it).
-    probability = model.predict(held.drop(columns=list(OUTCOME_COLUMNS))).probability
+    # from the probabilities alone (the outcome and post-booking columns are dropped before it).
+    probability = model.predict(held.drop(columns=list(NON_BOOKING_COLUMNS))).probability
     estimated = estimate(probability, model.threshold)
     y = held[TARGET].to_numpy()
     ours = classification_metrics(y, probability, model.threshold)
@@ -120,7 +119,7 @@ def holdout_report(
     books = on_the_books(held, day, transformation)
     at_booking = model.at_booking or model
     curve = historical_curve(params)(before, start)
-    books_probability = model.predict(books.drop(columns=list(OUTCOME_COLUMNS))).probability
+    books_probability = model.predict(books.drop(columns=list(NON_BOOKING_COLUMNS))).probability
     estimated_books = estimate(books_probability, model.threshold)
     as_of = {
         "pipeline": on_the_books_figures(books, books_probability, start, end),
