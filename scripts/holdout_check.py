@@ -252,16 +252,32 @@ def ledger_row(report: dict[str, Any], why: str, commit: str, at: dt.datetime) -
     return "| " + " | ".join(cells) + " |\n"
 
 
+LEDGER_TABLE_HEADER = "| " + " | ".join(LEDGER_COLUMNS) + " |\n|" + "---|" * len(LEDGER_COLUMNS) + "\n"
+
+
 def record(report: dict[str, Any], why: str, ledger: Path, commit: str, at: dt.datetime) -> None:
-    """Append the reading to ``ledger`` (made, with its table's header, when missing)."""
+    """Append the reading to ``ledger``; the table's header first when the file has none (a new
+    file gets the ledger's introduction too)."""
     ledger.parent.mkdir(parents=True, exist_ok=True)
     text = ledger.read_text() if ledger.exists() else ""
-    if "| " + " | ".join(LEDGER_COLUMNS) + " |" not in text:
-        if text and not text.endswith("\n"):
-            text += "\n"
-        text += (LEDGER_HEADER if not text else "\n") + "## Recorded by holdout-check\n\n"
-        text += "| " + " | ".join(LEDGER_COLUMNS) + " |\n|" + "---|" * len(LEDGER_COLUMNS) + "\n"
+    if LEDGER_TABLE_HEADER not in text:
+        section = "## Recorded by holdout-check\n\n" + LEDGER_TABLE_HEADER
+        text = (text.rstrip("\n") + "\n\n" + section) if text else LEDGER_HEADER + section
     ledger.write_text(text + ledger_row(report, why, commit, at))
+
+
+def writable(path: Path) -> str | None:
+    """Why ``path`` cannot be written (None: it can), asked before the minutes of training."""
+    existed = path.exists()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a"):
+            pass
+    except OSError as exc:
+        return f"cannot write {path}: {exc.strerror or exc}"
+    if not existed:
+        path.unlink()
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -283,9 +299,22 @@ def main(argv: list[str] | None = None) -> int:
     ns = parser.parse_args(argv)
     if ns.months < 1:
         parser.error("--months must be at least 1")
+    for path in (ns.ledger, ns.json):
+        problem = path and writable(path)
+        if problem:
+            print(f"holdout-check: error: {problem}; nothing was run", file=sys.stderr)
+            return 1
     version = read_section("transform", TransformParams).version
+    source = processed_file(version)
+    if not source.exists():
+        print(
+            f"holdout-check: error: no processed bookings at {display_path(source)}: "
+            "run ./cli.sh dvc-init-pipeline first",
+            file=sys.stderr,
+        )
+        return 1
     report = holdout_report(
-        read_processed(version, processed_file(version)),
+        read_processed(version, source),
         ns.months,
         version,
         folds=read_section("backtest", BacktestParams),
@@ -295,8 +324,7 @@ def main(argv: list[str] | None = None) -> int:
     print_report(report)
     if ns.json:
         ns.json.write_text(json.dumps(report, indent=2, default=float) + "\n")
-    commit = git_commit()
-    record(report, ns.why or commit_subject(), ns.ledger, commit, dt.datetime.now(dt.UTC))
+    record(report, ns.why or commit_subject(), ns.ledger, git_commit(), dt.datetime.now(dt.UTC))
     print(
         f"holdout-check: reading recorded in {display_path(ns.ledger)} (commit it with the change it judged)"
     )

@@ -122,3 +122,31 @@ def test_a_hold_out_of_no_months_is_refused(capsys: pytest.CaptureFixture[str]) 
         hc.main(["--months", "0"])
     assert exit_.value.code == 2
     assert "--months must be at least 1" in capsys.readouterr().err
+
+
+def test_an_unwritable_ledger_or_json_is_refused_before_any_training(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(hc, "holdout_report", lambda *a, **k: pytest.fail("trained anyway"))
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    for flag in ("--ledger", "--json"):
+        assert hc.main([flag, str(blocker / "readings.md")]) == 1
+        err = capsys.readouterr().err
+        assert f"holdout-check: error: cannot write {blocker / 'readings.md'}" in err
+        assert "nothing was run" in err
+    writable = tmp_path / "new" / "readings.md"
+    assert hc.writable(writable) is None
+    assert not writable.exists()  # asking leaves nothing behind
+
+
+def test_without_processed_bookings_it_says_which_command_makes_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(hc, "processed_file", lambda version: tmp_path / f"bookings_{version}.csv")
+    ledger = tmp_path / "readings.md"
+    assert hc.main(["--ledger", str(ledger)]) == 1
+    err = capsys.readouterr().err
+    assert "holdout-check: error: no processed bookings at" in err
+    assert "run ./cli.sh dvc-init-pipeline first" in err
+    assert not ledger.exists()
